@@ -1,0 +1,106 @@
+"""Account services: sign-up, neighbourhood verification, range, suspension."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Neighbourhood, User
+from accounts.selectors import distance_km
+from neighborbid.errors import DomainError, InvalidRequest, NotEligible, PermissionDenied
+
+logger = logging.getLogger("neighborbid.accounts")
+
+
+def user_create(
+    *, username: str, password: str, nickname: str, neighbourhood: Neighbourhood | None = None, **extra
+) -> User:
+    """Create a user and their wallet (the manager creates the wallet in the same transaction)."""
+    username = (username or "").strip()
+    nickname = (nickname or "").strip()
+    if not username or not nickname:
+        raise InvalidRequest("아이디와 닉네임을 입력해 주세요.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise InvalidRequest("이미 사용 중인 아이디입니다.")
+    candidate = User(username=username, nickname=nickname)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise InvalidRequest(" ".join(exc.messages)) from exc
+    return User.objects.create_user(
+        username=username, password=password, nickname=nickname, neighbourhood=neighbourhood, **extra
+    )
+
+
+def user_verify_location(*, user: User, neighbourhood_id: int, latitude: object, longitude: object) -> float:
+    """Daangn-style verification: the browser's position must lie within VERIFY_RADIUS_KM of the
+    chosen neighbourhood's centre (computed here, on the server). Returns the distance."""
+    try:
+        lat = float(latitude)  # type: ignore[arg-type]
+        lon = float(longitude)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest("위치 정보를 읽을 수 없습니다.") from exc
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also rejects NaN
+        raise InvalidRequest("위치 정보가 올바르지 않습니다.")
+    neighbourhood = Neighbourhood.objects.filter(pk=neighbourhood_id).first()
+    if neighbourhood is None:
+        raise InvalidRequest("동네를 골라 주세요.")
+    km = distance_km(lat, lon, neighbourhood.latitude, neighbourhood.longitude)
+    limit = settings.NEIGHBORBID["VERIFY_RADIUS_KM"]
+    if km > limit:
+        raise NotEligible(
+            f"현재 위치가 {neighbourhood.name}에서 약 {km:.1f}km 떨어져 있어요. "
+            f"{limit:g}km 안에서만 인증할 수 있어요."
+        )
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(neighbourhood=neighbourhood, location_verified_at=timezone.now())
+    user.refresh_from_db(fields=["neighbourhood", "location_verified_at"])
+    return km
+
+
+def user_set_radius(*, user: User, radius_km: int) -> None:
+    if radius_km not in User.Radius.values:
+        raise InvalidRequest("동네 범위를 골라 주세요.")
+    User.objects.filter(pk=user.pk).update(search_radius_km=radius_km)
+    user.search_radius_km = radius_km
+
+
+def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
+    """Suspend a user: no listing, bidding or buying from now on; their live listings are
+    hidden (holds released) through the auction services, each in its own transaction.
+    Returns how many listings were hidden. Safe to run again (it finishes what is left)."""
+    from auctions.models import Auction
+    from auctions.services import auction_hide
+
+    if staff_user is None or not staff_user.is_staff:
+        raise PermissionDenied()
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("정지 사유를 입력해 주세요.")
+    with transaction.atomic():
+        updated = User.objects.filter(pk=user_id).update(
+            is_suspended=True, suspended_reason=reason, suspended_at=timezone.now()
+        )
+        if not updated:
+            raise InvalidRequest("사용자를 찾을 수 없습니다.")
+    hidden = 0
+    live = Auction.objects.filter(seller_id=user_id, status__in=[Auction.Status.SCHEDULED, Auction.Status.OPEN])
+    for auction_id in live.values_list("pk", flat=True):
+        try:
+            auction_hide(auction_id=auction_id, staff_user=staff_user, reason=f"판매자 이용 정지: {reason}")
+            hidden += 1
+        except DomainError:  # ended meanwhile: nothing to hide
+            logger.info("suspend: auction %s ended meanwhile", auction_id)
+    logger.info("user suspended id=%s staff=%s hidden=%s", user_id, staff_user.pk, hidden)
+    return hidden
+
+
+def user_unsuspend(*, user_id: int, staff_user) -> None:
+    if staff_user is None or not staff_user.is_staff:
+        raise PermissionDenied()
+    User.objects.filter(pk=user_id).update(is_suspended=False, suspended_reason="", suspended_at=None)

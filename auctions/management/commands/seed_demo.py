@@ -1,0 +1,120 @@
+"""Demo data: idempotent. Running it again neither duplicates nor breaks anything; it tops the
+demo up with fresh open auctions when the old ones have ended."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Neighbourhood, User
+from accounts.services import user_create
+from auctions.models import Auction
+from auctions.services import auction_create, bid_place
+from neighborbid.errors import DomainError
+from wallets.services import wallet_deposit
+
+ADMIN = ("admin", "neighborbid-admin", "운영자")
+DEMO_PASSWORD = "demo-pass-1234"
+# username, nickname, (district, 동)
+DEMO_USERS = [
+    ("minsu", "민수네", ("서울특별시 마포구", "합정동")),
+    ("jiyoung", "지영", ("서울특별시 마포구", "서교동")),
+    ("hyunwoo", "현우아빠", ("서울특별시 마포구", "망원동")),
+    ("seoyeon", "서연", ("서울특별시 강남구", "역삼동")),
+    ("dohyun", "도현", ("서울특별시 강남구", "삼성동")),
+    ("haneul", "하늘맘", ("경기도 성남시 분당구", "정자동")),
+]
+# seller, title, category, condition, start, buy-now, minutes, national, description
+DEMO_AUCTIONS = [
+    ("minsu", "이케아 4인용 원목 식탁", "furniture", "good", 30_000, 80_000, 8, False,
+     "이사 가서 내놓아요. 상판에 작은 생활 기스가 있어요. 합정역 근처 직거래."),
+    ("jiyoung", "다이슨 V10 무선청소기", "appliance", "like_new", 120_000, 250_000, 180, False,
+     "1년 사용, 배터리 짱짱합니다. 헤드 3종 포함."),
+    ("hyunwoo", "아기 범퍼침대 (거의 새 것)", "kids", "like_new", 15_000, None, 45, False,
+     "두 달 썼어요. 세탁 완료. 망원동 직거래만."),
+    ("seoyeon", "LG 그램 16 (2023)", "digital", "good", 450_000, 800_000, 300, False,
+     "i5, 16GB, 512GB. 충전기 포함. 역삼역 직거래."),
+    ("dohyun", "캠핑 의자 2개 세트", "sports", "fair", 5_000, 20_000, 25, False, "사용감 있지만 튼튼해요."),
+    ("haneul", "어린이 동화책 전집 60권", "books", "good", 20_000, 60_000, 600, False, "정자동 아파트 1층 직거래."),
+    ("seoyeon", "[한정판] 나이키 에어 조던 1 레트로 시카고", "limited", "new", 200_000, 600_000, 12, True,
+     "미개봉 새 상품, 270mm. 전국 실시간 경매로 진행합니다."),
+    ("minsu", "[한정판] 레고 UCS 밀레니엄 팔콘 75192", "limited", "new", 800_000, 1_500_000, 90, True,
+     "국내 정발 미개봉. 택배 거래."),
+    ("dohyun", "[한정판] 포켓몬 카드 리자몽 PSA 10", "hobby", "new", 300_000, None, 240, True,
+     "PSA 10 등급. 전국 실시간 경매."),
+]
+DEMO_BIDS = [  # (auction title prefix, bidder, amount)
+    ("이케아 4인용", "jiyoung", 30_000),
+    ("이케아 4인용", "hyunwoo", 32_000),
+    ("다이슨 V10", "minsu", 120_000),
+    ("[한정판] 나이키", "minsu", 200_000),
+    ("[한정판] 나이키", "dohyun", 210_000),
+    ("[한정판] 나이키", "haneul", 220_000),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or top up the demo data (users, funded wallets, local and national auctions)."
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        admin = User.objects.filter(username=ADMIN[0]).first()
+        if admin is None:
+            admin = User.objects.create_superuser(username=ADMIN[0], password=ADMIN[1], nickname=ADMIN[2])
+            self.stdout.write(f"created superuser {ADMIN[0]}")
+        users: dict[str, User] = {}
+        for username, nickname, (district, dong) in DEMO_USERS:
+            place = Neighbourhood.objects.get(district=district, name=dong)
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(username=username, password=DEMO_PASSWORD, nickname=nickname, neighbourhood=place)
+                wallet_deposit(user=user, amount=3_000_000, memo="데모 충전")
+                self.stdout.write(f"created demo user {username}")
+            # demo users stay verified (verification lasts 30 days)
+            User.objects.filter(pk=user.pk).update(location_verified_at=now, search_radius_km=User.Radius.MIDDLE)
+            user.refresh_from_db()
+            users[username] = user
+
+        live = Auction.objects.filter(
+            seller__username__in=[u[0] for u in DEMO_USERS],
+            status__in=[Auction.Status.OPEN, Auction.Status.SCHEDULED],
+        )
+        live_titles = set(live.values_list("title", flat=True))
+        created = []
+        for seller, title, category, condition, start, buy_now, minutes, national, description in DEMO_AUCTIONS:
+            if title in live_titles:
+                continue
+            auction = auction_create(
+                seller=users[seller],
+                title=title,
+                description=description,
+                category=category,
+                condition=condition,
+                start_price=start,
+                buy_now_price=buy_now,
+                duration=timedelta(hours=1),
+                is_national=national,
+            )
+            # Demo only: some auctions end within minutes, so the worker's settlement shows.
+            end = now + timedelta(minutes=minutes)
+            with transaction.atomic():
+                Auction.objects.filter(pk=auction.pk).update(ends_at=end, original_ends_at=end)
+            created.append(auction)
+        for prefix, bidder, amount in DEMO_BIDS:
+            auction = next((a for a in created if a.title.startswith(prefix)), None)
+            if auction is None:
+                continue
+            try:
+                bid_place(auction_id=auction.pk, bidder=users[bidder], amount=amount, request_id=uuid.uuid4().hex)
+            except DomainError as exc:
+                self.stdout.write(f"demo bid skipped: {exc.message}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"demo ready: {len(created)} new auction(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
+                f"with password {DEMO_PASSWORD!r}, admin: {ADMIN[0]} / {ADMIN[1]!r}"
+            )
+        )

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, format, migrations check, then pytest on real PostgreSQL + Redis.
+# Usage: make test   (or: scripts/test.sh [pytest args...])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_HOST="${PG_HOST:-127.0.0.1}"; PG_PORT="${PG_PORT:-5432}"
+REDIS_HOST="${REDIS_HOST:-127.0.0.1}"; REDIS_PORT="${REDIS_PORT:-6379}"
+
+scripts/bootstrap.sh dev
+
+reachable() { .venv/bin/python - "$1" "$2" <<'PY'
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# PostgreSQL and Redis are required: try to start the local ones, then fail loudly.
+if ! reachable "$PG_HOST" "$PG_PORT" && command -v pg_ctlcluster >/dev/null 2>&1; then
+  echo "PostgreSQL not reachable; trying to start the local cluster" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  sleep 2
+fi
+if ! reachable "$REDIS_HOST" "$REDIS_PORT" && command -v redis-server >/dev/null 2>&1; then
+  echo "Redis not reachable; trying to start a local one" >&2
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no || true
+  sleep 1
+fi
+reachable "$PG_HOST" "$PG_PORT" || { echo "FAIL: PostgreSQL is required at $PG_HOST:$PG_PORT" >&2; exit 2; }
+reachable "$REDIS_HOST" "$REDIS_PORT" || { echo "FAIL: Redis is required at $REDIS_HOST:$REDIS_PORT" >&2; exit 2; }
+
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@$PG_HOST:$PG_PORT/neighborbid}"
+export REDIS_URL="${TEST_REDIS_URL:-redis://$REDIS_HOST:$REDIS_PORT/0}"
+export SECRET_KEY="test-secret-key-not-for-production"
+export DEBUG=0
+export ALLOWED_HOSTS="testserver,127.0.0.1,localhost"
+export NEIGHBORBID_REQUIRE_SERVICES=1
+
+echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== migrations" && .venv/bin/python manage.py makemigrations --check --dry-run
+echo "== pytest" && .venv/bin/python -m pytest "$@"

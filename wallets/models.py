@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Wallet(models.Model):
+    """Whole-won escrow wallet. Only `wallets.services` writes these two numbers."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet"
+    )
+    balance = models.BigIntegerField(_("사용 가능 잔액"), default=0)
+    locked_balance = models.BigIntegerField(_("입찰 중 잠긴 금액"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallet_balance_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(locked_balance__gte=0), name="wallet_locked_non_negative"
+            ),
+        ]
+        verbose_name = _("지갑")
+        verbose_name_plural = _("지갑")
+
+    def __str__(self) -> str:
+        return f"{self.user} 지갑"
+
+    @property
+    def total(self) -> int:
+        return self.balance + self.locked_balance
+
+
+class LedgerQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Ledger entries are append-only: update() is refused.")
+
+    def delete(self):
+        raise TypeError("Ledger entries are append-only: delete() is refused.")
+
+    # bulk_update goes through update(); refused the same way.
+
+
+class LedgerEntry(models.Model):
+    """One immutable movement of one wallet. The database refuses UPDATE and DELETE too."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", _("충전")
+        WITHDRAWAL = "withdrawal", _("출금")
+        BID_HOLD = "bid_hold", _("입찰 보류")
+        HOLD_RELEASE = "hold_release", _("입찰 보류 해제")
+        PURCHASE = "purchase", _("구매 대금 지급")
+        SALE_PROCEEDS = "sale_proceeds", _("판매 대금 입금")
+        ADJUSTMENT = "adjustment", _("관리자 정정")
+
+    # Kinds that bring money into or out of the platform (the books' external side).
+    EXTERNAL_KINDS = (Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.ADJUSTMENT)
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    balance_delta = models.BigIntegerField()
+    locked_delta = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    locked_after = models.BigIntegerField()
+    auction = models.ForeignKey(
+        "auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    bid = models.ForeignKey("auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["wallet", "-id"], name="ledger_wallet_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance_after__gte=0) & models.Q(locked_after__gte=0),
+                name="ledger_after_non_negative",
+            ),
+        ]
+        verbose_name = _("거래 내역")
+        verbose_name_plural = _("거래 내역")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.balance_delta:+,}/{self.locked_delta:+,}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Ledger entries are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger entries are append-only: they cannot be deleted.")
