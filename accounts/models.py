@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -52,9 +53,7 @@ class User(AbstractUser):
         related_name="residents",
     )
     location_verified_at = models.DateTimeField(_("동네 인증 시각"), null=True, blank=True)
-    search_radius_km = models.PositiveSmallIntegerField(
-        _("동네 범위"), choices=Radius.choices, default=Radius.NEAR
-    )
+    search_radius_km = models.PositiveSmallIntegerField(_("동네 범위"), choices=Radius.choices, default=Radius.NEAR)
     is_suspended = models.BooleanField(_("이용 정지"), default=False)
     suspended_reason = models.TextField(_("정지 사유"), blank=True)
     suspended_at = models.DateTimeField(_("정지 시각"), null=True, blank=True)

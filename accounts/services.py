@@ -54,8 +54,7 @@ def user_verify_location(*, user: User, neighbourhood_id: int, latitude: object,
     limit = settings.NEIGHBORBID["VERIFY_RADIUS_KM"]
     if km > limit:
         raise NotEligible(
-            f"현재 위치가 {neighbourhood.name}에서 약 {km:.1f}km 떨어져 있어요. "
-            f"{limit:g}km 안에서만 인증할 수 있어요."
+            f"현재 위치가 {neighbourhood.name}에서 약 {km:.1f}km 떨어져 있어요. {limit:g}km 안에서만 인증할 수 있어요."
         )
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(neighbourhood=neighbourhood, location_verified_at=timezone.now())

@@ -95,7 +95,9 @@ class Auction(models.Model):
                 condition=models.Q(buy_now_price__isnull=True) | models.Q(buy_now_price__gt=models.F("start_price")),
                 name="auction_buy_now_above_start",
             ),
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="auction_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="auction_ends_after_start"
+            ),
             models.CheckConstraint(
                 condition=models.Q(current_price__gte=models.F("start_price")), name="auction_price_at_least_start"
             ),

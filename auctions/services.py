@@ -527,7 +527,9 @@ def auction_cancel(*, auction_id: int, actor, reason: str = "") -> Auction:
             raise PermissionDenied("내 경매만 취소할 수 있습니다.")
         elif auction.bid_count > 0:
             raise HasBids()
-        _cancel_locked(auction, reason=reason, by_staff=user.is_staff and auction.seller_id != user.pk, now=timezone.now())
+        _cancel_locked(
+            auction, reason=reason, by_staff=user.is_staff and auction.seller_id != user.pk, now=timezone.now()
+        )
         _save(auction, "status", "end_reason", "ended_at")
         _publish_state(auction, ended=True)
     logger.info("money cancel auction=%s actor=%s ok", auction_id, user.pk)

@@ -141,6 +141,8 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Prefix of every Redis channel and key this deployment uses (lets test runs share a Redis).
+BUS_PREFIX = os.environ.get("BUS_PREFIX", "nb")
 # Seconds a Redis call may take before we give up (never while a row lock is held).
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
 if REDIS_URL:
@@ -159,7 +161,7 @@ if REDIS_URL:
                 "capacity": 200,
                 "expiry": 30,
                 "group_expiry": 86400,
-                "prefix": os.environ.get("REDIS_PREFIX", "nb"),
+                "prefix": f"{BUS_PREFIX}:layer",
             },
         }
     }

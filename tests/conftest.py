@@ -3,8 +3,6 @@ NEIGHBORBID_REQUIRE_SERVICES=1 (CI) it stops with an error, never skips, when on
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
 
@@ -36,6 +34,3 @@ def _fast_password_hasher():
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-assert os.environ.get("DJANGO_SETTINGS_MODULE", "neighborbid.settings")

@@ -139,11 +139,15 @@ def audit_ledger(*, max_violations: int = 200) -> AuditReport:
                 if a["winner_id"] is None:
                     v.append(f"auction {aid}: sold without a winner")
                 if p["n"] != 1 or p["amount"] != a["current_price"]:
-                    v.append(f"auction {aid}: seller paid {p['n']} time(s), {p['amount']} for price {a['current_price']}")
+                    v.append(
+                        f"auction {aid}: seller paid {p['n']} time(s), {p['amount']} for price {a['current_price']}"
+                    )
                 elif proceeds_wallets.get(aid) != seller_wallet.get(a["seller_id"]):
                     v.append(f"auction {aid}: proceeds went to a wallet that is not the seller's")
                 if c["n"] != 1 or c["amount"] != a["current_price"]:
-                    v.append(f"auction {aid}: buyer charged {c['n']} time(s), {c['amount']} for price {a['current_price']}")
+                    v.append(
+                        f"auction {aid}: buyer charged {c['n']} time(s), {c['amount']} for price {a['current_price']}"
+                    )
             else:
                 if status in (Auction.Status.UNSOLD, Auction.Status.CANCELLED):
                     report.auctions_checked += 1

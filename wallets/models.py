@@ -8,9 +8,7 @@ from django.utils.translation import gettext_lazy as _
 class Wallet(models.Model):
     """Whole-won escrow wallet. Only `wallets.services` writes these two numbers."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
     balance = models.BigIntegerField(_("사용 가능 잔액"), default=0)
     locked_balance = models.BigIntegerField(_("입찰 중 잠긴 금액"), default=0)
     updated_at = models.DateTimeField(auto_now=True)
@@ -18,9 +16,7 @@ class Wallet(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallet_balance_non_negative"),
-            models.CheckConstraint(
-                condition=models.Q(locked_balance__gte=0), name="wallet_locked_non_negative"
-            ),
+            models.CheckConstraint(condition=models.Q(locked_balance__gte=0), name="wallet_locked_non_negative"),
         ]
         verbose_name = _("지갑")
         verbose_name_plural = _("지갑")
@@ -64,9 +60,7 @@ class LedgerEntry(models.Model):
     locked_delta = models.BigIntegerField()
     balance_after = models.BigIntegerField()
     locked_after = models.BigIntegerField()
-    auction = models.ForeignKey(
-        "auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    auction = models.ForeignKey("auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     bid = models.ForeignKey("auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     staff_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -134,9 +134,7 @@ def wallet_hold(wallet: Wallet, *, amount: int, auction, bid=None) -> LedgerEntr
 def wallet_release(wallet: Wallet, *, amount: int, auction, bid=None) -> LedgerEntry:
     """locked → balance (outbid, cancelled, buy-now by someone else)."""
     _check_amount(amount)
-    return _apply(
-        wallet, kind=Kind.HOLD_RELEASE, balance_delta=amount, locked_delta=-amount, auction=auction, bid=bid
-    )
+    return _apply(wallet, kind=Kind.HOLD_RELEASE, balance_delta=amount, locked_delta=-amount, auction=auction, bid=bid)
 
 
 def wallet_capture(wallet: Wallet, *, held: int, extra: int = 0, auction) -> LedgerEntry:

@@ -6,65 +6,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auctions', '0001_initial'),
+        ("auctions", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Wallet',
+            name="Wallet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance', models.BigIntegerField(default=0, verbose_name='사용 가능 잔액')),
-                ('locked_balance', models.BigIntegerField(default=0, verbose_name='입찰 중 잠긴 금액')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='wallet', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("balance", models.BigIntegerField(default=0, verbose_name="사용 가능 잔액")),
+                ("locked_balance", models.BigIntegerField(default=0, verbose_name="입찰 중 잠긴 금액")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="wallet", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '지갑',
-                'verbose_name_plural': '지갑',
+                "verbose_name": "지갑",
+                "verbose_name_plural": "지갑",
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('deposit', '충전'), ('withdrawal', '출금'), ('bid_hold', '입찰 보류'), ('hold_release', '입찰 보류 해제'), ('purchase', '구매 대금 지급'), ('sale_proceeds', '판매 대금 입금'), ('adjustment', '관리자 정정')], max_length=20)),
-                ('balance_delta', models.BigIntegerField()),
-                ('locked_delta', models.BigIntegerField()),
-                ('balance_after', models.BigIntegerField()),
-                ('locked_after', models.BigIntegerField()),
-                ('memo', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('auction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='auctions.auction')),
-                ('bid', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='auctions.bid')),
-                ('staff_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('wallet', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='wallets.wallet')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("deposit", "충전"),
+                            ("withdrawal", "출금"),
+                            ("bid_hold", "입찰 보류"),
+                            ("hold_release", "입찰 보류 해제"),
+                            ("purchase", "구매 대금 지급"),
+                            ("sale_proceeds", "판매 대금 입금"),
+                            ("adjustment", "관리자 정정"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("balance_delta", models.BigIntegerField()),
+                ("locked_delta", models.BigIntegerField()),
+                ("balance_after", models.BigIntegerField()),
+                ("locked_after", models.BigIntegerField()),
+                ("memo", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "auction",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="auctions.auction",
+                    ),
+                ),
+                (
+                    "bid",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="auctions.bid",
+                    ),
+                ),
+                (
+                    "staff_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "wallet",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="wallets.wallet"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '거래 내역',
-                'verbose_name_plural': '거래 내역',
-                'ordering': ['-id'],
+                "verbose_name": "거래 내역",
+                "verbose_name_plural": "거래 내역",
+                "ordering": ["-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='wallet',
-            constraint=models.CheckConstraint(condition=models.Q(('balance__gte', 0)), name='wallet_balance_non_negative'),
+            model_name="wallet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("balance__gte", 0)), name="wallet_balance_non_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='wallet',
-            constraint=models.CheckConstraint(condition=models.Q(('locked_balance__gte', 0)), name='wallet_locked_non_negative'),
+            model_name="wallet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("locked_balance__gte", 0)), name="wallet_locked_non_negative"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['wallet', '-id'], name='ledger_wallet_recent'),
+            model_name="ledgerentry",
+            index=models.Index(fields=["wallet", "-id"], name="ledger_wallet_recent"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('balance_after__gte', 0), ('locked_after__gte', 0)), name='ledger_after_non_negative'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("balance_after__gte", 0), ("locked_after__gte", 0)),
+                name="ledger_after_non_negative",
+            ),
         ),
     ]

@@ -4,7 +4,9 @@ from wallets.audit import audit_ledger
 
 
 class Command(BaseCommand):
-    help = "Check that the books balance (ledger vs wallets, escrow vs auctions, payouts). Non-zero exit on any violation."
+    help = (
+        "Check that the books balance (ledger vs wallets, escrow vs auctions, payouts). Non-zero exit on any violation."
+    )
 
     def handle(self, *args, **options):
         report = audit_ledger()
