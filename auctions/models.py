@@ -150,6 +150,9 @@ class AuctionPhoto(models.Model):
     class Meta:
         ordering = ["position", "id"]
 
+    def __str__(self) -> str:
+        return f"photo {self.position} of auction {self.auction_id}"
+
 
 class Watch(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches")
@@ -158,6 +161,9 @@ class Watch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "auction"], name="watch_unique")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} watches auction {self.auction_id}"
 
 
 class Notification(models.Model):
@@ -180,6 +186,9 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["user", "read_at", "-id"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Report(models.Model):
@@ -211,3 +220,6 @@ class Report(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "-id"], name="report_status")]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} ({self.get_reason_display()})"
