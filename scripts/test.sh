@@ -38,6 +38,8 @@ export SECRET_KEY="test-secret-key-not-for-production"
 export DEBUG=0
 export ALLOWED_HOSTS="testserver,127.0.0.1,localhost"
 export NEIGHBORBID_REQUIRE_SERVICES=1
+export DB_POOL_MAX_SIZE="${DB_POOL_MAX_SIZE:-40}"
+export BUS_PREFIX="${BUS_PREFIX:-nbtest}"
 
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== migrations" && .venv/bin/python manage.py makemigrations --check --dry-run

@@ -44,8 +44,10 @@ class AuditReport:
         return [*head, f"{len(self.violations)} violation(s):", *(f"  - {v}" for v in self.violations)]
 
 
-def _snapshot() -> None:
-    if connection.vendor == "postgresql":
+def _snapshot(*, outermost: bool) -> None:
+    """One REPEATABLE READ snapshot, so a running system cannot cause false alarms. Inside a
+    caller's transaction (tests) the caller's transaction is the snapshot."""
+    if connection.vendor == "postgresql" and outermost:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
@@ -53,8 +55,9 @@ def _snapshot() -> None:
 def audit_ledger(*, max_violations: int = 200) -> AuditReport:
     report = AuditReport()
     v = report.violations
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        _snapshot()
+        _snapshot(outermost=outermost)
         sums = {
             row["wallet_id"]: row
             for row in LedgerEntry.objects.values("wallet_id").annotate(
