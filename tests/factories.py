@@ -16,7 +16,19 @@ from wallets.services import wallet_deposit
 _counter = itertools.count(1)
 
 
+def ensure_neighbourhoods() -> None:
+    """The 동 come from a data migration; transaction=True tests flush them, so put them back."""
+    if not Neighbourhood.objects.exists():
+        from importlib import import_module
+
+        data = import_module("accounts.migrations.0002_seed_neighbourhoods").NEIGHBOURHOODS
+        Neighbourhood.objects.bulk_create(
+            [Neighbourhood(district=d, name=n, latitude=lat, longitude=lon) for d, n, lat, lon in data]
+        )
+
+
 def neighbourhood(name: str = "합정동", district: str = "서울특별시 마포구") -> Neighbourhood:
+    ensure_neighbourhoods()
     return Neighbourhood.objects.get(district=district, name=name)
 
 

@@ -141,7 +141,9 @@ def test_extension_stops_at_the_cap():
     now = timezone.now()
     # the auction has already been extended to 10 s before its cap
     Auction.objects.filter(pk=auction.pk).update(
-        original_ends_at=now - timedelta(seconds=100), ends_at=now + timedelta(seconds=10), starts_at=now - timedelta(hours=1)
+        original_ends_at=now - timedelta(seconds=100),
+        ends_at=now + timedelta(seconds=10),
+        starts_at=now - timedelta(hours=1),
     )
     bid_place(auction_id=auction.pk, bidder=make_user(balance=20_000), amount=10_000, request_id=rid())
     auction.refresh_from_db()
@@ -200,7 +202,9 @@ def test_below_start_price_is_refused_with_the_minimum():
 def test_below_current_plus_increment_is_refused():
     auction = make_auction(start_price=10_000)
     bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
-    error = rejected(BidTooLow, auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_999, request_id=rid())
+    error = rejected(
+        BidTooLow, auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_999, request_id=rid()
+    )
     assert error.details["min_next_bid"] == 11_000
 
 
@@ -231,7 +235,9 @@ def test_locked_money_cannot_be_bid_twice():
 
 def test_bid_at_or_above_buy_now_price_points_to_buy_now():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
-    error = rejected(UseBuyNow, auction_id=auction.pk, bidder=make_user(balance=50_000), amount=30_000, request_id=rid())
+    error = rejected(
+        UseBuyNow, auction_id=auction.pk, bidder=make_user(balance=50_000), amount=30_000, request_id=rid()
+    )
     assert error.details["buy_now_price"] == 30_000
 
 
@@ -268,7 +274,11 @@ def test_unknown_auction():
 def test_unverified_user_cannot_bid_locally():
     auction = make_auction()
     rejected(
-        NotEligible, auction_id=auction.pk, bidder=make_user(balance=50_000, verified=False), amount=10_000, request_id=rid()
+        NotEligible,
+        auction_id=auction.pk,
+        bidder=make_user(balance=50_000, verified=False),
+        amount=10_000,
+        request_id=rid(),
     )
 
 
@@ -311,4 +321,6 @@ def test_malformed_amounts_are_refused(amount):
 @pytest.mark.parametrize("request_id", ["", "x" * 65, None, 123, "a\nb"])
 def test_malformed_request_ids_are_refused(request_id):
     auction = make_auction()
-    rejected(InvalidRequest, auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=request_id)
+    rejected(
+        InvalidRequest, auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=request_id
+    )
