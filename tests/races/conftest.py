@@ -1,0 +1,48 @@
+"""Real threads on PostgreSQL: every thread waits at a barrier, then runs, then closes its own
+database connections (Django connections are per thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.db import connections
+
+
+@dataclass
+class Outcome:
+    value: object = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_concurrently(tasks: list[Callable[[], object]], *, timeout: float = 120) -> list[Outcome]:
+    barrier = threading.Barrier(len(tasks))
+    outcomes = [Outcome() for _ in tasks]
+
+    def run(index: int, task: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index].value = task()
+        except BaseException as exc:  # collected and asserted on by the test
+            outcomes[index].error = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a racing thread hung (deadlock or lock wait?)"
+    return outcomes
+
+
+@pytest.fixture
+def concurrently():
+    return run_concurrently

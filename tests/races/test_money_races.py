@@ -1,0 +1,131 @@
+"""Races on real PostgreSQL with real threads: double spend, deadlock-free cross outbids,
+buy-now against bids, settlement against itself."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError
+from django.utils import timezone
+
+from auctions.models import Auction, Bid
+from auctions.rules import bid_increment
+from auctions.services import auction_buy_now, auction_settle, bid_place
+from auctions.worker import worker_run_once
+from neighborbid.errors import AuctionNotOpen, BidTooLow, DomainError, InsufficientFunds
+from tests.factories import make_auction, make_user, rid, set_end
+from tests.money import assert_books_balance, wallet_of
+from wallets.models import LedgerEntry
+
+pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
+
+
+def test_double_spend_one_balance_two_auctions_exactly_one_bid_wins(concurrently):
+    for _ in range(10):
+        # given a user whose balance covers exactly one bid, and two auctions
+        user = make_user(balance=10_000)
+        a1, a2 = make_auction(start_price=10_000), make_auction(start_price=10_000)
+        # when they bid on both at the same instant
+        outcomes = concurrently(
+            [
+                lambda a=a1: bid_place(auction_id=a.pk, bidder=user, amount=10_000, request_id=rid()),
+                lambda a=a2: bid_place(auction_id=a.pk, bidder=user, amount=10_000, request_id=rid()),
+            ]
+        )
+        # then exactly one succeeds and the other is refused for funds
+        assert sum(o.ok for o in outcomes) == 1
+        assert [type(o.error) for o in outcomes if not o.ok] == [InsufficientFunds]
+        assert wallet_of(user) == (0, 10_000)
+        assert Bid.objects.filter(bidder=user).count() == 1
+    assert_books_balance()
+
+
+def test_cross_outbid_on_two_auctions_never_deadlocks(concurrently):
+    # given two users who keep outbidding each other on two auctions at the same time
+    rounds = 150
+    a, b = make_user(balance=10_000_000), make_user(balance=10_000_000)
+    x, y = make_auction(start_price=1_000, is_national=True), make_auction(start_price=1_000, is_national=True)
+    bid_place(auction_id=x.pk, bidder=b, amount=1_000, request_id=rid())
+    bid_place(auction_id=y.pk, bidder=a, amount=1_000, request_id=rid())
+    step = threading.Barrier(2)
+
+    def player(me, first, second):
+        errors = []
+        for r in range(rounds):
+            target = first if r % 2 == 0 else second
+            step.wait(timeout=30)
+            try:
+                current = Auction.objects.get(pk=target.pk).current_price
+                bid_place(auction_id=target.pk, bidder=me, amount=current + bid_increment(current), request_id=rid())
+            except DatabaseError as exc:  # a deadlock or lock timeout would land here
+                errors.append(exc)
+            except DomainError as exc:
+                errors.append(exc)
+        return errors
+
+    # when A bids on X while B bids on Y (each outbidding the other, so both wallets are locked)
+    outcomes = concurrently([lambda: player(a, x, y), lambda: player(b, y, x)], timeout=300)
+    # then nobody ever hit a deadlock or any other error
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert [o.value for o in outcomes] == [[], []]
+    assert Bid.objects.count() == 2 + 2 * rounds
+    assert_books_balance()
+
+
+def test_buy_now_racing_bids_has_one_outcome_and_one_payout(concurrently):
+    for _ in range(5):
+        seller = make_user()
+        auction = make_auction(seller=seller, start_price=10_000, buy_now_price=100_000, is_national=True)
+        buyers = [make_user(balance=200_000) for _ in range(2)]
+        bidders = [make_user(balance=200_000) for _ in range(6)]
+        tasks = [lambda u=u: auction_buy_now(auction_id=auction.pk, buyer=u, request_id=rid()) for u in buyers]
+        tasks += [
+            lambda u=u, i=i: bid_place(auction_id=auction.pk, bidder=u, amount=10_000 + i * 5_000, request_id=rid())
+            for i, u in enumerate(bidders)
+        ]
+        outcomes = concurrently(tasks)
+        purchases = [o for o in outcomes[:2] if o.ok]
+        assert len(purchases) == 1, [o.error for o in outcomes[:2]]
+        assert all(o.ok or isinstance(o.error, (AuctionNotOpen, BidTooLow)) for o in outcomes), [
+            o.error for o in outcomes
+        ]
+        auction.refresh_from_db()
+        assert auction.status == "sold" and auction.current_price == 100_000
+        assert wallet_of(seller) == (100_000, 0)
+        for bidder in bidders:  # every hold was released
+            assert wallet_of(bidder) == (200_000, 0)
+        assert LedgerEntry.objects.filter(auction=auction, kind="sale_proceeds").count() == 1
+    assert_books_balance()
+
+
+def test_settlement_racing_itself_pays_once(concurrently):
+    seller = make_user()
+    auction = make_auction(seller=seller, start_price=10_000)
+    winner = make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, bidder=winner, amount=30_000, request_id=rid())
+    set_end(auction, timezone.now() - timedelta(seconds=1))
+    outcomes = concurrently([lambda: auction_settle(auction_id=auction.pk) for _ in range(8)])
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert sum(o.value is not None for o in outcomes) == 1
+    assert wallet_of(seller) == (30_000, 0) and wallet_of(winner) == (20_000, 0)
+    assert LedgerEntry.objects.filter(auction=auction, kind="sale_proceeds").count() == 1
+    assert_books_balance()
+
+
+def test_several_workers_settle_every_auction_exactly_once(concurrently):
+    seller = make_user()
+    bidder = make_user(balance=1_000_000)
+    auctions = [make_auction(seller=seller, start_price=10_000) for _ in range(20)]
+    for auction in auctions[:10]:
+        bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+    for auction in auctions:
+        set_end(auction, timezone.now() - timedelta(seconds=1))
+    outcomes = concurrently([worker_run_once for _ in range(4)])
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert sum(o.value.settled for o in outcomes) == 20
+    assert Auction.objects.filter(status="sold").count() == 10
+    assert Auction.objects.filter(status="unsold").count() == 10
+    assert wallet_of(seller) == (100_000, 0)
+    assert_books_balance()

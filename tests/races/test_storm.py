@@ -1,0 +1,147 @@
+"""The storm: many threads, many users, several auctions, random bids, buy-nows, deposits,
+withdrawals and settlements at once. Afterwards the books must balance, every auction must
+have one leader and prices must strictly increase in bid order.
+
+The second test removes the auction row lock and shows that the same storm then breaks the
+books (the audit catches it), so the first test has teeth."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError
+from django.utils import timezone
+
+import auctions.services as services
+from auctions.models import Auction, Bid
+from auctions.selectors import auction_min_next_bid
+from auctions.services import auction_buy_now, auction_settle, bid_place
+from neighborbid.errors import DomainError
+from tests.factories import make_auction, make_user, rid, set_end
+from wallets.audit import audit_ledger
+from wallets.services import wallet_deposit, wallet_withdraw
+
+pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
+
+THREADS = 24
+OPS_PER_THREAD = 40
+
+
+def build_market():
+    seller = make_user()
+    users = [make_user(balance=2_000_000) for _ in range(12)]
+    auctions = [
+        make_auction(seller=seller, start_price=10_000, is_national=True),
+        make_auction(seller=seller, start_price=10_000, is_national=True),
+        make_auction(seller=seller, start_price=50_000, buy_now_price=400_000, is_national=True),
+        make_auction(seller=seller, start_price=1_000, buy_now_price=200_000),  # local, same 동
+        make_auction(seller=seller, start_price=5_000, is_national=True, soft_close_window_s=0),
+        make_auction(seller=seller, start_price=5_000, soft_close_window_s=0),
+    ]
+    # two auctions end while the storm runs (soft close off, so bids cannot keep them alive)
+    for auction in auctions[4:]:
+        set_end(auction, timezone.now() + timedelta(seconds=2))
+    return seller, users, auctions
+
+
+def storm(users, auctions, seed):
+    rng = random.Random(seed)
+    database_errors = []
+
+    def one_thread(thread_no):
+        local_rng = random.Random(rng.random() + thread_no)
+        for _ in range(OPS_PER_THREAD):
+            user = local_rng.choice(users)
+            auction = local_rng.choice(auctions)
+            roll = local_rng.random()
+            try:
+                if roll < 0.70:
+                    fresh = Auction.objects.get(pk=auction.pk)
+                    amount = auction_min_next_bid(fresh) + local_rng.choice([0, 0, 0, 500, 1_000, 5_000])
+                    bid_place(auction_id=auction.pk, bidder=user, amount=amount, request_id=rid())
+                elif roll < 0.74:
+                    auction_buy_now(auction_id=auction.pk, buyer=user, request_id=rid())
+                elif roll < 0.84:
+                    wallet_deposit(user=user, amount=local_rng.choice([1_000, 10_000, 50_000]))
+                elif roll < 0.94:
+                    wallet_withdraw(user=user, amount=local_rng.choice([1_000, 10_000, 100_000]))
+                else:
+                    auction_settle(auction_id=auction.pk)
+            except DomainError:
+                pass  # refusals are part of a storm
+            except DatabaseError as exc:
+                database_errors.append(exc)
+        return thread_no
+
+    return one_thread, database_errors
+
+
+def run_storm(concurrently, seed, *, must_succeed=True):
+    seller, users, auctions = build_market()
+    one_thread, database_errors = storm(users, auctions, seed)
+    outcomes = concurrently([lambda n=n: one_thread(n) for n in range(THREADS)], timeout=300)
+    if must_succeed:
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    return seller, users, auctions, database_errors, outcomes
+
+
+def prices_strictly_increase(auction) -> bool:
+    amounts = list(Bid.objects.filter(auction=auction).order_by("id").values_list("amount", flat=True))
+    return all(a < b for a, b in zip(amounts, amounts[1:], strict=False))
+
+
+def settle_everything(auctions):
+    for auction in auctions:
+        auction.refresh_from_db()
+        if not auction.is_ended:
+            set_end(auction, timezone.now() - timedelta(seconds=1))
+            auction_settle(auction_id=auction.pk)
+
+
+def test_storm_keeps_the_books_balanced(concurrently):
+    seller, users, auctions, database_errors, _ = run_storm(concurrently, seed=20261124)
+    # zero deadlocks or lock timeouts
+    assert database_errors == []
+    report = audit_ledger()
+    assert report.ok, "\n".join(report.lines())
+    assert Bid.objects.count() > THREADS  # the storm really bid
+    for auction in auctions:
+        auction.refresh_from_db()
+        amounts = list(Bid.objects.filter(auction=auction).order_by("id").values_list("amount", "bidder_id"))
+        # prices strictly increase in bid order
+        assert all(a[0] < b[0] for a, b in zip(amounts, amounts[1:], strict=False)), amounts
+        if amounts and auction.end_reason != Auction.EndReason.BUY_NOW:
+            # one leader: the last bidder, at the last price
+            assert (auction.current_price, auction.leader_id) == amounts[-1]
+    # the two auctions that ended during the storm were settled at most once, and after
+    # settling the rest the books still balance
+    settle_everything(auctions)
+    report = audit_ledger()
+    assert report.ok, "\n".join(report.lines())
+    assert Auction.objects.filter(pk__in=[a.pk for a in auctions], status__in=["open", "scheduled"]).count() == 0
+
+
+def _auction_without_lock(*, auction_id, skip_locked=False):
+    """The service's auction lock with the lock taken out: a plain read."""
+    return Auction.objects.filter(pk=auction_id).first()
+
+
+def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(concurrently, monkeypatch):
+    # given the services with the auction row lock removed
+    monkeypatch.setattr(services, "auction_lock", _auction_without_lock)
+    symptoms = []
+    for attempt in range(3):
+        # when the same storm runs
+        _, _, auctions, _, outcomes = run_storm(concurrently, seed=attempt, must_succeed=False)
+        # then money goes wrong: the wallet guard trips, the audit fails or prices go backwards
+        symptoms += [f"guard: {o.error}" for o in outcomes if isinstance(o.error, AssertionError)]
+        symptoms += audit_ledger().violations
+        symptoms += [f"auction {a.pk}: prices not increasing" for a in auctions if not prices_strictly_increase(a)]
+        if symptoms:
+            break
+    guards = sum(x.startswith("guard:") for x in symptoms)
+    print(f"without the auction lock: {guards} guard trip(s), {len(symptoms) - guards} audit/price violation(s)")
+    print("\n".join(x for x in symptoms if not x.startswith("guard:"))[:2000])
+    assert symptoms, "the storm found nothing wrong even without the lock: it has no teeth"

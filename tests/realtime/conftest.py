@@ -1,0 +1,62 @@
+"""Helpers for the live-auction tests: sockets through the real ASGI stack (Origin check,
+session cookie, auth, router, consumer) with channels' WebsocketCommunicator."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+ORIGIN = b"http://testserver"
+
+
+@database_sync_to_async
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def open_socket(auction_id: int, *, user=None, origin: bytes | None = ORIGIN, path: str | None = None):
+    """A connected socket and its first frame (the snapshot), or (communicator, close frame)."""
+    from neighborbid.asgi import application
+
+    headers = [(b"host", b"testserver")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if user is not None:
+        cookie = await session_cookie(user)
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, path or f"/ws/auctions/{auction_id}/", headers=headers)
+    communicator.session_cookie = cookie if user is not None else None
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected, "handshake refused"
+    return communicator, await communicator.receive_json_from(timeout=5)
+
+
+async def receive_until(communicator, predicate, *, timeout: float = 3.0) -> list[dict]:
+    """Frames up to and including the first one that matches."""
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+@pytest.fixture(autouse=True)
+async def _realtime_cleanup():
+    """Each test has its own event loop: stop that loop's hub and rate-limit client after it."""
+    yield
+    from auctions.realtime import close_hub
+    from neighborbid import ratelimit
+
+    await close_hub()
+    for client in list(ratelimit._async_clients.values()):
+        try:
+            await client.aclose()
+        except Exception:
+            pass
+    ratelimit._async_clients.clear()
