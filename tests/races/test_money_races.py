@@ -30,8 +30,8 @@ def test_double_spend_one_balance_two_auctions_exactly_one_bid_wins(concurrently
         # when they bid on both at the same instant
         outcomes = concurrently(
             [
-                lambda a=a1: bid_place(auction_id=a.pk, bidder=user, amount=10_000, request_id=rid()),
-                lambda a=a2: bid_place(auction_id=a.pk, bidder=user, amount=10_000, request_id=rid()),
+                lambda a=a1, u=user: bid_place(auction_id=a.pk, bidder=u, amount=10_000, request_id=rid()),
+                lambda a=a2, u=user: bid_place(auction_id=a.pk, bidder=u, amount=10_000, request_id=rid()),
             ]
         )
         # then exactly one succeeds and the other is refused for funds
@@ -80,9 +80,11 @@ def test_buy_now_racing_bids_has_one_outcome_and_one_payout(concurrently):
         auction = make_auction(seller=seller, start_price=10_000, buy_now_price=100_000, is_national=True)
         buyers = [make_user(balance=200_000) for _ in range(2)]
         bidders = [make_user(balance=200_000) for _ in range(6)]
-        tasks = [lambda u=u: auction_buy_now(auction_id=auction.pk, buyer=u, request_id=rid()) for u in buyers]
+        tasks = [lambda u=u, a=auction: auction_buy_now(auction_id=a.pk, buyer=u, request_id=rid()) for u in buyers]
         tasks += [
-            lambda u=u, i=i: bid_place(auction_id=auction.pk, bidder=u, amount=10_000 + i * 5_000, request_id=rid())
+            lambda u=u, i=i, a=auction: bid_place(
+                auction_id=a.pk, bidder=u, amount=10_000 + i * 5_000, request_id=rid()
+            )
             for i, u in enumerate(bidders)
         ]
         outcomes = concurrently(tasks)
