@@ -640,3 +640,21 @@ def report_create(
     return Report.objects.create(
         reporter=user, reason=reason, text=text or "", auction_id=auction_id, reported_user_id=reported_user_id
     )
+
+
+def report_resolve(*, report_id: int, staff_user, status: str) -> Report:
+    """Moderation: close a report as dismissed or actioned, naming the staff user. The action
+    itself (hide, suspend) is a separate service call; this only records the outcome."""
+    if staff_user is None or not getattr(staff_user, "is_staff", False):
+        raise PermissionDenied()
+    if status not in (Report.Status.DISMISSED, Report.Status.ACTIONED):
+        raise InvalidRequest("신고 처리 결과를 골라 주세요.")
+    with transaction.atomic():
+        report = Report.objects.select_for_update().filter(pk=report_id).first()
+        if report is None:
+            raise InvalidRequest("신고를 찾을 수 없습니다.")
+        report.status = status
+        report.handled_by = staff_user
+        report.save(update_fields=["status", "handled_by"])
+    logger.info("report resolved id=%s status=%s staff=%s", report_id, status, staff_user.pk)
+    return report

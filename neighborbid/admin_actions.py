@@ -1,0 +1,102 @@
+"""Admin actions that need more input (a reason, an amount) get an intermediate page, like
+Django's delete confirmation: the first POST from the change list shows the form with the
+selected objects; the second POST (with `apply`) validates it and calls the service.
+
+Doors only: every action calls one service per object and turns DomainErrors into messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+from neighborbid.errors import DomainError, PermissionDenied
+
+MAX_OBJECTS = 200
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="사유", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=1000, required=True
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("사유를 입력해 주세요.")
+        return reason
+
+
+def form_action(
+    modeladmin,
+    request,
+    queryset,
+    *,
+    action: str,
+    title: str,
+    form_class: type[forms.Form],
+    perform: Callable[[object, dict], str | None],
+    intro: str = "",
+    single: bool = False,
+):
+    """Run `perform(obj, cleaned_data)` on each selected object once the form is valid.
+
+    `perform` returns a short success note (or None) and may raise DomainError, which becomes
+    an error message for that object. Returns the intermediate page, or None to go back to the
+    change list."""
+    count = queryset.count()
+    if single and count != 1:
+        modeladmin.message_user(
+            request, "이 작업은 한 번에 하나씩만 할 수 있습니다. 하나만 골라 주세요.", messages.ERROR
+        )
+        return None
+    if count > MAX_OBJECTS:
+        modeladmin.message_user(request, f"한 번에 {MAX_OBJECTS}개까지만 처리할 수 있습니다.", messages.ERROR)
+        return None
+    if request.POST.get("apply") == "yes":
+        form = form_class(request.POST)
+        if form.is_valid():
+            done, failed = 0, 0
+            for obj in queryset:
+                try:
+                    note = perform(obj, form.cleaned_data)
+                except DomainError as exc:
+                    failed += 1
+                    modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+                    continue
+                done += 1
+                if note:
+                    modeladmin.message_user(request, f"{obj}: {note}", messages.SUCCESS)
+            if done and not failed:
+                modeladmin.message_user(request, f"{title}: {done}건 처리했습니다.", messages.SUCCESS)
+            elif done:
+                modeladmin.message_user(request, f"{title}: {done}건 처리, {failed}건 실패.", messages.WARNING)
+            return None
+    else:
+        form = form_class()
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "form": form,
+        "queryset": queryset,
+        "opts": opts,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media + form.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/neighborbid/action_form.html", context)
+
+
+def check_may_suspend(staff_user, target) -> None:
+    """Door rule: nobody suspends themselves; only a superuser suspends staff."""
+    if target.pk == staff_user.pk:
+        raise PermissionDenied("자기 자신은 정지할 수 없습니다.")
+    if (target.is_staff or target.is_superuser) and not staff_user.is_superuser:
+        raise PermissionDenied("운영진 계정은 최고 관리자만 정지할 수 있습니다.")

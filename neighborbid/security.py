@@ -1,0 +1,271 @@
+"""Abuse protection: the client's IP, login brute-force lockout and per-action rate limits.
+
+Client IP: REMOTE_ADDR, unless `TRUSTED_PROXY_COUNT` (env) says how many reverse proxies of
+ours stand in front; then the address that the outermost of them saw, counted from the right
+of X-Forwarded-For (every proxy appends its peer). Whatever a client writes into the header
+itself stays on the left and is never used, so a forged header cannot pick the IP.
+
+Login lockout: failed logins are counted per username and per IP in Redis (fixed window,
+shared by every server process); at the limit, every login for that username / from that IP is
+refused for the rest of the window, even with the right password. Enforced in
+`ThrottledModelBackend` (AUTHENTICATION_BACKENDS), so the site's login and the admin's are both
+covered; the refused request answers 429 (see neighborbid.middleware.RateLimitMiddleware).
+
+Rate limits: token buckets (neighborbid.ratelimit) per scope ("signup" per IP, "topup" and
+"bid" per user). Apply them with `rate_limit_request(request, scope)` inside a view (raises
+RateLimited, a DomainError with http_status 429), the `@rate_limited(scope)` decorator, or by
+URL name in settings (RATE_LIMITED_VIEWS, applied by the middleware to POSTs).
+
+Like the rate limits, the lockout fails open when Redis is unreachable (and logs it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+
+from neighborbid.errors import RateLimited
+from neighborbid.ratelimit import rate_limit_hit
+
+logger = logging.getLogger("neighborbid.security")
+
+DEFAULTS: dict = {
+    "TRUSTED_PROXY_COUNT": 0,
+    "LOGIN_FAILURES_PER_USERNAME": 5,
+    "LOGIN_FAILURES_PER_IP": 50,
+    "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+    # scope: tokens per second, burst, and what the bucket is per ("user" falls back to "ip"
+    # for anonymous requests).
+    "RATE_LIMITS": {
+        "signup": {"rate": 10 / 3600, "burst": 10, "per": "ip"},
+        "topup": {"rate": 1 / 6, "burst": 10, "per": "user"},
+        "withdraw": {"rate": 1 / 6, "burst": 10, "per": "user"},
+        "bid": {"rate": 5.0, "burst": 20, "per": "user"},
+        "report": {"rate": 1 / 60, "burst": 10, "per": "user"},
+    },
+    # URL name -> scope, limited on POST by the middleware (no change to the views needed).
+    "RATE_LIMITED_VIEWS": {},
+}
+
+LOCKED_ATTR = "_neighborbid_login_locked"
+LOCKED_MESSAGE = "로그인 시도가 너무 많습니다. 15분 후에 다시 시도해 주세요."
+
+
+def conf(name: str):
+    return getattr(settings, "NEIGHBORBID_SECURITY", {}).get(name, DEFAULTS[name])
+
+
+# --- client IP --------------------------------------------------------------------------------
+
+
+def _valid_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def client_ip(request) -> str:
+    remote = request.META.get("REMOTE_ADDR") or ""
+    count = int(conf("TRUSTED_PROXY_COUNT") or 0)
+    if count > 0:
+        header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        parts = [part.strip() for part in header.split(",") if part.strip()]
+        if len(parts) >= count and _valid_ip(parts[-count]):
+            return parts[-count]
+    return remote or "unknown"
+
+
+# --- fixed-window failure counters (Redis, or in-process without REDIS_URL) --------------------
+
+_local: dict[str, tuple[int, float]] = {}
+_local_lock = threading.Lock()
+
+
+def _prefix() -> str:
+    return f"{getattr(settings, 'BUS_PREFIX', 'nb')}:login"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _failure_keys(username: str, ip: str) -> list[str]:
+    return [f"{_prefix()}:user:{_digest(username.strip().lower())}", f"{_prefix()}:ip:{_digest(ip)}"]
+
+
+def _counts(keys: list[str]) -> list[int]:
+    if not settings.REDIS_URL:
+        now = time.time()
+        with _local_lock:
+            return [count if expires > now else 0 for count, expires in (_local.get(k, (0, 0.0)) for k in keys)]
+    from neighborbid.bus import redis_client
+
+    return [int(value or 0) for value in redis_client().mget(keys)]
+
+
+def _increment(keys: list[str], window: int) -> None:
+    if not settings.REDIS_URL:
+        now = time.time()
+        with _local_lock:
+            for key in keys:
+                count, expires = _local.get(key, (0, 0.0))
+                _local[key] = (count + 1, expires) if expires > now else (1, now + window)
+        return
+    from neighborbid.bus import redis_client
+
+    pipe = redis_client().pipeline(transaction=True)
+    for key in keys:
+        pipe.set(key, 0, ex=window, nx=True)  # the window starts at the first failure
+        pipe.incr(key)
+    pipe.execute()
+
+
+def login_locked(*, username: str, ip: str) -> bool:
+    try:
+        per_user, per_ip = _counts(_failure_keys(username, ip))
+    except Exception as exc:
+        logger.warning("login throttle check failed open error=%s", exc)
+        return False
+    return per_user >= conf("LOGIN_FAILURES_PER_USERNAME") or per_ip >= conf("LOGIN_FAILURES_PER_IP")
+
+
+def login_failed(*, username: str, ip: str) -> None:
+    try:
+        _increment(_failure_keys(username, ip), int(conf("LOGIN_LOCKOUT_SECONDS")))
+    except Exception as exc:
+        logger.warning("login throttle record failed error=%s", exc)
+
+
+def login_succeeded(*, username: str) -> None:
+    """A right password clears the username's count (not the IP's)."""
+    key = _failure_keys(username, "")[0]
+    try:
+        if not settings.REDIS_URL:
+            with _local_lock:
+                _local.pop(key, None)
+            return
+        from neighborbid.bus import redis_client
+
+        redis_client().delete(key)
+    except Exception as exc:
+        logger.warning("login throttle reset failed error=%s", exc)
+
+
+def throttle_reset() -> None:
+    """Forget every lockout and rate-limit bucket of this deployment prefix (tests, or an operator
+    unlocking after an incident: `manage.py shell -c 'from neighborbid.security import
+    throttle_reset; throttle_reset()'`)."""
+    from neighborbid import ratelimit
+
+    with _local_lock:
+        _local.clear()
+    with ratelimit._local_lock:
+        ratelimit._local.clear()
+    if settings.REDIS_URL:
+        from neighborbid.bus import redis_client
+
+        client = redis_client()
+        prefix = getattr(settings, "BUS_PREFIX", "nb")
+        for pattern in (f"{prefix}:login:*", f"{prefix}:rl:*"):
+            keys = list(client.scan_iter(match=pattern, count=500))
+            if keys:
+                client.delete(*keys)
+
+
+class ThrottledModelBackend(ModelBackend):
+    """ModelBackend with the login lockout in front of the password check."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        if username is None:
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        if request is None or username is None or password is None:
+            # No request (management commands, test Client.login): nothing to throttle by.
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        ip = client_ip(request)
+        if login_locked(username=str(username), ip=ip):
+            setattr(request, LOCKED_ATTR, True)
+            logger.warning("login refused: locked out ip=%s", ip)
+            raise DjangoPermissionDenied(LOCKED_MESSAGE)  # stops authenticate(): no other backend tries
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            login_failed(username=str(username), ip=ip)
+            logger.info("login failed ip=%s", ip)
+        else:
+            login_succeeded(username=str(username))
+        return user
+
+
+# --- rate limits for views ----------------------------------------------------------------------
+
+
+def rate_limit_key(request, scope: str, user_id: int | None) -> str:
+    spec = conf("RATE_LIMITS")[scope]
+    if spec.get("per", "user") == "user" and user_id is not None:
+        return f"{scope}:user:{user_id}"
+    return f"{scope}:ip:{client_ip(request)}"
+
+
+def _user_id(request) -> int | None:
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def rate_limit_request(request, scope: str, *, user_id: int | None = None) -> None:
+    """Take one token from this request's bucket for `scope`; raise RateLimited when empty."""
+    spec = conf("RATE_LIMITS")[scope]
+    key = rate_limit_key(request, scope, user_id if user_id is not None else _user_id(request))
+    if not rate_limit_hit(key=key, rate=float(spec["rate"]), burst=int(spec["burst"])):
+        logger.warning("rate limited scope=%s key=%s", scope, key)
+        raise RateLimited()
+
+
+def rate_limited_response(request, exc: RateLimited | None = None) -> HttpResponse:
+    """The 429 answer: JSON for fetch/XHR callers, a short page otherwise."""
+    exc = exc or RateLimited()
+    wants_json = "application/json" in request.headers.get("Accept", "") or (
+        request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    )
+    if wants_json:
+        response = JsonResponse({"ok": False, "error": exc.as_dict()}, status=429)
+    else:
+        response = HttpResponse(
+            '<!doctype html><html lang="ko"><meta charset="utf-8"><title>잠시 후 다시 시도해 주세요</title>'
+            f'<p>{escape(exc.message)}</p><p><a href="/">처음으로</a></p></html>',
+            status=429,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = "60"
+    return response
+
+
+def rate_limited(scope: str, *, methods: tuple[str, ...] = ("POST",)):
+    """View decorator: limit `methods` requests by `scope`; answers 429 and never calls the view
+    when the bucket is empty (so nothing changes)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method in methods:
+                try:
+                    rate_limit_request(request, scope)
+                except RateLimited as exc:
+                    return rate_limited_response(request, exc)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate

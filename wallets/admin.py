@@ -1,0 +1,131 @@
+"""Wallets and the ledger, read-only for everyone (superusers included): no add, change or delete.
+The only way to change a balance here is the manual correction action, which calls
+wallets.services.wallet_adjust (mandatory reason, ledger entry naming the staff user)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from neighborbid.admin_actions import form_action
+from wallets.models import LedgerEntry, Wallet
+from wallets.services import wallet_adjust
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CorrectionForm(forms.Form):
+    amount = forms.IntegerField(
+        label="정정 금액 (원)",
+        help_text="양수는 사용 가능 잔액에 더하고, 음수는 뺍니다. 입찰 중 잠긴 금액은 건드리지 않습니다.",
+    )
+    reason = forms.CharField(
+        label="사유 (필수, 거래 내역에 남습니다)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
+    )
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        limit = settings.NEIGHBORBID["WALLET_MAX"]
+        if amount == 0:
+            raise forms.ValidationError("0원은 정정할 수 없습니다.")
+        if abs(amount) > limit:
+            raise forms.ValidationError(f"정정 금액은 ±{limit:,}원을 넘을 수 없습니다.")
+        return amount
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("사유를 입력해 주세요.")
+        return reason
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "user", "balance_won", "locked_won", "total_won", "updated_at")
+    search_fields = ("=id", "=user__id", "user__username", "user__nickname")
+    list_select_related = ("user",)
+    ordering = ("-id",)
+    show_full_result_count = False
+    fields = ("user", "balance_won", "locked_won", "total_won", "updated_at", "recent_entries")
+    readonly_fields = fields
+    actions = ["manual_correction"]
+
+    def has_adjust_permission(self, request) -> bool:
+        return request.user.has_perm("wallets.adjust_wallet")
+
+    @admin.display(description="사용 가능 잔액", ordering="balance")
+    def balance_won(self, obj: Wallet) -> str:
+        return f"{obj.balance:,}원"
+
+    @admin.display(description="입찰 중 잠긴 금액", ordering="locked_balance")
+    def locked_won(self, obj: Wallet) -> str:
+        return f"{obj.locked_balance:,}원"
+
+    @admin.display(description="합계")
+    def total_won(self, obj: Wallet) -> str:
+        return f"{obj.total:,}원"
+
+    @admin.display(description="거래 내역")
+    def recent_entries(self, obj: Wallet) -> str:
+        url = reverse("admin:wallets_ledgerentry_changelist") + f"?wallet__id__exact={obj.pk}"
+        count = LedgerEntry.objects.filter(wallet=obj).count()
+        return format_html('<a href="{}">거래 내역 {}건 보기</a>', url, count)
+
+    @admin.action(description="수동 정정 (사유 필수, 한 번에 한 지갑)", permissions=["adjust"])
+    def manual_correction(self, request, queryset):
+        def perform(wallet, data):
+            entry = wallet_adjust(
+                user=wallet.user, amount=data["amount"], staff_user=request.user, reason=data["reason"]
+            )
+            return f"{data['amount']:+,}원 정정 (거래 내역 #{entry.pk}, 잔액 {entry.balance_after:,}원)."
+
+        return form_action(
+            self,
+            request,
+            queryset.select_related("user"),
+            action="manual_correction",
+            title="지갑 수동 정정",
+            form_class=CorrectionForm,
+            perform=perform,
+            single=True,
+            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남습니다. 되돌리려면 "
+            "반대 금액으로 다시 정정하세요 (거래 내역은 수정·삭제할 수 없습니다).",
+        )
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "wallet",
+        "kind",
+        "balance_delta",
+        "locked_delta",
+        "balance_after",
+        "locked_after",
+        "auction",
+        "staff_user",
+        "memo",
+    )
+    list_filter = ("kind",)
+    search_fields = ("=id", "=wallet__id", "=auction__id", "wallet__user__username", "memo")
+    list_select_related = ("wallet__user", "auction", "staff_user")
+    ordering = ("-id",)
+    show_full_result_count = False
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
