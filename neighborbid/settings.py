@@ -85,6 +85,39 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Never a wildcard host: ALLOWED_HOSTS also guards the WebSocket origin check.
+if "*" in ALLOWED_HOSTS or any(o == "*" or o.split("://", 1)[-1] in ("*", "") for o in CSRF_TRUSTED_ORIGINS):
+    raise ImproperlyConfigured("ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS must name hosts explicitly, never '*'.")
+
+# Production (docs/operations.md): NEIGHBORBID_ENV=production turns on HTTPS-only cookies, HSTS
+# and the SSL redirect behind the reverse proxy, and refuses an unsafe configuration at start.
+NEIGHBORBID_ENV = os.environ.get("NEIGHBORBID_ENV", "development").strip().lower()
+PRODUCTION = NEIGHBORBID_ENV == "production"
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production.")
+    if not os.environ.get("SECRET_KEY") or len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured(
+            "Production needs SECRET_KEY: 50+ random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("Production needs ALLOWED_HOSTS (comma-separated host names).")
+    CSRF_TRUSTED_ORIGINS = CSRF_TRUSTED_ORIGINS or [
+        f"https://*{host}" if host.startswith(".") else f"https://{host}" for host in ALLOWED_HOSTS
+    ]
+    # The proxy (deploy/nginx.conf) overwrites X-Forwarded-Proto; only trust it behind one.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -102,13 +135,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "neighborbid.middleware.HealthCheckMiddleware",  # /healthz, /readyz before anything else
+    "neighborbid.middleware.RequestLogMiddleware",  # one structured line per request
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "neighborbid.middleware.RateLimitMiddleware",  # after auth: per-user buckets, login lockout 429
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -178,6 +215,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+# Login brute-force protection for the site's and the admin's login (neighborbid/security.py).
+AUTHENTICATION_BACKENDS = ["neighborbid.security.ThrottledModelBackend"]
+NEIGHBORBID_SECURITY = {
+    # How many reverse proxies of ours append to X-Forwarded-For (1 behind deploy/nginx.conf).
+    "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
+    "LOGIN_FAILURES_PER_USERNAME": int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5")),
+    "LOGIN_FAILURES_PER_IP": int(os.environ.get("LOGIN_FAILURES_PER_IP", "50")),
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
+    # URL name -> rate-limit scope (neighborbid.security.DEFAULTS["RATE_LIMITS"]), POST only.
+    "RATE_LIMITED_VIEWS": {},
+}
 
 LANGUAGE_CODE = "ko-kr"
 LANGUAGES = [("ko", "한국어"), ("en", "English")]
@@ -201,11 +249,39 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Content-Security-Policy (django-csp 4): only our own scripts (no inline script), our own
+# WebSocket (wss:// in production; ws:// too in development, any port), inline styles allowed.
+_socket_schemes = ["wss"] if PRODUCTION else ["wss", "ws"]
+_socket_sources = [
+    f"{scheme}://{'*' + host if host.startswith('.') else host}{'' if PRODUCTION else ':*'}"
+    for host in ALLOWED_HOSTS
+    if host != "testserver"
+    for scheme in _socket_schemes
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", *_socket_sources],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+LOG_FORMAT = "json" if os.environ.get("LOG_FORMAT", "plain").strip().lower() == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "neighborbid.logs.PlainFormatter"},
+        "json": {"()": "neighborbid.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

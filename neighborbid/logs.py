@@ -1,0 +1,42 @@
+"""Structured logs: one JSON object per line (LOG_FORMAT=json, the production default in
+docker-compose.yml) or readable key=value text (LOG_FORMAT=plain, development).
+
+Structured fields travel in `extra={"fields": {...}}`; the request log (neighborbid.middleware)
+and any caller may add them. Plain %-style messages (the money services' "money bid auction=..
+user=.. ok") keep working in both formats."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            payload.update(fields)
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict) and fields:
+            text += " " + " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
+        return text

@@ -1,0 +1,165 @@
+"""Operations middleware (all sync- and async-capable, so Daphne serves without a thread hop):
+
+- HealthCheckMiddleware: answers /healthz and /readyz first (see neighborbid.health).
+- RequestLogMiddleware: one structured log line per request (method, path, status, duration,
+  user id, client IP, auction id when the URL names one, request id), and an X-Request-ID
+  response header (taken from the proxy's header when it sends one).
+- RateLimitMiddleware: the per-scope rate limits for the views named in
+  NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view),
+  and turns a login refused by the lockout (neighborbid.security) into a 429.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.urls import Resolver404, resolve
+from django.utils.functional import empty
+
+from neighborbid import security
+from neighborbid.errors import RateLimited
+from neighborbid.health import HEALTH_VIEWS
+from neighborbid.ratelimit import rate_limit_hit_async
+
+request_logger = logging.getLogger("neighborbid.request")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+AUCTION_KWARGS = ("auction_id", "pk", "id")
+
+
+class _HybridMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.acall(request)
+        return self.call(request)
+
+
+class HealthCheckMiddleware(_HybridMiddleware):
+    def call(self, request):
+        view = HEALTH_VIEWS.get(request.path_info.rstrip("/") or "/")
+        if view is not None and request.method in ("GET", "HEAD"):
+            return view(request)
+        return self.get_response(request)
+
+    async def acall(self, request):
+        view = HEALTH_VIEWS.get(request.path_info.rstrip("/") or "/")
+        if view is not None and request.method in ("GET", "HEAD"):
+            from asgiref.sync import sync_to_async
+
+            return await sync_to_async(view, thread_sensitive=False)(request)
+        return await self.get_response(request)
+
+
+def _known_user_id(request) -> int | None:
+    """The user's id if this request already loaded it (never a query just for the log)."""
+    user = request.__dict__.get("user")
+    if user is None:
+        return None
+    wrapped = getattr(user, "_wrapped", user)
+    if wrapped is empty or wrapped is None:
+        return None
+    return wrapped.pk if getattr(wrapped, "is_authenticated", False) else None
+
+
+def _auction_id(request) -> int | None:
+    match = getattr(request, "resolver_match", None)
+    if match is None or not (match.namespace == "auctions" or "auction_id" in match.kwargs):
+        return None
+    for key in AUCTION_KWARGS:
+        value = match.kwargs.get(key)
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            return int(value)
+    return None
+
+
+class RequestLogMiddleware(_HybridMiddleware):
+    def _start(self, request) -> tuple[float, str]:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex[:16]
+        request.request_id = request_id
+        return time.monotonic(), request_id
+
+    def _finish(self, request, response, started: float, request_id: str) -> None:
+        response["X-Request-ID"] = request_id
+        status = response.status_code
+        match = getattr(request, "resolver_match", None)
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "ms": round((time.monotonic() - started) * 1000, 1),
+            "user_id": _known_user_id(request),
+            "ip": security.client_ip(request),
+            "auction_id": _auction_id(request),
+            "view": match.view_name if match else None,
+            "request_id": request_id,
+        }
+        level = logging.WARNING if status >= 500 else logging.INFO
+        request_logger.log(level, "request", extra={"fields": fields})
+
+    def call(self, request):
+        started, request_id = self._start(request)
+        response = self.get_response(request)
+        self._finish(request, response, started, request_id)
+        return response
+
+    async def acall(self, request):
+        started, request_id = self._start(request)
+        response = await self.get_response(request)
+        self._finish(request, response, started, request_id)
+        return response
+
+
+class RateLimitMiddleware(_HybridMiddleware):
+    """Must come after AuthenticationMiddleware (per-user buckets)."""
+
+    def _scope(self, request) -> str | None:
+        if request.method != "POST":
+            return None
+        views = security.conf("RATE_LIMITED_VIEWS")
+        if not views:
+            return None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        return views.get(match.view_name)
+
+    @staticmethod
+    def _locked(request, response):
+        if getattr(request, security.LOCKED_ATTR, False) and response.status_code == 200:
+            response.status_code = 429
+            response["Retry-After"] = str(int(security.conf("LOGIN_LOCKOUT_SECONDS")))
+        return response
+
+    def call(self, request):
+        scope = self._scope(request)
+        if scope is not None:
+            try:
+                security.rate_limit_request(request, scope)
+            except RateLimited as exc:
+                return security.rate_limited_response(request, exc)
+        return self._locked(request, self.get_response(request))
+
+    async def acall(self, request):
+        scope = self._scope(request)
+        if scope is not None:
+            user = await request.auser()
+            spec = security.conf("RATE_LIMITS")[scope]
+            key = security.rate_limit_key(request, scope, user.pk if user.is_authenticated else None)
+            if not await rate_limit_hit_async(key=key, rate=float(spec["rate"]), burst=int(spec["burst"])):
+                security.logger.warning("rate limited scope=%s key=%s", scope, key)
+                return security.rate_limited_response(request, RateLimited())
+        return self._locked(request, await self.get_response(request))
