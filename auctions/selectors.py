@@ -118,3 +118,127 @@ def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: int
 
 def auctions_visible() -> QuerySet[Auction]:
     return Auction.objects.filter(is_hidden=False)
+
+
+# --- list reads for the pages (home, my page, watchlist) ---------------------------------
+
+SORTS = {
+    "ending": ("ends_at", "id"),
+    "newest": ("-created_at", "-id"),
+    "price": ("current_price", "id"),
+    "price_desc": ("-current_price", "-id"),
+    "bids": ("-bid_count", "ends_at", "id"),
+}
+DEFAULT_SORT = "ending"
+
+
+def _with_thumbnail(qs: QuerySet[Auction]) -> QuerySet[Auction]:
+    """Each row carries its first photo's thumbnail path and its neighbourhood, in one query."""
+    from django.db.models import OuterRef, Subquery
+
+    from auctions.models import AuctionPhoto
+
+    first_thumb = AuctionPhoto.objects.filter(auction=OuterRef("pk")).order_by("position", "id").values("thumbnail")[:1]
+    return qs.select_related("neighbourhood").annotate(thumb=Subquery(first_thumb))
+
+
+def auction_list(
+    *,
+    national: bool,
+    neighbourhood_ids: list[int] | None = None,
+    q: str = "",
+    category: str = "",
+    sort: str = DEFAULT_SORT,
+    now: datetime | None = None,
+) -> QuerySet[Auction]:
+    """Open, visible auctions for the home page. `neighbourhood_ids` limits a local list to the
+    viewer's range (None: every neighbourhood). Search is icontains on title and description
+    (served by the upper() trigram indexes of migration 0002 on PostgreSQL)."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    qs = Auction.objects.filter(
+        is_hidden=False, is_national=national, status=Auction.Status.OPEN, ends_at__gt=now, starts_at__lte=now
+    )
+    if neighbourhood_ids is not None and not national:
+        qs = qs.filter(neighbourhood_id__in=neighbourhood_ids)
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
+    if category:
+        qs = qs.filter(category=category)
+    return _with_thumbnail(qs).order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+
+
+BID_FILTERS = ("all", "leading", "outbid", "won", "lost")
+
+
+def user_bid_auctions(*, user_id: int, which: str = "all") -> QuerySet[Auction]:
+    """Auctions the user bid on, each annotated with `my_max_bid`. `which`: leading (open, I
+    lead), outbid (open, someone else leads), won (sold to me), lost (ended, not mine)."""
+    from django.db.models import Max, OuterRef, Q, Subquery
+
+    mine = Bid.objects.filter(bidder_id=user_id)
+    my_max = (
+        Bid.objects.filter(auction=OuterRef("pk"), bidder_id=user_id)
+        .order_by()
+        .values("auction")
+        .annotate(m=Max("amount"))
+        .values("m")[:1]
+    )
+    qs = Auction.objects.filter(pk__in=mine.values("auction_id")).annotate(my_max_bid=Subquery(my_max))
+    live = Q(status__in=[Auction.Status.OPEN, Auction.Status.SCHEDULED])
+    if which == "leading":
+        qs = qs.filter(live, leader_id=user_id)
+    elif which == "outbid":
+        qs = qs.filter(live).exclude(leader_id=user_id)
+    elif which == "won":
+        qs = qs.filter(status=Auction.Status.SOLD, winner_id=user_id)
+    elif which == "lost":
+        qs = qs.filter(status__in=Auction.ENDED_STATUSES).exclude(winner_id=user_id)
+    return _with_thumbnail(qs).order_by("-ends_at", "-id")
+
+
+def user_listings(*, user_id: int) -> QuerySet[Auction]:
+    return _with_thumbnail(Auction.objects.filter(seller_id=user_id)).order_by("-created_at", "-id")
+
+
+def user_watchlist(*, user_id: int) -> QuerySet[Auction]:
+    from django.db.models import OuterRef, Subquery
+
+    from auctions.models import Watch
+
+    mine = Watch.objects.filter(user_id=user_id)
+    watched_at = mine.filter(auction=OuterRef("pk")).values("created_at")[:1]
+    qs = Auction.objects.filter(pk__in=mine.values("auction_id"), is_hidden=False)
+    return _with_thumbnail(qs).annotate(watched_at=Subquery(watched_at)).order_by("-watched_at", "-id")
+
+
+def user_won(*, user_id: int) -> QuerySet[Auction]:
+    return _with_thumbnail(Auction.objects.filter(winner_id=user_id, status=Auction.Status.SOLD)).order_by(
+        "-ended_at", "-id"
+    )
+
+
+def unread_notification_count(*, user_id: int) -> int:
+    from auctions.models import Notification
+
+    return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
+
+
+def user_notifications(*, user_id: int) -> QuerySet:
+    from auctions.models import Notification
+
+    return Notification.objects.filter(user_id=user_id).select_related("auction").order_by("-id")
+
+
+def auction_photos(*, auction_id: int) -> list:
+    from auctions.models import AuctionPhoto
+
+    return list(AuctionPhoto.objects.filter(auction_id=auction_id).order_by("position", "id"))
+
+
+def user_watches(*, user_id: int, auction_id: int) -> bool:
+    from auctions.models import Watch
+
+    return Watch.objects.filter(user_id=user_id, auction_id=auction_id).exists()

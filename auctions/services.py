@@ -658,3 +658,40 @@ def report_resolve(*, report_id: int, staff_user, status: str) -> Report:
         report.save(update_fields=["status", "handled_by"])
     logger.info("report resolved id=%s status=%s staff=%s", report_id, status, staff_user.pk)
     return report
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+def auction_photos_add(*, auction_id: int, actor, files) -> list:
+    """The seller adds photos (at most auctions.images.MAX_PHOTOS per listing) while the
+    auction has not ended. Every file is checked and processed (resized, thumbnailed) before
+    anything is written; one bad file refuses them all."""
+    from auctions.images import MAX_PHOTOS, process_upload
+    from auctions.models import AuctionPhoto
+
+    user = _fresh_user(actor)
+    files = list(files or [])
+    if not files:
+        return []
+    if len(files) > MAX_PHOTOS:
+        raise InvalidRequest(f"사진은 최대 {MAX_PHOTOS}장까지 올릴 수 있어요.")
+    processed = [process_upload(f) for f in files]
+    with transaction.atomic():
+        auction = auction_lock(auction_id=auction_id)
+        if auction.seller_id != user.pk:
+            raise PermissionDenied("내 경매에만 사진을 올릴 수 있습니다.")
+        if auction.is_ended or auction.is_hidden:
+            raise AuctionNotOpen("이미 종료된 경매입니다.")
+        existing = AuctionPhoto.objects.filter(auction=auction).count()
+        if existing + len(processed) > MAX_PHOTOS:
+            raise InvalidRequest(f"사진은 경매당 최대 {MAX_PHOTOS}장이에요. (지금 {existing}장)")
+        photos = []
+        for offset, item in enumerate(processed):
+            photo = AuctionPhoto(auction=auction, position=existing + offset)
+            photo.image.save(item.image.name, item.image, save=False)
+            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)
+            photo.save()
+            photos.append(photo)
+    logger.info("auction photos added id=%s count=%s", auction_id, len(photos))
+    return photos

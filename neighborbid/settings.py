@@ -164,6 +164,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "auctions.context_processors.header",
             ],
         },
     },
@@ -216,15 +217,26 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 # Login brute-force protection for the site's and the admin's login (neighborbid/security.py).
-AUTHENTICATION_BACKENDS = ["neighborbid.security.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "neighborbid.security.LoginThrottleBackend",  # refuses locked-out logins; never logs anyone in
+    "django.contrib.auth.backends.ModelBackend",
+]
 NEIGHBORBID_SECURITY = {
     # How many reverse proxies of ours append to X-Forwarded-For (1 behind deploy/nginx.conf).
     "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
     "LOGIN_FAILURES_PER_USERNAME": int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5")),
     "LOGIN_FAILURES_PER_IP": int(os.environ.get("LOGIN_FAILURES_PER_IP", "50")),
     "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
-    # URL name -> rate-limit scope (neighborbid.security.DEFAULTS["RATE_LIMITS"]), POST only.
-    "RATE_LIMITED_VIEWS": {},
+    # URL name -> rate-limit scope (neighborbid.security.DEFAULTS["RATE_LIMITS"]), POST only,
+    # applied by neighborbid.middleware.RateLimitMiddleware before the view runs.
+    "RATE_LIMITED_VIEWS": {
+        "accounts:signup": "signup",
+        "wallets:deposit": "topup",
+        "wallets:withdraw": "withdraw",
+        "auctions:bid": "bid",
+        "auctions:buy_now": "bid",
+        "auctions:report": "report",
+    },
 }
 
 LANGUAGE_CODE = "ko-kr"

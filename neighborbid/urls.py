@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from neighborbid import health
 
@@ -9,6 +9,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("accounts.urls")),
+    path("wallet/", include("wallets.urls")),
+    path("", include("auctions.urls")),
 ]
 
 if settings.DEBUG:

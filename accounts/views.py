@@ -1,0 +1,136 @@
+"""Sign-up, profile, neighbourhood verification and range. Log-in and log-out are Django's
+auth views (accounts/urls.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import RadiusForm, SignupForm, VerifyLocationForm
+from accounts.selectors import user_location_verified
+from accounts.services import user_create, user_set_radius, user_verify_location
+from neighborbid.errors import DomainError
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("auctions:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                user = user_create(
+                    username=data["username"],
+                    password=data["password1"],
+                    nickname=data["nickname"],
+                    neighbourhood=data["neighbourhood"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(
+                    request,
+                    _("%(name)s님, 환영해요! 동네 인증을 하면 동네 경매에 참여할 수 있어요.") % {"name": user.nickname},
+                )
+                return redirect("accounts:verify")
+        messages.error(request, _("입력한 내용을 확인해 주세요."))
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def profile(request):
+    user = request.user
+    expires = None
+    if user.location_verified_at:
+        expires = user.location_verified_at + timedelta(days=settings.NEIGHBORBID["VERIFY_VALID_DAYS"])
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "verified": user_location_verified(user),
+            "verify_expires": expires,
+            "radius_form": RadiusForm(initial={"radius_km": user.search_radius_km}),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def verify(request):
+    user = request.user
+    form = VerifyLocationForm(request.POST or None, initial={"neighbourhood": user.neighbourhood_id})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                km = user_verify_location(
+                    user=user,
+                    neighbourhood_id=data["neighbourhood"].pk,
+                    latitude=data["latitude"],
+                    longitude=data["longitude"],
+                )
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    _("%(name)s 인증을 마쳤어요! (동네 중심에서 %(km).1fkm) 30일 동안 유지돼요.")
+                    % {"name": data["neighbourhood"].name, "km": km},
+                )
+                return redirect(_safe_next(request, "auctions:home"))
+        else:
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            status = 400
+    return render(
+        request,
+        "accounts/verify.html",
+        {
+            "form": form,
+            "verified": user_location_verified(user),
+            "radius_km": settings.NEIGHBORBID["VERIFY_RADIUS_KM"],
+            "next": _safe_next(request, ""),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def radius(request):
+    form = RadiusForm(request.POST)
+    back = _safe_next(request, "auctions:home")
+    if not form.is_valid():
+        messages.error(request, _("동네 범위를 골라 주세요."))
+        return redirect(back)
+    try:
+        user_set_radius(user=request.user, radius_km=form.cleaned_data["radius_km"])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("동네 범위를 %(km)skm로 바꿨어요.") % {"km": form.cleaned_data["radius_km"]})
+    return redirect(back)

@@ -1,0 +1,434 @@
+"""Auction pages. Each view parses input, calls one service (or selector), and turns a
+DomainError into a Korean message or a 4xx page. No rule is decided here."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import RadiusForm
+from accounts.selectors import (
+    neighbourhood_distance_km,
+    neighbourhood_distances,
+    user_location_verified,
+)
+from auctions import selectors
+from auctions.forms import AuctionEditForm, AuctionForm, BidForm, BuyNowForm, ReportForm
+from auctions.models import Auction
+from auctions.services import (
+    auction_buy_now,
+    auction_cancel,
+    auction_create,
+    auction_end_early,
+    auction_photos_add,
+    auction_update,
+    bid_place,
+    notification_mark_read,
+    report_create,
+    watch_toggle,
+)
+from neighborbid.errors import AuctionNotFound, DomainError
+
+PAGE_SIZE = 20
+
+
+def _first_error(form) -> str:
+    for errors in form.errors.values():
+        if errors:
+            return errors[0]
+    return _("입력한 내용을 확인해 주세요.")
+
+
+def _detail_url(pk: int) -> str:
+    return reverse("auctions:detail", args=[pk])
+
+
+def _domain_error_response(request, exc: DomainError, *, back: str):
+    """A 404 for a missing auction, otherwise a message and a redirect back."""
+    if isinstance(exc, AuctionNotFound):
+        raise Http404(exc.message)
+    messages.error(request, exc.message)
+    return redirect(back)
+
+
+# --- home --------------------------------------------------------------------------------
+
+
+@require_GET
+def home(request):
+    user = request.user
+    tab = "national" if request.GET.get("tab") == "national" else "local"
+    q = (request.GET.get("q") or "").strip()[:100]
+    category = request.GET.get("category") or ""
+    if category not in Auction.Category.values:
+        category = ""
+    sort = request.GET.get("sort") or selectors.DEFAULT_SORT
+    if sort not in selectors.SORTS:
+        sort = selectors.DEFAULT_SORT
+
+    origin = user.neighbourhood if user.is_authenticated and user.neighbourhood_id else None
+    distances: dict[int, float] = neighbourhood_distances(origin=origin) if origin else {}
+    neighbourhood_ids = None
+    if tab == "local" and origin is not None:
+        neighbourhood_ids = [pk for pk, d in distances.items() if d <= user.search_radius_km]
+
+    qs = selectors.auction_list(
+        national=tab == "national", neighbourhood_ids=neighbourhood_ids, q=q, category=category, sort=sort
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for auction in page.object_list:
+        auction.distance_km = distances.get(auction.neighbourhood_id) if auction.neighbourhood_id else None
+
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "auctions/home.html",
+        {
+            "tab": tab,
+            "q": q,
+            "category": category,
+            "sort": sort,
+            "page": page,
+            "origin": origin,
+            "categories": Auction.Category.choices,
+            "sorts": [
+                ("ending", _("마감 임박순")),
+                ("newest", _("최신순")),
+                ("price", _("낮은 가격순")),
+                ("price_desc", _("높은 가격순")),
+                ("bids", _("입찰 많은순")),
+            ],
+            "radius_form": RadiusForm(initial={"radius_km": user.search_radius_km}) if user.is_authenticated else None,
+            "query_string": params.urlencode(),
+        },
+    )
+
+
+# --- one auction ---------------------------------------------------------------------------
+
+
+def _visible_auction(request, pk: int) -> Auction:
+    auction = selectors.auction_get(auction_id=pk)
+    if auction is None:
+        raise Http404(_("경매를 찾을 수 없습니다."))
+    if auction.is_hidden and not (request.user.is_authenticated and request.user.is_staff):
+        raise Http404(_("경매를 찾을 수 없습니다."))
+    return auction
+
+
+@require_GET
+def detail(request, pk: int):
+    auction = _visible_auction(request, pk)
+    user = request.user
+    state = selectors.auction_public_state(auction)
+    distance = None
+    if not auction.is_national and user.is_authenticated and user.neighbourhood_id and auction.neighbourhood_id:
+        distance = neighbourhood_distance_km(user.neighbourhood, auction.neighbourhood)
+    request_id = uuid.uuid4().hex
+    you_tag = selectors.leader_tag(auction_id=auction.pk, user_id=user.pk) if user.is_authenticated else None
+    context = {
+        "auction": auction,
+        "state": state,
+        "photos": selectors.auction_photos(auction_id=auction.pk),
+        "distance": distance,
+        "request_id": request_id,
+        "you_tag": you_tag or "",
+        "you_lead": bool(you_tag) and state["leader_tag"] == you_tag,
+        "is_seller": user.is_authenticated and auction.seller_id == user.pk,
+        "watching": user.is_authenticated and selectors.user_watches(user_id=user.pk, auction_id=auction.pk),
+        "verified": user_location_verified(user),
+        "bid_form": BidForm(initial={"amount": f"{state['min_next_bid']:,}", "request_id": request_id}),
+        "report_form": ReportForm(),
+        "is_open": auction.status == Auction.Status.OPEN and not auction.is_hidden,
+    }
+    return render(request, "auctions/detail.html", context)
+
+
+@require_POST
+def bid(request, pk: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(_detail_url(pk))
+    form = BidForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect(_detail_url(pk))
+    try:
+        result = bid_place(
+            auction_id=pk,
+            bidder=request.user,
+            amount=form.cleaned_data["amount"],
+            request_id=form.cleaned_data["request_id"],
+        )
+    except DomainError as exc:
+        return _domain_error_response(request, exc, back=_detail_url(pk))
+    if result.duplicate:
+        messages.info(request, _("이미 처리된 입찰이에요. (%(amount)s원)") % {"amount": f"{result.bid.amount:,}"})
+    else:
+        messages.success(
+            request, _("%(amount)s원에 입찰했어요. 지금 최고 입찰자예요!") % {"amount": f"{result.bid.amount:,}"}
+        )
+    return redirect(_detail_url(pk))
+
+
+@require_POST
+def buy_now(request, pk: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(_detail_url(pk))
+    form = BuyNowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect(_detail_url(pk))
+    try:
+        result = auction_buy_now(auction_id=pk, buyer=request.user, request_id=form.cleaned_data["request_id"])
+    except DomainError as exc:
+        return _domain_error_response(request, exc, back=_detail_url(pk))
+    if result.duplicate:
+        messages.info(request, _("이미 즉시구매한 물건이에요."))
+    else:
+        messages.success(
+            request,
+            _("%(price)s원에 즉시구매했어요! 판매자와 거래 약속을 잡아 보세요.")
+            % {"price": f"{result.auction.current_price:,}"},
+        )
+    return redirect(_detail_url(pk))
+
+
+@require_POST
+def watch(request, pk: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(_detail_url(pk))
+    try:
+        watching = watch_toggle(user=request.user, auction_id=pk)
+    except DomainError as exc:
+        return _domain_error_response(request, exc, back=_detail_url(pk))
+    messages.success(request, _("관심 목록에 담았어요.") if watching else _("관심 목록에서 뺐어요."))
+    return redirect(_detail_url(pk))
+
+
+@require_POST
+def report(request, pk: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(_detail_url(pk))
+    _visible_auction(request, pk)
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect(_detail_url(pk))
+    try:
+        report_create(
+            reporter=request.user, reason=form.cleaned_data["reason"], text=form.cleaned_data["text"], auction_id=pk
+        )
+    except DomainError as exc:
+        return _domain_error_response(request, exc, back=_detail_url(pk))
+    messages.success(request, _("신고가 접수됐어요. 운영자가 확인할게요."))
+    return redirect(_detail_url(pk))
+
+
+# --- the seller's side ----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request):
+    form = AuctionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():  # the listing and its photos land together, or not at all
+                    auction = auction_create(
+                        seller=request.user,
+                        title=data["title"],
+                        description=data["description"],
+                        category=data["category"],
+                        condition=data["condition"],
+                        start_price=data["start_price"],
+                        buy_now_price=data["buy_now_price"],
+                        duration=form.duration,
+                        is_national=data["kind"] == "national",
+                    )
+                    auction_photos_add(auction_id=auction.pk, actor=request.user, files=data["photos"])
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("경매를 올렸어요! 이웃들의 입찰을 기다려 보세요."))
+                return redirect(_detail_url(auction.pk))
+        messages.error(request, _("입력한 내용을 확인해 주세요."))
+    return render(
+        request,
+        "auctions/form.html",
+        {"form": form, "creating": True, "verified": user_location_verified(request.user)},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request, pk: int):
+    auction = _visible_auction(request, pk)
+    if auction.seller_id != request.user.pk:
+        raise PermissionDenied(_("내 경매만 수정할 수 있습니다."))
+    initial = {
+        "title": auction.title,
+        "description": auction.description,
+        "category": auction.category,
+        "condition": auction.condition,
+        "start_price": f"{auction.start_price:,}",
+        "buy_now_price": f"{auction.buy_now_price:,}" if auction.buy_now_price else "",
+    }
+    form = AuctionEditForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    auction_update(
+                        auction_id=pk,
+                        actor=request.user,
+                        title=data["title"],
+                        description=data["description"],
+                        category=data["category"],
+                        condition=data["condition"],
+                        start_price=data["start_price"],
+                        buy_now_price=data["buy_now_price"],
+                    )
+                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("경매를 수정했어요."))
+                return redirect(_detail_url(pk))
+        messages.error(request, _("입력한 내용을 확인해 주세요."))
+    return render(
+        request,
+        "auctions/form.html",
+        {"form": form, "creating": False, "auction": auction, "photos": selectors.auction_photos(auction_id=pk)},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+def cancel(request, pk: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(_detail_url(pk))
+    try:
+        auction_cancel(auction_id=pk, actor=request.user)
+    except DomainError as exc:
+        if exc.http_status == 403:
+            raise PermissionDenied(exc.message) from exc
+        return _domain_error_response(request, exc, back=_detail_url(pk))
+    messages.success(request, _("경매를 취소했어요."))
+    return redirect(_detail_url(pk))
+
+
+@require_POST
+def end_early(request, pk: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(_detail_url(pk))
+    try:
+        auction_end_early(auction_id=pk, actor=request.user)
+    except DomainError as exc:
+        if exc.http_status == 403:
+            raise PermissionDenied(exc.message) from exc
+        return _domain_error_response(request, exc, back=_detail_url(pk))
+    messages.success(request, _("경매를 종료했어요."))
+    return redirect(_detail_url(pk))
+
+
+# --- my page and notifications ----------------------------------------------------------------
+
+MY_TABS = ("bids", "listings", "watching", "won")
+
+
+@login_required
+@require_GET
+def my_page(request):
+    tab = request.GET.get("tab") if request.GET.get("tab") in MY_TABS else "bids"
+    which = request.GET.get("filter") if request.GET.get("filter") in selectors.BID_FILTERS else "all"
+    uid = request.user.pk
+    if tab == "bids":
+        qs = selectors.user_bid_auctions(user_id=uid, which=which)
+    elif tab == "listings":
+        qs = selectors.user_listings(user_id=uid)
+    elif tab == "watching":
+        qs = selectors.user_watchlist(user_id=uid)
+    else:
+        qs = selectors.user_won(user_id=uid)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for auction in page.object_list:
+        auction.my_state = _my_bid_state(auction, uid) if tab == "bids" else None
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "auctions/my.html",
+        {
+            "tab": tab,
+            "which": which,
+            "page": page,
+            "query_string": params.urlencode(),
+            "bid_filters": [
+                ("all", _("전체")),
+                ("leading", _("최고 입찰 중")),
+                ("outbid", _("추월당함")),
+                ("won", _("낙찰")),
+                ("lost", _("놓침")),
+            ],
+        },
+    )
+
+
+def _my_bid_state(auction: Auction, user_id: int) -> tuple[str, str]:
+    """A label for the row (display only)."""
+    if auction.status in (Auction.Status.OPEN, Auction.Status.SCHEDULED):
+        if auction.leader_id == user_id:
+            return ("leading", _("최고 입찰 중"))
+        return ("outbid", _("추월당함"))
+    if auction.status == Auction.Status.SOLD and auction.winner_id == user_id:
+        return ("won", _("낙찰"))
+    if auction.status == Auction.Status.CANCELLED:
+        return ("lost", _("취소된 경매"))
+    return ("lost", _("놓침"))
+
+
+@login_required
+@require_GET
+def notifications(request):
+    page = Paginator(selectors.user_notifications(user_id=request.user.pk), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "auctions/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notification_read(request, pk: int):
+    from auctions.models import Notification
+
+    # Authorisation at the door: someone else's notification is simply not found.
+    if not Notification.objects.filter(pk=pk, user_id=request.user.pk).exists():
+        raise Http404(_("알림을 찾을 수 없습니다."))
+    notification_mark_read(user=request.user, notification_id=pk)
+    note = Notification.objects.filter(pk=pk).only("auction_id").first()
+    if request.POST.get("open") and note is not None and note.auction_id:
+        return redirect(_detail_url(note.auction_id))
+    return redirect("auctions:notifications")
+
+
+@login_required
+@require_POST
+def notifications_read_all(request):
+    count = notification_mark_read(user=request.user)
+    if count:
+        messages.success(request, _("알림 %(n)s개를 모두 읽음으로 표시했어요.") % {"n": count})
+    return redirect("auctions:notifications")

@@ -1,0 +1,125 @@
+/* NeighborBid page helpers (no build step): countdowns from the server's clock, confirmation
+   of buy-now / cancel, one-click protection for forms, the radius selector and browser
+   geolocation for neighbourhood verification. The server decides everything; this only
+   displays and submits. */
+(function () {
+  "use strict";
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function formatLeft(ms, long) {
+    if (ms <= 0) return "마감";
+    var s = Math.floor(ms / 1000);
+    var d = Math.floor(s / 86400); s -= d * 86400;
+    var h = Math.floor(s / 3600); s -= h * 3600;
+    var m = Math.floor(s / 60); s -= m * 60;
+    if (d > 0) return d + "일 " + h + "시간 남음";
+    if (long) return (h > 0 ? h + ":" + pad(m) : m) + ":" + pad(s) + " 남음";
+    if (h > 0) return h + "시간 " + m + "분 남음";
+    if (m > 0) return m + "분 " + pad(s) + "초 남음";
+    return s + "초 남음";
+  }
+
+  function startCountdowns() {
+    var nodes = document.querySelectorAll("[data-countdown], [data-live='countdown']");
+    if (!nodes.length) return;
+    var root = document.querySelector("[data-auction-id]");
+    var local = root && root.getAttribute("data-national") === "0";
+    var reloaded = false;
+    var started = Date.now();
+    function tick() {
+      nodes.forEach(function (el) {
+        var ends = Date.parse(el.getAttribute("data-ends-at"));
+        var server = Date.parse(el.getAttribute("data-server-time"));
+        if (isNaN(ends) || isNaN(server)) return;
+        // Server time at page load + time elapsed here = the server's "now".
+        var now = server + (Date.now() - started);
+        var left = ends - now;
+        var detail = el.getAttribute("data-live") === "countdown";
+        var status = root && root.querySelector("[data-live='status']");
+        if (detail && status && status.getAttribute("data-ended") === "1") return;
+        el.textContent = formatLeft(left, detail);
+        el.classList.toggle("is-urgent", left > 0 && left < 10 * 60 * 1000);
+        if (detail && left <= 0 && local && !reloaded && Date.now() - started > 1500) {
+          // The server settles the auction; show its decision shortly.
+          reloaded = true;
+          el.textContent = "마감 처리 중…";
+          setTimeout(function () { window.location.reload(); }, 2500);
+        }
+      });
+    }
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+        }
+      });
+    });
+  }
+
+  function oneClick() {
+    // A second click while the first POST is on its way does nothing (the request id makes a
+    // resubmission harmless anyway).
+    document.querySelectorAll("form[method='post'], form[method='POST']").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (event.defaultPrevented) return;
+        if (form.dataset.submitting === "1") { event.preventDefault(); return; }
+        form.dataset.submitting = "1";
+        form.querySelectorAll("button[type='submit']").forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+      });
+    });
+  }
+
+  function autosubmit() {
+    document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+      form.addEventListener("change", function () { form.requestSubmit ? form.requestSubmit() : form.submit(); });
+    });
+  }
+
+  function geolocation() {
+    var form = document.querySelector("form[data-geo-form]");
+    if (!form) return;
+    var status = form.querySelector("[data-geo-status]");
+    var lat = form.querySelector("input[name='latitude']");
+    var lon = form.querySelector("input[name='longitude']");
+    form.addEventListener("submit", function (event) {
+      if (lat.value && lon.value) return; // already have a position: let it go
+      event.preventDefault();
+      form.dataset.submitting = "";
+      if (!navigator.geolocation) {
+        status.textContent = "이 브라우저는 위치 확인을 지원하지 않아요.";
+        return;
+      }
+      status.textContent = "현재 위치를 확인하는 중이에요…";
+      navigator.geolocation.getCurrentPosition(
+        function (pos) {
+          lat.value = pos.coords.latitude.toFixed(6);
+          lon.value = pos.coords.longitude.toFixed(6);
+          status.textContent = "위치를 확인했어요. 인증하는 중…";
+          form.submit();
+        },
+        function (err) {
+          status.textContent = err && err.code === 1
+            ? "위치 권한이 거부됐어요. 브라우저 설정에서 위치 권한을 허용한 뒤 다시 시도해 주세요. 인증 없이도 둘러볼 수 있어요."
+            : "현재 위치를 가져오지 못했어요. 잠시 후 다시 시도해 주세요.";
+          status.classList.add("error");
+        },
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+      );
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    confirmations();
+    geolocation();
+    oneClick();
+    autosubmit();
+    startCountdowns();
+  });
+})();
