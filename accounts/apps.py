@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_migrate
 
 
@@ -12,3 +13,9 @@ class AccountsConfig(AppConfig):
         from accounts.roles import setup_roles_after_migrate
 
         post_migrate.connect(setup_roles_after_migrate, sender=self, dispatch_uid="accounts.setup_roles")
+
+        # Login brute-force protection counts failures and successes (neighborbid/security.py).
+        from neighborbid.security import on_logged_in, on_login_failed
+
+        user_login_failed.connect(on_login_failed, dispatch_uid="neighborbid.login_failed")
+        user_logged_in.connect(on_logged_in, dispatch_uid="neighborbid.logged_in")

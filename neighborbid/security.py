@@ -7,8 +7,9 @@ itself stays on the left and is never used, so a forged header cannot pick the I
 
 Login lockout: failed logins are counted per username and per IP in Redis (fixed window,
 shared by every server process); at the limit, every login for that username / from that IP is
-refused for the rest of the window, even with the right password. Enforced in
-`ThrottledModelBackend` (AUTHENTICATION_BACKENDS), so the site's login and the admin's are both
+refused for the rest of the window, even with the right password. Enforced by
+`LoginThrottleBackend` (first in AUTHENTICATION_BACKENDS, before Django's ModelBackend) and the
+login signals (connected in accounts.apps), so the site's login and the admin's are both
 covered; the refused request answers 429 (see neighborbid.middleware.RateLimitMiddleware).
 
 Rate limits: token buckets (neighborbid.ratelimit) per scope ("signup" per IP, "topup" and
@@ -184,29 +185,44 @@ def throttle_reset() -> None:
                 client.delete(*keys)
 
 
-class ThrottledModelBackend(ModelBackend):
-    """ModelBackend with the login lockout in front of the password check."""
+class LoginThrottleBackend(ModelBackend):
+    """A gate listed first in AUTHENTICATION_BACKENDS, before ModelBackend: its authenticate()
+    never logs anyone in; while a username or IP is locked out it stops authenticate()
+    (PermissionDenied), so no backend checks the password. It inherits ModelBackend's get_user
+    and permissions, so sessions naming it (Client.force_login uses the first backend) work. Failures and successes are counted by the signal receivers
+    below (connected in accounts.apps), whatever login view or form was used."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         from django.contrib.auth import get_user_model
 
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
-        if request is None or username is None or password is None:
-            # No request (management commands, test Client.login): nothing to throttle by.
-            return super().authenticate(request, username=username, password=password, **kwargs)
+        if request is None or username is None:
+            return None  # no request (management commands, test Client.login): nothing to throttle by
         ip = client_ip(request)
         if login_locked(username=str(username), ip=ip):
             setattr(request, LOCKED_ATTR, True)
             logger.warning("login refused: locked out ip=%s", ip)
-            raise DjangoPermissionDenied(LOCKED_MESSAGE)  # stops authenticate(): no other backend tries
-        user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None:
-            login_failed(username=str(username), ip=ip)
-            logger.info("login failed ip=%s", ip)
-        else:
-            login_succeeded(username=str(username))
-        return user
+            raise DjangoPermissionDenied(LOCKED_MESSAGE)
+        return None
+
+
+def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    """user_login_failed receiver: count the failure (not the refusals of a locked login)."""
+    from django.contrib.auth import get_user_model
+
+    username = credentials.get("username") or credentials.get(get_user_model().USERNAME_FIELD)
+    if request is None or not username or getattr(request, LOCKED_ATTR, False):
+        return
+    ip = client_ip(request)
+    login_failed(username=str(username), ip=ip)
+    logger.info("login failed ip=%s", ip)
+
+
+def on_logged_in(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: a successful login clears that username's failures."""
+    if request is not None and user is not None:
+        login_succeeded(username=user.get_username())
 
 
 # --- rate limits for views ----------------------------------------------------------------------

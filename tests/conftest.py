@@ -34,3 +34,12 @@ def _fast_password_hasher():
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    # Login lockouts and rate-limit buckets live in Redis (keyed by IP 127.0.0.1 and by user ids,
+    # which repeat across runs): each test starts without the previous tests' counts.
+    from neighborbid.security import throttle_reset
+
+    throttle_reset()

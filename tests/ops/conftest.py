@@ -9,16 +9,6 @@ from accounts.roles import MODERATORS, ensure_moderators_group
 from tests.factories import make_user
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """Login lockouts and rate-limit buckets live in Redis across test runs: start clean."""
-    from neighborbid.security import throttle_reset
-
-    throttle_reset()
-    yield
-    throttle_reset()
-
-
 @pytest.fixture
 def moderator(db) -> User:
     """A staff user who is not a superuser, in the moderators group."""
