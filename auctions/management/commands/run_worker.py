@@ -26,7 +26,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"worker started (interval {interval}s)")
         while True:
-            close_old_connections()
             result = worker_run_once()
             if result.opened or result.settled or result.warned or result.errors:
                 self.stdout.write(
@@ -36,4 +35,5 @@ class Command(BaseCommand):
             if once or stopping:
                 break
             time.sleep(interval)
+            close_old_connections()  # drop a connection the database closed while we slept
         self.stdout.write("worker stopped")

@@ -1,0 +1,39 @@
+"""seed_demo is idempotent and tops up; run_worker --once settles; audit_ledger passes after."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import User
+from auctions.models import Auction
+from tests.money import assert_books_balance, world
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_is_idempotent_and_tops_up_ended_auctions(capsys):
+    call_command("seed_demo")
+    first = world()
+    users = User.objects.count()
+    assert User.objects.filter(username="admin", is_superuser=True).exists()
+    assert Auction.objects.filter(is_national=True, status="open").exists()
+    assert Auction.objects.filter(is_national=False, status="open").exists()
+    assert Auction.objects.filter(ends_at__lte=timezone.now() + timedelta(minutes=15)).exists()
+    assert_books_balance()
+
+    # running it again changes nothing
+    call_command("seed_demo")
+    assert world() == first and User.objects.count() == users
+
+    # when the demo auctions have ended, a new run adds fresh open ones
+    Auction.objects.update(ends_at=timezone.now() - timedelta(seconds=1), starts_at=timezone.now() - timedelta(hours=1))
+    call_command("run_worker", "--once")
+    assert not Auction.objects.filter(status="open").exists()
+    call_command("seed_demo")
+    assert Auction.objects.filter(status="open").count() == len(first["auctions"])
+    assert User.objects.count() == users
+    assert_books_balance()
+    call_command("audit_ledger")
+    assert "OK: the books balance." in capsys.readouterr().out
