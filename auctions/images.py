@@ -52,7 +52,7 @@ def process_upload(upload) -> ProcessedImage:
     label = getattr(upload, "name", "") or "사진"
     size = getattr(upload, "size", None)
     if size is None or size <= 0:
-        raise InvalidImage(f"'{label}' 파일이 비어 있어요.")
+        raise InvalidImage(f"'{label}'은(는) 빈 파일이에요.")
     if size > MAX_BYTES:
         raise InvalidImage(f"'{label}' 파일이 너무 커요. 사진은 10MB 이하만 올릴 수 있어요.")
     try:
