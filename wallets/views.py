@@ -40,8 +40,8 @@ def _render(request, *, deposit_form=None, withdraw_form=None, status=200):
         {
             "wallet": wallet,
             "page": page,
-            "deposit_form": deposit_form or DepositForm(),
-            "withdraw_form": withdraw_form or WithdrawForm(),
+            "deposit_form": deposit_form or DepositForm(auto_id="deposit_%s"),
+            "withdraw_form": withdraw_form or WithdrawForm(auto_id="withdraw_%s"),
         },
         status=status,
     )
@@ -63,7 +63,7 @@ def _first_error(form) -> str:
 @login_required
 @require_POST
 def deposit(request):
-    form = DepositForm(request.POST)
+    form = DepositForm(request.POST, auto_id="deposit_%s")
     if form.is_valid():
         try:
             entry = wallet_deposit(user=request.user, amount=form.cleaned_data["amount"], memo="지갑 충전")
@@ -79,7 +79,7 @@ def deposit(request):
 @login_required
 @require_POST
 def withdraw(request):
-    form = WithdrawForm(request.POST)
+    form = WithdrawForm(request.POST, auto_id="withdraw_%s")
     if form.is_valid():
         try:
             entry = wallet_withdraw(user=request.user, amount=form.cleaned_data["amount"])

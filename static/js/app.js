@@ -5,6 +5,8 @@
 (function () {
   "use strict";
 
+  var ENDED = ["sold", "unsold", "cancelled"];
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   function formatLeft(ms, long) {
@@ -36,8 +38,9 @@
         var now = server + (Date.now() - started);
         var left = ends - now;
         var detail = el.getAttribute("data-live") === "countdown";
-        var status = root && root.querySelector("[data-live='status']");
-        if (detail && status && status.getAttribute("data-ended") === "1") return;
+        if (el.getAttribute("data-ended") === "1") return;
+        var status = detail && root && root.querySelector("[data-live='status']");
+        if (status && ENDED.indexOf(status.getAttribute("data-status")) !== -1) return;
         el.textContent = formatLeft(left, detail);
         el.classList.toggle("is-urgent", left > 0 && left < 10 * 60 * 1000);
         if (detail && left <= 0 && local && !reloaded && Date.now() - started > 1500) {
@@ -115,7 +118,39 @@
     });
   }
 
+  function photoPreviews() {
+    document.querySelectorAll("input[type='file'][multiple]").forEach(function (input) {
+      var list = document.createElement("ul");
+      list.className = "photo-strip photo-strip--preview";
+      list.setAttribute("aria-live", "polite");
+      var next = input.nextElementSibling;
+      var anchor = next && next.classList.contains("photo-picker") ? next : input;
+      anchor.insertAdjacentElement("afterend", list);
+      var label = anchor.querySelector && anchor.querySelector("span");
+      input.addEventListener("change", function () {
+        list.innerHTML = "";
+        Array.prototype.slice.call(input.files || [], 0, 10).forEach(function (file) {
+          if (!/^image\//.test(file.type)) return;
+          var li = document.createElement("li");
+          var img = document.createElement("img");
+          img.alt = file.name;
+          img.src = URL.createObjectURL(file);
+          li.appendChild(img);
+          list.appendChild(li);
+        });
+        if (label && anchor !== input) label.textContent = "사진 " + Math.min((input.files || []).length, 10) + "/10";
+        if ((input.files || []).length > 10) {
+          var note = document.createElement("li");
+          note.className = "error";
+          note.textContent = "사진은 최대 10장까지 올릴 수 있어요.";
+          list.appendChild(note);
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    photoPreviews();
     confirmations();
     geolocation();
     oneClick();
