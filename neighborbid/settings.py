@@ -205,6 +205,21 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Live national auctions (auctions/realtime, docs/realtime.md). The live fan-out does not use
+# CHANNEL_LAYERS: one bus subscription per process writes to the local sockets itself.
+REALTIME = {
+    "COALESCE_MS": int(os.environ.get("REALTIME_COALESCE_MS", "50")),  # min gap between states per auction
+    "BID_RATE_PER_S": float(os.environ.get("WS_BID_RATE_PER_S", "5")),  # per user, all sockets (Redis)
+    "BID_BURST": int(os.environ.get("WS_BID_BURST", "10")),
+    "FRAME_RATE_PER_S": float(os.environ.get("WS_FRAME_RATE_PER_S", "20")),  # per socket, any frame
+    "FRAME_BURST": int(os.environ.get("WS_FRAME_BURST", "40")),
+    "SYNC_RATE_PER_S": 1.0,
+    "SYNC_BURST": 5,
+    "READY_TIMEOUT_S": 1.0,  # how long a connect waits for the bus subscription
+    "RECONNECT_MIN_S": 0.1,
+    "RECONNECT_MAX_S": 5.0,
+    "PING_IDLE_S": 5.0,  # ping the subscription after this much silence
+}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

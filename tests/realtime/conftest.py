@@ -46,6 +46,16 @@ async def receive_until(communicator, predicate, *, timeout: float = 3.0) -> lis
             return frames
 
 
+async def receive_all(communicator, types: set[str], *, timeout: float = 3.0) -> list[dict]:
+    """Frames until at least one of each type has come (in whatever order)."""
+    frames, missing = [], set(types)
+    while missing:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        missing.discard(frame["type"])
+    return frames
+
+
 @pytest.fixture(autouse=True)
 async def _realtime_cleanup():
     """Each test has its own event loop: stop that loop's hub and rate-limit client after it."""
@@ -60,3 +70,16 @@ async def _realtime_cleanup():
         except Exception:
             pass
     ratelimit._async_clients.clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_db_pool_at_end(django_db_setup):
+    """The psycopg pool is shared by every thread (database_sync_to_async runs on its own):
+    close it before pytest-django drops the test database."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all():
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()

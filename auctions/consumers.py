@@ -1,0 +1,288 @@
+"""The WebSocket door to a national auction: `ws/auctions/<id>/` (docs/protocol.md).
+
+A thin door, like the HTTP views: it parses a frame strictly (auctions.realtime.frames),
+re-checks who is asking, calls one service (auctions.services.bid_place / auction_buy_now)
+and turns the result or the DomainError into exactly one `ack` or `error` frame matched by
+request id. It never writes money, never decides a rule and never puts client JSON anywhere.
+
+Live updates do not come through the Channels layer: the socket registers with the process's
+hub (auctions.realtime.hub), which writes committed states and personal events straight to
+`base_send`. So this consumer asks for no channel-layer channel at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib import import_module
+from types import SimpleNamespace
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
+
+from auctions import services
+from auctions.realtime.frames import (
+    ClientRequest,
+    FrameRejected,
+    LoginRequired,
+    ServerError,
+    parse_frame,
+)
+from auctions.realtime.hub import get_hub, realtime_setting
+from auctions.selectors import leader_tag
+from neighborbid import bus
+from neighborbid.errors import AuctionNotFound, DomainError, RateLimited
+from neighborbid.ratelimit import rate_limit_hit_async
+
+logger = logging.getLogger("neighborbid.realtime")
+
+# Close codes (docs/protocol.md). 4xxx: application codes, never retried by the client as is.
+CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)
+CLOSE_NOT_NATIONAL = 4403  # a local auction: its page works over HTTP only
+CLOSE_SERVER_ERROR = 1011
+
+
+class _Bucket:
+    """A tiny in-memory token bucket (per socket: frames and syncs)."""
+
+    __slots__ = ("rate", "burst", "tokens", "ts")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.ts = rate, burst, burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.ts) * self.rate)
+        self.ts = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _session_user(session_key: str | None, user_id: int):
+    """The user of this socket's session *now*: a session logged out (or whose password
+    changed) elsewhere since the socket connected no longer acts."""
+    if not session_key:
+        raise LoginRequired()
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(SimpleNamespace(session=store))
+    if not user.is_authenticated or user.pk != user_id:
+        raise LoginRequired("로그인이 풀렸습니다. 다시 로그인한 뒤 입찰해 주세요.")
+    return user
+
+
+def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
+    user = _session_user(session_key, user_id)
+    return services.bid_place(auction_id=auction_id, bidder=user, amount=amount, request_id=request_id)
+
+
+def _buy_now(*, session_key, user_id, auction_id, request_id):
+    user = _session_user(session_key, user_id)
+    return services.auction_buy_now(auction_id=auction_id, buyer=user, request_id=request_id)
+
+
+class AuctionConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per socket: the hub writes to base_send directly.
+    channel_layer_alias = "__no_channel_layer__"
+
+    rt_auction_id: int | None = None
+    rt_user_id: int | None = None
+    rt_last_seq = -1
+    rt_ready = False
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    async def dispatch(self, message):
+        # Channels >= 4.2 hops to the database thread (close_old_connections) before every
+        # handler; every database call here goes through database_sync_to_async, which does
+        # that itself, so skip the hop: a frame or a close costs no thread switch.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message):
+        if self.rt_auction_id is not None:
+            get_hub().unregister(self)
+        self.rt_ready = False
+        raise StopConsumer()
+
+    async def send_json(self, payload: dict) -> None:
+        await self.send(text_data=bus.encode(payload))
+
+    # --- connect -----------------------------------------------------------------------------
+
+    async def websocket_connect(self, message):
+        auction_id = self.scope["url_route"]["kwargs"]["auction_id"]
+        user = self.scope.get("user")
+        self.rt_user_id = user.pk if user is not None and user.is_authenticated else None
+        self._you_tag = leader_tag(auction_id=auction_id, user_id=self.rt_user_id)
+        self._frames = _Bucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
+        self._syncs = _Bucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
+        self._ack_state: dict | None = None
+        hub = get_hub()
+        # Bounded wait for the bus subscription; if Redis is down the socket still works
+        # (snapshots from the database, acks) and the hub catches up when it is back.
+        await hub.ready(timeout=realtime_setting("READY_TIMEOUT_S", 1.0))
+        try:
+            # A read up to 250 ms old will do to decide national/unknown; shared by a burst.
+            state = await hub.fetch_state(auction_id, not_before=hub.loop.time() - 0.25)
+        except Exception:
+            logger.exception("realtime: connect check failed auction=%s", auction_id)
+            await self.accept()
+            await self.close(CLOSE_SERVER_ERROR)
+            return
+        if state is None or not state["is_national"]:
+            # Accept, then close with a code the client can read (a refused handshake would
+            # only show an HTTP 403 to a browser).
+            await self.accept()
+            await self.close(CLOSE_NOT_FOUND if state is None else CLOSE_NOT_NATIONAL)
+            return
+        await self.accept()
+        self.rt_auction_id = auction_id
+        hub.register(self)
+        await self._send_snapshot(request_id=None, fresh=False)
+
+    async def _send_snapshot(self, *, request_id: str | None, fresh: bool) -> None:
+        hub = get_hub()
+        try:
+            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)
+        except Exception:
+            logger.exception("realtime: snapshot failed auction=%s", self.rt_auction_id)
+            await self._error(ServerError("잠시 후 다시 시도해 주세요."), request_id)
+            return
+        if state is None:  # hidden or deleted since
+            await self._error(AuctionNotFound(), request_id)
+            await self.close(CLOSE_NOT_FOUND)
+            return
+        if self._ack_state is not None and self._ack_state["seq"] > state["seq"]:
+            state = self._ack_state
+        payload = {
+            **state,
+            "type": "snapshot",
+            "request_id": request_id,
+            "you": {
+                "signed_in": self.rt_user_id is not None,
+                "tag": self._you_tag,
+                "leading": self._you_tag is not None and state.get("leader_tag") == self._you_tag,
+            },
+        }
+        # No suspension between this bookkeeping and the write (see hub._flush).
+        self.rt_last_seq = max(self.rt_last_seq, state["seq"])
+        self.rt_ready = True
+        await self.send_json(payload)
+
+    # --- frames --------------------------------------------------------------------------------
+
+    async def websocket_receive(self, message):
+        if not self.rt_ready:
+            return  # refused or closing
+        if not self._frames.take():
+            await self._error(RateLimited("메시지를 너무 자주 보내고 있습니다. 잠시 후 다시 시도해 주세요."), None)
+            return
+        try:
+            request = parse_frame(message.get("text"), message.get("bytes"))
+        except FrameRejected as rejected:
+            await self._error(rejected.error, rejected.request_id)
+            return
+        try:
+            if request.type == "sync":
+                await self._handle_sync(request)
+            elif request.type == "bid":
+                await self._bid(request)
+            elif request.type == "buy_now":
+                await self._buy_now(request)
+        except DomainError as exc:
+            await self._error(exc, request.request_id)
+        except Exception:
+            logger.exception(
+                "realtime: %s failed auction=%s user=%s", request.type, self.rt_auction_id, self.rt_user_id
+            )
+            await self._error(ServerError(), request.request_id)
+
+    async def _handle_sync(self, request: ClientRequest) -> None:
+        if not self._syncs.take():
+            raise RateLimited("동기화 요청이 너무 잦습니다. 잠시 후 다시 시도해 주세요.")
+        await self._send_snapshot(request_id=request.request_id, fresh=True)
+
+    async def _money_gate(self) -> None:
+        if self.rt_user_id is None:
+            raise LoginRequired("로그인한 회원만 입찰하거나 구매할 수 있습니다.")
+        allowed = await rate_limit_hit_async(
+            key=f"ws-bid:{self.rt_user_id}",
+            rate=realtime_setting("BID_RATE_PER_S", 5),
+            burst=realtime_setting("BID_BURST", 10),
+        )
+        if not allowed:
+            raise RateLimited("입찰이 너무 잦습니다. 잠시 후 다시 시도해 주세요.")
+
+    def _session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return getattr(session, "session_key", None) if session is not None else None
+
+    async def _bid(self, request: ClientRequest) -> None:
+        await self._money_gate()
+        result = await database_sync_to_async(_place_bid)(
+            session_key=self._session_key(),
+            user_id=self.rt_user_id,
+            auction_id=self.rt_auction_id,
+            amount=request.amount,
+            request_id=request.request_id,
+        )
+        await self._ack(
+            request,
+            {"action": "bid", "duplicate": result.duplicate, "bid_id": result.bid.pk, "amount": result.bid.amount},
+            result.state,
+        )
+
+    async def _buy_now(self, request: ClientRequest) -> None:
+        await self._money_gate()
+        result = await database_sync_to_async(_buy_now)(
+            session_key=self._session_key(),
+            user_id=self.rt_user_id,
+            auction_id=self.rt_auction_id,
+            request_id=request.request_id,
+        )
+        await self._ack(
+            request,
+            {"action": "buy_now", "duplicate": result.duplicate, "price": result.auction.current_price},
+            result.state,
+        )
+
+    async def _ack(self, request: ClientRequest, fields: dict, state: dict) -> None:
+        # The ack carries the committed state: the client applies it by the same seq rule as a
+        # `state` message, so the hub need not send this socket the same state again.
+        if state["seq"] > self.rt_last_seq:
+            self.rt_last_seq = state["seq"]
+            self._ack_state = state
+        await self.send_json({"type": "ack", "request_id": request.request_id, **fields, "state": state})
+
+    async def _error(self, error: DomainError, request_id: str | None) -> None:
+        payload = {"type": "error", "request_id": request_id, "code": error.code, "message": error.message}
+        for key, value in error.details.items():
+            if key not in payload:
+                payload[key] = value
+        await self.send_json(payload)
+
+
+class NotFoundConsumer(AsyncWebsocketConsumer):
+    """Any other WebSocket path: accepted, then closed with 4404."""
+
+    channel_layer_alias = "__no_channel_layer__"
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is not None:
+            await handler(message)
+
+    async def websocket_connect(self, message):
+        await self.accept()
+        await self.close(CLOSE_NOT_FOUND)
+
+    async def websocket_disconnect(self, message):
+        raise StopConsumer()

@@ -1,0 +1,527 @@
+"""The per-process fan-out: one bus subscription per server process, a registry of the local
+sockets per auction and per user, and per-auction coalescing of `state` messages.
+
+Why not the Channels layer: channels-redis's core layer reads the whole group on every
+group_send and delivers through a channel per socket, with a thread hop and a JSON encode per
+recipient. Here every committed event reaches a process once (one Redis pattern
+subscription), is parsed once, and the same text is written to every local socket. See
+docs/realtime.md for the measurements and the rules:
+
+- `state` messages are coalesced per auction: at most one write per socket every
+  REALTIME["COALESCE_MS"] (leading edge: a quiet auction's first change goes out at once),
+  always the newest state (highest `seq`), never an older one after a newer one.
+- `ended` is never coalesced away: it goes out right after the pending state.
+- personal events (`notification`) go to the user's sockets at once.
+- when the subscription drops (Redis down or restarted) it reconnects with backoff and then
+  reloads the state of every locally watched auction from the database, so sockets catch up
+  without anyone restarting anything. Money never waits for any of this.
+
+Everything here runs on the server process's event loop; the only thread-crossing entry is
+the local bus listener (no REDIS_URL), which hops onto the loop with call_soon_threadsafe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from neighborbid import bus
+
+logger = logging.getLogger("neighborbid.realtime")
+
+ENDED_STATUSES = ("sold", "unsold", "cancelled")
+BIGINT_MAX = 2**63 - 1
+
+
+def realtime_setting(name: str, default: Any) -> Any:
+    return getattr(settings, "REALTIME", {}).get(name, default)
+
+
+def load_public_state(auction_id: int) -> dict | None:
+    """The auction's public state read from the database (None: unknown or hidden).
+
+    Recent bids are read before the auction row, so the list never shows a bid newer than
+    the price next to it (two statements, two snapshots under READ COMMITTED)."""
+    from auctions.models import Auction
+    from auctions.selectors import auction_public_state, auction_recent_bids
+
+    if not (0 < auction_id <= BIGINT_MAX):
+        return None
+    recent = auction_recent_bids(auction_id=auction_id)
+    auction = Auction.objects.select_related("leader").filter(pk=auction_id).first()
+    if auction is None or auction.is_hidden:
+        return None
+    return auction_public_state(auction, recent_bids=recent)
+
+
+def ended_from_state(state: dict) -> dict:
+    """The `ended` message for an ended state (used when the original event was lost while
+    the subscription was down; same shape as auctions.services publishes)."""
+    sold = state["status"] == "sold"
+    return {
+        "type": "ended",
+        "auction_id": state["auction_id"],
+        "seq": state["seq"],
+        "status": state["status"],
+        "end_reason": state.get("end_reason"),
+        "final_price": state["current_price"] if sold else None,
+        "winner": state.get("leader") if sold else None,
+    }
+
+
+class _Feed:
+    """What this process knows about one locally watched auction."""
+
+    __slots__ = (
+        "since",
+        "seq",
+        "text",
+        "state",
+        "sent_seq",
+        "last_flush",
+        "timer",
+        "flushing",
+        "again",
+        "ended_seq",
+        "ended_text",
+        "ended_sent",
+    )
+
+    def __init__(self, since: float) -> None:
+        self.since = since  # loop time when this process started tracking the auction
+        self.seq = -1  # newest state seen
+        self.text: str | None = None
+        self.state: dict | None = None
+        self.sent_seq = -1  # newest state written to the sockets
+        self.last_flush = float("-inf")
+        self.timer: asyncio.TimerHandle | None = None
+        self.flushing = False
+        self.again = False
+        self.ended_seq = -1
+        self.ended_text: str | None = None
+        self.ended_sent = True
+
+
+class _Fetch:
+    __slots__ = ("task", "started")
+
+    def __init__(self, task: asyncio.Task, started: float) -> None:
+        self.task = task
+        self.started = started
+
+
+class Hub:
+    """One per event loop (per server process). Sockets are objects with the attributes
+    `rt_auction_id`, `rt_user_id`, `rt_last_seq`, `rt_ready` and an ASGI `base_send`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.interval = realtime_setting("COALESCE_MS", 50) / 1000.0
+        prefix = bus.channel_prefix()
+        self.auction_prefix = f"{prefix}:auction:"
+        self.user_prefix = f"{prefix}:user:"
+        self.sockets: dict[int, set] = {}
+        self.users: dict[int, set] = {}
+        self.feeds: dict[int, _Feed] = {}
+        self._fetches: dict[int, _Fetch] = {}
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._listener = None
+        self._closed = False
+        self._refresh_task: asyncio.Task | None = None
+        self.stats = {
+            "received": 0,
+            "delivered": 0,
+            "flushes": 0,
+            "coalesced": 0,
+            "subscribes": 0,
+            "refreshes": 0,
+            "fetches": 0,
+        }
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._closed or self._task is not None or self._listener is not None:
+            return
+        if settings.REDIS_URL:
+            self._task = self.loop.create_task(self._subscribe_forever(), name="realtime-hub-subscriber")
+        else:
+            self._listener = self._local_listener
+            bus.add_local_listener(self._listener)
+            self.connected.set()
+
+    async def ready(self, timeout: float = 1.0) -> bool:
+        """Start if needed and wait (bounded) until the subscription is live."""
+        self.start()
+        if self.connected.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._listener is not None:
+            bus.remove_local_listener(self._listener)
+            self._listener = None
+        for task in (self._task, self._refresh_task):
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception) as exc:
+                    logger.debug("realtime hub task ended: %r", exc)
+        for feed in self.feeds.values():
+            if feed.timer is not None:
+                feed.timer.cancel()
+        for fetch in self._fetches.values():
+            if not fetch.task.done():
+                fetch.task.cancel()
+        self.connected.clear()
+
+    # --- registry ----------------------------------------------------------------------
+
+    def register(self, sock) -> None:
+        aid = sock.rt_auction_id
+        self.sockets.setdefault(aid, set()).add(sock)
+        if aid not in self.feeds:
+            self.feeds[aid] = _Feed(since=self.loop.time())
+        if sock.rt_user_id is not None:
+            self.users.setdefault(sock.rt_user_id, set()).add(sock)
+
+    def unregister(self, sock) -> None:
+        aid = sock.rt_auction_id
+        group = self.sockets.get(aid)
+        if group is not None:
+            group.discard(sock)
+            if not group:
+                del self.sockets[aid]
+                feed = self.feeds.pop(aid, None)
+                if feed is not None and feed.timer is not None:
+                    feed.timer.cancel()
+                self._fetches.pop(aid, None)
+        if sock.rt_user_id is not None:
+            mine = self.users.get(sock.rt_user_id)
+            if mine is not None:
+                mine.discard(sock)
+                if not mine:
+                    del self.users[sock.rt_user_id]
+
+    def connection_count(self) -> int:
+        return sum(len(group) for group in self.sockets.values())
+
+    # --- reading states (single flight per auction) ----------------------------------------
+
+    async def fetch_state(self, auction_id: int, *, not_before: float) -> dict | None:
+        """The auction's public state from a database read that started at or after
+        `not_before` (loop time). Callers share reads: a read in flight that started late
+        enough is joined; one that started too early is awaited and then one new read serves
+        everyone who waited. So a reconnect storm or a burst of syncs from a thousand sockets
+        costs one or two queries per auction, never one per socket, and nobody gets a state
+        read before they asked."""
+        while True:
+            entry = self._fetches.get(auction_id)
+            if entry is not None and entry.started >= not_before:
+                return await asyncio.shield(entry.task)
+            if entry is not None and not entry.task.done():
+                await asyncio.wait([entry.task])
+                continue
+            self.stats["fetches"] += 1
+            task = self.loop.create_task(database_sync_to_async(load_public_state)(auction_id))
+            self._fetches[auction_id] = _Fetch(task, self.loop.time())
+            if auction_id not in self.feeds:
+                task.add_done_callback(lambda done, aid=auction_id: self._forget_fetch(aid, done))
+            return await asyncio.shield(task)
+
+    def _forget_fetch(self, auction_id: int, task: asyncio.Task) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: an error reaches the awaiting callers, not the log
+        entry = self._fetches.get(auction_id)
+        if entry is not None and entry.task is task and auction_id not in self.feeds:
+            # kept a moment so a burst of connects to one auction shares the read
+            self.loop.call_later(1.0, self._drop_fetch, auction_id, task)
+
+    def _drop_fetch(self, auction_id: int, task: asyncio.Task) -> None:
+        entry = self._fetches.get(auction_id)
+        if entry is not None and entry.task is task and auction_id not in self.feeds:
+            del self._fetches[auction_id]
+
+    async def snapshot_state(self, auction_id: int, *, fresh: bool) -> dict | None:
+        """The newest state for a registered socket's snapshot: a database read that started
+        after this process began tracking the auction (`fresh`: after this call), or the
+        newest state heard on the bus since, whichever is newer. A newer database state is
+        also offered to the other local sockets (it heals a lost event for everyone here)."""
+        feed = self.feeds.get(auction_id)
+        now = self.loop.time()
+        not_before = now if fresh or feed is None else feed.since
+        state = await self.fetch_state(auction_id, not_before=not_before)
+        if state is None:
+            return None
+        feed = self.feeds.get(auction_id)
+        if feed is not None:
+            if feed.state is not None and feed.seq > state["seq"]:
+                return feed.state
+            self.offer_state(auction_id, state)
+        return state
+
+    def offer_state(self, auction_id: int, state: dict) -> None:
+        feed = self.feeds.get(auction_id)
+        if feed is None or state["seq"] <= feed.seq:
+            return
+        previous = feed.state
+        self._on_auction_event(auction_id, state, bus.encode(state))
+        if state["status"] in ENDED_STATUSES and feed.ended_seq < 0 and (previous is not None):
+            if previous["status"] not in ENDED_STATUSES:
+                ended = ended_from_state(state)
+                self._on_auction_event(auction_id, ended, bus.encode(ended))
+
+    async def refresh_all(self) -> None:
+        """After (re)subscribing: reload every locally watched auction from the database."""
+        self.stats["refreshes"] += 1
+        for auction_id in list(self.feeds):
+            try:
+                state = await self.fetch_state(auction_id, not_before=self.loop.time())
+            except Exception as exc:
+                logger.warning("realtime refresh failed auction=%s error=%s", auction_id, exc)
+                continue
+            if state is not None:
+                self.offer_state(auction_id, state)
+
+    # --- incoming events -----------------------------------------------------------------
+
+    def _local_listener(self, channel: str, data: str) -> None:
+        """bus listener (no REDIS_URL): called on whatever thread committed."""
+        try:
+            self.loop.call_soon_threadsafe(self.on_message, channel, data)
+        except RuntimeError:  # the loop is closed
+            pass
+
+    def on_message(self, channel, data) -> None:
+        self.stats["received"] += 1
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if channel.startswith(self.auction_prefix):
+            try:
+                auction_id = int(channel[len(self.auction_prefix) :])
+            except ValueError:
+                return
+            if auction_id not in self.feeds:
+                return  # nobody in this process watches it: drop before parsing
+            event = self._decode(data)
+            if event is not None:
+                self._on_auction_event(auction_id, event, data if isinstance(data, str) else data.decode())
+        elif channel.startswith(self.user_prefix):
+            try:
+                user_id = int(channel[len(self.user_prefix) :])
+            except ValueError:
+                return
+            group = self.users.get(user_id)
+            if not group:
+                return
+            event = self._decode(data)
+            if event is None or event.get("type") != "notification":
+                return
+            text = data if isinstance(data, str) else data.decode()
+            self.loop.create_task(self._send_personal(list(group), text))
+
+    @staticmethod
+    def _decode(data) -> dict | None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            logger.warning("realtime: undecodable bus message dropped")
+            return None
+        return event if isinstance(event, dict) else None
+
+    def _on_auction_event(self, auction_id: int, event: dict, text: str) -> None:
+        feed = self.feeds.get(auction_id)
+        seq = event.get("seq")
+        if feed is None or not isinstance(seq, int):
+            return
+        kind = event.get("type")
+        if kind == "state":
+            if seq <= feed.seq:
+                return
+            if feed.seq > feed.sent_seq:
+                self.stats["coalesced"] += 1  # a pending state replaced before it went out
+            feed.seq, feed.text, feed.state = seq, text, event
+            self._schedule(auction_id, feed, urgent=False)
+        elif kind == "ended":
+            if seq <= feed.ended_seq:
+                return
+            feed.ended_seq, feed.ended_text, feed.ended_sent = seq, text, False
+            self._schedule(auction_id, feed, urgent=True)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _schedule(self, auction_id: int, feed: _Feed, *, urgent: bool) -> None:
+        if feed.flushing:
+            feed.again = True
+            return
+        wait = 0.0 if urgent else feed.last_flush + self.interval - self.loop.time()
+        if wait <= 0:
+            if feed.timer is not None:
+                feed.timer.cancel()
+                feed.timer = None
+            feed.flushing = True
+            self.loop.create_task(self._flush(auction_id, feed))
+        elif feed.timer is None:
+            feed.timer = self.loop.call_later(wait, self._timer_fired, auction_id, feed)
+
+    def _timer_fired(self, auction_id: int, feed: _Feed) -> None:
+        feed.timer = None
+        if self.feeds.get(auction_id) is feed and not feed.flushing:
+            feed.flushing = True
+            self.loop.create_task(self._flush(auction_id, feed))
+
+    async def _flush(self, auction_id: int, feed: _Feed) -> None:
+        try:
+            feed.again = False
+            feed.last_flush = self.loop.time()
+            self.stats["flushes"] += 1
+            group = self.sockets.get(auction_id)
+            if not group:
+                return
+            if feed.text is not None and feed.seq > feed.sent_seq:
+                seq = feed.seq
+                feed.sent_seq = seq
+                message = {"type": "websocket.send", "text": feed.text}
+                for sock in list(group):
+                    # The check and the write happen without a suspension in between (Daphne's
+                    # send never suspends), so a socket never gets an older state after a newer
+                    # one, whoever else (snapshot, ack) writes to it.
+                    if not sock.rt_ready or sock.rt_last_seq >= seq:
+                        continue
+                    sock.rt_last_seq = seq
+                    await self._write(sock, message)
+            if feed.ended_text is not None and not feed.ended_sent:
+                feed.ended_sent = True
+                message = {"type": "websocket.send", "text": feed.ended_text}
+                for sock in list(group):
+                    if sock.rt_ready:
+                        await self._write(sock, message)
+        finally:
+            feed.flushing = False
+        if feed.again and self.feeds.get(auction_id) is feed:
+            urgent = feed.ended_text is not None and not feed.ended_sent
+            self._schedule(auction_id, feed, urgent=urgent)
+
+    async def _send_personal(self, group: list, text: str) -> None:
+        message = {"type": "websocket.send", "text": text}
+        for sock in group:
+            if sock.rt_ready:
+                await self._write(sock, message)
+
+    async def _write(self, sock, message: dict) -> None:
+        try:
+            await sock.base_send(message)
+            self.stats["delivered"] += 1
+        except Exception as exc:  # a closing socket must not stop the others
+            logger.debug("realtime write failed: %s", exc)
+
+    # --- the Redis subscription ----------------------------------------------------------
+
+    async def _subscribe_forever(self) -> None:
+        import redis.asyncio as aioredis
+
+        backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
+        backoff_max = realtime_setting("RECONNECT_MAX_S", 5.0)
+        timeout = max(float(getattr(settings, "REDIS_SOCKET_TIMEOUT", 1.0)), 0.5)
+        patterns = [self.auction_prefix + "*", self.user_prefix + "*"]
+        while not self._closed:
+            client = None
+            try:
+                # A dedicated client: one connection, no read timeout (a subscriber waits by
+                # design); liveness comes from our own PING below.
+                client = aioredis.Redis.from_url(
+                    settings.REDIS_URL,
+                    socket_connect_timeout=timeout,
+                    socket_keepalive=True,
+                    max_connections=2,
+                )
+                pubsub = client.pubsub()
+                await asyncio.wait_for(pubsub.psubscribe(*patterns), timeout)
+                confirmed = 0
+                while confirmed < len(patterns):
+                    message = await asyncio.wait_for(pubsub.get_message(timeout=timeout), timeout * 2)
+                    if message is None:
+                        raise ConnectionError("no psubscribe confirmation")
+                    if message["type"] == "psubscribe":
+                        confirmed += 1
+                self.stats["subscribes"] += 1
+                if self.stats["subscribes"] > 1:
+                    logger.info("realtime: bus subscription restored")
+                self.connected.set()
+                backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
+                if self.feeds:
+                    # Events published while we were away are lost: reload from the database.
+                    self._refresh_task = self.loop.create_task(self.refresh_all())
+                await self._pump(pubsub, timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.connected.is_set() or self.stats["subscribes"] == 0:
+                    logger.warning("realtime: bus subscription lost: %s", exc)
+            finally:
+                self.connected.clear()
+                if client is not None:
+                    try:
+                        await asyncio.wait_for(client.aclose(), timeout)
+                    except BaseException as exc:  # noqa: B036 - best effort, also on cancel
+                        logger.debug("closing subscriber failed: %s", exc)
+            if self._closed:
+                break
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, backoff_max)
+
+    async def _pump(self, pubsub, timeout: float) -> None:
+        idle_ping = realtime_setting("PING_IDLE_S", 5.0)
+        last_rx = self.loop.time()
+        ping_sent: float | None = None
+        while not self._closed:
+            message = await pubsub.get_message(timeout=1.0)
+            now = self.loop.time()
+            if message is None:
+                if ping_sent is not None and now - ping_sent > idle_ping + timeout:
+                    raise ConnectionError("bus subscription did not answer a ping")
+                if ping_sent is None and now - last_rx > idle_ping:
+                    await asyncio.wait_for(pubsub.ping(), timeout)
+                    ping_sent = now
+                continue
+            last_rx = now
+            ping_sent = None
+            if message["type"] == "pmessage":
+                try:
+                    self.on_message(message["channel"], message["data"])
+                except Exception:
+                    logger.exception("realtime: handling a bus message failed")
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        for old in [old for old in _hubs if old.is_closed()]:
+            del _hubs[old]
+        hub = _hubs[loop] = Hub(loop)
+    return hub
+
+
+async def close_hub() -> None:
+    """Stop the running loop's hub (tests; a server process simply exits)."""
+    hub = _hubs.pop(asyncio.get_running_loop(), None)
+    if hub is not None:
+        await hub.aclose()
