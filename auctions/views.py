@@ -367,8 +367,11 @@ def my_page(request):
     else:
         qs = selectors.user_won(user_id=uid)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    user = request.user
+    distances = neighbourhood_distances(origin=user.neighbourhood) if user.neighbourhood_id else {}
     for auction in page.object_list:
         auction.my_state = _my_bid_state(auction, uid) if tab == "bids" else None
+        auction.distance_km = distances.get(auction.neighbourhood_id) if auction.neighbourhood_id else None
     params = request.GET.copy()
     params.pop("page", None)
     return render(
