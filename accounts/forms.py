@@ -33,6 +33,11 @@ class SignupForm(UserCreationForm):
         model = User
         fields = ("username", "nickname", "neighbourhood")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("아이디")
+        self.fields["username"].help_text = _("로그인할 때 쓰는 아이디예요. (영문, 숫자, @/./+/-/_)")
+
 
 class VerifyLocationForm(forms.Form):
     neighbourhood = neighbourhood_field(label=_("인증할 동네"))
