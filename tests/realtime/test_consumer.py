@@ -597,3 +597,17 @@ def test_frames_parse_json_strictly():
     for raw in ('{"type":"bid","amount":NaN,"request_id":"a"}', '{"type":"bid","amount":1.5,"request_id":"a"}'):
         with pytest.raises(FrameRejected):
             parse_frame(raw)
+
+
+async def test_without_redis_the_in_process_bus_keeps_a_single_server_live(settings):
+    settings.REDIS_URL = ""  # the embedded default: bus.add_local_listener
+    auction = await national(start_price=10_000)
+    bidder = await user()
+    ws_bidder, _ = await open_socket(auction.pk, user=bidder)
+    ws_watcher, snap = await open_socket(auction.pk)
+    await ws_bidder.send_json_to({"type": "bid", "amount": 10_000, "request_id": "local-1"})
+    assert (await receive_until(ws_bidder, lambda m: m["type"] in ("ack", "error")))[-1]["type"] == "ack"
+    state = await ws_watcher.receive_json_from(timeout=5)
+    assert state["type"] == "state" and state["seq"] == snap["seq"] + 1 and state["current_price"] == 10_000
+    await ws_bidder.disconnect()
+    await ws_watcher.disconnect()
