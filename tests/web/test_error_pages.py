@@ -33,3 +33,20 @@ def test_csrf_failure_page_is_friendly():
 
 def test_unknown_method_is_405_not_500():
     assert Client().put("/").status_code == 405
+
+
+def test_out_of_range_ids_are_404_not_500():
+    huge = "9" * 25
+    client = signed_in(make_user(balance=10_000))
+    assert client.get(f"/auctions/{huge}/").status_code == 404
+    assert client.get(f"/auctions/{huge}/edit/").status_code == 404
+    assert client.post(f"/auctions/{huge}/bid/", {"amount": "1,000", "request_id": "r1"}).status_code == 404
+    assert client.post(f"/auctions/{huge}/buy-now/", {"request_id": "r2"}).status_code == 404
+    assert client.post(f"/notifications/{huge}/read/").status_code == 404
+    assert client.post(f"/auctions/{huge}/watch/").status_code in (302, 404)
+    assert client.post(f"/auctions/{huge}/report/", {"reason": "fraud"}).status_code == 404
+
+
+def test_tabs_mark_the_current_one():
+    page = Client().get("/", {"tab": "national"}).content.decode()
+    assert 'href="?tab=national" class="tabs__tab" aria-current="page"' in page
