@@ -40,3 +40,9 @@ class PlainFormatter(logging.Formatter):
         if isinstance(fields, dict) and fields:
             text += " " + " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
         return text
+
+
+def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, **fields) -> None:
+    """One structured line for something that is not an HTTP request (a socket connect, frame or
+    close): `log_event(logger, "ws.bid", user_id=7, auction_id=12, outcome="ok")`."""
+    logger.log(level, event, extra={"fields": {"event": event, **fields}})

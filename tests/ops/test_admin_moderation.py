@@ -252,3 +252,41 @@ def test_report_queue_dismiss_and_actions(mod_client, moderator, contested_aucti
     seller.refresh_from_db()
     assert fraud.status == Report.Status.ACTIONED and seller.is_suspended and seller.suspended_reason == "사기"
     assert_books_balance()
+
+
+def test_a_superuser_adds_a_user_with_a_wallet_and_edits_accounts(client):
+    root = User.objects.create_superuser(username=f"root-{rid()[:6]}", password="x", nickname="root")
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "new-mod",
+            "nickname": "새 운영자",
+            "password1": "a-long-pass-phrase-42",
+            "password2": "a-long-pass-phrase-42",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created = User.objects.get(username="new-mod")
+    assert Wallet.objects.filter(user=created).exists()
+    group = Group.objects.get(name=MODERATORS)
+    change = reverse("admin:accounts_user_change", args=[created.pk])
+    assert client.get(change).status_code == 200
+    response = client.post(
+        change,
+        {
+            "username": "new-mod",
+            "nickname": "새 운영자",
+            "email": "",
+            "neighbourhood": "",
+            "search_radius_km": "3",
+            "is_active": "on",
+            "is_staff": "on",
+            "groups": [group.pk],
+            "user_permissions": [],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created.refresh_from_db()
+    assert created.is_staff and not created.is_superuser and created.has_perm("auctions.moderate_auction")
+    assert not created.is_suspended
