@@ -139,6 +139,7 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             try:
                 user_unsuspend(user_id=user.pk, staff_user=request.user)
+                self.log_change(request, user, "이용 정지 해제")
                 done += 1
             except DomainError as exc:
                 self.message_user(request, f"{user}: {exc.message}", messages.ERROR)

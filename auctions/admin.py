@@ -218,6 +218,7 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for report in queryset:
             try:
                 report_resolve(report_id=report.pk, staff_user=request.user, status=status)
+                self.log_change(request, report, f"신고 {label}")
                 done += 1
             except DomainError as exc:
                 self.message_user(request, f"{report}: {exc.message}", messages.ERROR)

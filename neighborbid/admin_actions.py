@@ -69,6 +69,9 @@ def form_action(
                     modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
                     continue
                 done += 1
+                # The admin's history ("기록") names who did what, with the reason.
+                reason = form.cleaned_data.get("reason", "")
+                modeladmin.log_change(request, obj, f"{title}: {note or ''} 사유: {reason}".strip())
                 if note:
                     modeladmin.message_user(request, f"{obj}: {note}", messages.SUCCESS)
             if done and not failed:

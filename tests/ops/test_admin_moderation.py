@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -102,6 +103,8 @@ def test_cancel_through_the_admin_refunds_everyone_and_the_books_balance(mod_cli
     assert set(notes.values_list("user_id", flat=True)) == {leader.pk, seller.pk}
     assert "위조품 의심" in notes.get(user=seller).message
     assert_books_balance()
+    history = LogEntry.objects.get(object_id=str(auction.pk), content_type__model="auction")
+    assert history.user_id == moderator.pk and "위조품 의심" in history.change_message
 
 
 def test_cancel_needs_a_reason_and_changes_nothing_without_it(mod_client, contested_auction):
