@@ -172,7 +172,17 @@ class BidAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "created_at", "status", "reason", "reporter", "auction_link", "reported_user", "handled_by")
+    list_display = (
+        "id",
+        "created_at",
+        "status",
+        "reason",
+        "summary",
+        "reporter",
+        "auction_link",
+        "reported_user",
+        "handled_by",
+    )
     list_filter = ("status", "reason")
     search_fields = ("=id", "text", "reporter__username", "reported_user__username", "auction__title")
     list_select_related = ("reporter", "auction", "reported_user", "handled_by")
@@ -205,6 +215,11 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_suspend_permission(self, request) -> bool:
         return request.user.has_perm("auctions.change_report") and request.user.has_perm("accounts.suspend_user")
+
+    @admin.display(description="내용")
+    def summary(self, obj: Report) -> str:
+        text = " ".join((obj.text or "").split())
+        return text if len(text) <= 40 else text[:39] + "…"
 
     @admin.display(description="경매", ordering="auction")
     def auction_link(self, obj: Report) -> str:
