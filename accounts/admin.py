@@ -19,7 +19,6 @@ from neighborbid.errors import DomainError
 from wallets.models import Wallet
 from wallets.services import wallet_create
 
-
 admin.site.site_header = "NeighborBid 운영"
 admin.site.site_title = "NeighborBid 운영"
 admin.site.index_title = "운영 · 모더레이션"
