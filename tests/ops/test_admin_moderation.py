@@ -188,6 +188,13 @@ def test_bad_corrections_change_nothing(mod_client, form):
     assert world() == before
 
 
+def test_nobody_corrects_their_own_wallet(mod_client, moderator):
+    wallet = Wallet.objects.get(user=moderator)
+    before = world()
+    run_action(mod_client, "wallets_wallet", "manual_correction", [wallet.pk], amount="1000000", reason="내 돈")
+    assert world() == before
+
+
 def test_correction_takes_one_wallet_at_a_time(mod_client):
     wallets = [Wallet.objects.get(user=make_user(balance=1_000)).pk for _ in range(2)]
     before = world()
