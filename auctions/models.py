@@ -60,6 +60,8 @@ class Auction(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="leading_auctions"
     )
     bid_count = models.PositiveIntegerField(_("입찰 수"), default=0)
+    # The last few bids (masked), kept on the row by bid_place so a live state needs no query.
+    recent_bids = models.JSONField(default=list, blank=True)
     seq = models.BigIntegerField(_("변경 번호"), default=0)
     winner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="won_auctions"

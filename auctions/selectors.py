@@ -55,7 +55,7 @@ def auction_public_state(
 ) -> dict:
     """The whole public state of one auction, as a plain JSON-able dict."""
     if recent_bids is None:
-        recent_bids = auction_recent_bids(auction_id=auction.pk)
+        recent_bids = list(auction.recent_bids or [])
     if leader_name is None and auction.leader_id is not None:
         leader = auction.leader
         leader_name = leader.nickname or leader.username

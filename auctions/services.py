@@ -21,13 +21,14 @@ from accounts.selectors import neighbourhood_distance_km, user_location_verified
 from auctions.events import send_auction_event_on_commit, send_user_event_on_commit
 from auctions.locks import auction_lock
 from auctions.models import Auction, Bid, Notification, Report, Watch
-from auctions.rules import soft_close_end
-from auctions.selectors import auction_min_next_bid, auction_public_state
+from auctions.rules import mask_name, soft_close_end
+from auctions.selectors import RECENT_BIDS, auction_min_next_bid, auction_public_state
 from neighborbid.errors import (
     AccountSuspended,
     AuctionNotOpen,
     BidTooLow,
     BuyNowUnavailable,
+    DomainError,
     DuplicateRequest,
     HasBids,
     InsufficientFunds,
@@ -39,7 +40,7 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from wallets.locks import wallets_lock
-from wallets.services import wallet_capture, wallet_credit, wallet_hold, wallet_release
+from wallets.services import Move, wallet_moves_apply
 
 logger = logging.getLogger("neighborbid.money")
 Status = Auction.Status
@@ -282,86 +283,120 @@ def auction_update(*, auction_id: int, actor, **changes) -> Auction:
 # --- bidding ---------------------------------------------------------------------------
 
 
+def _earlier_bid(*, bidder_id: int, request_id: str) -> Bid | None:
+    return Bid.objects.filter(bidder_id=bidder_id, client_request_id=request_id).first()
+
+
+def _replay(earlier: Bid, *, auction_id: int, amount: int) -> BidResult:
+    """The same request again: the first outcome, or an error if it is not really the same."""
+    if earlier.auction_id != auction_id or earlier.amount != amount:
+        raise DuplicateRequest()
+    auction = Auction.objects.get(pk=auction_id)
+    return BidResult(bid=earlier, state=auction_public_state(auction), duplicate=True)
+
+
 def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidResult:
     """Place a bid. Idempotent by (bidder, request_id): the same request again returns the
-    first outcome; the same id with another amount or auction is refused."""
+    first outcome; the same id with another amount or auction is refused.
+
+    The repeat check runs before the lock (the common retry costs no lock time); a twin that
+    raced this request is recognised after the lock when the bid is refused, or by the unique
+    constraint."""
     _check_amount(amount)
     _check_request_id(request_id)
     user = _fresh_user(bidder)
+    earlier = _earlier_bid(bidder_id=user.pk, request_id=request_id)
+    if earlier is not None:
+        return _replay(earlier, auction_id=auction_id, amount=amount)
     try:
         with transaction.atomic():
             auction = auction_lock(auction_id=auction_id)
             now = timezone.now()  # the server clock, read under the auction lock
-
-            earlier = Bid.objects.filter(bidder_id=user.pk, client_request_id=request_id).first()
-            if earlier is not None:
-                if earlier.auction_id != auction.pk or earlier.amount != amount:
-                    raise DuplicateRequest()
-                return BidResult(bid=earlier, state=auction_public_state(auction), duplicate=True)
-
-            _ensure_open(auction, now)
-            _check_participant(user=user, auction=auction)
-            minimum = auction_min_next_bid(auction)
-            if amount < minimum:
-                raise BidTooLow(
-                    f"최소 입찰가는 {minimum:,}원입니다.",
-                    current_price=auction.current_price,
-                    min_next_bid=minimum,
-                    seq=auction.seq,
-                )
-            if auction.buy_now_price is not None and amount >= auction.buy_now_price:
-                raise UseBuyNow(
-                    f"즉시구매가({auction.buy_now_price:,}원) 이상은 입찰할 수 없어요. 즉시구매를 이용해 주세요.",
-                    buy_now_price=auction.buy_now_price,
-                    current_price=auction.current_price,
-                    min_next_bid=minimum,
-                )
-
-            previous_leader_id = auction.leader_id
-            previous_price = auction.current_price
-            raising_own = previous_leader_id == user.pk
-            needed = amount - previous_price if raising_own else amount
-            wallets = wallets_lock(user_ids=[user.pk, previous_leader_id])
-            if wallets[user.pk].balance < needed:
-                raise InsufficientFunds(
-                    f"사용 가능한 잔액({wallets[user.pk].balance:,}원)이 부족합니다. 필요한 금액: {needed:,}원",
-                    current_price=auction.current_price,
-                    min_next_bid=minimum,
-                )
-
-            bid = Bid.objects.create(auction=auction, bidder=user, amount=amount, client_request_id=request_id)
-            wallet_hold(wallets[user.pk], amount=needed, auction=auction, bid=bid)
-            if previous_leader_id is not None and not raising_own:
-                wallet_release(wallets[previous_leader_id], amount=previous_price, auction=auction, bid=bid)
-                _notify(
-                    user_id=previous_leader_id,
-                    kind=Notification.Kind.OUTBID,
-                    auction=auction,
-                    message=f"'{auction.title}' 경매에서 더 높은 입찰({amount:,}원)이 들어왔어요. "
-                    f"입찰금 {previous_price:,}원은 지갑으로 돌아왔어요.",
-                    extra={"current_price": amount, "released": previous_price},
-                )
-
-            auction.current_price = amount
-            auction.leader = user
-            auction.bid_count += 1
-            auction.ends_at = soft_close_end(
-                now=now,
-                ends_at=auction.ends_at,
-                original_ends_at=auction.original_ends_at,
-                window_s=auction.soft_close_window_s,
-                extension_s=auction.soft_close_extension_s,
-                cap_s=auction.soft_close_cap_s,
-            )
-            _save(auction, "current_price", "leader", "bid_count", "ends_at", "status")
-            state = _publish_state(auction, leader_name=user.nickname or user.username)
+            try:
+                bid, state = _bid_locked(auction, user=user, amount=amount, request_id=request_id, now=now)
+            except DomainError:
+                twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
+                if twin is not None:
+                    return _replay(twin, auction_id=auction_id, amount=amount)
+                raise
     except IntegrityError as exc:
-        # The same request id raced itself on another auction: the unique constraint decided.
-        if "bid_unique_request" in str(exc):
+        # The same request id raced itself: the unique constraint decided.
+        if "bid_unique_request" not in str(exc):
+            raise
+        twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
+        if twin is None:
             raise DuplicateRequest() from exc
-        raise
+        return _replay(twin, auction_id=auction_id, amount=amount)
     logger.info("money bid auction=%s user=%s amount=%s ok", auction_id, user.pk, amount)
     return BidResult(bid=bid, state=state)
+
+
+def _bid_locked(auction: Auction, *, user: User, amount: int, request_id: str, now: datetime) -> tuple[Bid, dict]:
+    """The rules and writes of a bid; the caller holds the auction lock."""
+    _ensure_open(auction, now)
+    _check_participant(user=user, auction=auction)
+    minimum = auction_min_next_bid(auction)
+    if amount < minimum:
+        raise BidTooLow(
+            f"최소 입찰가는 {minimum:,}원입니다.",
+            current_price=auction.current_price,
+            min_next_bid=minimum,
+            seq=auction.seq,
+        )
+    if auction.buy_now_price is not None and amount >= auction.buy_now_price:
+        raise UseBuyNow(
+            f"즉시구매가({auction.buy_now_price:,}원) 이상은 입찰할 수 없어요. 즉시구매를 이용해 주세요.",
+            buy_now_price=auction.buy_now_price,
+            current_price=auction.current_price,
+            min_next_bid=minimum,
+        )
+
+    previous_leader_id = auction.leader_id
+    previous_price = auction.current_price
+    raising_own = previous_leader_id == user.pk
+    needed = amount - previous_price if raising_own else amount
+    wallets = wallets_lock(user_ids=[user.pk, previous_leader_id])
+    if wallets[user.pk].balance < needed:
+        raise InsufficientFunds(
+            f"사용 가능한 잔액({wallets[user.pk].balance:,}원)이 부족합니다. 필요한 금액: {needed:,}원",
+            current_price=auction.current_price,
+            min_next_bid=minimum,
+        )
+
+    name = user.nickname or user.username
+    bid = Bid.objects.create(auction=auction, bidder=user, amount=amount, client_request_id=request_id)
+    moves = [Move.hold(wallets[user.pk], amount=needed, auction=auction, bid=bid)]
+    outbid = previous_leader_id is not None and not raising_own
+    if outbid:
+        moves.append(Move.release(wallets[previous_leader_id], amount=previous_price, auction=auction, bid=bid))
+    wallet_moves_apply(*moves)
+    if outbid:
+        _notify(
+            user_id=previous_leader_id,
+            kind=Notification.Kind.OUTBID,
+            auction=auction,
+            message=f"'{auction.title}' 경매에서 더 높은 입찰({amount:,}원)이 들어왔어요. "
+            f"입찰금 {previous_price:,}원은 지갑으로 돌아왔어요.",
+            extra={"current_price": amount, "released": previous_price},
+        )
+
+    auction.current_price = amount
+    auction.leader = user
+    auction.bid_count += 1
+    auction.recent_bids = [
+        {"amount": amount, "bidder": mask_name(name), "at": bid.created_at.isoformat()},
+        *auction.recent_bids,
+    ][:RECENT_BIDS]
+    auction.ends_at = soft_close_end(
+        now=now,
+        ends_at=auction.ends_at,
+        original_ends_at=auction.original_ends_at,
+        window_s=auction.soft_close_window_s,
+        extension_s=auction.soft_close_extension_s,
+        cap_s=auction.soft_close_cap_s,
+    )
+    _save(auction, "current_price", "leader", "bid_count", "recent_bids", "ends_at", "status")
+    return bid, _publish_state(auction, leader_name=name)
 
 
 def auction_buy_now(*, auction_id: int, buyer, request_id: str) -> PurchaseResult:
@@ -386,12 +421,13 @@ def auction_buy_now(*, auction_id: int, buyer, request_id: str) -> PurchaseResul
             extra = price - held
             if wallets[user.pk].balance < extra:
                 raise InsufficientFunds(f"즉시구매에 {extra:,}원이 더 필요합니다.")
-            wallet_capture(wallets[user.pk], held=held, extra=extra, auction=auction)
+            moves = [Move.capture(wallets[user.pk], held=held, extra=extra, auction=auction)]
         else:
             if wallets[user.pk].balance < price:
                 raise InsufficientFunds(f"즉시구매에 {price:,}원이 필요합니다.")
+            moves = [Move.capture(wallets[user.pk], held=0, extra=price, auction=auction)]
             if leader_id is not None:
-                wallet_release(wallets[leader_id], amount=held, auction=auction)
+                moves.append(Move.release(wallets[leader_id], amount=held, auction=auction))
                 _notify(
                     user_id=leader_id,
                     kind=Notification.Kind.OUTBID,
@@ -399,8 +435,8 @@ def auction_buy_now(*, auction_id: int, buyer, request_id: str) -> PurchaseResul
                     message=f"'{auction.title}' 경매가 즉시구매로 끝났어요. 입찰금 {held:,}원은 지갑으로 돌아왔어요.",
                     extra={"released": held},
                 )
-            wallet_capture(wallets[user.pk], held=0, extra=price, auction=auction)
-        wallet_credit(wallets[auction.seller_id], amount=price, auction=auction)
+        moves.append(Move.credit(wallets[auction.seller_id], amount=price, auction=auction))
+        wallet_moves_apply(*moves)
 
         auction.status = Status.SOLD
         auction.end_reason = Auction.EndReason.BUY_NOW
@@ -459,8 +495,10 @@ def auction_settle(*, auction_id: int) -> Auction | None:
         if auction.leader_id is not None:
             price = auction.current_price
             wallets = wallets_lock(user_ids=[auction.leader_id, auction.seller_id])
-            wallet_capture(wallets[auction.leader_id], held=price, auction=auction)
-            wallet_credit(wallets[auction.seller_id], amount=price, auction=auction)
+            wallet_moves_apply(
+                Move.capture(wallets[auction.leader_id], held=price, auction=auction),
+                Move.credit(wallets[auction.seller_id], amount=price, auction=auction),
+            )
             auction.status = Status.SOLD
             auction.end_reason = Auction.EndReason.BIDS
             auction.winner_id = auction.leader_id
@@ -495,7 +533,7 @@ def _cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: dateti
     """Cancel a locked, not-yet-ended auction: release the leader's hold, tell everyone."""
     if auction.leader_id is not None:
         wallets = wallets_lock(user_ids=[auction.leader_id])
-        wallet_release(wallets[auction.leader_id], amount=auction.current_price, auction=auction)
+        wallet_moves_apply(Move.release(wallets[auction.leader_id], amount=auction.current_price, auction=auction))
         _notify(
             user_id=auction.leader_id,
             kind=Notification.Kind.CANCELLED,

@@ -1,19 +1,22 @@
 """Wallet services: the only code that changes `balance` and `locked_balance`.
 
-Every change writes exactly one immutable LedgerEntry per wallet touched. The public
+Every change writes exactly one immutable LedgerEntry per movement. The public
 `wallet_deposit`, `wallet_withdraw` and `wallet_adjust` open their own transaction and lock the
-wallet. The escrow helpers (`wallet_hold`, `wallet_release`, `wallet_capture`, `wallet_pay`,
-`wallet_credit`) are for the auction services: they assume the caller is inside
-`transaction.atomic()` and already holds the row locks (auction first, then wallets by pk),
-and they know nothing about auction rules.
+wallet. The auction services describe escrow movements with `Move.hold / release / capture /
+credit` and apply them together with `wallet_moves_apply`: they must be inside
+`transaction.atomic()` and already hold the row locks (auction first, then wallets by pk).
+This module knows nothing about auction rules.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BigIntegerField, Case, Value, When
+from django.utils import timezone
 
 from neighborbid.errors import InsufficientFunds, InvalidAmount, InvalidRequest, LimitExceeded
 from wallets.locks import wallets_lock
@@ -32,39 +35,103 @@ def _check_amount(amount: int) -> None:
         raise InvalidAmount()
 
 
-def _apply(
-    wallet: Wallet,
-    *,
-    kind: str,
-    balance_delta: int = 0,
-    locked_delta: int = 0,
-    auction=None,
-    bid=None,
-    staff_user=None,
-    memo: str = "",
-) -> LedgerEntry:
-    """Move money within one locked wallet and record it. The single write path."""
-    new_balance = wallet.balance + balance_delta
-    new_locked = wallet.locked_balance + locked_delta
-    if new_balance < 0:
-        raise InsufficientFunds()
-    if new_locked < 0:  # a programming error, never a user error
-        raise AssertionError(f"locked balance of wallet {wallet.pk} would go negative")
-    wallet.balance = new_balance
-    wallet.locked_balance = new_locked
-    wallet.save(update_fields=["balance", "locked_balance", "updated_at"])
-    return LedgerEntry.objects.create(
-        wallet=wallet,
-        kind=kind,
-        balance_delta=balance_delta,
-        locked_delta=locked_delta,
-        balance_after=new_balance,
-        locked_after=new_locked,
-        auction=auction,
-        bid=bid,
-        staff_user=staff_user,
-        memo=memo[:200],
-    )
+@dataclass(frozen=True)
+class Move:
+    """One movement of one locked wallet, not yet applied."""
+
+    wallet: Wallet
+    kind: str
+    balance_delta: int = 0
+    locked_delta: int = 0
+    auction: object = None
+    bid: object = None
+    staff_user: object = None
+    memo: str = ""
+
+    @classmethod
+    def hold(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
+        """balance → locked for a bid."""
+        _check_amount(amount)
+        return cls(wallet, Kind.BID_HOLD, -amount, amount, auction, bid)
+
+    @classmethod
+    def release(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
+        """locked → balance (outbid, cancelled, bought by someone else)."""
+        _check_amount(amount)
+        return cls(wallet, Kind.HOLD_RELEASE, amount, -amount, auction, bid)
+
+    @classmethod
+    def capture(cls, wallet: Wallet, *, held: int, extra: int = 0, auction) -> Move:
+        """Pay for a won item: `held` leaves locked, `extra` (if any) leaves balance."""
+        if held < 0 or extra < 0 or held + extra <= 0:
+            raise InvalidAmount()
+        return cls(wallet, Kind.PURCHASE, -extra, -held, auction)
+
+    @classmethod
+    def credit(cls, wallet: Wallet, *, amount: int, auction) -> Move:
+        """Sale proceeds to the seller."""
+        _check_amount(amount)
+        return cls(wallet, Kind.SALE_PROCEEDS, amount, 0, auction)
+
+
+def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
+    """Apply movements to locked wallets: the single write path of the money.
+
+    The new balances are computed here (refusing anything that would go negative), written with
+    one UPDATE, and recorded with one INSERT of ledger entries (each with the balances after it).
+    Caller: inside transaction.atomic(), holding the wallets' row locks."""
+    entries = []
+    touched: dict[int, Wallet] = {}
+    for move in moves:
+        wallet = move.wallet
+        new_balance = wallet.balance + move.balance_delta
+        new_locked = wallet.locked_balance + move.locked_delta
+        if new_balance < 0:
+            raise InsufficientFunds()
+        if new_locked < 0:  # a programming error, never a user error
+            raise AssertionError(f"locked balance of wallet {wallet.pk} would go negative")
+        wallet.balance, wallet.locked_balance = new_balance, new_locked
+        touched[wallet.pk] = wallet
+        entries.append(
+            LedgerEntry(
+                wallet=wallet,
+                kind=move.kind,
+                balance_delta=move.balance_delta,
+                locked_delta=move.locked_delta,
+                balance_after=new_balance,
+                locked_after=new_locked,
+                auction=move.auction,
+                bid=move.bid,
+                staff_user=move.staff_user,
+                memo=(move.memo or "")[:200],
+            )
+        )
+    if not entries:
+        return []
+    now = timezone.now()
+    if len(touched) == 1:
+        (wallet,) = touched.values()
+        Wallet.objects.filter(pk=wallet.pk).update(
+            balance=wallet.balance, locked_balance=wallet.locked_balance, updated_at=now
+        )
+    else:
+        Wallet.objects.filter(pk__in=touched).update(
+            balance=Case(
+                *(When(pk=w.pk, then=Value(w.balance)) for w in touched.values()), output_field=BigIntegerField()
+            ),
+            locked_balance=Case(
+                *(When(pk=w.pk, then=Value(w.locked_balance)) for w in touched.values()), output_field=BigIntegerField()
+            ),
+            updated_at=now,
+        )
+    for wallet in touched.values():
+        wallet.updated_at = now
+    return LedgerEntry.objects.bulk_create(entries)
+
+
+def _apply(wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user=None, memo: str = "") -> LedgerEntry:
+    (entry,) = wallet_moves_apply(Move(wallet, kind, balance_delta, 0, staff_user=staff_user, memo=memo))
+    return entry
 
 
 def wallet_create(*, user) -> Wallet:
@@ -120,31 +187,3 @@ def wallet_adjust(*, user, amount: int, staff_user, reason: str) -> LedgerEntry:
         entry = _apply(wallet, kind=Kind.ADJUSTMENT, balance_delta=amount, staff_user=staff_user, memo=reason)
     logger.info("money adjust user=%s amount=%s staff=%s ok", user.pk, amount, staff_user.pk)
     return entry
-
-
-# --- escrow helpers for the auction services (caller holds the locks) -------------------
-
-
-def wallet_hold(wallet: Wallet, *, amount: int, auction, bid=None) -> LedgerEntry:
-    """balance → locked for a bid."""
-    _check_amount(amount)
-    return _apply(wallet, kind=Kind.BID_HOLD, balance_delta=-amount, locked_delta=amount, auction=auction, bid=bid)
-
-
-def wallet_release(wallet: Wallet, *, amount: int, auction, bid=None) -> LedgerEntry:
-    """locked → balance (outbid, cancelled, buy-now by someone else)."""
-    _check_amount(amount)
-    return _apply(wallet, kind=Kind.HOLD_RELEASE, balance_delta=amount, locked_delta=-amount, auction=auction, bid=bid)
-
-
-def wallet_capture(wallet: Wallet, *, held: int, extra: int = 0, auction) -> LedgerEntry:
-    """Pay for a won item: `held` leaves locked, `extra` (if any) leaves balance."""
-    if held < 0 or extra < 0 or held + extra <= 0:
-        raise InvalidAmount()
-    return _apply(wallet, kind=Kind.PURCHASE, balance_delta=-extra, locked_delta=-held, auction=auction)
-
-
-def wallet_credit(wallet: Wallet, *, amount: int, auction) -> LedgerEntry:
-    """Sale proceeds to the seller."""
-    _check_amount(amount)
-    return _apply(wallet, kind=Kind.SALE_PROCEEDS, balance_delta=amount, auction=auction)
