@@ -1,0 +1,409 @@
+// Live national auction page (docs/protocol.md). Plain ES module, no build step.
+//
+// Opens ws(s)://<host>/ws/auctions/<id>/, applies every snapshot/state/ack.state by its `seq`
+// (never an older one after a newer one), keeps a countdown on the server's clock (soft-close
+// extensions included), sends bids and buy-now over the socket when it is open (the page's
+// HTTP forms still work without it), shows one toast per ack/error and personal notices, a
+// visible connection state, and reconnects with backoff + resync. The server decides
+// everything; this only displays and submits.
+
+const ENDED = ["sold", "unsold", "cancelled"];
+const STATUS_TEXT = { scheduled: "시작 전", open: "진행 중", sold: "낙찰", unsold: "유찰", cancelled: "취소" };
+const CONN_TEXT = {
+  connecting: "실시간 연결 중…",
+  live: "실시간 연결됨",
+  reconnecting: "연결이 끊겨 다시 연결하는 중…",
+  offline: "실시간 연결 불가 · 새로고침하면 최신 정보를 볼 수 있어요",
+};
+const SILENCE_MS = 25000; // no frame for this long: ask for a snapshot
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+const REPLY_TIMEOUT_MS = 10000;
+
+const won = (n) => Number(n).toLocaleString("ko-KR") + "원";
+
+function newRequestId() {
+  if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+  return "r" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+}
+
+function formatLeft(ms) {
+  if (ms <= 0) return "마감 처리 중…";
+  let s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const pad = (n) => (n < 10 ? "0" : "") + n;
+  if (d > 0) return `${d}일 ${h}시간 남음`;
+  return `${h > 0 ? h + ":" + pad(m) : m}:${pad(s)} 남음`;
+}
+
+class LiveAuction {
+  constructor(root) {
+    this.root = root;
+    this.auctionId = root.dataset.auctionId;
+    this.seq = Number.parseInt(root.dataset.seq || "-1", 10);
+    this.youTag = root.dataset.youTag || null;
+    this.status = null;
+    this.endsAt = NaN;
+    this.offset = 0; // server clock − local clock, ms
+    this.socket = null;
+    this.attempt = 0;
+    this.stopped = false;
+    this.pending = new Map(); // request_id -> {frame, form, timer}
+    this.lastFrameAt = Date.now();
+    this.el = (name) => root.querySelector(`[data-live="${name}"]`);
+    this.conn = root.querySelector("[data-live-conn]");
+    this.toasts = root.querySelector("[data-live-toasts]");
+    this.bidForm = root.querySelector("#bid-form");
+    this.buyForm = root.querySelector("#buy-now-form");
+    this.amountInput = this.bidForm ? this.bidForm.querySelector("input[name=amount]") : null;
+    this.userEdited = false;
+    this.takeOverCountdown();
+    this.hookForms();
+    this.connect();
+    setInterval(() => this.tick(), 250);
+  }
+
+  // --- connection ----------------------------------------------------------------------
+
+  setConn(state) {
+    this.root.dataset.conn = state;
+    if (this.conn) {
+      this.conn.dataset.state = state;
+      this.conn.textContent = CONN_TEXT[state];
+    }
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.setConn(this.attempt === 0 ? "connecting" : "reconnecting");
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    let socket;
+    try {
+      socket = new WebSocket(`${scheme}://${window.location.host}/ws/auctions/${this.auctionId}/`);
+    } catch (e) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    socket.addEventListener("message", (event) => this.onFrame(event.data));
+    socket.addEventListener("close", (event) => this.onClose(event));
+  }
+
+  onClose(event) {
+    if (this.socket && this.socket.readyState !== WebSocket.CLOSED) return;
+    this.socket = null;
+    if (event.code === 4403 || event.code === 4404) {
+      this.stopped = true;
+      this.setConn("offline");
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    this.attempt += 1;
+    this.setConn("reconnecting");
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.attempt - 1));
+    setTimeout(() => this.connect(), base / 2 + Math.random() * base);
+  }
+
+  isOpen() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN && this.root.dataset.conn === "live";
+  }
+
+  send(frame) {
+    if (!this.isOpen()) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  tick() {
+    this.renderCountdown();
+    if (this.isOpen() && Date.now() - this.lastFrameAt > SILENCE_MS) {
+      this.lastFrameAt = Date.now();
+      this.send({ type: "sync", request_id: "sync-" + newRequestId(), seq: Math.max(this.seq, 0) });
+    }
+  }
+
+  // --- frames ---------------------------------------------------------------------------
+
+  onFrame(text) {
+    this.lastFrameAt = Date.now();
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch (e) {
+      return;
+    }
+    switch (msg.type) {
+      case "snapshot":
+        this.attempt = 0;
+        if (msg.you && msg.you.tag) this.youTag = msg.you.tag;
+        this.apply(msg, true);
+        if (this.root.dataset.conn !== "live") {
+          this.setConn("live");
+          this.resendPending();
+        }
+        this.settle(msg.request_id, null);
+        break;
+      case "state":
+        this.apply(msg, false);
+        break;
+      case "ended":
+        this.onEnded(msg);
+        break;
+      case "ack":
+        if (msg.state) this.apply(msg.state, false);
+        this.onAck(msg);
+        break;
+      case "error":
+        this.onError(msg);
+        break;
+      case "notification":
+        this.onNotification(msg);
+        break;
+      default:
+        break; // unknown types are ignored (protocol: forward compatible)
+    }
+  }
+
+  apply(state, isSnapshot) {
+    if (typeof state.seq !== "number") return;
+    if (state.seq < this.seq || (state.seq === this.seq && !isSnapshot)) return;
+    this.seq = state.seq;
+    this.root.dataset.seq = String(state.seq);
+    if (state.server_time) this.offset = Date.parse(state.server_time) - Date.now();
+    this.status = state.status;
+    this.endsAt = Date.parse(state.ends_at);
+    this.root.dataset.leaderTag = state.leader_tag || "";
+    this.render(state);
+  }
+
+  render(state) {
+    const price = this.el("current_price");
+    if (price) {
+      price.textContent = won(state.current_price);
+      price.dataset.value = String(state.current_price);
+      const label = price.previousElementSibling;
+      if (label && label.tagName === "DT") {
+        label.textContent = state.status === "sold" ? "낙찰가" : state.bid_count ? "현재가" : "시작가";
+      }
+    }
+    const ended = ENDED.includes(state.status);
+    const min = this.el("min_next_bid");
+    if (min) {
+      min.textContent = ended ? "-" : won(state.min_next_bid);
+      min.dataset.value = String(state.min_next_bid);
+    }
+    const count = this.el("bid_count");
+    if (count) count.textContent = String(state.bid_count);
+    const leader = this.el("leader");
+    const youLead = Boolean(state.leader_tag && this.youTag && state.leader_tag === this.youTag);
+    this.root.dataset.youLead = youLead ? "1" : "0";
+    if (leader) leader.textContent = state.leader ? state.leader + (youLead ? " (나)" : "") : "아직 없음";
+    const status = this.el("status");
+    if (status) {
+      status.textContent = STATUS_TEXT[state.status] || state.status;
+      status.dataset.status = state.status;
+      status.className = `status-pill status--${state.status}`;
+    }
+    const lead = this.root.querySelector("[data-live-you-lead]");
+    if (lead) lead.hidden = !(youLead && state.status === "open");
+    this.renderRecent(state.recent_bids || []);
+    if (this.amountInput && !ended) {
+      // Suggest the minimum next bid; keep what the user typed while it is still valid.
+      const typed = Number.parseInt((this.amountInput.value || "").replace(/[^0-9]/g, ""), 10);
+      if (!this.userEdited || !(typed >= state.min_next_bid)) this.amountInput.value = String(state.min_next_bid);
+      this.amountInput.min = String(state.min_next_bid);
+    }
+    if (ended) this.closeForms();
+    else if (this.buyForm && state.buy_now_price && state.current_price >= state.buy_now_price) this.buyForm.hidden = true;
+    this.renderCountdown();
+  }
+
+  renderRecent(bids) {
+    const list = this.el("recent_bids");
+    if (!list) return;
+    list.replaceChildren(
+      ...(bids.length
+        ? bids.map((b) => {
+            const li = document.createElement("li");
+            const who = document.createElement("span");
+            who.className = "history__who";
+            who.textContent = b.bidder;
+            const amount = document.createElement("span");
+            amount.className = "history__amount";
+            amount.textContent = won(b.amount);
+            li.append(who, amount);
+            return li;
+          })
+        : [Object.assign(document.createElement("li"), { className: "history__empty", textContent: "아직 입찰이 없어요. 첫 입찰자가 되어 보세요!" })])
+    );
+  }
+
+  takeOverCountdown() {
+    // app.js counts down from the page's load time; replace the node so only this module,
+    // which follows every state's server_time and ends_at, writes the live countdown.
+    const old = this.el("countdown");
+    if (!old) return;
+    const fresh = old.cloneNode(true);
+    old.replaceWith(fresh);
+    this.countdown = fresh;
+    const ends = Date.parse(old.dataset.endsAt);
+    const server = Date.parse(old.dataset.serverTime);
+    if (!Number.isNaN(ends)) this.endsAt = ends;
+    if (!Number.isNaN(server)) this.offset = server - Date.now();
+    this.status = (this.el("status") && this.el("status").dataset.status) || null;
+  }
+
+  renderCountdown() {
+    const el = this.countdown;
+    if (!el || Number.isNaN(this.endsAt)) return;
+    if (ENDED.includes(this.status)) {
+      el.textContent = "종료";
+      el.classList.remove("is-urgent");
+      el.classList.add("countdown--ended");
+      return;
+    }
+    el.dataset.endsAt = new Date(this.endsAt).toISOString();
+    const left = this.endsAt - (Date.now() + this.offset);
+    el.textContent = this.status === "scheduled" ? "시작 전" : formatLeft(left);
+    el.classList.toggle("is-urgent", left > 0 && left < 10 * 60 * 1000);
+  }
+
+  onEnded(msg) {
+    this.status = msg.status;
+    const status = this.el("status");
+    if (status) {
+      status.textContent = STATUS_TEXT[msg.status] || msg.status;
+      status.dataset.status = msg.status;
+      status.className = `status-pill status--${msg.status}`;
+    }
+    this.closeForms();
+    this.renderCountdown();
+    const text =
+      msg.status === "sold"
+        ? `경매가 끝났어요. ${won(msg.final_price)}에 낙찰됐어요${msg.winner ? ` (${msg.winner})` : ""}.`
+        : msg.status === "cancelled"
+          ? "경매가 취소됐어요."
+          : "경매가 입찰 없이 끝났어요.";
+    this.toast(text, "info");
+  }
+
+  closeForms() {
+    for (const form of [this.bidForm, this.buyForm]) if (form) form.hidden = true;
+  }
+
+  // --- requests -------------------------------------------------------------------------
+
+  hookForms() {
+    if (this.amountInput) {
+      this.amountInput.addEventListener("input", () => {
+        this.userEdited = true;
+      });
+    }
+    if (this.bidForm) {
+      this.bidForm.addEventListener("submit", (event) => {
+        if (event.defaultPrevented || !this.isOpen()) return; // HTTP fallback
+        const digits = (this.amountInput.value || "").replace(/[,\s원]/g, "");
+        if (!/^[0-9]{1,13}$/.test(digits)) return; // let the server's form explain it
+        event.preventDefault();
+        this.request({ type: "bid", amount: Number.parseInt(digits, 10), request_id: newRequestId() }, this.bidForm);
+      });
+    }
+    if (this.buyForm) {
+      this.buyForm.addEventListener("submit", (event) => {
+        if (event.defaultPrevented || !this.isOpen()) return;
+        event.preventDefault();
+        this.request({ type: "buy_now", request_id: newRequestId() }, this.buyForm);
+      });
+    }
+  }
+
+  request(frame, form) {
+    const entry = { frame, form, timer: null };
+    this.pending.set(frame.request_id, entry);
+    this.arm(entry);
+    this.send(frame);
+  }
+
+  arm(entry) {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      // No answer: the socket is probably dead. Reconnect; the request is resent with the
+      // same id after the new snapshot (the server never does it twice).
+      if (this.socket) this.socket.close();
+    }, REPLY_TIMEOUT_MS);
+  }
+
+  resendPending() {
+    for (const entry of this.pending.values()) {
+      this.arm(entry);
+      this.send(entry.frame);
+    }
+  }
+
+  settle(requestId, reply) {
+    if (!requestId) return null;
+    const entry = this.pending.get(requestId);
+    if (!entry) return null;
+    clearTimeout(entry.timer);
+    this.pending.delete(requestId);
+    if (entry.form) {
+      entry.form.dataset.submitting = "";
+      entry.form.querySelectorAll("button[type='submit']").forEach((b) => b.removeAttribute("aria-disabled"));
+      const hidden = entry.form.querySelector("input[name=request_id]");
+      if (hidden) hidden.value = newRequestId(); // a fresh id for a later HTTP fallback
+    }
+    return entry;
+  }
+
+  onAck(msg) {
+    this.settle(msg.request_id, msg);
+    if (msg.action === "bid") {
+      this.userEdited = false;
+      this.toast(msg.duplicate ? "이미 처리된 입찰이에요." : `${won(msg.amount)} 입찰 완료! 지금 최고 입찰자예요.`, "ok");
+    } else if (msg.action === "buy_now") {
+      this.toast(`${won(msg.price)}에 즉시구매했어요!`, "ok");
+    }
+  }
+
+  onError(msg) {
+    this.settle(msg.request_id, msg);
+    this.toast(msg.message || "요청을 처리하지 못했어요.", "error");
+    if (typeof msg.min_next_bid === "number" && this.amountInput) {
+      this.userEdited = false;
+      this.amountInput.value = String(msg.min_next_bid);
+    }
+  }
+
+  onNotification(msg) {
+    this.toast(msg.message, msg.kind === "outbid" ? "warn" : "info");
+  }
+
+  toast(text, kind) {
+    if (!this.toasts || !text) return;
+    const item = document.createElement("p");
+    item.className = `live-toast live-toast--${kind}`;
+    item.setAttribute("role", kind === "error" || kind === "warn" ? "alert" : "status");
+    item.textContent = text;
+    this.toasts.append(item);
+    while (this.toasts.children.length > 4) this.toasts.firstElementChild.remove();
+    setTimeout(() => item.remove(), 6000);
+  }
+}
+
+function start() {
+  const root = document.querySelector("[data-auction-id][data-national='1']");
+  if (!root || !("WebSocket" in window)) return;
+  window.neighborbidLive = new LiveAuction(root);
+}
+
+// app.js starts its countdowns on DOMContentLoaded; start after it (listeners run in order).
+if (document.readyState === "complete") start();
+else document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,105 @@
+"""Two Chromium pages as two users on one national auction, served by a real Daphne process
+(pytest-django's live_server has no WebSocket): a bid on one page updates the other without a
+reload, and the outbid user sees the outbid notice."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests import factories as f
+from tests.realtime.servers import BASE_DIR, Daphne, free_ports, server_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("static")
+    env = server_env(redis_url=settings.REDIS_URL, bus_prefix="nbcollect", STATIC_ROOT=str(root))
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True
+    )
+    return root
+
+
+@pytest.fixture
+def live_site(static_root, tmp_path):
+    port = free_ports(1, start=8260, stop=8299)[0]
+    env = server_env(redis_url=settings.REDIS_URL, bus_prefix=f"nbbrowser{port}", STATIC_ROOT=str(static_root))
+    server = Daphne(port, env, tmp_path / "daphne.log").start()
+    try:
+        server.wait()
+        yield server
+    finally:
+        server.stop()
+
+
+def login(page, server: Daphne, user) -> None:
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": server.url,
+            }
+        ]
+    )
+
+
+def test_a_bid_on_one_page_updates_the_other_live_and_the_outbid_user_is_told(live_site, new_page, shot):
+    auction = f.make_auction(is_national=True, start_price=10_000, buy_now_price=100_000, title="한정판 스니커즈")
+    alice = f.make_user(nickname="김민수", balance=1_000_000)
+    bob = f.make_user(nickname="이지은", balance=1_000_000)
+    url = f"{live_site.url}/auctions/{auction.pk}/"
+
+    page_a, page_b = new_page(), new_page()
+    for page, user in ((page_a, alice), (page_b, bob)):
+        login(page, live_site, user)
+        page.goto(url)
+        page.wait_for_selector("article[data-auction-id][data-conn='live']")
+        page.evaluate("window.__notReloaded = true")
+    assert page_b.locator("[data-live-conn]").inner_text() == "실시간 연결됨"
+
+    # Alice bids the suggested minimum over the socket.
+    assert page_a.input_value("#bid-form input[name=amount]") in ("10000", "10,000")
+    page_a.click("#bid-form button[type=submit]")
+    page_a.wait_for_selector(".live-toast--ok")
+    assert "10,000원 입찰 완료" in page_a.locator(".live-toast--ok").first.inner_text()
+
+    # Bob's page follows without a reload: count, leader, price, min next bid, history.
+    page_b.wait_for_function("document.querySelector(\"[data-live='bid_count']\").textContent === '1'")
+    assert page_b.locator("[data-live='leader']").inner_text() == "김*수"
+    assert page_b.locator("[data-live='min_next_bid']").inner_text() == "11,000원"
+    assert "10,000원" in page_b.locator("[data-live='recent_bids']").inner_text()
+    assert page_b.input_value("#bid-form input[name=amount]") == "11000"
+    assert page_a.locator("[data-live='leader']").inner_text() == "김*수 (나)"
+
+    # Bob outbids her from his page; Alice's page updates and shows the outbid notice.
+    page_b.click("#bid-form button[type=submit]")
+    page_b.wait_for_selector(".live-toast--ok")
+    page_a.wait_for_function("document.querySelector(\"[data-live='current_price']\").textContent === '11,000원'")
+    page_a.wait_for_selector(".live-toast--warn")
+    assert re.search(r"더 높은 입찰\(11,000원\)", page_a.locator(".live-toast--warn").first.inner_text())
+    assert page_a.locator("[data-live='leader']").inner_text() == "이*은"
+    assert page_a.input_value("#bid-form input[name=amount]") == "12000"
+    shot(page_a, "live-outbid")
+
+    # A too-low bid typed by hand: an error toast, and the box is set to the real minimum.
+    page_a.fill("#bid-form input[name=amount]", "11000")
+    page_a.click("#bid-form button[type=submit]")
+    page_a.wait_for_selector(".live-toast--error")
+    assert "최소 입찰가는 12,000원" in page_a.locator(".live-toast--error").first.inner_text()
+    assert page_a.input_value("#bid-form input[name=amount]") == "12000"
+
+    for page in (page_a, page_b):
+        assert page.evaluate("window.__notReloaded === true")
+    auction.refresh_from_db()
+    assert auction.current_price == 11_000 and auction.leader_id == bob.pk and auction.bid_count == 2
