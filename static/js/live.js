@@ -62,6 +62,7 @@ class LiveAuction {
     this.buyForm = root.querySelector("#buy-now-form");
     this.amountInput = this.bidForm ? this.bidForm.querySelector("input[name=amount]") : null;
     this.userEdited = false;
+    this.placeWidgets();
     this.takeOverCountdown();
     this.hookForms();
     this.connect();
@@ -244,6 +245,22 @@ class LiveAuction {
           })
         : [Object.assign(document.createElement("li"), { className: "history__empty", textContent: "아직 입찰이 없어요. 첫 입찰자가 되어 보세요!" })])
     );
+  }
+
+  placeWidgets() {
+    // _live.html is included at the end of the page: move the connection state next to the
+    // status pill, and keep one "you lead" note (the page's own, when it rendered one).
+    const top = this.root.querySelector(".panel__row--top");
+    if (this.conn && top) top.after(this.conn);
+    const mine = this.root.querySelector("[data-live-you-lead]");
+    const pages = this.root.querySelector(".panel .note--good[data-you-lead], .panel .note--good");
+    const numbers = this.root.querySelector(".panel .numbers");
+    if (mine && pages && /최고 입찰자/.test(pages.textContent)) {
+      mine.remove();
+      pages.setAttribute("data-live-you-lead", "");
+    } else if (mine && numbers) {
+      numbers.after(mine);
+    }
   }
 
   takeOverCountdown() {
