@@ -69,7 +69,7 @@ def _domain_error_response(request, exc: DomainError, *, back: str):
 def home(request):
     user = request.user
     tab = "national" if request.GET.get("tab") == "national" else "local"
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = (request.GET.get("q") or "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL
     category = request.GET.get("category") or ""
     if category not in Auction.Category.values:
         category = ""

@@ -88,6 +88,9 @@ def test_sorts():
         {"tab": "weird"},
         {"q": "x" * 500},
         {"q": "%_\\'\""},
+        {"q": "식탁\x00"},
+        {"category": "furniture\x00"},
+        {"sort": "\x00"},
     ],
 )
 def test_odd_parameters_never_break_the_page(params):
