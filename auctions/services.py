@@ -39,6 +39,7 @@ from neighborbid.errors import (
     PermissionDenied,
     UseBuyNow,
 )
+from neighborbid.logs import money_action
 from wallets.locks import wallets_lock
 from wallets.services import Move, wallet_moves_apply
 
@@ -133,18 +134,25 @@ def _ensure_open(auction: Auction, now: datetime) -> None:
 
 def _notify(*, user_id: int, kind: str, auction: Auction, message: str, extra: dict | None = None) -> None:
     """A notification row in this transaction, and a personal push after commit."""
-    note = Notification.objects.create(user_id=user_id, kind=kind, auction=auction, message=message)
-    send_user_event_on_commit(
-        user_id=user_id,
-        event={
-            "type": "notification",
-            "kind": kind,
-            "auction_id": auction.pk,
-            "notification_id": note.pk,
-            "message": message,
-            **(extra or {}),
-        },
+    _notify_many(user_ids=[user_id], kind=kind, auction=auction, message=message, extra=extra)
+
+
+def _notify_many(*, user_ids: list[int], kind: str, auction: Auction, message: str, extra: dict | None = None) -> None:
+    notes = Notification.objects.bulk_create(
+        [Notification(user_id=uid, kind=kind, auction=auction, message=message) for uid in user_ids]
     )
+    for note in notes:
+        send_user_event_on_commit(
+            user_id=note.user_id,
+            event={
+                "type": "notification",
+                "kind": kind,
+                "auction_id": auction.pk,
+                "notification_id": note.pk,
+                "message": message,
+                **(extra or {}),
+            },
+        )
 
 
 def _publish_state(auction: Auction, *, leader_name: str | None = None, ended: bool = False) -> dict:
@@ -295,6 +303,7 @@ def _replay(earlier: Bid, *, auction_id: int, amount: int) -> BidResult:
     return BidResult(bid=earlier, state=auction_public_state(auction), duplicate=True)
 
 
+@money_action("bid")
 def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidResult:
     """Place a bid. Idempotent by (bidder, request_id): the same request again returns the
     first outcome; the same id with another amount or auction is refused.
@@ -327,7 +336,6 @@ def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidRe
         if twin is None:
             raise DuplicateRequest() from exc
         return _replay(twin, auction_id=auction_id, amount=amount)
-    logger.info("money bid auction=%s user=%s amount=%s ok", auction_id, user.pk, amount)
     return BidResult(bid=bid, state=state)
 
 
@@ -399,6 +407,7 @@ def _bid_locked(auction: Auction, *, user: User, amount: int, request_id: str, n
     return bid, _publish_state(auction, leader_name=name)
 
 
+@money_action("buy_now")
 def auction_buy_now(*, auction_id: int, buyer, request_id: str) -> PurchaseResult:
     """Buy at the buy-now price: the auction ends as sold at once."""
     _check_request_id(request_id)
@@ -459,7 +468,6 @@ def auction_buy_now(*, auction_id: int, buyer, request_id: str) -> PurchaseResul
             message=f"'{auction.title}'이(가) 즉시구매로 {price:,}원에 팔렸어요. 대금이 지갑에 들어왔어요.",
         )
         state = _publish_state(auction, leader_name=user.nickname or user.username, ended=True)
-    logger.info("money buy_now auction=%s user=%s amount=%s ok", auction_id, user.pk, price)
     return PurchaseResult(auction=auction, state=state)
 
 
@@ -481,6 +489,7 @@ def auction_open(*, auction_id: int) -> Auction | None:
     return auction
 
 
+@money_action("settle")
 def auction_settle(*, auction_id: int) -> Auction | None:
     """End a due auction: the leader's hold pays the seller (sold), or nobody bid (unsold).
 
@@ -525,7 +534,6 @@ def auction_settle(*, auction_id: int) -> Auction | None:
             )
         _save(auction, "status", "end_reason", "winner", "ended_at")
         _publish_state(auction, ended=True)
-    logger.info("money settle auction=%s status=%s price=%s ok", auction_id, auction.status, auction.current_price)
     return auction
 
 
@@ -540,6 +548,17 @@ def _cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: dateti
             auction=auction,
             message=f"'{auction.title}' 경매가 취소됐어요. 입찰금 {auction.current_price:,}원은 지갑으로 돌아왔어요.",
         )
+    # everyone else with a stake: earlier bidders and watchers
+    others = set(Bid.objects.filter(auction=auction).values_list("bidder_id", flat=True))
+    others |= set(Watch.objects.filter(auction=auction).values_list("user_id", flat=True))
+    others -= {auction.leader_id, auction.seller_id}
+    if others:
+        _notify_many(
+            user_ids=sorted(others),
+            kind=Notification.Kind.CANCELLED,
+            auction=auction,
+            message=f"참여하거나 찜한 '{auction.title}' 경매가 취소됐어요.",
+        )
     if by_staff:
         _notify(
             user_id=auction.seller_id,
@@ -552,6 +571,7 @@ def _cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: dateti
     auction.ended_at = now
 
 
+@money_action("cancel")
 def auction_cancel(*, auction_id: int, actor, reason: str = "") -> Auction:
     """The seller cancels while nobody has bid; staff may cancel any auction not yet ended."""
     user = _fresh_user(actor)
@@ -570,10 +590,10 @@ def auction_cancel(*, auction_id: int, actor, reason: str = "") -> Auction:
         )
         _save(auction, "status", "end_reason", "ended_at")
         _publish_state(auction, ended=True)
-    logger.info("money cancel auction=%s actor=%s ok", auction_id, user.pk)
     return auction
 
 
+@money_action("end_early")
 def auction_end_early(*, auction_id: int, actor) -> Auction:
     """The seller ends a listing nobody has bid on (it ends unsold)."""
     user = _fresh_user(actor)
@@ -593,6 +613,7 @@ def auction_end_early(*, auction_id: int, actor) -> Auction:
     return auction
 
 
+@money_action("hide")
 def auction_hide(*, auction_id: int, staff_user, reason: str) -> Auction:
     """Moderation: hide a listing. A live one is cancelled too (holds released), since a
     hidden listing can no longer be bid on."""
@@ -624,10 +645,10 @@ def auction_notify_ending_soon(*, auction_id: int) -> int:
             return 0
         auction.ending_soon_notified = True
         auction.save(update_fields=["ending_soon_notified"])
-        watcher_ids = list(Watch.objects.filter(auction=auction).values_list("user_id", flat=True))
-        for user_id in watcher_ids:
-            _notify(
-                user_id=user_id,
+        watcher_ids = sorted(Watch.objects.filter(auction=auction).values_list("user_id", flat=True))
+        if watcher_ids:
+            _notify_many(
+                user_ids=watcher_ids,
                 kind=Notification.Kind.ENDING_SOON,
                 auction=auction,
                 message=f"찜한 '{auction.title}' 경매가 곧 마감돼요.",

@@ -46,3 +46,37 @@ def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, 
     """One structured line for something that is not an HTTP request (a socket connect, frame or
     close): `log_event(logger, "ws.bid", user_id=7, auction_id=12, outcome="ok")`."""
     logger.log(level, event, extra={"fields": {"event": event, **fields}})
+
+
+_ACTORS = ("bidder", "buyer", "user", "actor", "staff_user", "seller")
+
+
+def money_action(name: str):
+    """Decorate a money service: one structured line per call with its outcome (ok, refused
+    with the error code, or nothing to do), the acting user, the auction and the amount."""
+    import functools
+
+    from neighborbid.errors import DomainError
+
+    money_logger = logging.getLogger("neighborbid.money")
+
+    def decorate(service):
+        @functools.wraps(service)
+        def logged(**kwargs):
+            fields = {"auction_id": kwargs.get("auction_id"), "amount": kwargs.get("amount")}
+            for key in _ACTORS:
+                actor = kwargs.get(key)
+                if actor is not None:
+                    fields["user_id"] = getattr(actor, "pk", None)
+                    break
+            try:
+                result = service(**kwargs)
+            except DomainError as exc:
+                log_event(money_logger, f"money.{name}", outcome="refused", code=exc.code, **fields)
+                raise
+            log_event(money_logger, f"money.{name}", outcome="ok" if result is not None else "noop", **fields)
+            return result
+
+        return logged
+
+    return decorate

@@ -19,6 +19,7 @@ from django.db.models import BigIntegerField, Case, Value, When
 from django.utils import timezone
 
 from neighborbid.errors import InsufficientFunds, InvalidAmount, InvalidRequest, LimitExceeded
+from neighborbid.logs import money_action
 from wallets.locks import wallets_lock
 from wallets.models import LedgerEntry, Wallet
 
@@ -142,6 +143,7 @@ def _lock_one(user_id: int) -> Wallet:
     return wallets_lock(user_ids=[user_id])[user_id]
 
 
+@money_action("deposit")
 def wallet_deposit(*, user, amount: int, memo: str = "") -> LedgerEntry:
     """Simulated top-up (no payment gateway): DEPOSIT_MIN..DEPOSIT_MAX per top-up and a
     ceiling of WALLET_MAX available balance."""
@@ -156,10 +158,10 @@ def wallet_deposit(*, user, amount: int, memo: str = "") -> LedgerEntry:
         if wallet.balance + amount > limits["WALLET_MAX"]:
             raise LimitExceeded(f"지갑 잔액은 {limits['WALLET_MAX']:,}원을 넘을 수 없습니다.")
         entry = _apply(wallet, kind=Kind.DEPOSIT, balance_delta=amount, memo=memo)
-    logger.info("money deposit user=%s amount=%s ok", user.pk, amount)
     return entry
 
 
+@money_action("withdraw")
 def wallet_withdraw(*, user, amount: int) -> LedgerEntry:
     _check_amount(amount)
     if amount < _limits()["WITHDRAW_MIN"]:
@@ -169,10 +171,10 @@ def wallet_withdraw(*, user, amount: int) -> LedgerEntry:
         if wallet.balance < amount:
             raise InsufficientFunds("출금 가능한 잔액이 부족합니다. 입찰 중인 금액은 출금할 수 없습니다.")
         entry = _apply(wallet, kind=Kind.WITHDRAWAL, balance_delta=-amount)
-    logger.info("money withdraw user=%s amount=%s ok", user.pk, amount)
     return entry
 
 
+@money_action("adjust")
 def wallet_adjust(*, user, amount: int, staff_user, reason: str) -> LedgerEntry:
     """A manual correction by staff (positive or negative), with a mandatory reason."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
@@ -185,5 +187,4 @@ def wallet_adjust(*, user, amount: int, staff_user, reason: str) -> LedgerEntry:
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         entry = _apply(wallet, kind=Kind.ADJUSTMENT, balance_delta=amount, staff_user=staff_user, memo=reason)
-    logger.info("money adjust user=%s amount=%s staff=%s ok", user.pk, amount, staff_user.pk)
     return entry

@@ -233,6 +233,21 @@ def test_staff_cancel_releases_the_leaders_hold():
     assert_books_balance()
 
 
+def test_cancel_tells_everyone_with_a_stake_once():
+    seller = make_user()
+    auction = make_auction(seller=seller, start_price=10_000)
+    early, leader, watcher = make_user(balance=50_000), make_user(balance=50_000), make_user()
+    bid_place(auction_id=auction.pk, bidder=early, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, bidder=early, amount=11_000, request_id=rid())
+    bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
+    Watch.objects.create(user=watcher, auction=auction)
+    Watch.objects.create(user=leader, auction=auction)
+    auction_cancel(auction_id=auction.pk, actor=make_user(is_staff=True), reason="중복 등록")
+    cancelled = Notification.objects.filter(kind="cancelled")
+    assert sorted(cancelled.values_list("user_id", flat=True)) == sorted([early.pk, leader.pk, watcher.pk, seller.pk])
+    assert wallet_of(leader) == (50_000, 0) and wallet_of(early) == (50_000, 0)
+
+
 def test_cancel_after_the_end_is_refused():
     seller = make_user()
     auction = make_auction(seller=seller)
