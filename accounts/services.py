@@ -81,12 +81,19 @@ def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정지 사유를 입력해 주세요.")
+    from auctions.models import Notification
+
     with transaction.atomic():
         updated = User.objects.filter(pk=user_id).update(
             is_suspended=True, suspended_reason=reason, suspended_at=timezone.now()
         )
         if not updated:
             raise InvalidRequest("사용자를 찾을 수 없습니다.")
+        Notification.objects.create(
+            user_id=user_id,
+            kind=Notification.Kind.SUSPENDED,
+            message=f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}",
+        )
     hidden = 0
     live = Auction.objects.filter(seller_id=user_id, status__in=[Auction.Status.SCHEDULED, Auction.Status.OPEN])
     for auction_id in live.values_list("pk", flat=True):
@@ -103,3 +110,4 @@ def user_unsuspend(*, user_id: int, staff_user) -> None:
     if staff_user is None or not staff_user.is_staff:
         raise PermissionDenied()
     User.objects.filter(pk=user_id).update(is_suspended=False, suspended_reason="", suspended_at=None)
+    logger.info("user unsuspended id=%s staff=%s", user_id, staff_user.pk)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import distance_km, neighbourhood_ids_within, user_location_verified
 from accounts.services import user_create, user_set_radius, user_suspend, user_unsuspend, user_verify_location
+from auctions.models import Notification
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
 from tests.factories import make_user, neighbourhood
 from wallets.models import Wallet
@@ -103,6 +104,7 @@ def test_suspension_needs_staff_and_a_reason_and_can_be_lifted():
     user_suspend(user_id=user.pk, staff_user=staff, reason="비매너")
     user.refresh_from_db()
     assert user.is_suspended and user.suspended_reason == "비매너"
+    assert Notification.objects.get(user=user, kind="suspended").message.endswith("비매너")
     user_unsuspend(user_id=user.pk, staff_user=staff)
     user.refresh_from_db()
     assert not user.is_suspended
