@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -23,6 +24,9 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
+from django.db import connection
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from auctions import services
 from auctions.realtime.frames import (
@@ -65,15 +69,63 @@ class _Bucket:
 
 
 def _session_user(session_key: str | None, user_id: int):
-    """The user of this socket's session *now*: a session logged out (or whose password
-    changed) elsewhere since the socket connected no longer acts."""
+    """The user of this socket's session *now*: a session logged out (deleted or expired) or
+    whose password changed elsewhere since the socket connected no longer acts. With the
+    database session engine this is one query (session row joined with the user's password
+    hash), otherwise Django's own get_user on a fresh session store."""
     if not session_key:
         raise LoginRequired()
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = auth.get_user(SimpleNamespace(session=store))
-    if not user.is_authenticated or user.pk != user_id:
-        raise LoginRequired("로그인이 풀렸습니다. 다시 로그인한 뒤 입찰해 주세요.")
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = auth.get_user(SimpleNamespace(session=store))
+        if not user.is_authenticated or user.pk != user_id:
+            raise LoginRequired(_LOGGED_OUT)
+        return user
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    User = auth.get_user_model()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.session_data, u.password FROM {Session._meta.db_table} s, {User._meta.db_table} u "
+            "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s AND u.is_active",
+            [session_key, timezone.now(), user_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise LoginRequired(_LOGGED_OUT)
+    data = SessionStore().decode(row[0])
+    user = User(pk=user_id, password=row[1])
+    session_hash = data.get(auth.HASH_SESSION_KEY) or ""
+    if (
+        str(data.get(auth.SESSION_KEY)) != str(user_id)
+        or data.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
+        or not any(
+            constant_time_compare(session_hash, expected)
+            for expected in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
+        )
+    ):
+        raise LoginRequired(_LOGGED_OUT)
     return user
+
+
+_LOGGED_OUT = "로그인이 풀렸습니다. 다시 로그인한 뒤 입찰해 주세요."
+_money_executor: ThreadPoolExecutor | None = None
+
+
+def _money_call(func):
+    """Run a money service call off the event loop. Channels' default (thread_sensitive)
+    puts every database call of a process on one thread, so one bid waiting for the hot
+    auction's row lock would stall every other socket's bid in this process. A small pool of
+    threads (REALTIME["DB_THREADS"], each with its own pooled connection) lets the waits
+    overlap; the row lock, not a thread, decides the order."""
+    global _money_executor
+    threads = realtime_setting("DB_THREADS", 4)
+    if threads <= 0:
+        return database_sync_to_async(func)
+    if _money_executor is None:
+        _money_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="money")
+    return database_sync_to_async(func, thread_sensitive=False, executor=_money_executor)
 
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
@@ -227,7 +279,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
-        result = await database_sync_to_async(_place_bid)(
+        result = await _money_call(_place_bid)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
             auction_id=self.rt_auction_id,
@@ -242,7 +294,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _buy_now(self, request: ClientRequest) -> None:
         await self._money_gate()
-        result = await database_sync_to_async(_buy_now)(
+        result = await _money_call(_buy_now)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
             auction_id=self.rt_auction_id,

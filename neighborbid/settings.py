@@ -227,6 +227,7 @@ REALTIME = {
     "RECONNECT_MIN_S": 0.1,
     "RECONNECT_MAX_S": 5.0,
     "PING_IDLE_S": 5.0,  # ping the subscription after this much silence
+    "DB_THREADS": int(os.environ.get("WS_DB_THREADS", "4")),  # per process, for bid/buy-now calls
 }
 
 AUTH_USER_MODEL = "accounts.User"

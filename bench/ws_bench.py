@@ -1,0 +1,506 @@
+"""Live-auction load generator (run by hand, not in CI). See docs/benchmarks.md.
+
+Starts its own Daphne processes on a separate database (neighborbid_bench) and Redis prefix,
+then drives real WebSocket clients (the `websockets` package) at them:
+
+  .venv/bin/python bench/ws_bench.py setup  --bidders 200
+  .venv/bin/python bench/ws_bench.py hot    --processes 3 --bidders 100 --watchers 100 --duration 20
+  .venv/bin/python bench/ws_bench.py fanout --processes 2 --watchers 1000 --rate 100 --duration 20
+  .venv/bin/python bench/ws_bench.py spread --processes 3 --auctions 200 --bidders 100 --watchers 400 --duration 20
+  .venv/bin/python bench/ws_bench.py idle   --processes 1 --connections 10000
+
+hot:    K bidders race on one auction for the current minimum next bid (sometimes a step or two
+        above), learning the price only from their acks, errors and state messages.
+fanout: one bid chain paced at --rate accepted bids/s while N watchers listen.
+spread: like hot, bidders and watchers spread over many auctions.
+idle:   C idle sockets on one process; memory per connection.
+
+Reports accepted bids/s, errors by code, commit→watcher latency percentiles (commit time =
+the state's server_time, stamped inside the transaction just before COMMIT; a watcher's
+latency for a commit is when it first held a state at least that new), whether every watcher
+ended on the final state, connections per process and RSS per connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE))
+
+BENCH_DB = os.environ.get("BENCH_DB", "neighborbid_bench")
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/5")
+PREFIX = os.environ.get("BENCH_PREFIX", "nbbench")
+SECRET = "bench-secret-key-not-for-production"
+PORT0 = int(os.environ.get("BENCH_PORT0", "8201"))
+DATA = BASE / "bench" / ".bench-data.json"
+SEQ_RE = re.compile(r'"seq":(\d+)')
+
+os.environ.update(
+    {
+        "DATABASE_URL": f"{PG}/{BENCH_DB}",
+        "REDIS_URL": REDIS,
+        "BUS_PREFIX": PREFIX,
+        "SECRET_KEY": SECRET,
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "neighborbid.settings",
+    }
+)
+
+
+def django_setup():
+    import django
+
+    django.setup()
+
+
+def pctl(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def cmd_setup(args) -> None:
+    exists = subprocess.run(
+        ["psql", PG + "/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{BENCH_DB}'"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", PG + "/postgres", "-c", f"CREATE DATABASE {BENCH_DB}"], check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE, check=True)
+    django_setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import User
+    from wallets.services import wallet_adjust
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    staff = User.objects.filter(username="bench-staff").first() or User.objects.create_user(
+        username="bench-staff", password="x", nickname="벤치관리자", is_staff=True
+    )
+    seller = User.objects.filter(username="bench-seller").first() or User.objects.create_user(
+        username="bench-seller", password="x", nickname="판매자"
+    )
+    bidders = []
+    for n in range(args.bidders):
+        username = f"bench-bidder-{n}"
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(username=username, password="x", nickname=f"입찰자{n}")
+        balance = user.wallet.balance
+        if balance < 900_000_000:
+            wallet_adjust(user=user, amount=1_000_000_000 - balance, staff_user=staff, reason="bench")
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.set_expiry(7 * 86400)
+        session.save()
+        bidders.append({"id": user.pk, "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}"})
+    DATA.write_text(json.dumps({"seller": seller.pk, "bidders": bidders}))
+    print(f"setup: {len(bidders)} bidders with sessions and 1e9 won each in {BENCH_DB}; data in {DATA}")
+
+
+def new_auctions(count: int, start_price: int = 10_000) -> list[int]:
+    from datetime import timedelta
+
+    from accounts.models import User
+    from auctions.services import auction_create
+
+    seller = User.objects.get(username="bench-seller")
+    ids = []
+    for n in range(count):
+        auction = auction_create(
+            seller=seller,
+            title=f"벤치 한정판 {n}",
+            start_price=start_price,
+            duration=timedelta(hours=2),
+            is_national=True,
+            soft_close_window_s=0,
+        )
+        ids.append(auction.pk)
+    return ids
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+class Servers:
+    def __init__(self, count: int, extra_env: dict | None = None) -> None:
+        self.ports = [PORT0 + n for n in range(count)]
+        self.procs: list[subprocess.Popen] = []
+        self.env = {
+            **os.environ,
+            "WS_BID_RATE_PER_S": "100000",
+            "WS_BID_BURST": "100000",
+            "WS_FRAME_RATE_PER_S": "100000",
+            "WS_FRAME_BURST": "100000",
+            "DB_POOL_MAX_SIZE": "4",
+            **(extra_env or {}),
+        }
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+
+    def __enter__(self) -> Servers:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        for port in self.ports:
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "neighborbid.asgi:application"],
+                    cwd=BASE,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(BASE / "bench" / f".daphne-{port}.log", "wb"),  # noqa: SIM115
+                )
+            )
+        import socket
+
+        for port in self.ports:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def rss_kb(self) -> list[int]:
+        result = []
+        for proc in self.procs:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    result.append(int(line.split()[1]))
+        return result
+
+    def cpu_s(self) -> list[float]:
+        result = []
+        tick = os.sysconf("SC_CLK_TCK")
+        for proc in self.procs:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            result.append((int(fields[11]) + int(fields[12])) / tick)
+        return result
+
+    def url(self, n: int, auction_id: int) -> str:
+        return f"ws://127.0.0.1:{self.ports[n % len(self.ports)]}/ws/auctions/{auction_id}/"
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+async def connect(url: str, cookie: str | None = None):
+    from websockets.asyncio.client import connect as ws_connect
+
+    origin = url.replace("ws://", "http://").split("/ws/")[0]
+    conn = await ws_connect(
+        url,
+        origin=origin,
+        additional_headers={"Cookie": cookie} if cookie else {},
+        open_timeout=60,
+        compression=None,
+        max_queue=None,
+        ping_interval=None,
+    )
+    snapshot = json.loads(await conn.recv())
+    assert snapshot["type"] == "snapshot", snapshot
+    return conn, snapshot
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.times: list[float] = []
+        self.last_price = None
+        self.ended = False
+
+    async def run(self, conn, snapshot) -> None:
+        self.seqs.append(snapshot["seq"])
+        self.times.append(time.time())
+        self.last_price = snapshot["current_price"]
+        try:
+            async for text in conn:
+                now = time.time()
+                if text.startswith('{"type":"state"'):
+                    seq = int(SEQ_RE.search(text).group(1))
+                    if seq <= self.seqs[-1]:
+                        raise AssertionError(f"older state after newer: {seq} after {self.seqs[-1]}")
+                    self.seqs.append(seq)
+                    self.times.append(now)
+                    self.last_text = text
+        except Exception as exc:  # connection closed at the end
+            if isinstance(exc, AssertionError):
+                raise
+
+    def final_price(self) -> int | None:
+        text = getattr(self, "last_text", None)
+        return json.loads(text)["current_price"] if text else self.last_price
+
+
+class Bidder:
+    def __init__(self, cookie: str) -> None:
+        self.cookie = cookie
+        self.known_min = 0
+        self.known_seq = -1
+        self.step = 500
+        self.accepted = 0
+        self.errors: Counter = Counter()
+        self.commits: list[tuple[int, float]] = []  # (seq, commit time)
+        self.replies: list[float] = []
+
+    def learn(self, state: dict) -> None:
+        if state.get("seq", -1) >= self.known_seq:
+            self.known_seq = state["seq"]
+            self.known_min = state["min_next_bid"]
+            self.step = max(500, state["min_next_bid"] - state["current_price"])
+
+    async def run(self, conn, snapshot, stop_at: float, *, pace: float = 0.0, extra_steps=(0, 0, 0, 1, 2)) -> None:
+        self.learn(snapshot)
+        waiting: dict[str, float] = {}
+        reply_event = asyncio.Event()
+
+        async def reader():
+            async for text in conn:
+                if text.startswith('{"type":"state"'):
+                    self.learn(json.loads(text))
+                    continue
+                msg = json.loads(text)
+                if msg["type"] == "ack":
+                    self.accepted += 1
+                    self.learn(msg["state"])
+                    server_time = datetime.fromisoformat(msg["state"]["server_time"]).timestamp()
+                    self.commits.append((msg["state"]["seq"], server_time))
+                elif msg["type"] == "error":
+                    self.errors[msg["code"]] += 1
+                    if "min_next_bid" in msg and msg.get("seq", -1) >= self.known_seq:
+                        self.known_min = msg["min_next_bid"]
+                        self.known_seq = msg.get("seq", self.known_seq)
+                else:
+                    continue
+                sent = waiting.pop(msg.get("request_id"), None)
+                if sent is not None:
+                    self.replies.append(time.perf_counter() - sent)
+                reply_event.set()
+
+        task = asyncio.create_task(reader())
+        n = 0
+        try:
+            while time.time() < stop_at:
+                amount = self.known_min + self.step * random.choice(extra_steps)
+                request_id = f"{id(self)}-{n}-{time.time_ns()}"
+                n += 1
+                reply_event.clear()
+                waiting[request_id] = time.perf_counter()
+                await conn.send(json.dumps({"type": "bid", "amount": amount, "request_id": request_id}))
+                try:
+                    await asyncio.wait_for(reply_event.wait(), 10)
+                except TimeoutError:
+                    self.errors["timeout"] += 1
+                if pace:
+                    await asyncio.sleep(pace)
+        finally:
+            task.cancel()
+
+
+def latency_report(bidders: list[Bidder], watchers: list[Watcher]) -> dict:
+    commits = sorted({c for b in bidders for c in b.commits})
+    samples = []
+    if len(commits) > 3000:
+        commits = random.sample(commits, 3000)
+    for watcher in watchers:
+        for seq, committed in commits:
+            i = bisect.bisect_left(watcher.seqs, seq)
+            if i < len(watcher.seqs):
+                samples.append(max(0.0, watcher.times[i] - committed) * 1000)
+    return {
+        "samples": len(samples),
+        "p50_ms": round(pctl(samples, 0.50), 1),
+        "p95_ms": round(pctl(samples, 0.95), 1),
+        "p99_ms": round(pctl(samples, 0.99), 1),
+        "max_ms": round(max(samples), 1) if samples else None,
+    }
+
+
+async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
+    data = json.loads(DATA.read_text())
+    cookies = [b["cookie"] for b in data["bidders"]]
+    rss0 = servers.rss_kb()
+    watchers, watcher_tasks = [], []
+    conns = []
+    t0 = time.perf_counter()
+    for n in range(args.watchers):
+        conn, snap = await connect(servers.url(n, auction_ids[n % len(auction_ids)]))
+        watcher = Watcher()
+        watchers.append(watcher)
+        conns.append(conn)
+        watcher_tasks.append(asyncio.create_task(watcher.run(conn, snap)))
+    connect_s = time.perf_counter() - t0
+    rss1 = servers.rss_kb()
+    bidders = [Bidder(cookies[n % len(cookies)]) for n in range(args.bidders)]
+    bidder_conns = []
+    for n, bidder in enumerate(bidders):
+        conn, snap = await connect(servers.url(n + 1, auction_ids[n % len(auction_ids)]), bidder.cookie)
+        bidder_conns.append((conn, snap))
+    cpu0 = servers.cpu_s()
+    start = time.time()
+    stop_at = start + args.duration
+    pace = 0.0
+    if args.kind == "fanout":
+        # one accepted bid per 1/rate s: bidders take turns bidding what the last ack taught
+        pace = len(bidders) / args.rate
+    await asyncio.gather(
+        *[
+            b.run(c, s, stop_at, pace=pace, extra_steps=(0,) if args.kind == "fanout" else (0, 0, 0, 1, 2))
+            for b, (c, s) in zip(bidders, bidder_conns, strict=True)
+        ]
+    )
+    elapsed = time.time() - start
+    cpu1 = servers.cpu_s()
+    await asyncio.sleep(1.5)  # let the last coalesced states arrive
+    django_setup()
+    from asgiref.sync import sync_to_async
+
+    from auctions.models import Auction
+
+    finals = await sync_to_async(lambda: {a.pk: (a.seq, a.current_price) for a in Auction.objects.filter(pk__in=auction_ids)})()
+    on_final = sum(
+        1
+        for n, w in enumerate(watchers)
+        if w.seqs[-1] == finals[auction_ids[n % len(auction_ids)]][0]
+        and w.final_price() == finals[auction_ids[n % len(auction_ids)]][1]
+    )
+    for conn in conns + [c for c, _ in bidder_conns]:
+        await conn.close()
+    for task in watcher_tasks:
+        task.cancel()
+    accepted = sum(b.accepted for b in bidders)
+    errors = sum((b.errors for b in bidders), Counter())
+    replies = [r * 1000 for b in bidders for r in b.replies]
+    connections = args.watchers + args.bidders
+    return {
+        "scenario": args.kind,
+        "processes": len(servers.ports),
+        "auctions": len(auction_ids),
+        "bidders": args.bidders,
+        "watchers": args.watchers,
+        "duration_s": round(elapsed, 1),
+        "accepted": accepted,
+        "accepted_per_s": round(accepted / elapsed, 1),
+        "attempts_per_s": round((accepted + sum(errors.values())) / elapsed, 1),
+        "errors": dict(errors),
+        "reply_ms_p50_p95_p99": [round(pctl(replies, q), 1) for q in (0.5, 0.95, 0.99)],
+        "commit_to_watcher": latency_report(bidders, watchers),
+        "watchers_on_final_state": f"{on_final}/{len(watchers)}",
+        "connections_per_process": round(connections / len(servers.ports)),
+        "watcher_connect_s": round(connect_s, 1),
+        "rss_kb_before_after_watchers": [rss0, rss1],
+        "kb_per_watcher_connection": round((sum(rss1) - sum(rss0)) / max(1, args.watchers), 1),
+        "server_cpu_s_per_process": [round(b - a, 1) for a, b in zip(cpu0, cpu1, strict=True)],
+    }
+
+
+async def idle(args, servers: Servers, auction_id: int) -> dict:
+    rss0 = servers.rss_kb()
+    conns = []
+    t0 = time.perf_counter()
+    sem = asyncio.Semaphore(200)
+
+    async def one(n):
+        async with sem:
+            conn, _ = await connect(servers.url(n, auction_id))
+            conns.append(conn)
+
+    await asyncio.gather(*[one(n) for n in range(args.connections)])
+    connect_s = time.perf_counter() - t0
+    await asyncio.sleep(2)
+    rss1 = servers.rss_kb()
+    for conn in conns:
+        await conn.close()
+    per_process = args.connections / len(servers.ports)
+    return {
+        "scenario": "idle",
+        "processes": len(servers.ports),
+        "connections": len(conns),
+        "connections_per_process": per_process,
+        "connect_s": round(connect_s, 1),
+        "rss_kb_before": rss0,
+        "rss_kb_after": rss1,
+        "kb_per_connection": round((sum(rss1) - sum(rss0)) / len(conns), 1),
+    }
+
+
+def cmd_run(args) -> None:
+    django_setup()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    count = args.auctions if args.kind == "spread" else 1
+    auction_ids = new_auctions(count)
+    extra = {"REALTIME_COALESCE_MS": str(args.coalesce_ms)}
+    with Servers(args.processes, extra) as servers:
+        if args.kind == "idle":
+            result = asyncio.run(idle(args, servers, auction_ids[0]))
+        else:
+            result = asyncio.run(scenario(args, servers, auction_ids))
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    setup = sub.add_parser("setup")
+    setup.add_argument("--bidders", type=int, default=200)
+    for kind in ("hot", "fanout", "spread", "idle"):
+        p = sub.add_parser(kind)
+        p.add_argument("--processes", type=int, default=2)
+        p.add_argument("--bidders", type=int, default=50)
+        p.add_argument("--watchers", type=int, default=100)
+        p.add_argument("--duration", type=float, default=20)
+        p.add_argument("--rate", type=float, default=100)
+        p.add_argument("--auctions", type=int, default=100)
+        p.add_argument("--connections", type=int, default=10_000)
+        p.add_argument("--coalesce-ms", type=int, default=50)
+    args = parser.parse_args()
+    if hasattr(args, "duration"):
+        args.duration = min(args.duration, 60)  # never let a run take over the machine
+    if args.kind == "setup":
+        cmd_setup(args)
+    else:
+        cmd_run(args)
+
+
+if __name__ == "__main__":
+    main()
