@@ -330,3 +330,24 @@ def test_report_from_the_auction_page():
     assert follow_messages(client, response)
     assert Report.objects.count() == 1
     assert client.post(reverse("auctions:report", args=[999999]), {"reason": "fraud"}).status_code == 404
+
+
+def test_stored_photos_drop_exif_such_as_gps_and_follow_orientation():
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (600, 300), (10, 120, 200))  # landscape pixels...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...shown rotated 90° (portrait), as phones do
+    exif[0x8825] = {1: "N", 2: (37.0, 33.0, 0.0)}  # GPS: where the seller lives
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", exif=exif)
+    seller = make_user()
+    auction = make_auction(seller=seller)
+    (photo,) = auction_photos_add(
+        auction_id=auction.pk, actor=seller, files=[upload("phone.jpg", fmt="JPEG", content=buffer.getvalue())]
+    )
+    with Image.open(photo.image.path) as stored:
+        assert stored.size == (300, 600)
+        assert not stored.getexif()
