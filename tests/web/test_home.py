@@ -145,3 +145,20 @@ def test_my_page_does_not_run_a_query_per_auction(django_assert_max_num_queries)
             response = client.get(reverse("auctions:my"), {"tab": tab})
         assert response.status_code == 200
     assert len(titles(client.get(reverse("auctions:my"), {"tab": "watching"}))) == 12
+
+
+def test_auction_page_query_count_does_not_grow_with_photos_and_bids(django_assert_max_num_queries):
+    from auctions.services import bid_place
+
+    seller = make_user()
+    auction = make_auction(seller=seller, start_price=1_000)
+    auction_photos_add(auction_id=auction.pk, actor=seller, files=[upload(size=(60, 60)) for _ in range(6)])
+    for i in range(8):
+        bid_place(auction_id=auction.pk, bidder=make_user(balance=100_000), amount=1_000 + i * 500, request_id=rid())
+    client = signed_in(make_user())
+    client.get(reverse("auctions:detail", args=[auction.pk]))
+    # session, user, badge, header neighbourhood, auction (+seller, place, leader), recent bids,
+    # photos, watch, viewer's and auction's neighbourhoods for the distance
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("auctions:detail", args=[auction.pk]))
+    assert response.status_code == 200
