@@ -190,6 +190,14 @@ def buy_now(request, pk: int):
     if not form.is_valid():
         messages.error(request, _first_error(form))
         return redirect(_detail_url(pk))
+    if request.POST.get("confirmed") != "1":
+        # No confirmation yet (JavaScript off): ask on a page, with the same request id.
+        auction = _visible_auction(request, pk)
+        return render(
+            request,
+            "auctions/buy_now_confirm.html",
+            {"auction": auction, "request_id": form.cleaned_data["request_id"]},
+        )
     try:
         result = auction_buy_now(auction_id=pk, buyer=request.user, request_id=form.cleaned_data["request_id"])
     except DomainError as exc:

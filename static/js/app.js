@@ -58,9 +58,13 @@
   function confirmations() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
+        var confirmed = form.querySelector("[data-confirmed]");
         if (!window.confirm(form.getAttribute("data-confirm"))) {
           event.preventDefault();
           event.stopImmediatePropagation();
+          if (confirmed) confirmed.value = "";
+        } else if (confirmed) {
+          confirmed.value = "1"; // without JavaScript the server asks on a page of its own
         }
       });
     });

@@ -92,7 +92,7 @@ def test_ended_auction_shows_result_and_no_forms():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     buyer = make_user(balance=100_000)
     client = signed_in(buyer)
-    client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": rid()})
+    client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": rid(), "confirmed": "1"})
     page = client.get(reverse("auctions:detail", args=[auction.pk])).content.decode()
     assert "30,000원에 낙찰됐어요." in page and 'id="bid-form"' not in page
 

@@ -181,14 +181,14 @@ def test_buy_now_ends_the_auction_and_pays_the_seller():
     buyer = make_user(balance=40_000)
     client = signed_in(buyer)
     request_id = rid()
-    response = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id})
+    response = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id, "confirmed": "1"})
     assert any("30,000원에 즉시구매했어요" in m for m in follow_messages(client, response))
     auction.refresh_from_db()
     assert (auction.status, auction.winner_id) == (Auction.Status.SOLD, buyer.pk)
     assert wallet_of(buyer) == (10_000, 0) and wallet_of(leader) == (50_000, 0)
     assert wallet_of(auction.seller) == (30_000, 0)
     # the same click again: harmless
-    response = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id})
+    response = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id, "confirmed": "1"})
     assert any("이미 즉시구매한" in m for m in follow_messages(client, response))
     assert wallet_of(buyer) == (10_000, 0)
     assert_books_balance()
@@ -198,12 +198,29 @@ def test_buy_now_refusals_change_nothing():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     poor = signed_in(make_user(balance=5_000))
     before = world()
-    response = poor.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": rid()})
+    response = poor.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": rid(), "confirmed": "1"})
     assert any("필요합니다" in m for m in follow_messages(poor, response))
     response = poor.post(reverse("auctions:buy_now", args=[auction.pk]), {})
     assert any("요청 번호" in m for m in follow_messages(poor, response))
     no_buy_now = make_auction()
     before = world()
-    response = poor.post(reverse("auctions:buy_now", args=[no_buy_now.pk]), {"request_id": rid()})
+    response = poor.post(reverse("auctions:buy_now", args=[no_buy_now.pk]), {"request_id": rid(), "confirmed": "1"})
     assert any("즉시구매를 할 수 없는" in m for m in follow_messages(poor, response))
     assert world() == before
+
+
+def test_buy_now_without_confirmation_asks_on_a_page_first():
+    auction = make_auction(start_price=10_000, buy_now_price=30_000)
+    buyer = make_user(balance=40_000)
+    client = signed_in(buyer)
+    before = world()
+    request_id = rid()
+    page = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "즉시구매할까요?" in text and "30,000원에 구매하기" in text and request_id in text
+    assert world() == before
+    response = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id, "confirmed": "1"})
+    assert any("즉시구매했어요" in m for m in follow_messages(client, response))
+    auction.refresh_from_db()
+    assert auction.winner_id == buyer.pk
