@@ -21,10 +21,11 @@ from accounts.selectors import neighbourhood_distance_km, user_location_verified
 from auctions.events import send_auction_event_on_commit, send_user_event_on_commit
 from auctions.locks import auction_lock
 from auctions.models import Auction, Bid, Notification, Report, Watch
-from auctions.rules import mask_name, soft_close_end
+from auctions.rules import mask_name, min_next_bid, soft_close_end
 from auctions.selectors import RECENT_BIDS, auction_min_next_bid, auction_public_state
 from neighborbid.errors import (
     AccountSuspended,
+    AuctionNotFound,
     AuctionNotOpen,
     BidTooLow,
     BuyNowUnavailable,
@@ -317,6 +318,7 @@ def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidRe
     earlier = _earlier_bid(bidder_id=user.pk, request_id=request_id)
     if earlier is not None:
         return _replay(earlier, auction_id=auction_id, amount=amount)
+    _refuse_early_if_too_low(auction_id=auction_id, user=user, amount=amount, request_id=request_id)
     try:
         with transaction.atomic():
             auction = auction_lock(auction_id=auction_id)
@@ -337,6 +339,27 @@ def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidRe
             raise DuplicateRequest() from exc
         return _replay(twin, auction_id=auction_id, amount=amount)
     return BidResult(bid=bid, state=state)
+
+
+def _refuse_early_if_too_low(*, auction_id: int, user: User, amount: int, request_id: str) -> None:
+    """Refuse a bid that is already too low against the committed price, without queueing for
+    the row lock. In a drop most bids lose a race; they should not hold up the winners. Safe
+    because an open auction's minimum next bid never goes down: a bid too low now is too low
+    under the lock too. The locked path still checks everything."""
+    row = Auction.objects.filter(pk=auction_id).values("status", "current_price", "leader_id", "seq").first()
+    if row is None:
+        raise AuctionNotFound()
+    if row["status"] != Status.OPEN:
+        return  # let the locked path give the precise reason
+    minimum = min_next_bid(current_price=row["current_price"], has_bids=row["leader_id"] is not None)
+    if amount >= minimum:
+        return
+    twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
+    if twin is not None and twin.auction_id == auction_id and twin.amount == amount:
+        return  # a twin of this request won meanwhile: the locked path replays it
+    raise BidTooLow(
+        f"최소 입찰가는 {minimum:,}원입니다.", current_price=row["current_price"], min_next_bid=minimum, seq=row["seq"]
+    )
 
 
 def _bid_locked(auction: Auction, *, user: User, amount: int, request_id: str, now: datetime) -> tuple[Bid, dict]:

@@ -1,0 +1,128 @@
+"""The database path alone: K threads race `bid_place` (the real service) on hot auctions.
+
+No WebSocket, no fan-out: this measures what one process can commit through the service layer,
+and how many statements it runs while the auction row is locked.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nbbench REDIS_URL=redis://127.0.0.1:6379/0 \\
+    SECRET_KEY=x DEBUG=0 LOG_LEVEL=WARNING .venv/bin/python bench/service_bids.py --threads 8 --seconds 10
+
+It creates (and drops at the start) the database named in DATABASE_URL, so point it at a
+scratch database, never at real data. Bidders race for the minimum next bid, learning the price
+from their own results and errors, so most bids lose a race (bid_too_low), as in a real drop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neighborbid.settings")
+
+
+def reset_database(url: str) -> None:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    host = ["-h", parsed.hostname] if parsed.hostname else []
+    user = ["-U", parsed.username] if parsed.username else []
+    for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", *host, *user, "-qc", sql, "postgres"], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--auctions", type=int, default=1, help="spread the bidders over this many auctions")
+    parser.add_argument("--no-reset", action="store_true", help="keep the database (no drop/migrate)")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("DATABASE_URL must point at a scratch PostgreSQL database")
+    if not args.no_reset:
+        reset_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.db import connection, connections
+
+    from accounts.models import User
+    from auctions.services import auction_create, bid_place
+    from neighborbid.errors import DomainError
+    from wallets.services import wallet_deposit
+
+    tag = uuid.uuid4().hex[:6]
+    seller = User.objects.create_user(username=f"seller-{tag}", password=None, nickname="판매자")
+    bidders = []
+    for i in range(args.threads):
+        user = User.objects.create_user(username=f"bidder-{tag}-{i}", password=None, nickname=f"입찰자{i}")
+        for _ in range(50):
+            wallet_deposit(user=user, amount=10_000_000)
+        bidders.append(user)
+    auctions = [
+        auction_create(
+            seller=seller,
+            title=f"hot {n}",
+            start_price=1_000,
+            duration=timedelta(hours=2),
+            is_national=True,
+            soft_close_window_s=0,
+        )
+        for n in range(args.auctions)
+    ]
+
+    # statements per accepted bid, counted on one sequential bid
+    executed = []
+    with connection.execute_wrapper(lambda execute, sql, *a: executed.append(sql) or execute(sql, *a)):
+        bid_place(auction_id=auctions[0].pk, bidder=bidders[0], amount=1_000, request_id=uuid.uuid4().hex)
+    statements = len(executed)
+
+    accepted = [0] * args.threads
+    errors: Counter[str] = Counter()
+    errors_lock = threading.Lock()
+    barrier = threading.Barrier(args.threads)
+    stop_at = [0.0]
+
+    def bidder(i: int) -> None:
+        auction = auctions[i % len(auctions)]
+        price = 1_000
+        barrier.wait()
+        while time.monotonic() < stop_at[0]:
+            try:
+                result = bid_place(auction_id=auction.pk, bidder=bidders[i], amount=price, request_id=uuid.uuid4().hex)
+                accepted[i] += 1
+                price = result.state["min_next_bid"]
+            except DomainError as exc:
+                with errors_lock:
+                    errors[exc.code] += 1
+                price = exc.details.get("min_next_bid", price)
+        connections.close_all()
+
+    threads = [threading.Thread(target=bidder, args=(i,)) for i in range(args.threads)]
+    stop_at[0] = time.monotonic() + args.seconds + 0.5
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    total = sum(accepted)
+    print(
+        f"threads={args.threads} auctions={args.auctions} seconds={elapsed:.1f} accepted={total} "
+        f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements}"
+    )
+
+
+if __name__ == "__main__":
+    main()
