@@ -31,7 +31,6 @@ import os
 import random
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -170,7 +169,16 @@ class Servers:
         for port in self.ports:
             self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "neighborbid.asgi:application"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "neighborbid.asgi:application",
+                    ],
                     cwd=BASE,
                     env=self.env,
                     stdout=subprocess.DEVNULL,
@@ -336,6 +344,45 @@ class Bidder:
             task.cancel()
 
 
+async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> None:
+    """A steady stream of accepted bids at `rate`/s: bidders take turns, each bidding the
+    minimum the previous ack returned (no races, so nearly every bid is accepted)."""
+    amount = conns[0][1]["min_next_bid"]
+    interval = 1.0 / rate
+    next_at = time.perf_counter()
+    n = 0
+    while time.time() < stop_at:
+        bidder = bidders[n % len(bidders)]
+        conn = conns[n % len(conns)][0]
+        request_id = f"chain-{n}-{time.time_ns()}"
+        sent = time.perf_counter()
+        await conn.send(json.dumps({"type": "bid", "amount": amount, "request_id": request_id}))
+        while True:
+            text = await asyncio.wait_for(conn.recv(), 10)
+            if text.startswith('{"type":"state"'):
+                continue
+            msg = json.loads(text)
+            if msg.get("request_id") != request_id:
+                continue
+            bidder.replies.append(time.perf_counter() - sent)
+            if msg["type"] == "ack":
+                bidder.accepted += 1
+                state = msg["state"]
+                bidder.commits.append((state["seq"], datetime.fromisoformat(state["server_time"]).timestamp()))
+                amount = state["min_next_bid"]
+            else:
+                bidder.errors[msg["code"]] += 1
+                amount = msg.get("min_next_bid", amount)
+            break
+        n += 1
+        next_at += interval
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            next_at = time.perf_counter()
+
+
 def latency_report(bidders: list[Bidder], watchers: list[Watcher]) -> dict:
     commits = sorted({c for b in bidders for c in b.commits})
     samples = []
@@ -355,19 +402,65 @@ def latency_report(bidders: list[Bidder], watchers: list[Watcher]) -> dict:
     }
 
 
+def watcher_process(urls: list[str], ready, stop, results) -> None:
+    """A load-generator child holding some of the watchers (the parsing of 20k frames/s must
+    not delay the bidders' replies in the parent's event loop)."""
+
+    async def main():
+        watchers, conns, tasks = [], [], []
+        for url in urls:
+            conn, snap = await connect(url)
+            watcher = Watcher()
+            watchers.append(watcher)
+            conns.append(conn)
+            tasks.append(asyncio.create_task(watcher.run(conn, snap)))
+        ready.put(len(watchers))
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        for conn in conns:
+            await conn.close()
+        results.put([(w.seqs, w.times, w.final_price()) for w in watchers])
+
+    asyncio.run(main())
+
+
+async def start_watchers(urls: list[str], procs: int):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    children = []
+    for k in range(procs):
+        child = ctx.Process(target=watcher_process, args=(urls[k::procs], ready, stop, results), daemon=True)
+        child.start()
+        children.append(child)
+    loop = asyncio.get_running_loop()
+    for _ in children:
+        await loop.run_in_executor(None, ready.get)
+
+    async def finish() -> list[Watcher]:
+        stop.set()
+        watchers = []
+        for _ in children:
+            for seqs, times, final in await loop.run_in_executor(None, results.get):
+                watcher = Watcher()
+                watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
+                watchers.append(watcher)
+        for child in children:
+            child.join(timeout=10)
+        return watchers
+
+    return finish
+
+
 async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     data = json.loads(DATA.read_text())
     cookies = [b["cookie"] for b in data["bidders"]]
     rss0 = servers.rss_kb()
-    watchers, watcher_tasks = [], []
-    conns = []
     t0 = time.perf_counter()
-    for n in range(args.watchers):
-        conn, snap = await connect(servers.url(n, auction_ids[n % len(auction_ids)]))
-        watcher = Watcher()
-        watchers.append(watcher)
-        conns.append(conn)
-        watcher_tasks.append(asyncio.create_task(watcher.run(conn, snap)))
+    # watcher n watches auction n % A through server n % P; results come back in that order
+    # per child, so keep the auction of each watcher alongside.
+    urls = [servers.url(n, auction_ids[n % len(auction_ids)]) for n in range(args.watchers)]
+    finish_watchers = await start_watchers(urls, max(1, args.watcher_procs))
     connect_s = time.perf_counter() - t0
     rss1 = servers.rss_kb()
     bidders = [Bidder(cookies[n % len(cookies)]) for n in range(args.bidders)]
@@ -378,35 +471,31 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     cpu0 = servers.cpu_s()
     start = time.time()
     stop_at = start + args.duration
-    pace = 0.0
     if args.kind == "fanout":
-        # one accepted bid per 1/rate s: bidders take turns bidding what the last ack taught
-        pace = len(bidders) / args.rate
-    await asyncio.gather(
-        *[
-            b.run(c, s, stop_at, pace=pace, extra_steps=(0,) if args.kind == "fanout" else (0, 0, 0, 1, 2))
-            for b, (c, s) in zip(bidders, bidder_conns, strict=True)
-        ]
-    )
+        await chain(bidders, bidder_conns, args.rate, stop_at)
+    else:
+        await asyncio.gather(*[b.run(c, s, stop_at) for b, (c, s) in zip(bidders, bidder_conns, strict=True)])
     elapsed = time.time() - start
     cpu1 = servers.cpu_s()
     await asyncio.sleep(1.5)  # let the last coalesced states arrive
+    watchers = await finish_watchers()
+    procs = max(1, args.watcher_procs)
+    watcher_auction = [int(url.rstrip("/").rsplit("/", 1)[1]) for k in range(procs) for url in urls[k::procs]]
     django_setup()
     from asgiref.sync import sync_to_async
 
     from auctions.models import Auction
 
-    finals = await sync_to_async(lambda: {a.pk: (a.seq, a.current_price) for a in Auction.objects.filter(pk__in=auction_ids)})()
+    finals = await sync_to_async(
+        lambda: {a.pk: (a.seq, a.current_price) for a in Auction.objects.filter(pk__in=auction_ids)}
+    )()
     on_final = sum(
         1
-        for n, w in enumerate(watchers)
-        if w.seqs[-1] == finals[auction_ids[n % len(auction_ids)]][0]
-        and w.final_price() == finals[auction_ids[n % len(auction_ids)]][1]
+        for w, aid in zip(watchers, watcher_auction, strict=True)
+        if w.seqs[-1] == finals[aid][0] and w.final_price() == finals[aid][1]
     )
-    for conn in conns + [c for c, _ in bidder_conns]:
+    for conn, _ in bidder_conns:
         await conn.close()
-    for task in watcher_tasks:
-        task.cancel()
     accepted = sum(b.accepted for b in bidders)
     errors = sum((b.errors for b in bidders), Counter())
     replies = [r * 1000 for b in bidders for r in b.replies]
@@ -493,6 +582,7 @@ def main() -> None:
         p.add_argument("--auctions", type=int, default=100)
         p.add_argument("--connections", type=int, default=10_000)
         p.add_argument("--coalesce-ms", type=int, default=50)
+        p.add_argument("--watcher-procs", type=int, default=2)
     args = parser.parse_args()
     if hasattr(args, "duration"):
         args.duration = min(args.duration, 60)  # never let a run take over the machine

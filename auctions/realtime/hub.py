@@ -216,6 +216,11 @@ class Hub:
                 if not mine:
                     del self.users[sock.rt_user_id]
 
+    def latest_state(self, auction_id: int) -> dict | None:
+        """The newest committed state this process holds for a watched auction (or None)."""
+        feed = self.feeds.get(auction_id)
+        return feed.state if feed is not None else None
+
     def connection_count(self) -> int:
         return sum(len(group) for group in self.sockets.values())
 
