@@ -287,7 +287,7 @@ class Bidder:
         self.step = 500
         self.accepted = 0
         self.errors: Counter = Counter()
-        self.commits: list[tuple[int, float]] = []  # (seq, commit time)
+        self.commits: list[tuple[int, int, float]] = []  # (auction id, seq, commit time)
         self.replies: list[float] = []
 
     def learn(self, state: dict) -> None:
@@ -311,7 +311,7 @@ class Bidder:
                     self.accepted += 1
                     self.learn(msg["state"])
                     server_time = datetime.fromisoformat(msg["state"]["server_time"]).timestamp()
-                    self.commits.append((msg["state"]["seq"], server_time))
+                    self.commits.append((msg["state"]["auction_id"], msg["state"]["seq"], server_time))
                 elif msg["type"] == "error":
                     self.errors[msg["code"]] += 1
                     if "min_next_bid" in msg and msg.get("seq", -1) >= self.known_seq:
@@ -368,7 +368,9 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             if msg["type"] == "ack":
                 bidder.accepted += 1
                 state = msg["state"]
-                bidder.commits.append((state["seq"], datetime.fromisoformat(state["server_time"]).timestamp()))
+                bidder.commits.append(
+                    (state["auction_id"], state["seq"], datetime.fromisoformat(state["server_time"]).timestamp())
+                )
                 amount = state["min_next_bid"]
             else:
                 bidder.errors[msg["code"]] += 1
@@ -383,13 +385,18 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             next_at = time.perf_counter()
 
 
-def latency_report(bidders: list[Bidder], watchers: list[Watcher]) -> dict:
+def latency_report(bidders: list[Bidder], watchers: list[Watcher], watcher_auction: list[int]) -> dict:
+    """For each commit and each watcher of that auction: when the watcher first held a state
+    at least that new, minus the commit time."""
     commits = sorted({c for b in bidders for c in b.commits})
-    samples = []
     if len(commits) > 3000:
         commits = random.sample(commits, 3000)
-    for watcher in watchers:
-        for seq, committed in commits:
+    by_auction: dict[int, list[Watcher]] = {}
+    for watcher, aid in zip(watchers, watcher_auction, strict=True):
+        by_auction.setdefault(aid, []).append(watcher)
+    samples = []
+    for aid, seq, committed in commits:
+        for watcher in by_auction.get(aid, ()):
             i = bisect.bisect_left(watcher.seqs, seq)
             if i < len(watcher.seqs):
                 samples.append(max(0.0, watcher.times[i] - committed) * 1000)
@@ -402,7 +409,7 @@ def latency_report(bidders: list[Bidder], watchers: list[Watcher]) -> dict:
     }
 
 
-def watcher_process(urls: list[str], ready, stop, results) -> None:
+def watcher_process(index: int, urls: list[str], ready, stop, results) -> None:
     """A load-generator child holding some of the watchers (the parsing of 20k frames/s must
     not delay the bidders' replies in the parent's event loop)."""
 
@@ -418,7 +425,7 @@ def watcher_process(urls: list[str], ready, stop, results) -> None:
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
         for conn in conns:
             await conn.close()
-        results.put([(w.seqs, w.times, w.final_price()) for w in watchers])
+        results.put((index, [(w.seqs, w.times, w.final_price()) for w in watchers]))
 
     asyncio.run(main())
 
@@ -430,7 +437,7 @@ async def start_watchers(urls: list[str], procs: int):
     ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     children = []
     for k in range(procs):
-        child = ctx.Process(target=watcher_process, args=(urls[k::procs], ready, stop, results), daemon=True)
+        child = ctx.Process(target=watcher_process, args=(k, urls[k::procs], ready, stop, results), daemon=True)
         child.start()
         children.append(child)
     loop = asyncio.get_running_loop()
@@ -439,9 +446,10 @@ async def start_watchers(urls: list[str], procs: int):
 
     async def finish() -> list[Watcher]:
         stop.set()
+        by_child = dict([await loop.run_in_executor(None, results.get) for _ in children])
         watchers = []
-        for _ in children:
-            for seqs, times, final in await loop.run_in_executor(None, results.get):
+        for k in range(len(children)):  # in child order: watcher_auction below relies on it
+            for seqs, times, final in by_child[k]:
                 watcher = Watcher()
                 watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
                 watchers.append(watcher)
@@ -512,7 +520,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "attempts_per_s": round((accepted + sum(errors.values())) / elapsed, 1),
         "errors": dict(errors),
         "reply_ms_p50_p95_p99": [round(pctl(replies, q), 1) for q in (0.5, 0.95, 0.99)],
-        "commit_to_watcher": latency_report(bidders, watchers),
+        "commit_to_watcher": latency_report(bidders, watchers, watcher_auction),
         "watchers_on_final_state": f"{on_final}/{len(watchers)}",
         "connections_per_process": round(connections / len(servers.ports)),
         "watcher_connect_s": round(connect_s, 1),
