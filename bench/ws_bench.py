@@ -158,7 +158,7 @@ class Servers:
             "WS_BID_BURST": "100000",
             "WS_FRAME_RATE_PER_S": "100000",
             "WS_FRAME_BURST": "100000",
-            "DB_POOL_MAX_SIZE": "4",
+            "DB_POOL_MAX_SIZE": "8",  # DB_THREADS (4) + the snapshot thread, with room
             **(extra_env or {}),
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
