@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
@@ -32,9 +32,12 @@ def user_create(
         validate_password(password, user=candidate)
     except ValidationError as exc:
         raise InvalidRequest(" ".join(exc.messages)) from exc
-    return User.objects.create_user(
-        username=username, password=password, nickname=nickname, neighbourhood=neighbourhood, **extra
-    )
+    try:
+        return User.objects.create_user(
+            username=username, password=password, nickname=nickname, neighbourhood=neighbourhood, **extra
+        )
+    except IntegrityError as exc:  # the same name signed up at the same moment
+        raise InvalidRequest("이미 사용 중인 아이디입니다.") from exc
 
 
 def user_verify_location(*, user: User, neighbourhood_id: int, latitude: object, longitude: object) -> float:

@@ -344,14 +344,25 @@ def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidRe
 def _refuse_early_if_too_low(*, auction_id: int, user: User, amount: int, request_id: str) -> None:
     """Refuse a bid that is already too low against the committed price, without queueing for
     the row lock. In a drop most bids lose a race; they should not hold up the winners. Safe
-    because an open auction's minimum next bid never goes down: a bid too low now is too low
-    under the lock too. The locked path still checks everything."""
-    row = Auction.objects.filter(pk=auction_id).values("status", "current_price", "leader_id", "seq").first()
+    because once an auction has bids its minimum next bid never goes down (no edits): a bid too
+    low now is too low under the lock too. The locked path still checks everything."""
+    row = (
+        Auction.objects.filter(pk=auction_id)
+        .values("status", "current_price", "leader_id", "seq", "is_national", "seller_id")
+        .first()
+    )
     if row is None:
         raise AuctionNotFound()
-    if row["status"] != Status.OPEN:
-        return  # let the locked path give the precise reason
-    minimum = min_next_bid(current_price=row["current_price"], has_bids=row["leader_id"] is not None)
+    if (
+        row["status"] != Status.OPEN
+        or row["leader_id"] is None
+        or not row["is_national"]
+        or row["seller_id"] == user.pk
+    ):
+        # Only live national auctions with bids (where races happen, and the seller can no longer
+        # lower the start price); anything else gets the locked path's precise reason.
+        return
+    minimum = min_next_bid(current_price=row["current_price"], has_bids=True)
     if amount >= minimum:
         return
     twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
@@ -683,8 +694,10 @@ def auction_notify_ending_soon(*, auction_id: int) -> int:
 
 
 def watch_toggle(*, user, auction_id: int) -> bool:
-    """Watch (찜) or unwatch an auction. Returns True when now watching."""
-    user = _fresh_user(user)
+    """Watch (찜) or unwatch an auction. Returns True when now watching. (Not a money action: a
+    suspended user may still tidy their watchlist.)"""
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise PermissionDenied("로그인이 필요합니다.")
     with transaction.atomic():
         if not Auction.objects.filter(pk=auction_id, is_hidden=False).exists():
             raise AuctionNotOpen("찜할 수 없는 경매입니다.")

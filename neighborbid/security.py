@@ -53,6 +53,8 @@ DEFAULTS: dict = {
         "withdraw": {"rate": 1 / 6, "burst": 10, "per": "user"},
         "bid": {"rate": 5.0, "burst": 20, "per": "user"},
         "report": {"rate": 1 / 60, "burst": 10, "per": "user"},
+        # neighbourhood verification: positions come from the browser, so trying many is limited
+        "verify": {"rate": 1 / 60, "burst": 10, "per": "user"},
     },
     # URL name -> scope, limited on POST by the middleware (no change to the views needed).
     "RATE_LIMITED_VIEWS": {},

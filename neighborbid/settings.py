@@ -261,6 +261,7 @@ NEIGHBORBID_SECURITY = {
         "auctions:bid": "bid",
         "auctions:buy_now": "bid",
         "auctions:report": "report",
+        "accounts:verify": "verify",
     },
 }
 

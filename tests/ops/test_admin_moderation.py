@@ -100,7 +100,8 @@ def test_cancel_through_the_admin_refunds_everyone_and_the_books_balance(mod_cli
     assert auction.status == Auction.Status.CANCELLED and auction.end_reason == Auction.EndReason.CANCELLED
     assert wallet_of(leader) == (100_000, 0) and wallet_of(first) == (100_000, 0)
     notes = Notification.objects.filter(auction=auction, kind=Notification.Kind.CANCELLED)
-    assert set(notes.values_list("user_id", flat=True)) == {leader.pk, seller.pk}
+    # the leader (money released), the outbid bidder and the seller (with the reason) are told
+    assert set(notes.values_list("user_id", flat=True)) == {leader.pk, first.pk, seller.pk}
     assert "위조품 의심" in notes.get(user=seller).message
     assert_books_balance()
     history = LogEntry.objects.get(object_id=str(auction.pk), content_type__model="auction")

@@ -249,7 +249,7 @@ def test_a_bid_through_one_web_process_is_seen_on_the_other(stack):
     bid_line = next(line for line in requests if line["path"] == f"/auctions/{auction.pk}/bid/")
     assert bid_line["user_id"] == bidder.pk and bid_line["status"] == 302 and bid_line["ip"] == "203.0.113.50"
     assert bid_line["auction_id"] == auction.pk
-    assert any("money bid" in line.get("msg", "") for line in lines)
+    assert any(line.get("event") == "money.bid" and line.get("outcome") == "ok" for line in lines)
 
     # the worker stops cleanly on SIGTERM (docker compose stop / scale down)
     worker = stack["processes"]["worker"]
