@@ -89,7 +89,7 @@ def _session_user(session_key: str | None, user_id: int):
         cursor.execute(
             f"SELECT s.session_data, u.password FROM {Session._meta.db_table} s, {User._meta.db_table} u "
             "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s AND u.is_active",
-            [session_key, timezone.now(), user_id],
+            [session_key, connection.ops.adapt_datetimefield_value(timezone.now()), user_id],
         )
         row = cursor.fetchone()
     if row is None:
