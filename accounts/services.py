@@ -15,6 +15,7 @@ from accounts.selectors import distance_km
 from neighborbid.errors import DomainError, InvalidRequest, NotEligible, PermissionDenied
 
 logger = logging.getLogger("neighborbid.accounts")
+SUSPEND = "accounts.suspend_user"  # the moderators' permission (accounts.roles)
 
 
 def user_create(
@@ -79,7 +80,7 @@ def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
     from auctions.models import Auction
     from auctions.services import auction_hide
 
-    if staff_user is None or not staff_user.is_staff:
+    if staff_user is None or not staff_user.has_perm(SUSPEND):
         raise PermissionDenied()
     reason = (reason or "").strip()
     if not reason:
@@ -110,7 +111,7 @@ def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
 
 
 def user_unsuspend(*, user_id: int, staff_user) -> None:
-    if staff_user is None or not staff_user.is_staff:
+    if staff_user is None or not staff_user.has_perm(SUSPEND):
         raise PermissionDenied()
     User.objects.filter(pk=user_id).update(is_suspended=False, suspended_reason="", suspended_at=None)
     logger.info("user unsuspended id=%s staff=%s", user_id, staff_user.pk)

@@ -46,6 +46,7 @@ from wallets.services import Move, wallet_moves_apply
 
 logger = logging.getLogger("neighborbid.money")
 Status = Auction.Status
+MODERATE = "auctions.moderate_auction"  # the moderators' permission (accounts.roles)
 
 MIN_START_PRICE = 100
 MIN_DURATION = timedelta(hours=1)
@@ -607,21 +608,20 @@ def _cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: dateti
 
 @money_action("cancel")
 def auction_cancel(*, auction_id: int, actor, reason: str = "") -> Auction:
-    """The seller cancels while nobody has bid; staff may cancel any auction not yet ended."""
+    """The seller cancels while nobody has bid; a moderator (auctions.moderate_auction) may
+    cancel any auction not yet ended."""
     user = _fresh_user(actor)
     with transaction.atomic():
         auction = auction_lock(auction_id=auction_id)
         if auction.is_ended:
             raise AuctionNotOpen("이미 종료된 경매입니다.")
-        if user.is_staff:
-            pass
-        elif auction.seller_id != user.pk:
-            raise PermissionDenied("내 경매만 취소할 수 있습니다.")
-        elif auction.bid_count > 0:
-            raise HasBids()
-        _cancel_locked(
-            auction, reason=reason, by_staff=user.is_staff and auction.seller_id != user.pk, now=timezone.now()
-        )
+        moderator = user.has_perm(MODERATE)
+        if not moderator:
+            if auction.seller_id != user.pk:
+                raise PermissionDenied("내 경매만 취소할 수 있습니다.")
+            if auction.bid_count > 0:
+                raise HasBids()
+        _cancel_locked(auction, reason=reason, by_staff=moderator and auction.seller_id != user.pk, now=timezone.now())
         _save(auction, "status", "end_reason", "ended_at")
         _publish_state(auction, ended=True)
     return auction
@@ -652,7 +652,7 @@ def auction_hide(*, auction_id: int, staff_user, reason: str) -> Auction:
     """Moderation: hide a listing. A live one is cancelled too (holds released), since a
     hidden listing can no longer be bid on."""
     user = _fresh_user(staff_user)
-    if not user.is_staff:
+    if not user.has_perm(MODERATE):
         raise PermissionDenied()
     reason = (reason or "").strip()
     with transaction.atomic():
@@ -740,7 +740,7 @@ def report_create(
 def report_resolve(*, report_id: int, staff_user, status: str) -> Report:
     """Moderation: close a report as dismissed or actioned, naming the staff user. The action
     itself (hide, suspend) is a separate service call; this only records the outcome."""
-    if staff_user is None or not getattr(staff_user, "is_staff", False):
+    if staff_user is None or not staff_user.has_perm("auctions.change_report"):
         raise PermissionDenied()
     if status not in (Report.Status.DISMISSED, Report.Status.ACTIONED):
         raise InvalidRequest("신고 처리 결과를 골라 주세요.")

@@ -57,6 +57,15 @@ def make_user(
     return user
 
 
+def make_moderator(**kwargs) -> User:
+    """A staff user in the moderators group (only the moderation permissions)."""
+    from accounts.roles import ensure_moderators_group
+
+    user = make_user(is_staff=True, **kwargs)
+    user.groups.add(ensure_moderators_group())
+    return User.objects.get(pk=user.pk)  # a fresh instance: no stale permission cache
+
+
 def fund(user: User, amount: int) -> None:
     """Top up in steps the deposit limits allow."""
     while amount > 0:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import BigIntegerField, Case, Value, When
 from django.utils import timezone
 
-from neighborbid.errors import InsufficientFunds, InvalidAmount, InvalidRequest, LimitExceeded
+from neighborbid.errors import InsufficientFunds, InvalidAmount, InvalidRequest, LimitExceeded, PermissionDenied
 from neighborbid.logs import money_action
 from wallets.locks import wallets_lock
 from wallets.models import LedgerEntry, Wallet
@@ -182,8 +182,8 @@ def wallet_adjust(*, user, amount: int, staff_user, reason: str) -> LedgerEntry:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정정 사유를 입력해 주세요.")
-    if staff_user is None or not staff_user.is_staff:
-        raise InvalidRequest("관리자만 정정할 수 있습니다.")
+    if staff_user is None or not staff_user.has_perm("wallets.adjust_wallet"):
+        raise PermissionDenied("지갑 정정 권한이 없습니다.")
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         entry = _apply(wallet, kind=Kind.ADJUSTMENT, balance_delta=amount, staff_user=staff_user, memo=reason)

@@ -8,7 +8,7 @@ from accounts.selectors import distance_km, neighbourhood_ids_within, user_locat
 from accounts.services import user_create, user_set_radius, user_suspend, user_unsuspend, user_verify_location
 from auctions.models import Notification
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
-from tests.factories import make_user, neighbourhood
+from tests.factories import make_moderator, make_user, neighbourhood
 from wallets.models import Wallet
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_range_must_be_one_of_the_choices():
 
 
 def test_suspension_needs_staff_and_a_reason_and_can_be_lifted():
-    user, staff = make_user(), make_user(is_staff=True)
+    user, staff = make_user(), make_moderator()
     with pytest.raises(PermissionDenied):
         user_suspend(user_id=user.pk, staff_user=make_user(), reason="x")
     with pytest.raises(InvalidRequest):

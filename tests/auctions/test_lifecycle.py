@@ -29,7 +29,7 @@ from neighborbid.errors import (
     NotEligible,
     PermissionDenied,
 )
-from tests.factories import make_auction, make_user, rid, set_end
+from tests.factories import make_auction, make_moderator, make_user, rid, set_end
 from tests.money import assert_books_balance, wallet_of, world
 
 pytestmark = pytest.mark.django_db
@@ -225,7 +225,7 @@ def test_staff_cancel_releases_the_leaders_hold():
     auction = make_auction(seller=seller, start_price=10_000)
     leader = make_user(balance=50_000)
     bid_place(auction_id=auction.pk, bidder=leader, amount=10_000, request_id=rid())
-    staff = make_user(is_staff=True)
+    staff = make_moderator()
     auction_cancel(auction_id=auction.pk, actor=staff, reason="판매 금지 물품")
     assert wallet_of(leader) == (50_000, 0)
     assert Notification.objects.filter(user=leader, kind="cancelled").exists()
@@ -242,7 +242,7 @@ def test_cancel_tells_everyone_with_a_stake_once():
     bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
     Watch.objects.create(user=watcher, auction=auction)
     Watch.objects.create(user=leader, auction=auction)
-    auction_cancel(auction_id=auction.pk, actor=make_user(is_staff=True), reason="중복 등록")
+    auction_cancel(auction_id=auction.pk, actor=make_moderator(), reason="중복 등록")
     cancelled = Notification.objects.filter(kind="cancelled")
     assert sorted(cancelled.values_list("user_id", flat=True)) == sorted([early.pk, leader.pk, watcher.pk, seller.pk])
     assert wallet_of(leader) == (50_000, 0) and wallet_of(early) == (50_000, 0)
@@ -252,7 +252,7 @@ def test_cancel_after_the_end_is_refused():
     seller = make_user()
     auction = make_auction(seller=seller)
     auction_end_early(auction_id=auction.pk, actor=seller)
-    unchanged(AuctionNotOpen, auction_cancel, auction_id=auction.pk, actor=make_user(is_staff=True))
+    unchanged(AuctionNotOpen, auction_cancel, auction_id=auction.pk, actor=make_moderator())
 
 
 def test_end_early_without_bids_ends_unsold():
@@ -266,15 +266,17 @@ def test_hide_cancels_a_live_listing_and_releases_holds():
     auction = make_auction(start_price=10_000)
     leader = make_user(balance=50_000)
     bid_place(auction_id=auction.pk, bidder=leader, amount=10_000, request_id=rid())
-    hidden = auction_hide(auction_id=auction.pk, staff_user=make_user(is_staff=True), reason="신고 누적")
+    hidden = auction_hide(auction_id=auction.pk, staff_user=make_moderator(), reason="신고 누적")
     assert (hidden.is_hidden, hidden.status, hidden.hidden_reason) == (True, "cancelled", "신고 누적")
     assert wallet_of(leader) == (50_000, 0)
     assert_books_balance()
 
 
-def test_only_staff_hides():
+def test_only_moderators_hide_or_cancel_others_listings():
     auction = make_auction()
-    unchanged(PermissionDenied, auction_hide, auction_id=auction.pk, staff_user=make_user(), reason="x")
+    for someone in (make_user(), make_user(is_staff=True)):  # staff without the permission too
+        unchanged(PermissionDenied, auction_hide, auction_id=auction.pk, staff_user=someone, reason="x")
+        unchanged(PermissionDenied, auction_cancel, auction_id=auction.pk, actor=someone, reason="x")
 
 
 def test_suspending_a_seller_hides_and_refunds_their_live_listings():
@@ -283,7 +285,7 @@ def test_suspending_a_seller_hides_and_refunds_their_live_listings():
     other = make_auction(seller=seller)
     leader = make_user(balance=50_000)
     bid_place(auction_id=live.pk, bidder=leader, amount=10_000, request_id=rid())
-    hidden = user_suspend(user_id=seller.pk, staff_user=make_user(is_staff=True), reason="사기 신고")
+    hidden = user_suspend(user_id=seller.pk, staff_user=make_moderator(), reason="사기 신고")
     assert hidden == 2
     assert set(Auction.objects.filter(pk__in=[live.pk, other.pk]).values_list("is_hidden", "status")) == {
         (True, "cancelled")

@@ -25,7 +25,7 @@ from neighborbid.errors import (
     LimitExceeded,
     UseBuyNow,
 )
-from tests.factories import make_auction, make_user, rid, set_end
+from tests.factories import make_auction, make_moderator, make_user, rid, set_end
 from wallets.audit import audit_ledger
 from wallets.models import Wallet
 from wallets.services import wallet_deposit, wallet_withdraw
@@ -58,7 +58,7 @@ class MarketMachine(RuleBasedStateMachine):
     def market(self):
         self.model = Model()
         self.seller = make_user()
-        self.staff = make_user(is_staff=True)
+        self.staff = make_moderator()
         self.users = [make_user(balance=100_000) for _ in range(3)]
         self.model.wallets = {u.pk: [100_000, 0] for u in self.users}
         self.model.wallets[self.seller.pk] = [0, 0]

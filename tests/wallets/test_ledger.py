@@ -3,8 +3,8 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from neighborbid.errors import InvalidAmount, InvalidRequest
-from tests.factories import make_user
+from neighborbid.errors import InvalidAmount, InvalidRequest, PermissionDenied
+from tests.factories import make_moderator, make_user
 from tests.money import assert_books_balance, wallet_of
 from wallets.models import LedgerEntry
 from wallets.services import wallet_adjust, wallet_deposit
@@ -47,7 +47,7 @@ def test_database_trigger_refuses_update_and_delete(entry, sql):
 
 
 def test_staff_correction_writes_an_entry_naming_the_staff_user():
-    user, staff = make_user(balance=10_000), make_user(is_staff=True)
+    user, staff = make_user(balance=10_000), make_moderator()
     entry = wallet_adjust(user=user, amount=-3_000, staff_user=staff, reason="중복 충전 정정")
     assert wallet_of(user) == (7_000, 0)
     assert (entry.kind, entry.staff_user_id, entry.memo) == ("adjustment", staff.pk, "중복 충전 정정")
@@ -60,12 +60,13 @@ def test_staff_correction_writes_an_entry_naming_the_staff_user():
         ({"amount": 0}, InvalidAmount),
         ({"amount": 1.5}, InvalidAmount),
         ({"reason": "  "}, InvalidRequest),
-        ({"staff": False}, InvalidRequest),
+        ({"moderator": False}, PermissionDenied),
     ],
 )
-def test_correction_needs_an_amount_a_reason_and_staff(kwargs, error):
+def test_correction_needs_an_amount_a_reason_and_the_permission(kwargs, error):
     user = make_user(balance=10_000)
-    staff = make_user(is_staff=kwargs.pop("staff", True))
+    # a staff user without the adjust_wallet permission is refused like anyone else
+    staff = make_moderator() if kwargs.pop("moderator", True) else make_user(is_staff=True)
     args = {"user": user, "amount": 1_000, "staff_user": staff, "reason": "정정"} | kwargs
     with pytest.raises(error):
         wallet_adjust(**args)

@@ -13,7 +13,7 @@ from auctions.images import MAX_BYTES
 from auctions.models import Auction, AuctionPhoto, Report, Watch
 from auctions.selectors import leader_tag
 from auctions.services import auction_hide, auction_photos_add, bid_place
-from tests.factories import make_auction, make_user, rid
+from tests.factories import make_auction, make_moderator, make_user, rid
 from tests.money import world
 from tests.web.conftest import follow_messages, image_bytes, signed_in, upload
 
@@ -74,7 +74,7 @@ def test_national_page_includes_the_live_partial_and_local_does_not(settings, tm
 def test_missing_and_hidden_auctions_are_404():
     assert Client().get("/auctions/987654/").status_code == 404
     auction = make_auction()
-    staff = make_user(is_staff=True)
+    staff = make_moderator()
     auction_hide(auction_id=auction.pk, staff_user=staff, reason="금지 물품")
     response = signed_in(make_user()).get(reverse("auctions:detail", args=[auction.pk]))
     assert response.status_code == 404
