@@ -228,7 +228,6 @@ REALTIME = {
     "RECONNECT_MAX_S": 5.0,
     "PING_IDLE_S": 5.0,  # ping the subscription after this much silence
     "DB_THREADS": int(os.environ.get("WS_DB_THREADS", "4")),  # per process, for bid/buy-now calls
-    "PRECHECK_TOO_LOW": True,  # refuse bids below a committed state's minimum without the row lock
 }
 
 AUTH_USER_MODEL = "accounts.User"
