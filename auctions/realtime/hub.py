@@ -135,6 +135,7 @@ class Hub:
         self._listener = None
         self._closed = False
         self._refresh_task: asyncio.Task | None = None
+        self._started_at: float | None = None
         self.stats = {
             "received": 0,
             "delivered": 0,
@@ -158,12 +159,19 @@ class Hub:
             self.connected.set()
 
     async def ready(self, timeout: float = 1.0) -> bool:
-        """Start if needed and wait (bounded) until the subscription is live."""
+        """Start if needed and wait (bounded) until the subscription is live. Only the first
+        sockets of a process wait; while Redis is down nobody does (the hub catches up and
+        reloads the watched auctions when it is back)."""
+        if self._started_at is None:
+            self._started_at = self.loop.time()
         self.start()
         if self.connected.is_set():
             return True
+        remaining = self._started_at + timeout - self.loop.time()
+        if remaining <= 0:
+            return False
         try:
-            await asyncio.wait_for(self.connected.wait(), timeout)
+            await asyncio.wait_for(self.connected.wait(), remaining)
         except TimeoutError:
             return False
         return True
