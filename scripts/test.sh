@@ -41,6 +41,22 @@ export NEIGHBORBID_REQUIRE_SERVICES=1
 export DB_POOL_MAX_SIZE="${DB_POOL_MAX_SIZE:-40}"
 export BUS_PREFIX="${BUS_PREFIX:-nbtest}"
 
+# The database named in DATABASE_URL must exist (makemigrations --check reads its history);
+# pytest itself creates and drops test_<name>.
+.venv/bin/python - <<'PY'
+import os
+from urllib.parse import urlparse
+
+import psycopg
+
+url = urlparse(os.environ["DATABASE_URL"])
+name = url.path.lstrip("/")
+with psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password,
+                     dbname="postgres", autocommit=True) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        conn.execute(f'CREATE DATABASE "{name}"')
+PY
+
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== migrations" && .venv/bin/python manage.py makemigrations --check --dry-run
 echo "== pytest" && .venv/bin/python -m pytest "$@"
