@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 
 from django.conf import settings
 
@@ -39,7 +40,9 @@ return allowed
 _local: dict[str, tuple[float, float]] = {}
 _local_lock = threading.Lock()
 _script = None
-_async_clients: dict[int, object] = {}
+# One async client per event loop, forgotten with its loop (a client is bound to the loop
+# that created it; keying by id(loop) could hand a dead loop's client to a new loop).
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _key(key: str) -> str:
@@ -84,16 +87,20 @@ async def rate_limit_hit_async(*, key: str, rate: float, burst: int, cost: int =
 
         import redis.asyncio as aioredis
 
-        loop_id = id(asyncio.get_running_loop())
-        client = _async_clients.get(loop_id)
+        loop = asyncio.get_running_loop()
+        client = _async_clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(
+            # A blocking pool: a burst waits (up to the socket timeout) for a free connection
+            # instead of raising MaxConnectionsError (redis-py 8 caps async pools at 100).
+            pool = aioredis.BlockingConnectionPool.from_url(
                 settings.REDIS_URL,
+                max_connections=200,
+                timeout=settings.REDIS_SOCKET_TIMEOUT,
                 socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
                 socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-                max_connections=100,
             )
-            _async_clients[loop_id] = client
+            client = aioredis.Redis(connection_pool=pool)
+            _async_clients[loop] = client
         result = await client.eval(TOKEN_BUCKET_LUA, 1, _key(key), rate, burst, cost, now)
         return bool(result)
     except Exception as exc:
