@@ -327,32 +327,28 @@ def edit(request, pk: int):
     )
 
 
-@require_POST
-def cancel(request, pk: int):
+def _seller_action(request, pk: int, service, done: str):
+    """Cancel or end early: the service decides who may (the seller while nobody has bid)."""
     if not request.user.is_authenticated:
         return redirect_to_login(_detail_url(pk))
     try:
-        auction_cancel(auction_id=pk, actor=request.user)
+        service(auction_id=pk, actor=request.user)
     except DomainError as exc:
         if exc.http_status == 403:
             raise PermissionDenied(exc.message) from exc
         return _domain_error_response(request, exc, back=_detail_url(pk))
-    messages.success(request, _("경매를 취소했어요."))
+    messages.success(request, done)
     return redirect(_detail_url(pk))
+
+
+@require_POST
+def cancel(request, pk: int):
+    return _seller_action(request, pk, auction_cancel, _("경매를 취소했어요."))
 
 
 @require_POST
 def end_early(request, pk: int):
-    if not request.user.is_authenticated:
-        return redirect_to_login(_detail_url(pk))
-    try:
-        auction_end_early(auction_id=pk, actor=request.user)
-    except DomainError as exc:
-        if exc.http_status == 403:
-            raise PermissionDenied(exc.message) from exc
-        return _domain_error_response(request, exc, back=_detail_url(pk))
-    messages.success(request, _("경매를 종료했어요."))
-    return redirect(_detail_url(pk))
+    return _seller_action(request, pk, auction_end_early, _("경매를 종료했어요."))
 
 
 # --- my page and notifications ----------------------------------------------------------------
