@@ -3,6 +3,8 @@ NEIGHBORBID_REQUIRE_SERVICES=1 (CI) it stops with an error, never skips, when on
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 
@@ -20,6 +22,8 @@ def pytest_sessionstart(session):
             redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
         except Exception as exc:
             problems.append(f"Redis at {settings.REDIS_URL} is not reachable: {exc}")
+    # WhiteNoise warns on every request when STATIC_ROOT does not exist (no collectstatic in tests)
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     if problems:
         pytest.exit("Test services missing:\n  " + "\n  ".join(problems) + "\nRun the suite with `make test`.", 2)
 
