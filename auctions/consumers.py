@@ -39,7 +39,7 @@ from auctions.realtime.frames import (
 from auctions.realtime.hub import get_hub, realtime_setting
 from auctions.selectors import leader_tag
 from neighborbid import bus
-from neighborbid.errors import AuctionNotFound, DomainError, RateLimited
+from neighborbid.errors import AuctionNotFound, BidTooLow, DomainError, RateLimited
 from neighborbid.ratelimit import rate_limit_hit_async
 
 logger = logging.getLogger("neighborbid.realtime")
@@ -131,6 +131,18 @@ def _money_call(func):
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
     user = _session_user(session_key, user_id)
     return services.bid_place(auction_id=auction_id, bidder=user, amount=amount, request_id=request_id)
+
+
+def _request_seen(*, user_id: int, request_id: str) -> bool:
+    """Was this request id used by this user before? One indexed lookup (bid_unique_request)."""
+    from auctions.models import Bid
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Bid._meta.db_table} WHERE bidder_id = %s AND client_request_id = %s",
+            [user_id, request_id],
+        )
+        return cursor.fetchone() is not None
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
@@ -279,6 +291,14 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
+        too_low = self._too_low_for_committed_state(request.amount)
+        if too_low is not None:
+            # Certainly too low for a state that has committed (prices only rise once there are
+            # bids): refuse without taking the auction's row lock, unless this request id was
+            # used before (then the service replays the first outcome).
+            seen = await _money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
+            if not seen:
+                raise too_low
         result = await _money_call(_place_bid)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
@@ -290,6 +310,22 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             request,
             {"action": "bid", "duplicate": result.duplicate, "bid_id": result.bid.pk, "amount": result.bid.amount},
             result.state,
+        )
+
+    def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
+        """In a drop most bids lose the race: each would wait for the auction's row lock only to
+        be refused. A committed state of an open auction with bids has a minimum next bid that
+        can only grow, so a lower amount is refused here with the same error the service gives."""
+        feed_state = get_hub().latest_state(self.rt_auction_id)
+        state = max((s for s in (feed_state, self._ack_state) if s is not None), key=lambda s: s["seq"], default=None)
+        if state is None or state["status"] != "open" or not state["bid_count"] or amount >= state["min_next_bid"]:
+            return None
+        minimum = state["min_next_bid"]
+        return BidTooLow(
+            f"최소 입찰가는 {minimum:,}원입니다.",
+            current_price=state["current_price"],
+            min_next_bid=minimum,
+            seq=state["seq"],
         )
 
     async def _buy_now(self, request: ClientRequest) -> None:

@@ -613,17 +613,30 @@ async def test_without_redis_the_in_process_bus_keeps_a_single_server_live(setti
     await ws_watcher.disconnect()
 
 
-async def test_a_retry_of_an_accepted_bid_is_a_duplicate_even_after_the_price_moved():
+async def test_a_bid_below_a_committed_minimum_is_refused_at_the_door_and_retries_still_replay(monkeypatch):
     auction = await national(start_price=10_000)
     alice, bob = await user(), await user()
     ws_alice, _ = await open_socket(auction.pk, user=alice)
     ws_bob, _ = await open_socket(auction.pk, user=bob)
     await ws_alice.send_json_to({"type": "bid", "amount": 10_000, "request_id": "pc-a1"})
     await receive_until(ws_alice, lambda m: m["type"] == "ack")
+    await receive_until(ws_bob, lambda m: m["type"] == "state")  # bob's process knows the new minimum
+
+    calls = []
+    real = __import__("auctions.services", fromlist=["bid_place"]).bid_place
+
+    def spy(**kwargs):
+        calls.append(kwargs["request_id"])
+        return real(**kwargs)
+
+    monkeypatch.setattr("auctions.services.bid_place", spy)
     reply = await _expect_error(
         ws_bob, {"type": "bid", "amount": 10_500, "request_id": "pc-b1"}, "bid_too_low", request_id="pc-b1"
     )
     assert reply["current_price"] == 10_000 and reply["min_next_bid"] == 11_000
+    assert calls == []  # a sure loser never reached the service (no session check, no row lock)
+
+    # A retry of a bid that was accepted earlier is still answered as a duplicate, not "too low".
     await ws_bob.send_json_to({"type": "bid", "amount": 11_000, "request_id": "pc-b2"})
     await receive_until(ws_bob, lambda m: m["type"] == "ack")
     await ws_alice.send_json_to({"type": "bid", "amount": 12_000, "request_id": "pc-a2"})
