@@ -265,7 +265,9 @@ NEIGHBORBID_SECURITY = {
 }
 
 LANGUAGE_CODE = "ko-kr"
-LANGUAGES = [("ko", "한국어"), ("en", "English")]
+# Korean only until an English catalogue exists (strings are marked for gettext): with "en"
+# listed, an English browser got Django's own strings in English inside Korean pages.
+LANGUAGES = [("ko", "한국어")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Seoul"
 USE_I18N = True
