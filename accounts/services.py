@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
 from accounts.selectors import distance_km
-from neighborbid.errors import DomainError, InvalidRequest, NotEligible, PermissionDenied
+from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
 
 logger = logging.getLogger("neighborbid.accounts")
 SUSPEND = "accounts.suspend_user"  # the moderators' permission (accounts.roles)
@@ -74,38 +74,32 @@ def user_set_radius(*, user: User, radius_km: int) -> None:
 
 
 def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
-    """Suspend a user: no listing, bidding or buying from now on; their live listings are
-    hidden (holds released) through the auction services, each in its own transaction.
-    Returns how many listings were hidden. Safe to run again (it finishes what is left)."""
-    from auctions.models import Auction
-    from auctions.services import auction_hide
+    """Suspend a user: no listing, bidding or buying from now on; they are told (a notification,
+    pushed live); their live listings are hidden and refunded through the auction services,
+    each in its own transaction. Returns how many listings were hidden. Safe to run again (it
+    finishes what is left)."""
+    from auctions.events import send_user_event_on_commit
+    from auctions.models import Notification
+    from auctions.services import seller_listings_hide
 
     if staff_user is None or not staff_user.has_perm(SUSPEND):
         raise PermissionDenied()
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정지 사유를 입력해 주세요.")
-    from auctions.models import Notification
-
     with transaction.atomic():
         updated = User.objects.filter(pk=user_id).update(
             is_suspended=True, suspended_reason=reason, suspended_at=timezone.now()
         )
         if not updated:
             raise InvalidRequest("사용자를 찾을 수 없습니다.")
-        Notification.objects.create(
+        message = f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}"
+        note = Notification.objects.create(user_id=user_id, kind=Notification.Kind.SUSPENDED, message=message)
+        send_user_event_on_commit(
             user_id=user_id,
-            kind=Notification.Kind.SUSPENDED,
-            message=f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}",
+            event={"type": "notification", "kind": "suspended", "notification_id": note.pk, "message": message},
         )
-    hidden = 0
-    live = Auction.objects.filter(seller_id=user_id, status__in=[Auction.Status.SCHEDULED, Auction.Status.OPEN])
-    for auction_id in live.values_list("pk", flat=True):
-        try:
-            auction_hide(auction_id=auction_id, staff_user=staff_user, reason=f"판매자 이용 정지: {reason}")
-            hidden += 1
-        except DomainError:  # ended meanwhile: nothing to hide
-            logger.info("suspend: auction %s ended meanwhile", auction_id)
+    hidden = seller_listings_hide(seller_id=user_id, staff_user=staff_user, reason=f"판매자 이용 정지: {reason}")
     logger.info("user suspended id=%s staff=%s hidden=%s", user_id, staff_user.pk, hidden)
     return hidden
 

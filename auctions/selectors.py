@@ -96,7 +96,8 @@ def auctions_due_to_open(*, now: datetime | None = None, limit: int = 100) -> li
 def auctions_due_to_settle(*, now: datetime | None = None, limit: int = 100) -> list[int]:
     now = now or timezone.now()
     return list(
-        Auction.objects.filter(status=Auction.Status.OPEN, ends_at__lte=now)
+        # scheduled too: an auction whose whole window passed while no worker ran ends here
+        Auction.objects.filter(status__in=[Auction.Status.OPEN, Auction.Status.SCHEDULED], ends_at__lte=now)
         .order_by("ends_at")
         .values_list("pk", flat=True)[:limit]
     )

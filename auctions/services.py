@@ -315,10 +315,14 @@ def bid_place(*, auction_id: int, bidder, amount: int, request_id: str) -> BidRe
     constraint."""
     _check_amount(amount)
     _check_request_id(request_id)
-    user = _fresh_user(bidder)
-    earlier = _earlier_bid(bidder_id=user.pk, request_id=request_id)
+    if bidder is None or not getattr(bidder, "is_authenticated", False):
+        raise PermissionDenied("로그인이 필요합니다.")
+    # A repeat is answered with the first outcome even if the user was suspended since: the
+    # bid stands, and an error would tell the client nothing happened.
+    earlier = _earlier_bid(bidder_id=bidder.pk, request_id=request_id)
     if earlier is not None:
         return _replay(earlier, auction_id=auction_id, amount=amount)
+    user = _fresh_user(bidder)
     _refuse_early_if_too_low(auction_id=auction_id, user=user, amount=amount, request_id=request_id)
     try:
         with transaction.atomic():
@@ -367,8 +371,9 @@ def _refuse_early_if_too_low(*, auction_id: int, user: User, amount: int, reques
     if amount >= minimum:
         return
     twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
-    if twin is not None and twin.auction_id == auction_id and twin.amount == amount:
-        return  # a twin of this request won meanwhile: the locked path replays it
+    if twin is not None:
+        _replay(twin, auction_id=auction_id, amount=amount)  # another amount: DuplicateRequest
+        return  # the same request won meanwhile: the locked path replays it
     raise BidTooLow(
         f"최소 입찰가는 {minimum:,}원입니다.", current_price=row["current_price"], min_next_bid=minimum, seq=row["seq"]
     )
@@ -446,6 +451,13 @@ def _bid_locked(auction: Auction, *, user: User, amount: int, request_id: str, n
 def auction_buy_now(*, auction_id: int, buyer, request_id: str) -> PurchaseResult:
     """Buy at the buy-now price: the auction ends as sold at once."""
     _check_request_id(request_id)
+    if buyer is None or not getattr(buyer, "is_authenticated", False):
+        raise PermissionDenied("로그인이 필요합니다.")
+    bought = Auction.objects.filter(winner_id=buyer.pk, buy_now_request_id=request_id).first()
+    if bought is not None:
+        if bought.pk != auction_id:
+            raise DuplicateRequest()
+        return PurchaseResult(auction=bought, state=auction_public_state(bought), duplicate=True)
     user = _fresh_user(buyer)
     with transaction.atomic():
         auction = auction_lock(auction_id=auction_id)
@@ -654,6 +666,27 @@ def auction_hide(*, auction_id: int, staff_user, reason: str) -> Auction:
     user = _fresh_user(staff_user)
     if not user.has_perm(MODERATE):
         raise PermissionDenied()
+    return _hide(auction_id=auction_id, staff=user, reason=reason)
+
+
+def seller_listings_hide(*, seller_id: int, staff_user, reason: str) -> int:
+    """Part of a suspension (accounts.suspend_user): hide and refund every live listing of a
+    suspended seller, each in its own transaction (never many auction locks at once). Returns
+    how many were hidden; safe to run again."""
+    user = _fresh_user(staff_user)
+    if not user.has_perm("accounts.suspend_user"):
+        raise PermissionDenied()
+    if not User.objects.filter(pk=seller_id, is_suspended=True).exists():
+        raise InvalidRequest("이용 정지된 판매자의 경매만 한꺼번에 숨길 수 있습니다.")
+    live = Auction.objects.filter(seller_id=seller_id, status__in=[Status.SCHEDULED, Status.OPEN], is_hidden=False)
+    hidden = 0
+    for auction_id in live.values_list("pk", flat=True):
+        _hide(auction_id=auction_id, staff=user, reason=reason)
+        hidden += 1
+    return hidden
+
+
+def _hide(*, auction_id: int, staff: User, reason: str) -> Auction:
     reason = (reason or "").strip()
     with transaction.atomic():
         auction = auction_lock(auction_id=auction_id)
@@ -667,7 +700,7 @@ def auction_hide(*, auction_id: int, staff_user, reason: str) -> Auction:
         auction.hidden_reason = reason
         _save(auction, *fields)
         _publish_state(auction, ended=ended_now)
-    logger.info("auction hidden id=%s staff=%s", auction_id, user.pk)
+    logger.info("auction hidden id=%s staff=%s", auction_id, staff.pk)
     return auction
 
 
