@@ -79,6 +79,17 @@ def _close_db_pool_at_end(django_db_setup):
     yield
     from django.db import connections
 
+    from auctions import consumers
+
+    # Threads that ran database work keep their own Django connection: close them there.
+    if consumers._money_executor is not None:
+        for future in [consumers._money_executor.submit(connections.close_all) for _ in range(8)]:
+            future.result()
+        consumers._money_executor.shutdown(wait=True)
+        consumers._money_executor = None
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    async_to_sync(sync_to_async(connections.close_all, thread_sensitive=True))()
     for connection in connections.all():
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
