@@ -117,10 +117,6 @@ def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: int
     )
 
 
-def auctions_visible() -> QuerySet[Auction]:
-    return Auction.objects.filter(is_hidden=False)
-
-
 # --- list reads for the pages (home, my page, watchlist) ---------------------------------
 
 SORTS = {
