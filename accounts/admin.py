@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from accounts.models import Neighbourhood, User
 from accounts.services import user_suspend, user_unsuspend
-from neighborbid.admin_actions import ReasonForm, check_may_suspend, form_action
+from neighborbid.admin_actions import ReasonForm, form_action
 from neighborbid.errors import DomainError
 from wallets.models import Wallet
 from wallets.services import wallet_create
@@ -121,7 +121,6 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="선택한 사용자 이용 정지 (판매 중 경매 숨김·환불)", permissions=["suspend"])
     def suspend_users(self, request, queryset):
         def perform(user, data):
-            check_may_suspend(request.user, user)
             hidden = user_suspend(user_id=user.pk, staff_user=request.user, reason=data["reason"])
             return f"이용 정지 (숨긴 경매 {hidden}건)."
 

@@ -87,6 +87,13 @@ def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정지 사유를 입력해 주세요.")
+    target = User.objects.filter(pk=user_id).only("is_staff", "is_superuser").first()
+    if target is None:
+        raise InvalidRequest("사용자를 찾을 수 없습니다.")
+    if target.pk == staff_user.pk:
+        raise PermissionDenied("자기 자신은 정지할 수 없습니다.")
+    if (target.is_staff or target.is_superuser) and not staff_user.is_superuser:
+        raise PermissionDenied("운영진 계정은 최고 관리자만 정지할 수 있습니다.")
     with transaction.atomic():
         updated = User.objects.filter(pk=user_id).update(
             is_suspended=True, suspended_reason=reason, suspended_at=timezone.now()

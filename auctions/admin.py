@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from accounts.services import user_suspend
 from auctions.models import Auction, Bid, Report
 from auctions.services import auction_cancel, auction_hide, report_resolve
-from neighborbid.admin_actions import ReasonForm, check_may_suspend, form_action
+from neighborbid.admin_actions import ReasonForm, form_action
 from neighborbid.errors import DomainError
 
 
@@ -274,7 +274,6 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             target = report.reported_user or (report.auction.seller if report.auction_id else None)
             if target is None:
                 return "정지할 사용자가 없습니다."
-            check_may_suspend(request.user, target)
             hidden = user_suspend(user_id=target.pk, staff_user=request.user, reason=data["reason"])
             report_resolve(report_id=report.pk, staff_user=request.user, status=Report.Status.ACTIONED)
             return f"{target.username} 이용 정지 (숨긴 경매 {hidden}건)."

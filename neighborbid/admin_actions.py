@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from neighborbid.errors import DomainError, PermissionDenied
+from neighborbid.errors import DomainError
 
 MAX_OBJECTS = 200
 
@@ -95,11 +95,3 @@ def form_action(
     }
     request.current_app = modeladmin.admin_site.name
     return TemplateResponse(request, "admin/neighborbid/action_form.html", context)
-
-
-def check_may_suspend(staff_user, target) -> None:
-    """Door rule: nobody suspends themselves; only a superuser suspends staff."""
-    if target.pk == staff_user.pk:
-        raise PermissionDenied("자기 자신은 정지할 수 없습니다.")
-    if (target.is_staff or target.is_superuser) and not staff_user.is_superuser:
-        raise PermissionDenied("운영진 계정은 최고 관리자만 정지할 수 있습니다.")

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from neighborbid.admin_actions import form_action
-from neighborbid.errors import PermissionDenied
 from wallets.models import LedgerEntry, Wallet
 from wallets.services import wallet_adjust
 
@@ -87,8 +86,6 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="수동 정정 (사유 필수, 한 번에 한 지갑)", permissions=["adjust"])
     def manual_correction(self, request, queryset):
         def perform(wallet, data):
-            if wallet.user_id == request.user.pk:
-                raise PermissionDenied("본인 지갑은 정정할 수 없습니다. 다른 운영자에게 요청해 주세요.")
             entry = wallet_adjust(
                 user=wallet.user, amount=data["amount"], staff_user=request.user, reason=data["reason"]
             )

@@ -193,6 +193,8 @@ def wallet_adjust(*, user, amount: int, staff_user, reason: str) -> LedgerEntry:
         raise InvalidRequest("정정 사유를 입력해 주세요.")
     if staff_user is None or not staff_user.has_perm("wallets.adjust_wallet"):
         raise PermissionDenied("지갑 정정 권한이 없습니다.")
+    if staff_user.pk == user.pk:
+        raise PermissionDenied("본인 지갑은 정정할 수 없습니다. 다른 운영자에게 요청해 주세요.")
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         entry = _apply(wallet, kind=Kind.ADJUSTMENT, balance_delta=amount, staff_user=staff_user, memo=reason)

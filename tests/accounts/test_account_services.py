@@ -108,3 +108,17 @@ def test_suspension_needs_staff_and_a_reason_and_can_be_lifted():
     user_unsuspend(user_id=user.pk, staff_user=staff)
     user.refresh_from_db()
     assert not user.is_suspended
+
+
+def test_nobody_suspends_themselves_and_only_superusers_suspend_staff():
+    moderator, other_moderator = make_moderator(), make_moderator()
+    for target, actor in [(moderator, moderator), (other_moderator, moderator)]:
+        with pytest.raises(PermissionDenied):
+            user_suspend(user_id=target.pk, staff_user=actor, reason="x")
+        target.refresh_from_db()
+        assert not target.is_suspended
+    assert not Notification.objects.filter(kind="suspended").exists()
+    boss = make_user(is_staff=True, is_superuser=True)
+    user_suspend(user_id=other_moderator.pk, staff_user=boss, reason="권한 남용")
+    other_moderator.refresh_from_db()
+    assert other_moderator.is_suspended

@@ -72,3 +72,12 @@ def test_correction_needs_an_amount_a_reason_and_the_permission(kwargs, error):
         wallet_adjust(**args)
     assert wallet_of(user) == (10_000, 0)
     assert LedgerEntry.objects.filter(kind="adjustment").count() == 0
+
+
+def test_nobody_corrects_their_own_wallet():
+    moderator = make_moderator()
+    wallet_deposit(user=moderator, amount=10_000)
+    with pytest.raises(PermissionDenied):
+        wallet_adjust(user=moderator, amount=1_000_000, staff_user=moderator, reason="내 지갑")
+    assert wallet_of(moderator) == (10_000, 0)
+    assert LedgerEntry.objects.filter(kind="adjustment").count() == 0
