@@ -1,4 +1,4 @@
-.PHONY: run test lint format audit worker
+.PHONY: run test test-fast lint format audit
 run:  ## install, migrate, seed demo data, serve on http://127.0.0.1:8000 with the worker
 	scripts/run.sh
 test:  ## the whole suite (ruff, migrations check, pytest on PostgreSQL + Redis)

@@ -8,16 +8,15 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import Neighbourhood, User
-from accounts.services import user_suspend, user_unsuspend
+from accounts.services import user_create, user_suspend, user_unsuspend
 from neighborbid.admin_actions import ReasonForm, form_action
 from neighborbid.errors import DomainError
 from wallets.models import Wallet
-from wallets.services import wallet_create
 
 admin.site.site_header = "NeighborBid 운영"
 admin.site.site_title = "NeighborBid 운영"
@@ -94,11 +93,22 @@ class UserAdmin(DjangoUserAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        # Every user has exactly one wallet from the moment they exist (as UserManager does).
-        with transaction.atomic():
+        if change:
             super().save_model(request, obj, form, change)
-            if not change and not Wallet.objects.filter(user=obj).exists():
-                wallet_create(user=obj)
+            return
+        # "Add user" goes through the one way users come to be (with their wallet).
+        try:
+            created = user_create(
+                username=obj.username,
+                password=form.cleaned_data.get("password1") or None,
+                nickname=obj.nickname or obj.username,
+                neighbourhood=obj.neighbourhood,
+                is_staff=obj.is_staff,
+            )
+        except DomainError as exc:
+            raise ValidationError(exc.message) from exc
+        obj.pk = created.pk
+        obj._state.adding = False
 
     @admin.display(description="사용 가능 잔액", ordering="wallet__balance")
     def available_balance(self, obj: User) -> str:

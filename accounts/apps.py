@@ -1,6 +1,6 @@
 from django.apps import AppConfig
-from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db.models.signals import post_migrate
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_migrate, pre_save
 
 
 class AccountsConfig(AppConfig):
@@ -19,3 +19,9 @@ class AccountsConfig(AppConfig):
 
         user_login_failed.connect(on_login_failed, dispatch_uid="neighborbid.login_failed")
         user_logged_in.connect(on_logged_in, dispatch_uid="neighborbid.logged_in")
+
+        # A logout or a new password ends live sockets' personal delivery (issue: sessions).
+        from accounts.signals import on_logged_out, on_user_pre_save
+
+        user_logged_out.connect(on_logged_out, dispatch_uid="accounts.logged_out")
+        pre_save.connect(on_user_pre_save, sender=self.get_model("User"), dispatch_uid="accounts.password_changed")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.db import models, transaction
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,14 +27,8 @@ class Neighbourhood(models.Model):
 
 
 class UserManager(DjangoUserManager):
-    def _create_user(self, username, email, password, **extra_fields):
-        # Every user has exactly one wallet from the moment they exist.
-        from wallets.services import wallet_create
-
-        with transaction.atomic():
-            user = super()._create_user(username, email, password, **extra_fields)
-            wallet_create(user=user)
-        return user
+    """Django's manager, unchanged. Users are created by accounts.services.user_create (which
+    also creates the wallet in the same transaction); `createsuperuser` is overridden to call it."""
 
 
 class User(AbstractUser):

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import Neighbourhood
+from accounts.models import Neighbourhood, User
+from neighborbid.errors import AccountSuspended, LoginRequired, PermissionDenied
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -46,3 +47,89 @@ def user_location_verified(user, *, now: datetime | None = None) -> bool:
         return False
     now = now or timezone.now()
     return now - user.location_verified_at <= timedelta(days=settings.NEIGHBORBID["VERIFY_VALID_DAYS"])
+
+
+# --- the acting user -------------------------------------------------------------------------
+
+
+def access_user(actor: object, *, allow_suspended: bool = False) -> User:
+    """Re-read the user a service acts for, and refuse one who may no longer act.
+
+    Every service that acts for someone calls this first: a socket's scope user or a form's
+    request.user may be stale (logged out, deactivated or suspended since). Suspended users are
+    refused unless the action is one they may still take (tidying a watchlist)."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise LoginRequired()
+    fresh = User.objects.filter(pk=actor.pk).first()  # type: ignore[attr-defined]
+    if fresh is None or not fresh.is_active:
+        raise LoginRequired()
+    if fresh.is_suspended and not allow_suspended:
+        raise AccountSuspended.because(fresh.suspended_reason)
+    return fresh
+
+
+def access_staff(actor: object, *, perm: str, message: str | None = None) -> User:
+    """The acting staff user, re-read (a suspended or deactivated moderator has no powers),
+    holding the permission `perm` (accounts.roles)."""
+    user = access_user(actor)
+    if not user.has_perm(perm):
+        raise PermissionDenied(message)
+    return user
+
+
+_LOGGED_OUT = "로그인이 풀렸어요. 다시 로그인한 뒤 입찰해 주세요."
+
+
+def session_user(*, session_key: str | None, user_id: int) -> User:
+    """The user of a socket's session *now*, refusing a session logged out (deleted or expired),
+    one whose password changed since it was created, and a user deactivated or suspended.
+
+    With the database session engine this is one query (the session row joined with the user);
+    otherwise Django's own get_user on a fresh session store."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.conf import settings
+    from django.contrib import auth
+    from django.db import connection
+    from django.utils import timezone
+    from django.utils.crypto import constant_time_compare
+
+    if not session_key:
+        raise LoginRequired()
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+        if not user.is_authenticated or user.pk != user_id:
+            raise LoginRequired(_LOGGED_OUT)
+        if user.is_suspended:  # type: ignore[union-attr]
+            raise AccountSuspended.because(user.suspended_reason)  # type: ignore[union-attr]
+        return user  # type: ignore[return-value]
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.session_data, u.password, u.is_suspended, u.suspended_reason "  # noqa: S608 (table names from meta)
+            f"FROM {Session._meta.db_table} s, {User._meta.db_table} u "
+            "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s AND u.is_active",
+            [session_key, connection.ops.adapt_datetimefield_value(timezone.now()), user_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise LoginRequired(_LOGGED_OUT)
+    data = SessionStore().decode(row[0])
+    user = User(pk=user_id, password=row[1], is_suspended=row[2], suspended_reason=row[3])
+    session_hash = data.get(auth.HASH_SESSION_KEY) or ""
+    if (
+        str(data.get(auth.SESSION_KEY)) != str(user_id)
+        or data.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
+        or not any(
+            constant_time_compare(session_hash, expected)
+            for expected in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
+        )
+    ):
+        raise LoginRequired(_LOGGED_OUT)
+    if user.is_suspended:
+        raise AccountSuspended.because(user.suspended_reason)
+    return user

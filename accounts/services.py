@@ -11,46 +11,58 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
-from accounts.selectors import distance_km
+from accounts.selectors import access_staff, access_user, distance_km
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
+from wallets.services import wallet_create
 
 logger = logging.getLogger("neighborbid.accounts")
 SUSPEND = "accounts.suspend_user"  # the moderators' permission (accounts.roles)
 
 
 def user_create(
-    *, username: str, password: str, nickname: str, neighbourhood: Neighbourhood | None = None, **extra
+    *,
+    username: str,
+    password: str | None,
+    nickname: str,
+    neighbourhood: Neighbourhood | None = None,
+    superuser: bool = False,
+    **extra: object,
 ) -> User:
-    """Create a user and their wallet (the manager creates the wallet in the same transaction)."""
+    """Create a user and their one wallet, in one transaction: the only way users come to be
+    (sign-up, the admin's "add user", `createsuperuser`, the demo data, the tests' factories).
+    A None password makes an account that cannot log in with a password."""
     username = (username or "").strip()
     nickname = (nickname or "").strip()
     if not username or not nickname:
         raise InvalidRequest("아이디와 닉네임을 입력해 주세요.")
     if User.objects.filter(username__iexact=username).exists():
-        raise InvalidRequest("이미 사용 중인 아이디입니다.")
-    candidate = User(username=username, nickname=nickname)
+        raise InvalidRequest("이미 사용 중인 아이디예요.")
+    if password is not None and not superuser:
+        candidate = User(username=username, nickname=nickname)
+        try:
+            validate_password(password, user=candidate)
+        except ValidationError as exc:
+            raise InvalidRequest(" ".join(exc.messages)) from exc
+    create = User.objects.create_superuser if superuser else User.objects.create_user
     try:
-        validate_password(password, user=candidate)
-    except ValidationError as exc:
-        raise InvalidRequest(" ".join(exc.messages)) from exc
-    try:
-        return User.objects.create_user(
-            username=username, password=password, nickname=nickname, neighbourhood=neighbourhood, **extra
-        )
+        with transaction.atomic():
+            user = create(username=username, password=password, nickname=nickname, neighbourhood=neighbourhood, **extra)
+            wallet_create(user=user)
     except IntegrityError as exc:  # the same name signed up at the same moment
-        raise InvalidRequest("이미 사용 중인 아이디입니다.") from exc
+        raise InvalidRequest("이미 사용 중인 아이디예요.") from exc
+    return user
 
 
-def user_verify_location(*, user: User, neighbourhood_id: int, latitude: object, longitude: object) -> float:
+def user_verify_location(*, actor: User, neighbourhood_id: int, latitude: object, longitude: object) -> float:
     """Daangn-style verification: the browser's position must lie within VERIFY_RADIUS_KM of the
     chosen neighbourhood's centre (computed here, on the server). Returns the distance."""
     try:
         lat = float(latitude)  # type: ignore[arg-type]
         lon = float(longitude)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise InvalidRequest("위치 정보를 읽을 수 없습니다.") from exc
+        raise InvalidRequest("위치 정보를 읽을 수 없어요.") from exc
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also rejects NaN
-        raise InvalidRequest("위치 정보가 올바르지 않습니다.")
+        raise InvalidRequest("위치 정보가 올바르지 않아요.")
     neighbourhood = Neighbourhood.objects.filter(pk=neighbourhood_id).first()
     if neighbourhood is None:
         raise InvalidRequest("동네를 골라 주세요.")
@@ -60,59 +72,76 @@ def user_verify_location(*, user: User, neighbourhood_id: int, latitude: object,
         raise NotEligible(
             f"현재 위치가 {neighbourhood.name}에서 약 {km:.1f}km 떨어져 있어요. {limit:g}km 안에서만 인증할 수 있어요."
         )
+    user = access_user(actor, allow_suspended=True)
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(neighbourhood=neighbourhood, location_verified_at=timezone.now())
-    user.refresh_from_db(fields=["neighbourhood", "location_verified_at"])
+    actor.refresh_from_db(fields=["neighbourhood", "location_verified_at"])
     return km
 
 
-def user_set_radius(*, user: User, radius_km: int) -> None:
+def user_set_radius(*, actor: User, radius_km: int) -> None:
     if radius_km not in User.Radius.values:
         raise InvalidRequest("동네 범위를 골라 주세요.")
+    user = access_user(actor, allow_suspended=True)
     User.objects.filter(pk=user.pk).update(search_radius_km=radius_km)
-    user.search_radius_km = radius_km
+    actor.search_radius_km = radius_km
 
 
-def user_suspend(*, user_id: int, staff_user, reason: str) -> int:
-    """Suspend a user: no listing, bidding or buying from now on; they are told (a notification,
-    pushed live); their live listings are hidden and refunded through the auction services,
-    each in its own transaction. Returns how many listings were hidden. Safe to run again (it
-    finishes what is left)."""
-    from auctions.events import send_user_event_on_commit
+def _check_may_moderate(*, staff: User, target_id: int) -> User:
+    """The guards shared by suspend and unsuspend: not oneself, staff only by a superuser."""
+    target = User.objects.filter(pk=target_id).only("is_staff", "is_superuser").first()
+    if target is None:
+        raise InvalidRequest("사용자를 찾을 수 없어요.")
+    if target.pk == staff.pk:
+        raise PermissionDenied("자기 자신의 이용 상태는 바꿀 수 없어요.")
+    if (target.is_staff or target.is_superuser) and not staff.is_superuser:
+        raise PermissionDenied("운영진 계정은 최고 관리자만 정지하거나 해제할 수 있어요.")
+    return target
+
+
+def user_suspend(*, user_id: int, staff_user: User, reason: str) -> int:
+    """Suspend a user: no listing, bidding or buying from now on (staff powers included); they
+    are told (a notification, pushed live); their live listings are hidden and refunded through
+    the auction services, each in its own transaction. Returns how many listings were hidden.
+    Safe to run again (it finishes what is left)."""
     from auctions.models import Notification
-    from auctions.services import seller_listings_hide
+    from auctions.services import notification_create, seller_listings_hide
 
-    if staff_user is None or not staff_user.has_perm(SUSPEND):
-        raise PermissionDenied()
+    staff = access_staff(staff_user, perm=SUSPEND)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정지 사유를 입력해 주세요.")
-    target = User.objects.filter(pk=user_id).only("is_staff", "is_superuser").first()
-    if target is None:
-        raise InvalidRequest("사용자를 찾을 수 없습니다.")
-    if target.pk == staff_user.pk:
-        raise PermissionDenied("자기 자신은 정지할 수 없습니다.")
-    if (target.is_staff or target.is_superuser) and not staff_user.is_superuser:
-        raise PermissionDenied("운영진 계정은 최고 관리자만 정지할 수 있습니다.")
+    _check_may_moderate(staff=staff, target_id=user_id)
     with transaction.atomic():
         updated = User.objects.filter(pk=user_id).update(
             is_suspended=True, suspended_reason=reason, suspended_at=timezone.now()
         )
         if not updated:
-            raise InvalidRequest("사용자를 찾을 수 없습니다.")
-        message = f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}"
-        note = Notification.objects.create(user_id=user_id, kind=Notification.Kind.SUSPENDED, message=message)
-        send_user_event_on_commit(
-            user_id=user_id,
-            event={"type": "notification", "kind": "suspended", "notification_id": note.pk, "message": message},
+            raise InvalidRequest("사용자를 찾을 수 없어요.")
+        notification_create(
+            user_ids=[user_id],
+            kind=Notification.Kind.SUSPENDED,
+            message=f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}",
         )
-    hidden = seller_listings_hide(seller_id=user_id, staff_user=staff_user, reason=f"판매자 이용 정지: {reason}")
-    logger.info("user suspended id=%s staff=%s hidden=%s", user_id, staff_user.pk, hidden)
+        user_sessions_changed(user_id=user_id)
+    hidden = seller_listings_hide(seller_id=user_id, staff_user=staff, reason=f"판매자 이용 정지: {reason}")
+    logger.info("user suspended id=%s staff=%s hidden=%s", user_id, staff.pk, hidden)
     return hidden
 
 
-def user_unsuspend(*, user_id: int, staff_user) -> None:
-    if staff_user is None or not staff_user.has_perm(SUSPEND):
-        raise PermissionDenied()
+def user_unsuspend(*, user_id: int, staff_user: User) -> None:
+    """Lift a suspension, with the same guards as suspending (a suspended moderator cannot
+    lift their own: they are refused as the acting user first)."""
+    staff = access_staff(staff_user, perm=SUSPEND)
+    _check_may_moderate(staff=staff, target_id=user_id)
     User.objects.filter(pk=user_id).update(is_suspended=False, suspended_reason="", suspended_at=None)
-    logger.info("user unsuspended id=%s staff=%s", user_id, staff_user.pk)
+    logger.info("user unsuspended id=%s staff=%s", user_id, staff.pk)
+
+
+def user_sessions_changed(*, user_id: int) -> None:
+    """A session of this user ended or lost its validity (logout, password change,
+    suspension): after commit, every live socket of the user re-checks its own session and
+    stops personal delivery if it no longer holds (auctions.consumers)."""
+    from auctions.events import send_user_event_on_commit
+
+    send_user_event_on_commit(user_id=user_id, event={"type": "session_recheck"})

@@ -86,7 +86,7 @@ def verify(request):
             data = form.cleaned_data
             try:
                 km = user_verify_location(
-                    user=user,
+                    actor=user,
                     neighbourhood_id=data["neighbourhood"].pk,
                     latitude=data["latitude"],
                     longitude=data["longitude"],
@@ -128,7 +128,7 @@ def radius(request):
         messages.error(request, _("동네 범위를 골라 주세요."))
         return redirect(back)
     try:
-        user_set_radius(user=request.user, radius_km=form.cleaned_data["radius_km"])
+        user_set_radius(actor=request.user, radius_km=form.cleaned_data["radius_km"])
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -1,9 +1,12 @@
 """The WebSocket door to a national auction: `ws/auctions/<id>/` (docs/protocol.md).
 
-A thin door, like the HTTP views: it parses a frame strictly (auctions.realtime.frames),
-re-checks who is asking, calls one service (auctions.services.bid_place / auction_buy_now)
-and turns the result or the DomainError into exactly one `ack` or `error` frame matched by
-request id. It never writes money, never decides a rule and never puts client JSON anywhere.
+Transport only, like the HTTP views: parse a frame strictly (auctions.realtime.frames), check
+who is asking (accounts.selectors.session_user), take a rate-limit token
+(neighborbid.ratelimit), call one service (auctions.services.bid_place / auction_buy_now) and
+turn the result or the DomainError into exactly one `ack` or `error` frame matched by request
+id. It never writes money, never decides a rule (the "sure loser" rule is
+auctions.rules.sure_loser_minimum, shared with the service) and never puts client JSON
+anywhere.
 
 Live updates do not come through the Channels layer: the socket registers with the process's
 hub (auctions.realtime.hub), which writes committed states and personal events straight to
@@ -13,34 +16,31 @@ hub (auctions.realtime.hub), which writes committed states and personal events s
 from __future__ import annotations
 
 import logging
-import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from importlib import import_module
-from types import SimpleNamespace
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.contrib import auth
-from django.db import connection
-from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 
+from accounts.selectors import session_user
 from auctions import services
-from auctions.realtime.frames import (
-    ClientRequest,
-    FrameRejected,
-    LoginRequired,
-    ServerError,
-    parse_frame,
-)
+from auctions.realtime.frames import ClientRequest, FrameRejected, parse_frame
 from auctions.realtime.hub import get_hub, realtime_setting
+from auctions.rules import sure_loser_minimum
 from auctions.selectors import leader_tag
 from neighborbid import bus
-from neighborbid.errors import AuctionNotFound, BidTooLow, DomainError, RateLimited
-from neighborbid.ratelimit import rate_limit_hit_async
+from neighborbid.errors import (
+    AccountSuspended,
+    AuctionNotFound,
+    BidTooLow,
+    DomainError,
+    LoginRequired,
+    RateLimited,
+    ServerError,
+)
+from neighborbid.ratelimit import LocalBucket, rate_limit_hit_async
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -49,68 +49,20 @@ CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)
 CLOSE_NOT_NATIONAL = 4403  # a local auction: its page works over HTTP only
 CLOSE_SERVER_ERROR = 1011
 
-
-class _Bucket:
-    """A tiny in-memory token bucket (per socket: frames and syncs)."""
-
-    __slots__ = ("rate", "burst", "tokens", "ts")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.ts = rate, burst, burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.ts) * self.rate)
-        self.ts = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-def _session_user(session_key: str | None, user_id: int):
-    """The user of this socket's session *now*: a session logged out (deleted or expired) or
-    whose password changed elsewhere since the socket connected no longer acts. With the
-    database session engine this is one query (session row joined with the user's password
-    hash), otherwise Django's own get_user on a fresh session store."""
-    if not session_key:
-        raise LoginRequired()
-    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        user = auth.get_user(SimpleNamespace(session=store))
-        if not user.is_authenticated or user.pk != user_id:
-            raise LoginRequired(_LOGGED_OUT)
-        return user
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
-
-    User = auth.get_user_model()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.session_data, u.password FROM {Session._meta.db_table} s, {User._meta.db_table} u "
-            "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s AND u.is_active",
-            [session_key, connection.ops.adapt_datetimefield_value(timezone.now()), user_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise LoginRequired(_LOGGED_OUT)
-    data = SessionStore().decode(row[0])
-    user = User(pk=user_id, password=row[1])
-    session_hash = data.get(auth.HASH_SESSION_KEY) or ""
-    if (
-        str(data.get(auth.SESSION_KEY)) != str(user_id)
-        or data.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
-        or not any(
-            constant_time_compare(session_hash, expected)
-            for expected in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
-        )
-    ):
-        raise LoginRequired(_LOGGED_OUT)
-    return user
-
-
-_LOGGED_OUT = "로그인이 풀렸습니다. 다시 로그인한 뒤 입찰해 주세요."
 _money_executor: ThreadPoolExecutor | None = None
+# Request ids this process has already handed to the bidding service (bounded): a resend of
+# one of them goes to the service (which replays the first outcome) even when its amount is
+# below the committed minimum by now.
+_KNOWN_REQUESTS: OrderedDict[tuple[int, str], None] = OrderedDict()
+_KNOWN_REQUESTS_MAX = 50_000
+
+
+def _remember_request(user_id: int, request_id: str) -> None:
+    key = (user_id, request_id)
+    _KNOWN_REQUESTS[key] = None
+    _KNOWN_REQUESTS.move_to_end(key)
+    while len(_KNOWN_REQUESTS) > _KNOWN_REQUESTS_MAX:
+        _KNOWN_REQUESTS.popitem(last=False)
 
 
 def _money_call(func):
@@ -129,25 +81,23 @@ def _money_call(func):
 
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
-    user = _session_user(session_key, user_id)
-    return services.bid_place(auction_id=auction_id, bidder=user, amount=amount, request_id=request_id)
-
-
-def _request_seen(*, user_id: int, request_id: str) -> bool:
-    """Was this request id used by this user before? One indexed lookup (bid_unique_request)."""
-    from auctions.models import Bid
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {Bid._meta.db_table} WHERE bidder_id = %s AND client_request_id = %s",
-            [user_id, request_id],
-        )
-        return cursor.fetchone() is not None
+    user = session_user(session_key=session_key, user_id=user_id)
+    return services.bid_place(auction_id=auction_id, actor=user, amount=amount, request_id=request_id)
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
-    user = _session_user(session_key, user_id)
-    return services.auction_buy_now(auction_id=auction_id, buyer=user, request_id=request_id)
+    user = session_user(session_key=session_key, user_id=user_id)
+    return services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
+
+
+def _request_seen(*, user_id: int, request_id: str) -> bool:
+    from auctions.selectors import bid_request_seen
+
+    return bid_request_seen(user_id=user_id, request_id=request_id)
+
+
+def _check_session(*, session_key, user_id) -> None:
+    session_user(session_key=session_key, user_id=user_id)
 
 
 class AuctionConsumer(AsyncWebsocketConsumer):
@@ -186,9 +136,14 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         self.rt_user_id = user.pk if user is not None and user.is_authenticated else None
         self._you_tag = leader_tag(auction_id=auction_id, user_id=self.rt_user_id)
-        self._frames = _Bucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
-        self._syncs = _Bucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
+        self._frames = LocalBucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
+        self._syncs = LocalBucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
         self._ack_state: dict | None = None
+        # Who this socket acts for, as far as the door knows: None while the session holds;
+        # the refusal to give once a logout, password change or suspension was announced.
+        self._revoked: DomainError | None = None
+        self._rechecking = False
+        self._held: list[dict] = []
         hub = get_hub()
         # Bounded wait for the bus subscription; if Redis is down the socket still works
         # (snapshots from the database, acks) and the hub catches up when it is back.
@@ -226,14 +181,15 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             return
         if self._ack_state is not None and self._ack_state["seq"] > state["seq"]:
             state = self._ack_state
+        signed_in = self.rt_user_id is not None and self._revoked is None
         payload = {
             **state,
             "type": "snapshot",
             "request_id": request_id,
             "you": {
-                "signed_in": self.rt_user_id is not None,
-                "tag": self._you_tag,
-                "leading": self._you_tag is not None and state.get("leader_tag") == self._you_tag,
+                "signed_in": signed_in,
+                "tag": self._you_tag if signed_in else None,
+                "leading": signed_in and self._you_tag is not None and state.get("leader_tag") == self._you_tag,
             },
         }
         # No suspension between this bookkeeping and the write (see hub._flush).
@@ -241,13 +197,47 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         self.rt_ready = True
         await self.send_json(payload)
 
+    # --- personal delivery (called by the hub) ---------------------------------------------------
+
+    def rt_accepts_personal(self, message: dict) -> bool:
+        """May the hub write this personal event now? Never after the session ended (logout,
+        password change, suspension); held while the session is being re-checked."""
+        if self._revoked is not None or self.rt_user_id is None:
+            return False
+        if self._rechecking:
+            self._held.append(message)
+            return False
+        return True
+
+    def rt_session_recheck(self) -> None:
+        """The user's sessions changed somewhere (accounts.services.user_sessions_changed):
+        hold personal delivery at once and re-check this socket's session."""
+        if self.rt_user_id is None or self._revoked is not None:
+            return
+        self._rechecking = True
+        get_hub().loop.create_task(self._recheck())
+
+    async def _recheck(self) -> None:
+        try:
+            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+        except (LoginRequired, AccountSuspended) as refusal:
+            self._revoked = refusal
+        except Exception:
+            logger.exception("realtime: session re-check failed user=%s", self.rt_user_id)
+            self._revoked = LoginRequired()  # fail closed: personal data stays private
+        self._rechecking = False
+        held, self._held = self._held, []
+        if self._revoked is None:
+            for message in held:
+                await self.base_send(message)
+
     # --- frames --------------------------------------------------------------------------------
 
     async def websocket_receive(self, message):
         if not self.rt_ready:
             return  # refused or closing
         if not self._frames.take():
-            await self._error(RateLimited("메시지를 너무 자주 보내고 있습니다. 잠시 후 다시 시도해 주세요."), None)
+            await self._error(RateLimited("메시지를 너무 자주 보내고 있어요. 잠시 후 다시 시도해 주세요."), None)
             return
         try:
             request = parse_frame(message.get("text"), message.get("bytes"))
@@ -271,19 +261,24 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _handle_sync(self, request: ClientRequest) -> None:
         if not self._syncs.take():
-            raise RateLimited("동기화 요청이 너무 잦습니다. 잠시 후 다시 시도해 주세요.")
+            raise RateLimited("동기화 요청이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
+        if request.seq is not None:
+            logger.debug("realtime: sync from seq=%s auction=%s", request.seq, self.rt_auction_id)
         await self._send_snapshot(request_id=request.request_id, fresh=True)
 
     async def _money_gate(self) -> None:
+        """Who first (anonymous, logged out, suspended), then the per-user rate limit."""
         if self.rt_user_id is None:
-            raise LoginRequired("로그인한 회원만 입찰하거나 구매할 수 있습니다.")
+            raise LoginRequired("로그인한 회원만 입찰하거나 구매할 수 있어요.")
+        if self._revoked is not None:
+            raise self._revoked
         allowed = await rate_limit_hit_async(
             key=f"ws-bid:{self.rt_user_id}",
             rate=realtime_setting("BID_RATE_PER_S", 5),
             burst=realtime_setting("BID_BURST", 10),
         )
         if not allowed:
-            raise RateLimited("입찰이 너무 잦습니다. 잠시 후 다시 시도해 주세요.")
+            raise RateLimited("입찰이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
 
     def _session_key(self) -> str | None:
         session = self.scope.get("session")
@@ -291,14 +286,15 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
+        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None
         too_low = self._too_low_for_committed_state(request.amount)
-        if too_low is not None:
-            # Certainly too low for a state that has committed (prices only rise once there are
-            # bids): refuse without taking the auction's row lock, unless this request id was
-            # used before (then the service replays the first outcome).
+        if too_low is not None and (self.rt_user_id, request.request_id) not in _KNOWN_REQUESTS:
+            # Certainly too low for a committed state: refuse without the row lock, unless
+            # this request id was used before (then the service replays the first outcome).
             seen = await _money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
             if not seen:
                 raise too_low
+        _remember_request(self.rt_user_id, request.request_id)
         result = await _money_call(_place_bid)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
@@ -313,20 +309,21 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         )
 
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
-        """In a drop most bids lose the race: each would wait for the auction's row lock only to
-        be refused. A committed state of an open auction with bids has a minimum next bid that
-        can only grow, so a lower amount is refused here with the same error the service gives."""
+        """The newest committed state this socket holds (the hub's feed or its own last ack)
+        decides, by the same rule as the service's early refusal."""
         feed_state = get_hub().latest_state(self.rt_auction_id)
         state = max((s for s in (feed_state, self._ack_state) if s is not None), key=lambda s: s["seq"], default=None)
-        if state is None or state["status"] != "open" or not state["bid_count"] or amount >= state["min_next_bid"]:
+        if state is None:
             return None
-        minimum = state["min_next_bid"]
-        return BidTooLow(
-            f"최소 입찰가는 {minimum:,}원입니다.",
+        minimum = sure_loser_minimum(
+            status=state["status"],
+            has_bids=bool(state["bid_count"]),
             current_price=state["current_price"],
-            min_next_bid=minimum,
-            seq=state["seq"],
+            amount=amount,
         )
+        if minimum is None:
+            return None
+        return BidTooLow.below(minimum, current_price=state["current_price"], seq=state["seq"])
 
     async def _buy_now(self, request: ClientRequest) -> None:
         await self._money_gate()

@@ -8,10 +8,39 @@ so a committed bid is never reported as failed (and never retried into a double 
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import transaction
 
 from neighborbid import bus
+
+if TYPE_CHECKING:
+    from auctions.selectors import PublicState
+
+
+class EndedEvent(TypedDict):
+    type: str
+    auction_id: int
+    seq: int
+    status: str
+    end_reason: str | None
+    final_price: int | None
+    winner: str | None
+
+
+def ended_event(state: PublicState) -> EndedEvent:
+    """The `ended` message for an ended auction's public state: the one builder, used by the
+    services when an auction ends and by the hub when it recovers a lost one."""
+    sold = state["status"] == "sold"
+    return {
+        "type": "ended",
+        "auction_id": state["auction_id"],
+        "seq": state["seq"],
+        "status": state["status"],
+        "end_reason": state.get("end_reason"),
+        "final_price": state["current_price"] if sold else None,
+        "winner": state.get("leader") if sold else None,
+    }
 
 
 def auction_channel(auction_id: int) -> str:

@@ -32,6 +32,17 @@ def min_next_bid(*, current_price: int, has_bids: bool) -> int:
     return current_price + bid_increment(current_price)
 
 
+def sure_loser_minimum(*, status: str, has_bids: bool, current_price: int, amount: int) -> int | None:
+    """The minimum next bid when `amount` is certainly too low for a *committed* state, else
+    None. Only an open auction with bids qualifies: its minimum can only grow from there (no
+    edits once bid on), so a bid too low now is too low under the lock too. Used by the
+    bidding service (before the lock) and by the live door (from the state it holds)."""
+    if status != "open" or not has_bids:
+        return None
+    minimum = min_next_bid(current_price=current_price, has_bids=True)
+    return minimum if amount < minimum else None
+
+
 def soft_close_end(
     *, now: datetime, ends_at: datetime, original_ends_at: datetime, window_s: int, extension_s: int, cap_s: int
 ) -> datetime:

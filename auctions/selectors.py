@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -15,6 +16,34 @@ from auctions.models import Auction, Bid
 from auctions.rules import mask_name, min_next_bid
 
 RECENT_BIDS = 5
+
+
+class RecentBid(TypedDict):
+    amount: int
+    bidder: str
+    at: str
+
+
+class PublicState(TypedDict):
+    """The wire shape of an auction's whole public state: the page's initial numbers, the
+    WebSocket snapshot and every live `state` message (docs/protocol.md)."""
+
+    type: str
+    auction_id: int
+    seq: int
+    status: str
+    end_reason: str | None
+    is_national: bool
+    current_price: int
+    min_next_bid: int
+    buy_now_price: int | None
+    bid_count: int
+    leader: str | None
+    leader_tag: str | None
+    starts_at: str
+    ends_at: str
+    server_time: str
+    recent_bids: list[RecentBid]
 
 
 def auction_min_next_bid(auction: Auction) -> int:
@@ -30,7 +59,7 @@ def leader_tag(*, auction_id: int, user_id: int | None) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def auction_recent_bids(*, auction_id: int, limit: int = RECENT_BIDS) -> list[dict]:
+def auction_recent_bids(*, auction_id: int, limit: int = RECENT_BIDS) -> list[RecentBid]:
     rows = (
         Bid.objects.filter(auction_id=auction_id)
         .order_by("-id")
@@ -49,10 +78,10 @@ def auction_recent_bids(*, auction_id: int, limit: int = RECENT_BIDS) -> list[di
 def auction_public_state(
     auction: Auction,
     *,
-    recent_bids: list[dict] | None = None,
+    recent_bids: list[RecentBid] | None = None,
     leader_name: str | None = None,
     now: datetime | None = None,
-) -> dict:
+) -> PublicState:
     """The whole public state of one auction, as a plain JSON-able dict."""
     if recent_bids is None:
         recent_bids = list(auction.recent_bids or [])
@@ -239,3 +268,8 @@ def user_watches(*, user_id: int, auction_id: int) -> bool:
     from auctions.models import Watch
 
     return Watch.objects.filter(user_id=user_id, auction_id=auction_id).exists()
+
+
+def bid_request_seen(*, user_id: int, request_id: str) -> bool:
+    """Was this request id used by this user before? One indexed lookup (bid_unique_request)."""
+    return Bid.objects.filter(bidder_id=user_id, client_request_id=request_id).exists()

@@ -167,7 +167,7 @@ def bid(request, pk: int):
     try:
         result = bid_place(
             auction_id=pk,
-            bidder=request.user,
+            actor=request.user,
             amount=form.cleaned_data["amount"],
             request_id=form.cleaned_data["request_id"],
         )
@@ -199,7 +199,7 @@ def buy_now(request, pk: int):
             {"auction": auction, "request_id": form.cleaned_data["request_id"]},
         )
     try:
-        result = auction_buy_now(auction_id=pk, buyer=request.user, request_id=form.cleaned_data["request_id"])
+        result = auction_buy_now(auction_id=pk, actor=request.user, request_id=form.cleaned_data["request_id"])
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
     if result.duplicate:
@@ -218,7 +218,7 @@ def watch(request, pk: int):
     if not request.user.is_authenticated:
         return redirect_to_login(_detail_url(pk))
     try:
-        watching = watch_toggle(user=request.user, auction_id=pk)
+        watching = watch_toggle(actor=request.user, auction_id=pk)
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
     messages.success(request, _("관심 목록에 담았어요.") if watching else _("관심 목록에서 뺐어요."))
@@ -236,7 +236,7 @@ def report(request, pk: int):
         return redirect(_detail_url(pk))
     try:
         report_create(
-            reporter=request.user, reason=form.cleaned_data["reason"], text=form.cleaned_data["text"], auction_id=pk
+            actor=request.user, reason=form.cleaned_data["reason"], text=form.cleaned_data["text"], auction_id=pk
         )
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
@@ -257,7 +257,7 @@ def create(request):
             try:
                 with transaction.atomic():  # the listing and its photos land together, or not at all
                     auction = auction_create(
-                        seller=request.user,
+                        actor=request.user,
                         title=data["title"],
                         description=data["description"],
                         category=data["category"],
@@ -425,7 +425,7 @@ def notification_read(request, pk: int):
     # Authorisation at the door: someone else's notification is simply not found.
     if not Notification.objects.filter(pk=pk, user_id=request.user.pk).exists():
         raise Http404(_("알림을 찾을 수 없습니다."))
-    notification_mark_read(user=request.user, notification_id=pk)
+    notification_mark_read(actor=request.user, notification_id=pk)
     note = Notification.objects.filter(pk=pk).only("auction_id").first()
     if request.POST.get("open") and note is not None and note.auction_id:
         return redirect(_detail_url(note.auction_id))
@@ -435,7 +435,7 @@ def notification_read(request, pk: int):
 @login_required
 @require_POST
 def notifications_read_all(request):
-    count = notification_mark_read(user=request.user)
+    count = notification_mark_read(actor=request.user)
     if count:
         messages.success(request, _("알림 %(n)s개를 모두 읽음으로 표시했어요.") % {"n": count})
     return redirect("auctions:notifications")

@@ -57,22 +57,22 @@ def main() -> None:
     django.setup()
     from django.db import connection, connections
 
-    from accounts.models import User
+    from accounts.services import user_create
     from auctions.services import auction_create, bid_place
     from neighborbid.errors import DomainError
     from wallets.services import wallet_deposit
 
     tag = uuid.uuid4().hex[:6]
-    seller = User.objects.create_user(username=f"seller-{tag}", password=None, nickname="판매자")
+    seller = user_create(username=f"seller-{tag}", password=None, nickname="판매자")
     bidders = []
     for i in range(args.threads):
-        user = User.objects.create_user(username=f"bidder-{tag}-{i}", password=None, nickname=f"입찰자{i}")
+        user = user_create(username=f"bidder-{tag}-{i}", password=None, nickname=f"입찰자{i}")
         for _ in range(50):
-            wallet_deposit(user=user, amount=10_000_000)
+            wallet_deposit(actor=user, amount=10_000_000)
         bidders.append(user)
     auctions = [
         auction_create(
-            seller=seller,
+            actor=seller,
             title=f"hot {n}",
             start_price=1_000,
             duration=timedelta(hours=2),
@@ -85,7 +85,7 @@ def main() -> None:
     # statements per accepted bid, counted on one sequential bid
     executed = []
     with connection.execute_wrapper(lambda execute, sql, *a: executed.append(sql) or execute(sql, *a)):
-        bid_place(auction_id=auctions[0].pk, bidder=bidders[0], amount=1_000, request_id=uuid.uuid4().hex)
+        bid_place(auction_id=auctions[0].pk, actor=bidders[0], amount=1_000, request_id=uuid.uuid4().hex)
     statements = len(executed)
 
     accepted = [0] * args.threads
@@ -100,7 +100,7 @@ def main() -> None:
         barrier.wait()
         while time.monotonic() < stop_at[0]:
             try:
-                result = bid_place(auction_id=auction.pk, bidder=bidders[i], amount=price, request_id=uuid.uuid4().hex)
+                result = bid_place(auction_id=auction.pk, actor=bidders[i], amount=price, request_id=uuid.uuid4().hex)
                 accepted[i] += 1
                 price = result.state["min_next_bid"]
             except DomainError as exc:

@@ -95,13 +95,14 @@ def cmd_setup(args) -> None:
     from django.contrib.sessions.backends.db import SessionStore
 
     from accounts.models import User
+    from accounts.services import user_create
     from wallets.services import wallet_adjust
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    staff = User.objects.filter(username="bench-staff").first() or User.objects.create_user(
+    staff = User.objects.filter(username="bench-staff").first() or user_create(
         username="bench-staff", password="x", nickname="벤치관리자", is_staff=True
     )
-    seller = User.objects.filter(username="bench-seller").first() or User.objects.create_user(
+    seller = User.objects.filter(username="bench-seller").first() or user_create(
         username="bench-seller", password="x", nickname="판매자"
     )
     bidders = []
@@ -109,7 +110,7 @@ def cmd_setup(args) -> None:
         username = f"bench-bidder-{n}"
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User.objects.create_user(username=username, password="x", nickname=f"입찰자{n}")
+            user = user_create(username=username, password="x", nickname=f"입찰자{n}")
         balance = user.wallet.balance
         if balance < 900_000_000:
             wallet_adjust(user=user, amount=1_000_000_000 - balance, staff_user=staff, reason="bench")
@@ -134,7 +135,7 @@ def new_auctions(count: int, start_price: int = 10_000) -> list[int]:
     ids = []
     for n in range(count):
         auction = auction_create(
-            seller=seller,
+            actor=seller,
             title=f"벤치 한정판 {n}",
             start_price=start_price,
             duration=timedelta(hours=2),

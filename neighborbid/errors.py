@@ -56,6 +56,11 @@ class BidTooLow(DomainError):
     message = "입찰가가 최소 입찰가보다 낮습니다."
     http_status = 409
 
+    @classmethod
+    def below(cls, minimum: int, **details: Any) -> BidTooLow:
+        """The one wording of "too low", for the service and the live door alike."""
+        return cls(f"최소 입찰가는 {minimum:,}원이에요.", min_next_bid=minimum, **details)
+
 
 class UseBuyNow(DomainError):
     code = "use_buy_now"
@@ -92,6 +97,10 @@ class AccountSuspended(DomainError):
     message = "이용이 정지된 계정입니다."
     http_status = 403
 
+    @classmethod
+    def because(cls, reason: str | None) -> AccountSuspended:
+        return cls(f"이용이 정지된 계정이에요. 사유: {reason or '운영 정책 위반'}")
+
 
 class HasBids(DomainError):
     code = "has_bids"
@@ -114,3 +123,33 @@ class RateLimited(DomainError):
     code = "rate_limited"
     message = "요청이 너무 잦습니다. 잠시 후 다시 시도해 주세요."
     http_status = 429
+
+
+class LoginRequired(PermissionDenied):
+    code = "login_required"
+    message = "로그인이 필요해요. 로그인한 뒤 다시 시도해 주세요."
+    http_status = 401
+
+
+# --- the live door's own refusals (auctions.realtime.frames, auctions.consumers) ------------
+
+
+class BadFrame(DomainError):
+    code = "bad_frame"
+    message = "메시지 형식이 올바르지 않아요. JSON 객체 하나를 보내 주세요."
+
+
+class FrameTooLarge(DomainError):
+    code = "frame_too_large"
+    message = "메시지가 너무 커요."
+
+
+class UnknownType(DomainError):
+    code = "unknown_type"
+    message = "알 수 없는 요청 종류예요."
+
+
+class ServerError(DomainError):
+    code = "server_error"
+    message = "일시적인 오류가 발생했어요. 같은 요청 번호로 다시 시도해 주세요."
+    http_status = 500

@@ -48,7 +48,7 @@ def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, 
     logger.log(level, event, extra={"fields": {"event": event, **fields}})
 
 
-_ACTORS = ("bidder", "buyer", "user", "actor", "staff_user", "seller")
+_ACTORS = ("actor", "staff_user")  # the acting user; `user` / `user_id` name the one acted on
 
 
 def money_action(name: str):
@@ -69,6 +69,9 @@ def money_action(name: str):
                 if actor is not None:
                     fields["user_id"] = getattr(actor, "pk", None)
                     break
+            target = kwargs.get("user")
+            if target is not None:
+                fields["target_user_id"] = getattr(target, "pk", None)
             try:
                 result = service(**kwargs)
             except DomainError as exc:

@@ -111,3 +111,22 @@ async def rate_limit_hit_async(*, key: str, rate: float, burst: int, cost: int =
 def rate_limit_check(*, key: str, rate: float, burst: int, cost: int = 1, message: str | None = None) -> None:
     if not rate_limit_hit(key=key, rate=rate, burst=burst, cost=cost):
         raise RateLimited(message)
+
+
+class LocalBucket:
+    """A tiny in-memory token bucket for one object's own pace (a socket's frames and syncs):
+    no locks, no Redis, for state that lives and dies with one connection."""
+
+    __slots__ = ("rate", "burst", "tokens", "ts")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.ts = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.ts) * self.rate)
+        self.ts = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False

@@ -191,30 +191,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 BUS_PREFIX = os.environ.get("BUS_PREFIX", "nb")
 # Seconds a Redis call may take before we give up (never while a row lock is held).
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": REDIS_SOCKET_TIMEOUT,
-                        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
-                        "max_connections": 1000,
-                    }
-                ],
-                "capacity": 200,
-                "expiry": 30,
-                "group_expiry": 86400,
-                "prefix": f"{BUS_PREFIX}:layer",
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-# Live national auctions (auctions/realtime, docs/realtime.md). The live fan-out does not use
-# CHANNEL_LAYERS: one bus subscription per process writes to the local sockets itself.
+# Live national auctions (auctions/realtime, docs/realtime.md). No CHANNEL_LAYERS: the fan-out
+# does not use the Channels layer; one bus subscription per process (neighborbid.bus, Redis
+# pub/sub) writes to the local sockets itself, and the consumers ask for no layer channel.
 REALTIME = {
     "COALESCE_MS": int(os.environ.get("REALTIME_COALESCE_MS", "50")),  # min gap between states per auction
     "BID_RATE_PER_S": float(os.environ.get("WS_BID_RATE_PER_S", "5")),  # per user, all sockets (Redis)

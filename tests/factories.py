@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
+from accounts.services import user_create
 from auctions.models import Auction
 from auctions.services import auction_create
 from wallets.services import wallet_deposit
@@ -43,7 +44,7 @@ def make_user(
     **extra,
 ) -> User:
     n = next(_counter)
-    user = User.objects.create_user(
+    user = user_create(
         username=username or f"user{n}-{uuid.uuid4().hex[:6]}",
         password="pw-for-tests-1234",
         nickname=nickname or f"이웃{n}",
@@ -72,7 +73,7 @@ def fund(user: User, amount: int) -> None:
         step = min(amount, 10_000_000)
         if step < 1_000:
             step = 1_000
-        wallet_deposit(user=user, amount=step)
+        wallet_deposit(actor=user, amount=step)
         amount -= step
 
 
@@ -89,7 +90,7 @@ def make_auction(
     lists 1 h .. 7 d), as if time had passed."""
     seller = seller or make_user()
     auction = auction_create(
-        seller=seller,
+        actor=seller,
         title=kwargs.pop("title", f"테스트 물건 {next(_counter)}"),
         start_price=start_price,
         buy_now_price=buy_now_price,

@@ -3,8 +3,8 @@ action can be shown to have changed nothing."""
 
 from __future__ import annotations
 
+from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid, Notification
-from wallets.audit import audit_ledger
 from wallets.models import LedgerEntry, Wallet
 
 AUCTION_FIELDS = (

@@ -1,23 +1,22 @@
-"""The books' audit: reads only, in one consistent snapshot.
+"""The wallets' half of the books' audit: reads only, inside the caller's snapshot.
 
-An audit that only sums balance + locked cannot see escrow bugs (a bid and its release move
-money inside one wallet), so this also recomputes every wallet from its ledger and checks each
-wallet's locked money against the holds of the auctions it leads.
+Knows nothing about auctions: the caller (auctions.audit.audit_ledger, which knows both)
+says how much each user's wallet should have locked, and adds its own checks. An audit that
+only sums balance + locked cannot see escrow bugs (a bid and its release move money inside one
+wallet), so this also recomputes every wallet from its ledger, row by row.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db import connection
+from django.db.models import Count, F, Q, Sum, Window
 
-from auctions.models import Auction
 from wallets.models import LedgerEntry, Wallet
 
 Kind = LedgerEntry.Kind
-LIVE = (Auction.Status.OPEN, Auction.Status.SCHEDULED)
 
 
 @dataclass
@@ -44,7 +43,7 @@ class AuditReport:
         return [*head, f"{len(self.violations)} violation(s):", *(f"  - {v}" for v in self.violations)]
 
 
-def _snapshot(*, outermost: bool) -> None:
+def snapshot(*, outermost: bool) -> None:
     """One REPEATABLE READ snapshot, so a running system cannot cause false alarms. Inside a
     caller's transaction (tests) the caller's transaction is the snapshot."""
     if connection.vendor == "postgresql" and outermost:
@@ -52,111 +51,66 @@ def _snapshot(*, outermost: bool) -> None:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
-def audit_ledger(*, max_violations: int = 200) -> AuditReport:
-    report = AuditReport()
+def audit_wallets(
+    report: AuditReport, *, expected_locked: Mapping[int, int], expected_label: str = "should hold"
+) -> None:
+    """The wallet invariants, appended to report.violations. Run inside one snapshot.
+
+    (1) balances equal the sums of their ledger entries; (1b) each entry's balances follow from
+    the previous entry of that wallet; (2) locked equals `expected_locked[user_id]`; (3) the
+    platform holds exactly what came in minus what went out; (4) nothing negative; internal
+    movements (hold, release) never create or destroy money."""
     v = report.violations
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        _snapshot(outermost=outermost)
-        sums = {
-            row["wallet_id"]: row
-            for row in LedgerEntry.objects.values("wallet_id").annotate(
-                b=Sum("balance_delta"), lk=Sum("locked_delta"), n=Count("id")
-            )
-        }
-        holds: dict[int, int] = defaultdict(int)
-        for row in (
-            Auction.objects.filter(status__in=LIVE, leader__isnull=False)
-            .values("leader_id")
-            .annotate(total=Sum("current_price"))
-        ):
-            holds[row["leader_id"]] = row["total"]
+    sums = {
+        row["wallet_id"]: row
+        for row in LedgerEntry.objects.values("wallet_id").annotate(
+            b=Sum("balance_delta"), lk=Sum("locked_delta"), n=Count("id")
+        )
+    }
+    total = 0
+    for wallet in Wallet.objects.values("id", "user_id", "balance", "locked_balance"):
+        report.wallets += 1
+        wid, balance, locked = wallet["id"], wallet["balance"], wallet["locked_balance"]
+        total += balance + locked
+        s = sums.get(wid, {"b": 0, "lk": 0, "n": 0})
+        report.entries += s["n"]
+        if balance < 0 or locked < 0:
+            v.append(f"wallet {wid}: negative balance {balance} / locked {locked}")
+        if balance != (s["b"] or 0) or locked != (s["lk"] or 0):
+            v.append(f"wallet {wid}: balance/locked {balance}/{locked} but ledger sums {s['b'] or 0}/{s['lk'] or 0}")
+        expected = expected_locked.get(wallet["user_id"], 0)
+        if locked != expected:
+            v.append(f"wallet {wid} (user {wallet['user_id']}): locked {locked} but {expected_label} {expected}")
+    report.total_held = total
 
-        total = 0
-        for wallet in Wallet.objects.values("id", "user_id", "balance", "locked_balance"):
-            report.wallets += 1
-            wid, balance, locked = wallet["id"], wallet["balance"], wallet["locked_balance"]
-            total += balance + locked
-            s = sums.get(wid, {"b": 0, "lk": 0, "n": 0})
-            report.entries += s["n"]
-            # (4) nothing negative
-            if balance < 0 or locked < 0:
-                v.append(f"wallet {wid}: negative balance {balance} / locked {locked}")
-            # (1) balances equal the sums of their ledger entries
-            if balance != (s["b"] or 0) or locked != (s["lk"] or 0):
+    # (1b) every entry's "after" balances are the running sums of that wallet's entries
+    running = LedgerEntry.objects.annotate(
+        run_b=Window(Sum("balance_delta"), partition_by=[F("wallet_id")], order_by=F("id").asc()),
+        run_lk=Window(Sum("locked_delta"), partition_by=[F("wallet_id")], order_by=F("id").asc()),
+    ).values_list("id", "wallet_id", "balance_after", "locked_after", "run_b", "run_lk")
+    broken = 0
+    for entry_id, wid, b_after, lk_after, run_b, run_lk in running:
+        if b_after != run_b or lk_after != run_lk:
+            broken += 1
+            if broken <= 20:
                 v.append(
-                    f"wallet {wid}: balance/locked {balance}/{locked} but ledger sums {s['b'] or 0}/{s['lk'] or 0}"
+                    f"ledger entry {entry_id} (wallet {wid}): after {b_after}/{lk_after} but the previous "
+                    f"entries and this one add up to {run_b}/{run_lk}"
                 )
-            # (2) locked equals the holds of the live auctions this user leads
-            if locked != holds.get(wallet["user_id"], 0):
-                v.append(
-                    f"wallet {wid} (user {wallet['user_id']}): locked {locked} but leads live auctions "
-                    f"holding {holds.get(wallet['user_id'], 0)}"
-                )
-        report.total_held = total
 
-        # (3) the platform holds exactly what came in minus what went out
-        external = LedgerEntry.objects.filter(kind__in=LedgerEntry.EXTERNAL_KINDS).aggregate(
-            b=Sum("balance_delta"), lk=Sum("locked_delta")
+    external = LedgerEntry.objects.filter(kind__in=LedgerEntry.EXTERNAL_KINDS).aggregate(
+        b=Sum("balance_delta"), lk=Sum("locked_delta")
+    )
+    report.external_net = (external["b"] or 0) + (external["lk"] or 0)
+    if report.total_held != report.external_net:
+        v.append(
+            f"books: wallets hold {report.total_held} but deposits - withdrawals +/- corrections = {report.external_net}"
         )
-        report.external_net = (external["b"] or 0) + (external["lk"] or 0)
-        if report.total_held != report.external_net:
-            v.append(
-                f"books: wallets hold {report.total_held} but deposits - withdrawals +/- corrections = "
-                f"{report.external_net}"
-            )
-        # internal movements never create or destroy money
-        bad_internal = LedgerEntry.objects.filter(kind__in=[Kind.BID_HOLD, Kind.HOLD_RELEASE]).exclude(
-            balance_delta=-F("locked_delta")
-        )
-        for entry_id in bad_internal.values_list("id", flat=True)[:20]:
-            v.append(f"ledger entry {entry_id}: a hold or release that does not net to zero")
-        negative_after = LedgerEntry.objects.filter(Q(balance_after__lt=0) | Q(locked_after__lt=0))
-        for entry_id in negative_after.values_list("id", flat=True)[:20]:
-            v.append(f"ledger entry {entry_id}: negative balance after")
-
-        # (5) each ended auction: at most one winner, its seller paid exactly once
-        paid = defaultdict(lambda: {"n": 0, "amount": 0})
-        for row in (
-            LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS)
-            .values("auction_id")
-            .annotate(n=Count("id"), amount=Sum("balance_delta"))
-        ):
-            paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
-        charged = defaultdict(lambda: {"n": 0, "amount": 0})
-        for row in (
-            LedgerEntry.objects.filter(kind=Kind.PURCHASE)
-            .values("auction_id")
-            .annotate(n=Count("id"), b=Sum("balance_delta"), lk=Sum("locked_delta"))
-        ):
-            charged[row["auction_id"]] = {"n": row["n"], "amount": -((row["b"] or 0) + (row["lk"] or 0))}
-        seller_wallet = dict(Wallet.objects.values_list("user_id", "id"))
-        proceeds_wallets = dict(
-            LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS).values_list("auction_id", "wallet_id")
-        )
-        for a in Auction.objects.values("id", "status", "winner_id", "seller_id", "current_price", "leader_id"):
-            aid, status = a["id"], a["status"]
-            p, c = paid[aid], charged[aid]
-            if status == Auction.Status.SOLD:
-                report.auctions_checked += 1
-                if a["winner_id"] is None:
-                    v.append(f"auction {aid}: sold without a winner")
-                if p["n"] != 1 or p["amount"] != a["current_price"]:
-                    v.append(
-                        f"auction {aid}: seller paid {p['n']} time(s), {p['amount']} for price {a['current_price']}"
-                    )
-                elif proceeds_wallets.get(aid) != seller_wallet.get(a["seller_id"]):
-                    v.append(f"auction {aid}: proceeds went to a wallet that is not the seller's")
-                if c["n"] != 1 or c["amount"] != a["current_price"]:
-                    v.append(
-                        f"auction {aid}: buyer charged {c['n']} time(s), {c['amount']} for price {a['current_price']}"
-                    )
-            else:
-                if status in (Auction.Status.UNSOLD, Auction.Status.CANCELLED):
-                    report.auctions_checked += 1
-                if a["winner_id"] is not None:
-                    v.append(f"auction {aid}: status {status} but has a winner")
-                if p["n"] or c["n"]:
-                    v.append(f"auction {aid}: status {status} but money changed hands")
-        del v[max_violations:]
-    return report
+    bad_internal = LedgerEntry.objects.filter(kind__in=[Kind.BID_HOLD, Kind.HOLD_RELEASE]).exclude(
+        balance_delta=-F("locked_delta")
+    )
+    for entry_id in bad_internal.values_list("id", flat=True)[:20]:
+        v.append(f"ledger entry {entry_id}: a hold or release that does not net to zero")
+    negative_after = LedgerEntry.objects.filter(Q(balance_after__lt=0) | Q(locked_after__lt=0))
+    for entry_id in negative_after.values_list("id", flat=True)[:20]:
+        v.append(f"ledger entry {entry_id}: negative balance after")

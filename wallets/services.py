@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.selectors import access_staff, access_user
 from neighborbid.errors import InsufficientFunds, InvalidAmount, InvalidRequest, LimitExceeded, PermissionDenied
 from neighborbid.logs import money_action
 from wallets.locks import wallets_lock
 from wallets.models import LedgerEntry, Wallet
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger("neighborbid.money")
 Kind = LedgerEntry.Kind
@@ -144,7 +149,8 @@ def _apply(wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user=None
     return entry
 
 
-def wallet_create(*, user) -> Wallet:
+def wallet_create(*, user: User) -> Wallet:
+    """The user's one wallet; called by accounts.services.user_create in its transaction."""
     return Wallet.objects.create(user=user)
 
 
@@ -153,7 +159,7 @@ def _lock_one(user_id: int) -> Wallet:
 
 
 @money_action("deposit")
-def wallet_deposit(*, user, amount: int, memo: str = "") -> LedgerEntry:
+def wallet_deposit(*, actor: User, amount: int, memo: str = "") -> LedgerEntry:
     """Simulated top-up (no payment gateway): DEPOSIT_MIN..DEPOSIT_MAX per top-up and a
     ceiling of WALLET_MAX available balance."""
     _check_amount(amount)
@@ -162,6 +168,7 @@ def wallet_deposit(*, user, amount: int, memo: str = "") -> LedgerEntry:
         raise LimitExceeded(
             f"충전은 한 번에 {limits['DEPOSIT_MIN']:,}원 이상 {limits['DEPOSIT_MAX']:,}원 이하로 할 수 있습니다."
         )
+    user = access_user(actor, allow_suspended=True)  # topping up harms nobody
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         if wallet.balance + amount > limits["WALLET_MAX"]:
@@ -171,8 +178,9 @@ def wallet_deposit(*, user, amount: int, memo: str = "") -> LedgerEntry:
 
 
 @money_action("withdraw")
-def wallet_withdraw(*, user, amount: int) -> LedgerEntry:
+def wallet_withdraw(*, actor: User, amount: int) -> LedgerEntry:
     _check_amount(amount)
+    user = access_user(actor, allow_suspended=True)  # a suspended user may take their money out
     if amount < _limits()["WITHDRAW_MIN"]:
         raise LimitExceeded(f"출금은 {_limits()['WITHDRAW_MIN']:,}원 이상부터 가능합니다.")
     with transaction.atomic():
@@ -184,18 +192,18 @@ def wallet_withdraw(*, user, amount: int) -> LedgerEntry:
 
 
 @money_action("adjust")
-def wallet_adjust(*, user, amount: int, staff_user, reason: str) -> LedgerEntry:
-    """A manual correction by staff (positive or negative), with a mandatory reason."""
+def wallet_adjust(*, user: User, amount: int, staff_user: User, reason: str) -> LedgerEntry:
+    """A manual correction by staff (positive or negative) of `user`'s wallet, with a
+    mandatory reason. The acting staff user is re-read (a suspended moderator has no powers)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidAmount("정정 금액은 0이 아닌 정수(원)여야 합니다.")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정정 사유를 입력해 주세요.")
-    if staff_user is None or not staff_user.has_perm("wallets.adjust_wallet"):
-        raise PermissionDenied("지갑 정정 권한이 없습니다.")
-    if staff_user.pk == user.pk:
-        raise PermissionDenied("본인 지갑은 정정할 수 없습니다. 다른 운영자에게 요청해 주세요.")
+    staff = access_staff(staff_user, perm="wallets.adjust_wallet", message="지갑 정정 권한이 없어요.")
+    if staff.pk == user.pk:
+        raise PermissionDenied("본인 지갑은 정정할 수 없어요. 다른 운영자에게 요청해 주세요.")
     with transaction.atomic():
         wallet = _lock_one(user.pk)
-        entry = _apply(wallet, kind=Kind.ADJUSTMENT, balance_delta=amount, staff_user=staff_user, memo=reason)
+        entry = _apply(wallet, kind=Kind.ADJUSTMENT, balance_delta=amount, staff_user=staff, memo=reason)
     return entry

@@ -66,7 +66,7 @@ def deposit(request):
     form = DepositForm(request.POST, auto_id="deposit_%s")
     if form.is_valid():
         try:
-            entry = wallet_deposit(user=request.user, amount=form.cleaned_data["amount"], memo="지갑 충전")
+            entry = wallet_deposit(actor=request.user, amount=form.cleaned_data["amount"], memo="지갑 충전")
         except DomainError as exc:
             form.add_error("amount", exc.message)
         else:
@@ -82,7 +82,7 @@ def withdraw(request):
     form = WithdrawForm(request.POST, auto_id="withdraw_%s")
     if form.is_valid():
         try:
-            entry = wallet_withdraw(user=request.user, amount=form.cleaned_data["amount"])
+            entry = wallet_withdraw(actor=request.user, amount=form.cleaned_data["amount"])
         except DomainError as exc:
             form.add_error("amount", exc.message)
         else:

@@ -13,38 +13,20 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from neighborbid.errors import DomainError, InvalidAmount, InvalidRequest
+from neighborbid.errors import (  # noqa: F401  (re-exported for the consumer)
+    BadFrame,
+    DomainError,
+    FrameTooLarge,
+    InvalidAmount,
+    InvalidRequest,
+    LoginRequired,
+    ServerError,
+    UnknownType,
+)
 from wallets.amounts import parse_won
 
 MAX_FRAME_CHARS = 2048
 REQUEST_ID_MAX = 64
-
-
-class BadFrame(DomainError):
-    code = "bad_frame"
-    message = "메시지 형식이 올바르지 않습니다. JSON 객체 하나를 보내 주세요."
-
-
-class FrameTooLarge(DomainError):
-    code = "frame_too_large"
-    message = "메시지가 너무 큽니다."
-
-
-class UnknownType(DomainError):
-    code = "unknown_type"
-    message = "알 수 없는 요청 종류입니다."
-
-
-class LoginRequired(DomainError):
-    code = "login_required"
-    message = "로그인이 필요합니다. 로그인한 뒤 다시 시도해 주세요."
-    http_status = 401
-
-
-class ServerError(DomainError):
-    code = "server_error"
-    message = "일시적인 오류가 발생했습니다. 같은 요청 번호로 다시 시도해 주세요."
-    http_status = 500
 
 
 # type -> (allowed fields, required fields)

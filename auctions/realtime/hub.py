@@ -31,11 +31,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from auctions.events import ended_event as ended_from_state  # noqa: F401  (the one builder)
+from auctions.models import Auction
 from neighborbid import bus
 
 logger = logging.getLogger("neighborbid.realtime")
 
-ENDED_STATUSES = ("sold", "unsold", "cancelled")
+ENDED_STATUSES = tuple(str(status) for status in Auction.ENDED_STATUSES)
 BIGINT_MAX = 2**63 - 1
 
 
@@ -58,21 +60,6 @@ def load_public_state(auction_id: int) -> dict | None:
     if auction is None or auction.is_hidden:
         return None
     return auction_public_state(auction, recent_bids=recent)
-
-
-def ended_from_state(state: dict) -> dict:
-    """The `ended` message for an ended state (used when the original event was lost while
-    the subscription was down; same shape as auctions.services publishes)."""
-    sold = state["status"] == "sold"
-    return {
-        "type": "ended",
-        "auction_id": state["auction_id"],
-        "seq": state["seq"],
-        "status": state["status"],
-        "end_reason": state.get("end_reason"),
-        "final_price": state["current_price"] if sold else None,
-        "winner": state.get("leader") if sold else None,
-    }
 
 
 class _Feed:
@@ -341,7 +328,13 @@ class Hub:
             if not group:
                 return
             event = self._decode(data)
-            if event is None or event.get("type") != "notification":
+            if event is None:
+                return
+            if event.get("type") == "session_recheck":
+                for sock in list(group):
+                    sock.rt_session_recheck()
+                return
+            if event.get("type") != "notification":
                 return
             text = data if isinstance(data, str) else data.decode()
             self.loop.create_task(self._send_personal(list(group), text))
@@ -431,7 +424,7 @@ class Hub:
     async def _send_personal(self, group: list, text: str) -> None:
         message = {"type": "websocket.send", "text": text}
         for sock in group:
-            if sock.rt_ready:
+            if sock.rt_ready and sock.rt_accepts_personal(message):
                 await self._write(sock, message)
 
     async def _write(self, sock, message: dict) -> None:

@@ -58,7 +58,7 @@ def test_verification_accepts_a_position_near_the_centre():
     user = make_user(verified=False)
     place = neighbourhood("서교동")
     km = user_verify_location(
-        user=user, neighbourhood_id=place.pk, latitude=place.latitude + 0.005, longitude=place.longitude
+        actor=user, neighbourhood_id=place.pk, latitude=place.latitude + 0.005, longitude=place.longitude
     )
     user.refresh_from_db()
     assert km < 1 and user.neighbourhood_id == place.pk and user_location_verified(user)
@@ -79,16 +79,16 @@ def test_verification_accepts_a_position_near_the_centre():
 def test_verification_refuses_far_or_malformed_positions(lat, lon, error):
     user = make_user(verified=False)
     with pytest.raises(error):
-        user_verify_location(user=user, neighbourhood_id=neighbourhood("서교동").pk, latitude=lat, longitude=lon)
+        user_verify_location(actor=user, neighbourhood_id=neighbourhood("서교동").pk, latitude=lat, longitude=lon)
     user.refresh_from_db()
     assert user.location_verified_at is None
 
 
 def test_range_must_be_one_of_the_choices():
     user = make_user(radius_km=3)
-    user_set_radius(user=user, radius_km=10)
+    user_set_radius(actor=user, radius_km=10)
     with pytest.raises(InvalidRequest):
-        user_set_radius(user=user, radius_km=50)
+        user_set_radius(actor=user, radius_km=50)
     user.refresh_from_db()
     assert user.search_radius_km == 10
 

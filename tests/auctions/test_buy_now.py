@@ -25,7 +25,7 @@ def test_buy_now_without_bids_sells_at_once():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000, buy_now_price=30_000)
     buyer = make_user(balance=50_000)
-    result = auction_buy_now(auction_id=auction.pk, buyer=buyer, request_id=rid())
+    result = auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=rid())
     auction.refresh_from_db()
     assert (auction.status, auction.winner_id, auction.current_price, auction.end_reason) == (
         "sold",
@@ -44,8 +44,8 @@ def test_buy_now_releases_the_leaders_hold():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000, buy_now_price=30_000)
     leader, buyer = make_user(balance=50_000), make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
-    auction_buy_now(auction_id=auction.pk, buyer=buyer, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=12_000, request_id=rid())
+    auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=rid())
     assert wallet_of(leader) == (50_000, 0)
     assert wallet_of(buyer) == (20_000, 0)
     assert wallet_of(seller) == (30_000, 0)
@@ -57,8 +57,8 @@ def test_leader_buying_now_uses_their_hold_and_pays_the_difference():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000, buy_now_price=30_000)
     leader = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
-    auction_buy_now(auction_id=auction.pk, buyer=leader, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=12_000, request_id=rid())
+    auction_buy_now(auction_id=auction.pk, actor=leader, request_id=rid())
     assert wallet_of(leader) == (20_000, 0)
     assert wallet_of(seller) == (30_000, 0)
     assert_books_balance()
@@ -67,55 +67,55 @@ def test_leader_buying_now_uses_their_hold_and_pays_the_difference():
 def test_leader_without_enough_for_the_difference_is_refused():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     leader = make_user(balance=20_000)
-    bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=12_000, request_id=rid())
     # holds 12,000, has 8,000 left, needs 18,000 more
-    rejected(InsufficientFunds, auction_id=auction.pk, buyer=leader, request_id=rid())
+    rejected(InsufficientFunds, auction_id=auction.pk, actor=leader, request_id=rid())
 
 
 def test_same_request_again_returns_the_first_outcome():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     buyer = make_user(balance=50_000)
     request_id = rid()
-    auction_buy_now(auction_id=auction.pk, buyer=buyer, request_id=request_id)
+    auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=request_id)
     before = world()
-    assert auction_buy_now(auction_id=auction.pk, buyer=buyer, request_id=request_id).duplicate
+    assert auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=request_id).duplicate
     assert world() == before
 
 
 def test_second_buyer_is_refused_after_a_sale():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
-    auction_buy_now(auction_id=auction.pk, buyer=make_user(balance=50_000), request_id=rid())
-    rejected(AuctionNotOpen, auction_id=auction.pk, buyer=make_user(balance=50_000), request_id=rid())
+    auction_buy_now(auction_id=auction.pk, actor=make_user(balance=50_000), request_id=rid())
+    rejected(AuctionNotOpen, auction_id=auction.pk, actor=make_user(balance=50_000), request_id=rid())
 
 
 def test_auction_without_buy_now_price():
     auction = make_auction(start_price=10_000)
-    rejected(BuyNowUnavailable, auction_id=auction.pk, buyer=make_user(balance=50_000), request_id=rid())
+    rejected(BuyNowUnavailable, auction_id=auction.pk, actor=make_user(balance=50_000), request_id=rid())
 
 
 def test_seller_cannot_buy_own_item():
     seller = make_user(balance=50_000)
     auction = make_auction(seller=seller, buy_now_price=30_000)
-    rejected(OwnAuction, auction_id=auction.pk, buyer=seller, request_id=rid())
+    rejected(OwnAuction, auction_id=auction.pk, actor=seller, request_id=rid())
 
 
 def test_insufficient_funds():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
-    rejected(InsufficientFunds, auction_id=auction.pk, buyer=make_user(balance=29_000), request_id=rid())
+    rejected(InsufficientFunds, auction_id=auction.pk, actor=make_user(balance=29_000), request_id=rid())
 
 
 def test_after_the_end():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     set_end(auction, timezone.now() - timedelta(seconds=1))
-    rejected(AuctionNotOpen, auction_id=auction.pk, buyer=make_user(balance=50_000), request_id=rid())
+    rejected(AuctionNotOpen, auction_id=auction.pk, actor=make_user(balance=50_000), request_id=rid())
 
 
 def test_unverified_user_cannot_buy_a_local_item():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
-    rejected(NotEligible, auction_id=auction.pk, buyer=make_user(balance=50_000, verified=False), request_id=rid())
+    rejected(NotEligible, auction_id=auction.pk, actor=make_user(balance=50_000, verified=False), request_id=rid())
 
 
 def test_buy_now_status_is_exposed_by_the_ended_auction():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
-    auction_buy_now(auction_id=auction.pk, buyer=make_user(balance=50_000), request_id=rid())
+    auction_buy_now(auction_id=auction.pk, actor=make_user(balance=50_000), request_id=rid())
     assert Auction.objects.get(pk=auction.pk).is_ended

@@ -46,11 +46,11 @@ class Listener:
 def test_committed_bid_publishes_state_and_outbid_after_commit():
     auction = make_auction(start_price=10_000)
     first, second = make_user(balance=50_000), make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=first, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
     listener = Listener(auction_channel(auction.pk), user_channel(first.pk))
     try:
         with transaction.atomic():
-            bid_place(auction_id=auction.pk, bidder=second, amount=11_000, request_id=rid())
+            bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
             # inside the transaction nothing has left yet
             assert listener.messages(wait=0.3) == []
         got = listener.messages()
@@ -69,7 +69,7 @@ def test_rolled_back_bid_publishes_nothing():
     listener = Listener(auction_channel(auction.pk))
     try:
         with pytest.raises(RuntimeError), transaction.atomic():
-            bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+            bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
             raise RuntimeError("something later in the same transaction failed")
         got = listener.messages()
     finally:
@@ -86,7 +86,7 @@ def test_bus_failure_after_commit_never_fails_or_doubles_the_bid(settings):
     try:
         auction = make_auction(start_price=10_000)
         bidder = make_user(balance=50_000)
-        result = bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+        result = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
     finally:
         bus.reset_redis_client()
     assert result.bid.pk and Bid.objects.count() == 1
@@ -103,7 +103,7 @@ def test_a_raising_listener_after_commit_does_not_escape():
     bus.add_local_listener(broken)
     try:
         auction = make_auction(start_price=10_000)
-        result = bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
+        result = bid_place(auction_id=auction.pk, actor=make_user(balance=50_000), amount=10_000, request_id=rid())
     finally:
         bus.remove_local_listener(broken)
     assert result.bid.pk and calls == [auction_channel(auction.pk)]

@@ -47,7 +47,7 @@ def unchanged(exc_type, service, **kwargs):
 
 def test_listing_opens_now_with_the_sellers_neighbourhood():
     seller = make_user()
-    auction = auction_create(seller=seller, title=" 원목 의자 ", start_price=5_000, duration=timedelta(days=1))
+    auction = auction_create(actor=seller, title=" 원목 의자 ", start_price=5_000, duration=timedelta(days=1))
     assert (auction.status, auction.title, auction.neighbourhood_id, auction.current_price) == (
         "open",
         "원목 의자",
@@ -73,15 +73,15 @@ def test_listing_opens_now_with_the_sellers_neighbourhood():
 )
 def test_listing_validation(kwargs, error):
     seller = make_user()
-    args = {"seller": seller, "title": "의자", "start_price": 5_000, "duration": timedelta(days=1)} | kwargs
+    args = {"actor": seller, "title": "의자", "start_price": 5_000, "duration": timedelta(days=1)} | kwargs
     unchanged(error, auction_create, **args)
 
 
 def test_unverified_seller_cannot_list_locally_but_can_list_nationally():
     seller = make_user(verified=False)
-    unchanged(NotEligible, auction_create, seller=seller, title="의자", start_price=5_000, duration=timedelta(days=1))
+    unchanged(NotEligible, auction_create, actor=seller, title="의자", start_price=5_000, duration=timedelta(days=1))
     assert auction_create(
-        seller=seller, title="한정판", start_price=5_000, duration=timedelta(days=1), is_national=True
+        actor=seller, title="한정판", start_price=5_000, duration=timedelta(days=1), is_national=True
     ).is_national
 
 
@@ -89,7 +89,7 @@ def test_suspended_seller_cannot_list():
     seller = make_user()
     User.objects.filter(pk=seller.pk).update(is_suspended=True)
     unchanged(
-        AccountSuspended, auction_create, seller=seller, title="의자", start_price=5_000, duration=timedelta(days=1)
+        AccountSuspended, auction_create, actor=seller, title="의자", start_price=5_000, duration=timedelta(days=1)
     )
 
 
@@ -99,7 +99,7 @@ def test_seller_edits_while_no_bids_then_not_after():
     auction_update(auction_id=auction.pk, actor=seller, title="새 제목", start_price=12_000)
     auction.refresh_from_db()
     assert (auction.title, auction.start_price, auction.current_price) == ("새 제목", 12_000, 12_000)
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=12_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=50_000), amount=12_000, request_id=rid())
     unchanged(HasBids, auction_update, auction_id=auction.pk, actor=seller, title="또 바꿈")
 
 
@@ -132,8 +132,8 @@ def test_settlement_pays_the_seller_from_the_winners_hold():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
     loser, winner = make_user(balance=50_000), make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=loser, amount=10_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=winner, amount=20_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=loser, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=winner, amount=20_000, request_id=rid())
     set_end(auction, timezone.now() - timedelta(seconds=1))
     settled = auction_settle(auction_id=auction.pk)
     assert (settled.status, settled.winner_id, settled.end_reason) == ("sold", winner.pk, "bids")
@@ -158,7 +158,7 @@ def test_settlement_without_bids_ends_unsold():
 
 def test_settlement_happens_once():
     auction = make_auction(start_price=10_000)
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=50_000), amount=10_000, request_id=rid())
     set_end(auction, timezone.now() - timedelta(seconds=1))
     assert auction_settle(auction_id=auction.pk) is not None
     before = world()
@@ -169,7 +169,7 @@ def test_settlement_happens_once():
 
 def test_settlement_rereads_ends_at_so_a_soft_close_extension_is_respected():
     auction = make_auction(start_price=10_000)
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=50_000), amount=10_000, request_id=rid())
     # the worker saw it as due, but a late bid moved ends_at: the service re-reads it under the lock
     Auction.objects.filter(pk=auction.pk).update(ends_at=timezone.now() + timedelta(seconds=30))
     before = world()
@@ -180,7 +180,7 @@ def test_settlement_rereads_ends_at_so_a_soft_close_extension_is_respected():
 def test_worker_pass_opens_settles_and_warns():
     seller = make_user()
     due = make_auction(seller=seller, start_price=10_000)
-    bid_place(auction_id=due.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
+    bid_place(auction_id=due.pk, actor=make_user(balance=50_000), amount=10_000, request_id=rid())
     set_end(due, timezone.now() - timedelta(seconds=1))
     scheduled = make_auction(seller=seller, starts_at=timezone.now() + timedelta(minutes=1))
     Auction.objects.filter(pk=scheduled.pk).update(starts_at=timezone.now() - timedelta(seconds=1))
@@ -210,7 +210,7 @@ def test_seller_cancels_without_bids():
 def test_seller_cannot_cancel_or_end_early_with_bids():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=50_000), amount=10_000, request_id=rid())
     unchanged(HasBids, auction_cancel, auction_id=auction.pk, actor=seller)
     unchanged(HasBids, auction_end_early, auction_id=auction.pk, actor=seller)
 
@@ -224,7 +224,7 @@ def test_staff_cancel_releases_the_leaders_hold():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
     leader = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=leader, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
     staff = make_moderator()
     auction_cancel(auction_id=auction.pk, actor=staff, reason="판매 금지 물품")
     assert wallet_of(leader) == (50_000, 0)
@@ -237,9 +237,9 @@ def test_cancel_tells_everyone_with_a_stake_once():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
     early, leader, watcher = make_user(balance=50_000), make_user(balance=50_000), make_user()
-    bid_place(auction_id=auction.pk, bidder=early, amount=10_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=early, amount=11_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=early, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=early, amount=11_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=12_000, request_id=rid())
     Watch.objects.create(user=watcher, auction=auction)
     Watch.objects.create(user=leader, auction=auction)
     auction_cancel(auction_id=auction.pk, actor=make_moderator(), reason="중복 등록")
@@ -265,7 +265,7 @@ def test_end_early_without_bids_ends_unsold():
 def test_hide_cancels_a_live_listing_and_releases_holds():
     auction = make_auction(start_price=10_000)
     leader = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=leader, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
     hidden = auction_hide(auction_id=auction.pk, staff_user=make_moderator(), reason="신고 누적")
     assert (hidden.is_hidden, hidden.status, hidden.hidden_reason) == (True, "cancelled", "신고 누적")
     assert wallet_of(leader) == (50_000, 0)
@@ -284,7 +284,7 @@ def test_suspending_a_seller_hides_and_refunds_their_live_listings():
     live = make_auction(seller=seller, start_price=10_000)
     other = make_auction(seller=seller)
     leader = make_user(balance=50_000)
-    bid_place(auction_id=live.pk, bidder=leader, amount=10_000, request_id=rid())
+    bid_place(auction_id=live.pk, actor=leader, amount=10_000, request_id=rid())
     hidden = user_suspend(user_id=seller.pk, staff_user=make_moderator(), reason="사기 신고")
     assert hidden == 2
     assert set(Auction.objects.filter(pk__in=[live.pk, other.pk]).values_list("is_hidden", "status")) == {

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from auctions.audit import audit_ledger
 from auctions.models import Auction
 from auctions.rules import bid_increment
 from auctions.services import auction_buy_now, auction_cancel, auction_settle, bid_place
@@ -26,7 +27,6 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from tests.factories import make_auction, make_moderator, make_user, rid, set_end
-from wallets.audit import audit_ledger
 from wallets.models import Wallet
 from wallets.services import wallet_deposit, wallet_withdraw
 
@@ -81,7 +81,7 @@ class MarketMachine(RuleBasedStateMachine):
     def deposit(self, who, amount):
         user = self.users[who]
         error = LimitExceeded if amount < 1_000 or amount > 10_000_000 else None
-        self.expect(error, lambda: wallet_deposit(user=user, amount=amount))
+        self.expect(error, lambda: wallet_deposit(actor=user, amount=amount))
         if error is None:
             self.model.wallets[user.pk][0] += amount
 
@@ -89,7 +89,7 @@ class MarketMachine(RuleBasedStateMachine):
     def withdraw(self, who, amount):
         user = self.users[who]
         error = InsufficientFunds if self.model.wallets[user.pk][0] < amount else None
-        self.expect(error, lambda: wallet_withdraw(user=user, amount=amount))
+        self.expect(error, lambda: wallet_withdraw(actor=user, amount=amount))
         if error is None:
             self.model.wallets[user.pk][0] -= amount
 
@@ -110,7 +110,7 @@ class MarketMachine(RuleBasedStateMachine):
             error = InsufficientFunds
         else:
             error = None
-        self.expect(error, lambda: bid_place(auction_id=a.pk, bidder=user, amount=amount, request_id=rid()))
+        self.expect(error, lambda: bid_place(auction_id=a.pk, actor=user, amount=amount, request_id=rid()))
         if error is None:
             if a.leader is not None and not raising:
                 self.model.wallets[a.leader][0] += a.price
@@ -132,7 +132,7 @@ class MarketMachine(RuleBasedStateMachine):
             error = InsufficientFunds
         else:
             error = None
-        self.expect(error, lambda: auction_buy_now(auction_id=a.pk, buyer=user, request_id=rid()))
+        self.expect(error, lambda: auction_buy_now(auction_id=a.pk, actor=user, request_id=rid()))
         if error is None:
             if a.leader is not None and a.leader != user.pk:
                 self.model.wallets[a.leader][0] += a.price

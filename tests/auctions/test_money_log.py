@@ -20,9 +20,9 @@ def test_accepted_and_refused_bids_are_logged_with_their_outcome(caplog):
     auction = make_auction(start_price=10_000)
     bidder = make_user(balance=50_000)
     caplog.clear()
-    bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
     with pytest.raises(BidTooLow):
-        bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+        bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
     lines = money_lines(caplog)
     assert [(x["event"], x["outcome"], x.get("code")) for x in lines] == [
         ("money.bid", "ok", None),

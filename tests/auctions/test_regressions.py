@@ -25,11 +25,11 @@ def test_replaying_a_committed_bid_after_suspension_returns_the_first_outcome():
     auction = make_auction(start_price=10_000)
     bidder = make_user(balance=50_000)
     request_id = rid()
-    bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=request_id)
+    bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
     user_suspend(user_id=bidder.pk, staff_user=make_moderator(), reason="사기 의심")
     # The promise: "the same id again returns the first outcome"; an `error` frame means
     # "refused; nothing changed" — but the bid stands and 10,000 won stay locked.
-    result = bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=request_id)
+    result = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
     assert result.duplicate is True
     assert wallet_of(bidder) == (40_000, 10_000)
 
@@ -42,9 +42,9 @@ def test_buy_now_request_id_reused_on_another_auction_is_refused_not_a_second_pu
     second = make_auction(seller=seller, start_price=10_000, buy_now_price=20_000)
     buyer = make_user(balance=50_000)
     request_id = rid()
-    auction_buy_now(auction_id=first.pk, buyer=buyer, request_id=request_id)
+    auction_buy_now(auction_id=first.pk, actor=buyer, request_id=request_id)
     with pytest.raises(DuplicateRequest):
-        auction_buy_now(auction_id=second.pk, buyer=buyer, request_id=request_id)
+        auction_buy_now(auction_id=second.pk, actor=buyer, request_id=request_id)
     assert wallet_of(buyer) == (30_000, 0)
 
 
@@ -58,7 +58,7 @@ def test_suspension_by_a_staff_user_with_only_the_suspend_permission_hides_live_
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
     bidder = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
 
     hidden = user_suspend(user_id=seller.pk, staff_user=staff, reason="사기 의심")
 
@@ -103,14 +103,14 @@ def test_twin_with_another_amount_that_commits_during_the_request_is_a_duplicate
     # arrives; B's repeat check (bid_place line 319) runs before A commits, then A commits.
     # B's early too-low check finds the twin with another amount and still answers
     # bid_too_low instead of duplicate_request.
-    from auctions import services
+    from auctions.services import bidding as services
 
     auction = make_auction(start_price=10_000, is_national=True)
     other = make_user(balance=50_000)
     bidder = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=other, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=other, amount=10_000, request_id=rid())
     request_id = rid()
-    bid_place(auction_id=auction.pk, bidder=bidder, amount=20_000, request_id=request_id)  # twin A, committed
+    bid_place(auction_id=auction.pk, actor=bidder, amount=20_000, request_id=request_id)  # twin A, committed
 
     real = services._earlier_bid
     calls = {"n": 0}
@@ -121,4 +121,4 @@ def test_twin_with_another_amount_that_commits_during_the_request_is_a_duplicate
 
     monkeypatch.setattr(services, "_earlier_bid", earlier_bid)
     with pytest.raises(DuplicateRequest):
-        bid_place(auction_id=auction.pk, bidder=bidder, amount=15_000, request_id=request_id)
+        bid_place(auction_id=auction.pk, actor=bidder, amount=15_000, request_id=request_id)

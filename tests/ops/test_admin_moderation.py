@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import MODERATOR_PERMISSIONS, MODERATORS
+from accounts.services import user_create
 from auctions.models import Auction, Notification, Report
 from auctions.services import bid_place, report_create
 from tests.factories import make_auction, make_user, rid
@@ -41,8 +42,8 @@ def contested_auction():
     seller = make_user()
     first, leader = make_user(balance=100_000), make_user(balance=100_000)
     auction = make_auction(seller=seller, start_price=10_000)
-    bid_place(auction_id=auction.pk, bidder=first, amount=10_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=leader, amount=12_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=leader, amount=12_000, request_id=rid())
     assert wallet_of(leader) == (88_000, 12_000) and wallet_of(first) == (100_000, 0)
     return auction, seller, first, leader
 
@@ -211,7 +212,7 @@ def test_correction_takes_one_wallet_at_a_time(mod_client):
 def test_money_and_state_cannot_be_edited_or_deleted_in_the_admin(client, moderator, contested_auction, as_superuser):
     auction, _, _, leader = contested_auction
     actor = (
-        User.objects.create_superuser(username=f"root-{rid()[:6]}", password="x", nickname="root")
+        user_create(username=f"root-{rid()[:6]}", password="x", nickname="root", superuser=True)
         if as_superuser
         else moderator
     )
@@ -240,9 +241,9 @@ def test_money_and_state_cannot_be_edited_or_deleted_in_the_admin(client, modera
 
 def test_report_queue_dismiss_and_actions(mod_client, moderator, contested_auction):
     auction, seller, first, leader = contested_auction
-    spam = report_create(reporter=first, reason=Report.Reason.SPAM, text="광고", auction_id=auction.pk)
-    fraud = report_create(reporter=leader, reason=Report.Reason.FRAUD, text="사기", reported_user_id=seller.pk)
-    listing = report_create(reporter=first, reason=Report.Reason.PROHIBITED, auction_id=auction.pk)
+    spam = report_create(actor=first, reason=Report.Reason.SPAM, text="광고", auction_id=auction.pk)
+    fraud = report_create(actor=leader, reason=Report.Reason.FRAUD, text="사기", reported_user_id=seller.pk)
+    listing = report_create(actor=first, reason=Report.Reason.PROHIBITED, auction_id=auction.pk)
 
     page = mod_client.get(changelist("auctions_report"), {"status__exact": "open"})
     assert page.status_code == 200 and "사기 의심" in page.content.decode()
@@ -266,7 +267,7 @@ def test_report_queue_dismiss_and_actions(mod_client, moderator, contested_aucti
 
 
 def test_a_superuser_adds_a_user_with_a_wallet_and_edits_accounts(client):
-    root = User.objects.create_superuser(username=f"root-{rid()[:6]}", password="x", nickname="root")
+    root = user_create(username=f"root-{rid()[:6]}", password="x", nickname="root", superuser=True)
     client.force_login(root)
     response = client.post(
         reverse("admin:accounts_user_add"),

@@ -235,7 +235,7 @@ def test_a_bid_through_one_web_process_is_seen_on_the_other(stack):
 
     # the worker settles an auction that has ended
     ending = make_auction(seller=seller, start_price=5_000, is_national=True)
-    bid_place(auction_id=ending.pk, bidder=bidder, amount=5_000, request_id=rid())
+    bid_place(auction_id=ending.pk, actor=bidder, amount=5_000, request_id=rid())
     set_end(ending, timezone.now() + timedelta(seconds=1))
     wait_until(
         lambda: Auction.objects.get(pk=ending.pk).status == Auction.Status.SOLD, timeout=20, what="the worker to settle"

@@ -30,8 +30,8 @@ def test_double_spend_one_balance_two_auctions_exactly_one_bid_wins(concurrently
         # when they bid on both at the same instant
         outcomes = concurrently(
             [
-                lambda a=a1, u=user: bid_place(auction_id=a.pk, bidder=u, amount=10_000, request_id=rid()),
-                lambda a=a2, u=user: bid_place(auction_id=a.pk, bidder=u, amount=10_000, request_id=rid()),
+                lambda a=a1, u=user: bid_place(auction_id=a.pk, actor=u, amount=10_000, request_id=rid()),
+                lambda a=a2, u=user: bid_place(auction_id=a.pk, actor=u, amount=10_000, request_id=rid()),
             ]
         )
         # then exactly one succeeds and the other is refused for funds
@@ -47,8 +47,8 @@ def test_cross_outbid_on_two_auctions_never_deadlocks(concurrently):
     rounds = 150
     a, b = make_user(balance=10_000_000), make_user(balance=10_000_000)
     x, y = make_auction(start_price=1_000, is_national=True), make_auction(start_price=1_000, is_national=True)
-    bid_place(auction_id=x.pk, bidder=b, amount=1_000, request_id=rid())
-    bid_place(auction_id=y.pk, bidder=a, amount=1_000, request_id=rid())
+    bid_place(auction_id=x.pk, actor=b, amount=1_000, request_id=rid())
+    bid_place(auction_id=y.pk, actor=a, amount=1_000, request_id=rid())
     step = threading.Barrier(2)
 
     def player(me, first, second):
@@ -58,7 +58,7 @@ def test_cross_outbid_on_two_auctions_never_deadlocks(concurrently):
             step.wait(timeout=30)
             try:
                 current = Auction.objects.get(pk=target.pk).current_price
-                bid_place(auction_id=target.pk, bidder=me, amount=current + bid_increment(current), request_id=rid())
+                bid_place(auction_id=target.pk, actor=me, amount=current + bid_increment(current), request_id=rid())
             except DatabaseError as exc:  # a deadlock or lock timeout would land here
                 errors.append(exc)
             except DomainError as exc:
@@ -80,11 +80,9 @@ def test_buy_now_racing_bids_has_one_outcome_and_one_payout(concurrently):
         auction = make_auction(seller=seller, start_price=10_000, buy_now_price=100_000, is_national=True)
         buyers = [make_user(balance=200_000) for _ in range(2)]
         bidders = [make_user(balance=200_000) for _ in range(6)]
-        tasks = [lambda u=u, a=auction: auction_buy_now(auction_id=a.pk, buyer=u, request_id=rid()) for u in buyers]
+        tasks = [lambda u=u, a=auction: auction_buy_now(auction_id=a.pk, actor=u, request_id=rid()) for u in buyers]
         tasks += [
-            lambda u=u, i=i, a=auction: bid_place(
-                auction_id=a.pk, bidder=u, amount=10_000 + i * 5_000, request_id=rid()
-            )
+            lambda u=u, i=i, a=auction: bid_place(auction_id=a.pk, actor=u, amount=10_000 + i * 5_000, request_id=rid())
             for i, u in enumerate(bidders)
         ]
         outcomes = concurrently(tasks)
@@ -106,7 +104,7 @@ def test_settlement_racing_itself_pays_once(concurrently):
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
     winner = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=winner, amount=30_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=winner, amount=30_000, request_id=rid())
     set_end(auction, timezone.now() - timedelta(seconds=1))
     outcomes = concurrently([lambda: auction_settle(auction_id=auction.pk) for _ in range(8)])
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
@@ -121,7 +119,7 @@ def test_several_workers_settle_every_auction_exactly_once(concurrently):
     bidder = make_user(balance=1_000_000)
     auctions = [make_auction(seller=seller, start_price=10_000) for _ in range(20)]
     for auction in auctions[:10]:
-        bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+        bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
     for auction in auctions:
         set_end(auction, timezone.now() - timedelta(seconds=1))
     outcomes = concurrently([worker_run_once for _ in range(4)])

@@ -14,13 +14,12 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
-import auctions.services as services
+from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid
 from auctions.selectors import auction_min_next_bid
-from auctions.services import auction_buy_now, auction_settle, bid_place
+from auctions.services import auction_buy_now, auction_settle, bid_place, bidding, lifecycle
 from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid, set_end
-from wallets.audit import audit_ledger
 from wallets.services import wallet_deposit, wallet_withdraw
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
@@ -60,13 +59,13 @@ def storm(users, auctions, seed):
                 if roll < 0.70:
                     fresh = Auction.objects.get(pk=auction.pk)
                     amount = auction_min_next_bid(fresh) + local_rng.choice([0, 0, 0, 500, 1_000, 5_000])
-                    bid_place(auction_id=auction.pk, bidder=user, amount=amount, request_id=rid())
+                    bid_place(auction_id=auction.pk, actor=user, amount=amount, request_id=rid())
                 elif roll < 0.74:
-                    auction_buy_now(auction_id=auction.pk, buyer=user, request_id=rid())
+                    auction_buy_now(auction_id=auction.pk, actor=user, request_id=rid())
                 elif roll < 0.84:
-                    wallet_deposit(user=user, amount=local_rng.choice([1_000, 10_000, 50_000]))
+                    wallet_deposit(actor=user, amount=local_rng.choice([1_000, 10_000, 50_000]))
                 elif roll < 0.94:
-                    wallet_withdraw(user=user, amount=local_rng.choice([1_000, 10_000, 100_000]))
+                    wallet_withdraw(actor=user, amount=local_rng.choice([1_000, 10_000, 100_000]))
                 else:
                     auction_settle(auction_id=auction.pk)
             except DomainError:
@@ -130,7 +129,8 @@ def _auction_without_lock(*, auction_id, skip_locked=False):
 
 def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(concurrently, monkeypatch):
     # given the services with the auction row lock removed
-    monkeypatch.setattr(services, "auction_lock", _auction_without_lock)
+    for module in (bidding, lifecycle):
+        monkeypatch.setattr(module, "auction_lock", _auction_without_lock)
     symptoms = []
     for attempt in range(3):
         # when the same storm runs

@@ -87,7 +87,7 @@ async def test_anonymous_watcher_gets_a_snapshot():
 async def test_signed_in_snapshot_says_whether_you_lead():
     auction = await national()
     alice = await user(nickname="김민수")
-    await db(bid_place)(auction_id=auction.pk, bidder=alice, amount=10_000, request_id=rid())
+    await db(bid_place)(auction_id=auction.pk, actor=alice, amount=10_000, request_id=rid())
     ws, snap = await open_socket(auction.pk, user=alice)
     assert snap["you"]["signed_in"] is True
     assert snap["you"]["tag"] == leader_tag(auction_id=auction.pk, user_id=alice.pk)
@@ -445,7 +445,7 @@ async def test_per_user_bid_rate_limit(settings):
         await sock.send_json_to({"type": "bid", "amount": amount, "request_id": f"rl-x-{id(sock)}"})
         reply = (await receive_until(sock, lambda m: m["type"] in ("ack", "error")))[-1]
         assert reply["type"] == "error" and reply["code"] == "rate_limited"
-        assert "잦습니다" in reply["message"]
+        assert "잦아요" in reply["message"]
     assert await snapshot_of_world() == before
     await ws.disconnect()
     await ws2.disconnect()
@@ -486,7 +486,7 @@ async def test_gap_then_sync_gets_a_snapshot_and_heals_the_other_sockets(monkeyp
     ws_b, _ = await open_socket(auction.pk)
     # An event is lost on the way (the publish fails): the sockets hear nothing.
     monkeypatch.setattr("neighborbid.bus.publish", lambda channel, message: False)
-    await db(bid_place)(auction_id=auction.pk, bidder=alice, amount=10_000, request_id=rid())
+    await db(bid_place)(auction_id=auction.pk, actor=alice, amount=10_000, request_id=rid())
     monkeypatch.undo()
     assert await ws_a.receive_nothing(timeout=0.2)
     # The client notices silence (or a seq jump) and asks for a sync.
@@ -510,7 +510,7 @@ async def test_states_arrive_in_order_coalesced_and_end_on_the_final_price():
     def bid_storm(n: int) -> int:
         amount = 10_000
         for i in range(n):
-            result = bid_place(auction_id=auction.pk, bidder=bidders[i % 2], amount=amount, request_id=rid())
+            result = bid_place(auction_id=auction.pk, actor=bidders[i % 2], amount=amount, request_id=rid())
             amount = result.state["min_next_bid"]
         return result.state["seq"]
 

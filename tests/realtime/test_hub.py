@@ -22,6 +22,9 @@ class FakeSocket:
     async def base_send(self, message: dict) -> None:
         self.frames.append(json.loads(message["text"]))
 
+    def rt_accepts_personal(self, message: dict) -> bool:
+        return True
+
 
 def state(auction_id: int, seq: int, price: int, status: str = "open") -> dict:
     return {"type": "state", "auction_id": auction_id, "seq": seq, "current_price": price, "status": status}

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def entry():
-    return wallet_deposit(user=make_user(), amount=10_000)
+    return wallet_deposit(actor=make_user(), amount=10_000)
 
 
 def test_orm_refuses_changing_an_entry(entry):
@@ -76,7 +76,7 @@ def test_correction_needs_an_amount_a_reason_and_the_permission(kwargs, error):
 
 def test_nobody_corrects_their_own_wallet():
     moderator = make_moderator()
-    wallet_deposit(user=moderator, amount=10_000)
+    wallet_deposit(actor=moderator, amount=10_000)
     with pytest.raises(PermissionDenied):
         wallet_adjust(user=moderator, amount=1_000_000, staff_user=moderator, reason="내 지갑")
     assert wallet_of(moderator) == (10_000, 0)

@@ -20,7 +20,7 @@ def test_user_is_created_with_an_empty_wallet():
 
 def test_deposit_adds_to_balance_and_writes_one_entry():
     user = make_user()
-    entry = wallet_deposit(user=user, amount=50_000)
+    entry = wallet_deposit(actor=user, amount=50_000)
     assert snapshot(user) == (50_000, 0, 1)
     assert (entry.kind, entry.balance_delta, entry.locked_delta, entry.balance_after) == ("deposit", 50_000, 0, 50_000)
 
@@ -30,7 +30,7 @@ def test_deposit_refuses_non_integer_or_non_positive_amounts(amount):
     user = make_user(balance=10_000)
     before = snapshot(user)
     with pytest.raises(InvalidAmount):
-        wallet_deposit(user=user, amount=amount)
+        wallet_deposit(actor=user, amount=amount)
     assert snapshot(user) == before
 
 
@@ -38,14 +38,14 @@ def test_deposit_refuses_non_integer_or_non_positive_amounts(amount):
 def test_deposit_outside_limits_is_refused(amount):
     user = make_user()
     with pytest.raises(LimitExceeded):
-        wallet_deposit(user=user, amount=amount)
+        wallet_deposit(actor=user, amount=amount)
     assert snapshot(user) == (0, 0, 0)
 
 
 def test_withdraw_more_than_available_is_refused():
     user = make_user(balance=10_000)
     with pytest.raises(InsufficientFunds):
-        wallet_withdraw(user=user, amount=10_001)
+        wallet_withdraw(actor=user, amount=10_001)
     assert snapshot(user) == (10_000, 0, 1)
-    wallet_withdraw(user=user, amount=10_000)
+    wallet_withdraw(actor=user, amount=10_000)
     assert snapshot(user) == (0, 0, 2)

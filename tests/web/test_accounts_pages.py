@@ -108,9 +108,9 @@ def test_verify_within_range_records_verification():
     [
         ("37.5006", "127.0366", "떨어져 있어요"),  # 역삼동: far from 합정동
         ("", "", "위치 권한"),  # location denied: nothing sent
-        ("nan", "nan", "위치 정보가 올바르지 않습니다"),
-        ("abc", "126.9", "위치 정보를 읽을 수 없습니다"),
-        ("999", "126.9", "위치 정보가 올바르지 않습니다"),
+        ("nan", "nan", "위치 정보가 올바르지 않아요"),
+        ("abc", "126.9", "위치 정보를 읽을 수 없어요"),
+        ("999", "126.9", "위치 정보가 올바르지 않아요"),
     ],
 )
 def test_verify_refuses_far_or_bad_positions_and_changes_nothing(lat, lon, message):

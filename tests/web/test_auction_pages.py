@@ -41,7 +41,7 @@ def listing_data(**overrides):
 def test_detail_page_carries_the_live_contract():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     bidder = make_user(balance=100_000, nickname="김민수")
-    bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
     viewer = make_user(balance=50_000)
     client = signed_in(viewer)
     page = client.get(reverse("auctions:detail", args=[auction.pk])).content.decode()
@@ -264,7 +264,7 @@ def test_someone_elses_auction_cannot_be_edited_cancelled_or_ended():
 def test_edit_and_cancel_refused_once_there_are_bids():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=50_000), amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=50_000), amount=10_000, request_id=rid())
     client = signed_in(seller)
     before = world()
     response = client.post(reverse("auctions:edit", args=[auction.pk]), listing_data(title="바꿈"))
@@ -287,7 +287,7 @@ def test_seller_cancels_and_ends_early_without_bids():
     assert first.status == Auction.Status.CANCELLED and second.status == Auction.Status.UNSOLD
     # cancelling again: a message, not an error page
     response = client.post(reverse("auctions:cancel", args=[first.pk]))
-    assert "이미 종료된 경매입니다." in follow_messages(client, response)
+    assert "이미 종료된 경매예요." in follow_messages(client, response)
 
 
 def test_cancel_needs_post_and_login():

@@ -90,8 +90,8 @@ def test_bad_amounts_change_nothing(amount):
 @pytest.mark.parametrize(
     "amount,message",
     [
-        ("9,000", "최소 입찰가는 10,000원입니다."),
-        ("5,000,000,000", "넘을 수 없습니다"),
+        ("9,000", "최소 입찰가는 10,000원이에요."),
+        ("5,000,000,000", "넘을 수 없어요"),
         ("30,000", "즉시구매를 이용해 주세요"),
         ("20,000", "잔액"),
     ],
@@ -199,7 +199,7 @@ def test_buy_now_refusals_change_nothing():
     poor = signed_in(make_user(balance=5_000))
     before = world()
     response = poor.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": rid(), "confirmed": "1"})
-    assert any("필요합니다" in m for m in follow_messages(poor, response))
+    assert any("필요해요" in m for m in follow_messages(poor, response))
     response = poor.post(reverse("auctions:buy_now", args=[auction.pk]), {})
     assert any("요청 번호" in m for m in follow_messages(poor, response))
     no_buy_now = make_auction()

@@ -66,8 +66,8 @@ def test_sorts():
     cheap = make_auction(seller=seller, title="싼 것", start_price=1_000, minutes=90)
     dear = make_auction(seller=seller, title="비싼 것", start_price=90_000, minutes=30)
     popular = make_auction(seller=seller, title="인기", start_price=5_000, minutes=60)
-    bid_place(auction_id=popular.pk, bidder=buyer, amount=5_000, request_id=rid())
-    bid_place(auction_id=popular.pk, bidder=make_user(balance=100_000), amount=6_000, request_id=rid())
+    bid_place(auction_id=popular.pk, actor=buyer, amount=5_000, request_id=rid())
+    bid_place(auction_id=popular.pk, actor=make_user(balance=100_000), amount=6_000, request_id=rid())
     client = Client()
     assert titles(client.get("/", {"sort": "ending"})) == ["비싼 것", "인기", "싼 것"]
     assert titles(client.get("/", {"sort": "newest"})) == ["인기", "비싼 것", "싼 것"]
@@ -135,8 +135,8 @@ def test_my_page_does_not_run_a_query_per_auction(django_assert_max_num_queries)
     bidder = make_user(balance=1_000_000)
     for i in range(12):
         auction = make_auction(seller=seller, title=f"물건 {i}")
-        bid_place(auction_id=auction.pk, bidder=bidder, amount=10_000, request_id=rid())
-        watch_toggle(user=bidder, auction_id=auction.pk)
+        bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+        watch_toggle(actor=bidder, auction_id=auction.pk)
     client = signed_in(bidder)
     client.get(reverse("auctions:my"))
     for tab in ["bids", "listings", "watching", "won"]:
@@ -154,7 +154,7 @@ def test_auction_page_query_count_does_not_grow_with_photos_and_bids(django_asse
     auction = make_auction(seller=seller, start_price=1_000)
     auction_photos_add(auction_id=auction.pk, actor=seller, files=[upload(size=(60, 60)) for _ in range(6)])
     for i in range(8):
-        bid_place(auction_id=auction.pk, bidder=make_user(balance=100_000), amount=1_000 + i * 500, request_id=rid())
+        bid_place(auction_id=auction.pk, actor=make_user(balance=100_000), amount=1_000 + i * 500, request_id=rid())
     client = signed_in(make_user())
     client.get(reverse("auctions:detail", args=[auction.pk]))
     # session, user, badge, header neighbourhood, auction (+seller, place, leader), recent bids,

@@ -26,9 +26,9 @@ def test_my_bids_are_split_into_leading_outbid_won_lost():
     won = make_auction(title="낙찰")
     lost = make_auction(title="놓침")
     for auction in (leading, outbid, won, lost):
-        bid_place(auction_id=auction.pk, bidder=me, amount=10_000, request_id=rid())
+        bid_place(auction_id=auction.pk, actor=me, amount=10_000, request_id=rid())
     for auction in (outbid, lost):
-        bid_place(auction_id=auction.pk, bidder=rival, amount=11_000, request_id=rid())
+        bid_place(auction_id=auction.pk, actor=rival, amount=11_000, request_id=rid())
     from django.utils import timezone
 
     for auction in (won, lost):
@@ -52,10 +52,10 @@ def test_my_bids_are_split_into_leading_outbid_won_lost():
 def test_notifications_badge_mark_read_and_mark_all():
     auction = make_auction(start_price=10_000)
     me = make_user(balance=100_000)
-    bid_place(auction_id=auction.pk, bidder=me, amount=10_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=100_000), amount=11_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=me, amount=12_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=100_000), amount=13_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=me, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=100_000), amount=11_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=me, amount=12_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=100_000), amount=13_000, request_id=rid())
     notes = list(Notification.objects.filter(user=me).order_by("id"))
     assert len(notes) == 2
     client = signed_in(me)
@@ -76,8 +76,8 @@ def test_notifications_badge_mark_read_and_mark_all():
 def test_someone_elses_notification_is_404_and_stays_unread():
     auction = make_auction(start_price=10_000)
     victim = make_user(balance=100_000)
-    bid_place(auction_id=auction.pk, bidder=victim, amount=10_000, request_id=rid())
-    bid_place(auction_id=auction.pk, bidder=make_user(balance=100_000), amount=11_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=victim, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=make_user(balance=100_000), amount=11_000, request_id=rid())
     note = Notification.objects.get(user=victim)
     intruder = signed_in(make_user())
     assert intruder.post(reverse("auctions:notification_read", args=[note.pk])).status_code == 404
@@ -93,7 +93,7 @@ def test_someone_elses_notification_is_404_and_stays_unread():
 def test_wallet_page_shows_balances_and_labelled_history():
     auction = make_auction(start_price=10_000, title="원목 식탁")
     me = make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, bidder=me, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=me, amount=10_000, request_id=rid())
     page = signed_in(me).get(reverse("wallets:wallet"))
     text = page.content.decode()
     assert page.status_code == 200
@@ -107,7 +107,7 @@ def test_wallet_history_is_paginated():
     from wallets.services import wallet_deposit
 
     for _ in range(25):
-        wallet_deposit(user=me, amount=1_000)
+        wallet_deposit(actor=me, amount=1_000)
     client = signed_in(me)
     assert len(client.get(reverse("wallets:wallet")).context["page"].object_list) == 20
     assert len(client.get(reverse("wallets:wallet"), {"page": 2}).context["page"].object_list) == 5
@@ -139,7 +139,7 @@ def test_top_up_bad_amounts_change_nothing(amount):
 def test_withdraw_and_its_refusals():
     me = make_user(balance=20_000)
     auction = make_auction(start_price=10_000)
-    bid_place(auction_id=auction.pk, bidder=me, amount=10_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=me, amount=10_000, request_id=rid())
     client = signed_in(me)
     before = world()
     response = client.post(reverse("wallets:withdraw"), {"amount": "15,000"})  # 10,000 is locked in a bid

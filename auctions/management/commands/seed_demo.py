@@ -127,7 +127,7 @@ class Command(BaseCommand):
         now = timezone.now()
         admin = User.objects.filter(username=ADMIN[0]).first()
         if admin is None:
-            admin = User.objects.create_superuser(username=ADMIN[0], password=ADMIN[1], nickname=ADMIN[2])
+            admin = user_create(username=ADMIN[0], password=ADMIN[1], nickname=ADMIN[2], superuser=True)
             self.stdout.write(f"created superuser {ADMIN[0]}")
         users: dict[str, User] = {}
         for username, nickname, (district, dong) in DEMO_USERS:
@@ -135,7 +135,7 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = user_create(username=username, password=DEMO_PASSWORD, nickname=nickname, neighbourhood=place)
-                wallet_deposit(user=user, amount=3_000_000, memo="데모 충전")
+                wallet_deposit(actor=user, amount=3_000_000, memo="데모 충전")
                 self.stdout.write(f"created demo user {username}")
             # demo users stay verified (verification lasts 30 days)
             User.objects.filter(pk=user.pk).update(location_verified_at=now, search_radius_km=User.Radius.MIDDLE)
@@ -152,7 +152,7 @@ class Command(BaseCommand):
             if title in live_titles:
                 continue
             auction = auction_create(
-                seller=users[seller],
+                actor=users[seller],
                 title=title,
                 description=description,
                 category=category,
@@ -172,7 +172,7 @@ class Command(BaseCommand):
             if auction is None:
                 continue
             try:
-                bid_place(auction_id=auction.pk, bidder=users[bidder], amount=amount, request_id=uuid.uuid4().hex)
+                bid_place(auction_id=auction.pk, actor=users[bidder], amount=amount, request_id=uuid.uuid4().hex)
             except DomainError as exc:
                 self.stdout.write(f"demo bid skipped: {exc.message}")
         self.stdout.write(

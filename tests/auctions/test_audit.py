@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from auctions.audit import audit_ledger
 from auctions.models import Auction
 from auctions.services import auction_settle, bid_place
 from tests.factories import make_auction, make_user, rid, set_end
-from wallets.audit import audit_ledger
 from wallets.models import LedgerEntry, Wallet
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,8 @@ def market():
     live = make_auction(seller=seller, start_price=10_000)
     sold = make_auction(seller=seller, start_price=10_000)
     a, b = make_user(balance=100_000), make_user(balance=100_000)
-    bid_place(auction_id=live.pk, bidder=a, amount=10_000, request_id=rid())
-    bid_place(auction_id=sold.pk, bidder=b, amount=20_000, request_id=rid())
+    bid_place(auction_id=live.pk, actor=a, amount=10_000, request_id=rid())
+    bid_place(auction_id=sold.pk, actor=b, amount=20_000, request_id=rid())
     set_end(sold, timezone.now() - timedelta(seconds=1))
     auction_settle(auction_id=sold.pk)
     return {"seller": seller, "live": live, "sold": sold, "a": a, "b": b}

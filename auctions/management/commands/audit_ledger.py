@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from wallets.audit import audit_ledger
+from auctions.audit import audit_ledger
 
 
 class Command(BaseCommand):

@@ -1,0 +1,108 @@
+"""The books' audit: reads only, in one consistent snapshot (`manage.py audit_ledger`).
+
+Here, where auctions and wallets are both known: the wallets' own invariants
+(wallets.audit.audit_wallets) with each wallet's expected locked money (the holds of the live
+auctions its user leads), then the auctions' invariants: one payout per sale, and each bid's
+hold and release of the right size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import connection, transaction
+from django.db.models import Count, Sum
+
+from auctions.models import Auction, Bid
+from wallets.audit import AuditReport, audit_wallets, snapshot
+from wallets.models import LedgerEntry, Wallet
+
+Kind = LedgerEntry.Kind
+LIVE = (Auction.Status.OPEN, Auction.Status.SCHEDULED)
+
+
+def audit_ledger(*, max_violations: int = 200) -> AuditReport:
+    report = AuditReport()
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        snapshot(outermost=outermost)
+        holds: dict[int, int] = defaultdict(int)
+        for row in (
+            Auction.objects.filter(status__in=LIVE, leader__isnull=False)
+            .values("leader_id")
+            .annotate(total=Sum("current_price"))
+        ):
+            holds[row["leader_id"]] = row["total"]
+        audit_wallets(report, expected_locked=holds, expected_label="leads live auctions holding")
+        _audit_sales(report)
+        _audit_bid_holds(report)
+        del report.violations[max_violations:]
+    return report
+
+
+def _audit_bid_holds(report: AuditReport) -> None:
+    """Each bid holds what it should (its amount, or the raise over the bidder's own previous
+    bid) and releases exactly the previous leader's bid, from the previous leader's wallet."""
+    v = report.violations
+    wallet_of = dict(Wallet.objects.values_list("user_id", "id"))
+    holds: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    releases: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for bid_id, kind, wallet_id, locked_delta in LedgerEntry.objects.filter(
+        bid__isnull=False, kind__in=[Kind.BID_HOLD, Kind.HOLD_RELEASE]
+    ).values_list("bid_id", "kind", "wallet_id", "locked_delta"):
+        (holds if kind == Kind.BID_HOLD else releases)[bid_id].append((wallet_id, locked_delta))
+    previous: dict[int, tuple[int, int]] = {}  # auction -> (bidder, amount) of the last bid
+    for bid_id, auction_id, bidder_id, amount in Bid.objects.order_by("auction_id", "id").values_list(
+        "id", "auction_id", "bidder_id", "amount"
+    ):
+        before = previous.get(auction_id)
+        own_raise = before is not None and before[0] == bidder_id
+        expected_hold = amount - before[1] if own_raise else amount
+        if holds.get(bid_id) != [(wallet_of.get(bidder_id), expected_hold)]:
+            v.append(f"bid {bid_id}: holds {holds.get(bid_id)} but should hold {expected_hold} from its bidder")
+        expected_release = [] if before is None or own_raise else [(wallet_of.get(before[0]), -before[1])]
+        if releases.get(bid_id, []) != expected_release:
+            v.append(f"bid {bid_id}: releases {releases.get(bid_id, [])} but should release {expected_release}")
+        previous[auction_id] = (bidder_id, amount)
+
+
+def _audit_sales(report: AuditReport) -> None:
+    """Each ended auction: at most one winner, its seller paid exactly once, its buyer charged once."""
+    v = report.violations
+    # (5) each ended auction: at most one winner, its seller paid exactly once
+    paid = defaultdict(lambda: {"n": 0, "amount": 0})
+    for row in (
+        LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS)
+        .values("auction_id")
+        .annotate(n=Count("id"), amount=Sum("balance_delta"))
+    ):
+        paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
+    charged = defaultdict(lambda: {"n": 0, "amount": 0})
+    for row in (
+        LedgerEntry.objects.filter(kind=Kind.PURCHASE)
+        .values("auction_id")
+        .annotate(n=Count("id"), b=Sum("balance_delta"), lk=Sum("locked_delta"))
+    ):
+        charged[row["auction_id"]] = {"n": row["n"], "amount": -((row["b"] or 0) + (row["lk"] or 0))}
+    seller_wallet = dict(Wallet.objects.values_list("user_id", "id"))
+    proceeds_wallets = dict(LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS).values_list("auction_id", "wallet_id"))
+    for a in Auction.objects.values("id", "status", "winner_id", "seller_id", "current_price", "leader_id"):
+        aid, status = a["id"], a["status"]
+        p, c = paid[aid], charged[aid]
+        if status == Auction.Status.SOLD:
+            report.auctions_checked += 1
+            if a["winner_id"] is None:
+                v.append(f"auction {aid}: sold without a winner")
+            if p["n"] != 1 or p["amount"] != a["current_price"]:
+                v.append(f"auction {aid}: seller paid {p['n']} time(s), {p['amount']} for price {a['current_price']}")
+            elif proceeds_wallets.get(aid) != seller_wallet.get(a["seller_id"]):
+                v.append(f"auction {aid}: proceeds went to a wallet that is not the seller's")
+            if c["n"] != 1 or c["amount"] != a["current_price"]:
+                v.append(f"auction {aid}: buyer charged {c['n']} time(s), {c['amount']} for price {a['current_price']}")
+        else:
+            if status in (Auction.Status.UNSOLD, Auction.Status.CANCELLED):
+                report.auctions_checked += 1
+            if a["winner_id"] is not None:
+                v.append(f"auction {aid}: status {status} but has a winner")
+            if p["n"] or c["n"]:
+                v.append(f"auction {aid}: status {status} but money changed hands")

@@ -1,0 +1,71 @@
+"""Auction services: every rule about auctions and bids, enforced under the row lock.
+
+One module per capability (docs/architecture.md has the map):
+
+- `listing`     create, edit and illustrate a listing (the seller)
+- `bidding`     bid and buy-now: the only ways money enters escrow for an auction
+- `lifecycle`   open, settle, cancel, end early, warn watchers (the worker, the seller)
+- `moderation`  hide listings, hide a suspended seller's listings (moderators)
+- `engagement`  watch, notifications, reports
+- `_base`       shared guards and the one plain-SQL write of a locked auction (private)
+
+Each write is one `transaction.atomic()`: lock the auction (auctions.locks), then the wallets
+in primary-key order (wallets.locks), check, move money through the wallet services, write
+bids and notifications, bump the auction's `seq`, and register the events for after commit.
+A raised DomainError always means nothing was written. Callers keep `from auctions import
+services` / `from auctions.services import bid_place`.
+"""
+
+from auctions.services._base import check_local_eligibility
+from auctions.services.bidding import BidResult, PurchaseResult, auction_buy_now, bid_place
+from auctions.services.engagement import (
+    notification_create,
+    notification_mark_read,
+    report_create,
+    report_resolve,
+    watch_toggle,
+)
+from auctions.services.lifecycle import (
+    auction_cancel,
+    auction_end_early,
+    auction_notify_ending_soon,
+    auction_open,
+    auction_settle,
+)
+from auctions.services.listing import (
+    EDITABLE_FIELDS,
+    MAX_DURATION,
+    MIN_DURATION,
+    MIN_START_PRICE,
+    auction_create,
+    auction_photos_add,
+    auction_update,
+)
+from auctions.services.moderation import auction_hide, seller_listings_hide
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "MAX_DURATION",
+    "MIN_DURATION",
+    "MIN_START_PRICE",
+    "BidResult",
+    "PurchaseResult",
+    "auction_buy_now",
+    "auction_cancel",
+    "auction_create",
+    "auction_end_early",
+    "auction_hide",
+    "auction_notify_ending_soon",
+    "auction_open",
+    "auction_photos_add",
+    "auction_settle",
+    "auction_update",
+    "bid_place",
+    "check_local_eligibility",
+    "notification_create",
+    "notification_mark_read",
+    "report_create",
+    "report_resolve",
+    "seller_listings_hide",
+    "watch_toggle",
+]

@@ -1,0 +1,180 @@
+"""Lifecycle: open a scheduled auction, settle a due one, cancel, end early, warn watchers.
+
+The worker calls open/settle/notify-ending-soon with SKIP LOCKED (several workers never do
+one auction twice); the seller and moderators call cancel and end early."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import access_user
+from auctions.locks import auction_lock
+from auctions.models import Auction, Bid, Notification, Watch
+from auctions.services._base import MODERATE, Status, auction_write, publish_state
+from auctions.services.engagement import notification_create, notify
+from neighborbid.errors import AuctionNotOpen, HasBids, PermissionDenied
+from neighborbid.logs import money_action
+from wallets.locks import wallets_lock
+from wallets.services import Move, wallet_moves_apply
+
+
+def auction_open(*, auction_id: int) -> Auction | None:
+    """Open a scheduled auction whose start has come. None when there is nothing to do."""
+    with transaction.atomic():
+        auction = auction_lock(auction_id=auction_id, skip_locked=True)
+        now = timezone.now()
+        if auction is None or auction.status != Status.SCHEDULED or auction.starts_at > now:
+            return None
+        if now >= auction.ends_at:
+            return None  # settlement takes it
+        auction.status = Status.OPEN
+        auction_write(auction, "status")
+        publish_state(auction)
+    return auction
+
+
+@money_action("settle")
+def auction_settle(*, auction_id: int) -> Auction | None:
+    """End a due auction: the leader's hold pays the seller (sold), or nobody bid (unsold).
+
+    Runs once per auction however many workers race: the row is taken with SKIP LOCKED, and
+    status and ends_at are re-read under the lock (soft close may have moved ends_at)."""
+    with transaction.atomic():
+        auction = auction_lock(auction_id=auction_id, skip_locked=True)
+        now = timezone.now()
+        if auction is None or auction.status not in (Status.OPEN, Status.SCHEDULED) or auction.ends_at > now:
+            return None
+        auction.ended_at = now
+        if auction.leader_id is not None:
+            price = auction.current_price
+            wallets = wallets_lock(user_ids=[auction.leader_id, auction.seller_id])
+            wallet_moves_apply(
+                Move.capture(wallets[auction.leader_id], held=price, auction=auction),
+                Move.credit(wallets[auction.seller_id], amount=price, auction=auction),
+            )
+            auction.status = Status.SOLD
+            auction.end_reason = Auction.EndReason.BIDS
+            auction.winner_id = auction.leader_id
+            notify(
+                user_id=auction.leader_id,
+                kind=Notification.Kind.WON,
+                auction=auction,
+                message=f"축하해요! '{auction.title}' 상품을 {price:,}원에 낙찰받았어요.",
+            )
+            notify(
+                user_id=auction.seller_id,
+                kind=Notification.Kind.SOLD,
+                auction=auction,
+                message=f"'{auction.title}' 상품이 {price:,}원에 낙찰됐어요. 대금이 지갑에 들어왔어요.",
+            )
+        else:
+            auction.status = Status.UNSOLD
+            auction.end_reason = Auction.EndReason.NO_BIDS
+            notify(
+                user_id=auction.seller_id,
+                kind=Notification.Kind.UNSOLD,
+                auction=auction,
+                message=f"'{auction.title}' 경매가 입찰 없이 끝났어요.",
+            )
+        auction_write(auction, "status", "end_reason", "winner", "ended_at")
+        publish_state(auction, ended=True)
+    return auction
+
+
+def cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: datetime) -> None:
+    """Cancel a locked, not-yet-ended auction: release the leader's hold, tell everyone."""
+    if auction.leader_id is not None:
+        wallets = wallets_lock(user_ids=[auction.leader_id])
+        wallet_moves_apply(Move.release(wallets[auction.leader_id], amount=auction.current_price, auction=auction))
+        notify(
+            user_id=auction.leader_id,
+            kind=Notification.Kind.CANCELLED,
+            auction=auction,
+            message=f"'{auction.title}' 경매가 취소됐어요. 입찰금 {auction.current_price:,}원은 지갑으로 돌아왔어요.",
+        )
+    # everyone else with a stake: earlier bidders and watchers
+    others = set(Bid.objects.filter(auction=auction).values_list("bidder_id", flat=True))
+    others |= set(Watch.objects.filter(auction=auction).values_list("user_id", flat=True))
+    others -= {auction.leader_id, auction.seller_id}
+    if others:
+        notification_create(
+            user_ids=sorted(others),
+            kind=Notification.Kind.CANCELLED,
+            auction=auction,
+            message=f"참여하거나 찜한 '{auction.title}' 경매가 취소됐어요.",
+        )
+    if by_staff:
+        notify(
+            user_id=auction.seller_id,
+            kind=Notification.Kind.CANCELLED,
+            auction=auction,
+            message=f"운영자가 '{auction.title}' 경매를 취소했어요." + (f" 사유: {reason}" if reason else ""),
+        )
+    auction.status = Status.CANCELLED
+    auction.end_reason = Auction.EndReason.CANCELLED
+    auction.ended_at = now
+
+
+@money_action("cancel")
+def auction_cancel(*, auction_id: int, actor: User, reason: str = "") -> Auction:
+    """The seller cancels while nobody has bid; a moderator (auctions.moderate_auction) may
+    cancel any auction not yet ended."""
+    user = access_user(actor)
+    with transaction.atomic():
+        auction = auction_lock(auction_id=auction_id)
+        if auction.is_ended:
+            raise AuctionNotOpen("이미 종료된 경매예요.")
+        # A moderator acting on their own listing obeys the seller's rules.
+        moderator = user.has_perm(MODERATE) and auction.seller_id != user.pk
+        if not moderator:
+            if auction.seller_id != user.pk:
+                raise PermissionDenied("내 경매만 취소할 수 있어요.")
+            if auction.bid_count > 0:
+                raise HasBids()
+        cancel_locked(auction, reason=reason, by_staff=moderator, now=timezone.now())
+        auction_write(auction, "status", "end_reason", "ended_at")
+        publish_state(auction, ended=True)
+    return auction
+
+
+@money_action("end_early")
+def auction_end_early(*, auction_id: int, actor: User) -> Auction:
+    """The seller ends a listing nobody has bid on (it ends unsold)."""
+    user = access_user(actor)
+    with transaction.atomic():
+        auction = auction_lock(auction_id=auction_id)
+        if auction.seller_id != user.pk:
+            raise PermissionDenied("내 경매만 종료할 수 있어요.")
+        if auction.is_ended:
+            raise AuctionNotOpen("이미 종료된 경매예요.")
+        if auction.bid_count > 0:
+            raise HasBids("입찰이 있는 경매는 조기 종료할 수 없어요.")
+        auction.status = Status.UNSOLD
+        auction.end_reason = Auction.EndReason.SELLER_ENDED
+        auction.ended_at = timezone.now()
+        auction_write(auction, "status", "end_reason", "ended_at")
+        publish_state(auction, ended=True)
+    return auction
+
+
+def auction_notify_ending_soon(*, auction_id: int) -> int:
+    """Tell watchers (once) that an auction ends soon. Returns how many were told."""
+    with transaction.atomic():
+        auction = auction_lock(auction_id=auction_id, skip_locked=True)
+        if auction is None or auction.status != Status.OPEN or auction.ending_soon_notified:
+            return 0
+        auction.ending_soon_notified = True
+        auction_write(auction, "ending_soon_notified")
+        watcher_ids = sorted(Watch.objects.filter(auction=auction).values_list("user_id", flat=True))
+        if watcher_ids:
+            notification_create(
+                user_ids=watcher_ids,
+                kind=Notification.Kind.ENDING_SOON,
+                auction=auction,
+                message=f"찜한 '{auction.title}' 경매가 곧 마감돼요.",
+            )
+    return len(watcher_ids)
