@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -79,14 +80,27 @@ class Move:
         return cls(wallet, Kind.SALE_PROCEEDS, amount, 0, auction)
 
 
-def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
-    """Apply movements to locked wallets: the single write path of the money.
+@dataclass(frozen=True)
+class Posting:
+    """One ledger row to write, with the wallet's balances after it (computed by the plan)."""
 
-    The new balances are computed here (refusing anything that would go negative), written with
-    one UPDATE, and recorded with one INSERT of ledger entries (each with the balances after it).
-    Caller: inside transaction.atomic(), holding the wallets' row locks."""
-    entries = []
-    touched: dict[int, Wallet] = {}
+    wallet_id: int
+    kind: str
+    balance_delta: int
+    locked_delta: int
+    balance_after: int
+    locked_after: int
+    move: Move
+
+
+def wallet_moves_plan(*moves: Move) -> tuple[list[Posting], list[tuple[int, int, int]]]:
+    """The money rule of every movement, without writing: the new balances of each locked
+    wallet (refusing anything that would go negative), one posting per movement, and the final
+    (wallet id, balance, locked) of each wallet touched. Updates the wallet objects in place.
+    Used by wallet_moves_apply (ORM writes) and by the bid's one-statement write
+    (wallet_moves_sql)."""
+    postings: list[Posting] = []
+    touched: dict[int, Any] = {}
     for move in moves:
         wallet = move.wallet
         new_balance = wallet.balance + move.balance_delta
@@ -97,33 +111,77 @@ def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
             raise AssertionError(f"locked balance of wallet {wallet.pk} would go negative")
         wallet.balance, wallet.locked_balance = new_balance, new_locked
         touched[wallet.pk] = wallet
-        entries.append(
-            LedgerEntry(
-                wallet=wallet,
-                kind=move.kind,
-                balance_delta=move.balance_delta,
-                locked_delta=move.locked_delta,
-                balance_after=new_balance,
-                locked_after=new_locked,
-                auction=move.auction,
-                bid=move.bid,
-                staff_user=move.staff_user,
-                memo=(move.memo or "")[:200],
-            )
+        postings.append(
+            Posting(wallet.pk, move.kind, move.balance_delta, move.locked_delta, new_balance, new_locked, move)
         )
-    if not entries:
+    return postings, [(w.pk, w.balance, w.locked_balance) for w in touched.values()]
+
+
+def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
+    """Apply movements to locked wallets: the single write path of the money.
+
+    The new balances are computed by wallet_moves_plan, written with one UPDATE per wallet
+    (pipelined), and recorded with one INSERT of ledger entries (each with the balances after
+    it). Caller: inside transaction.atomic(), holding the wallets' row locks."""
+    postings, final = wallet_moves_plan(*moves)
+    if not postings:
         return []
     now = timezone.now()
-    _wallets_write(touched.values(), now=now)
-    for wallet in touched.values():
-        wallet.updated_at = now
-    return LedgerEntry.objects.bulk_create(entries)
+    _wallets_write(final, now=now)
+    for posting in postings:
+        posting.move.wallet.updated_at = now
+    return LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                wallet=p.move.wallet,
+                kind=p.kind,
+                balance_delta=p.balance_delta,
+                locked_delta=p.locked_delta,
+                balance_after=p.balance_after,
+                locked_after=p.locked_after,
+                auction=p.move.auction,
+                bid=p.move.bid,
+                staff_user=p.move.staff_user,
+                memo=(p.move.memo or "")[:200],
+            )
+            for p in postings
+        ]
+    )
+
+
+def wallet_moves_sql(
+    postings: list[Posting], final: list[tuple[int, int, int]], *, now: datetime, auction_id: int, bid_cte: str
+) -> tuple[list[str], list[object]]:
+    """The same writes as wallet_moves_apply, as two data-modifying CTEs for one PostgreSQL
+    statement (the bid's hot path: no ORM compile while the auction row is locked). `bid_cte`
+    names a CTE of the caller's statement that returns the new bid's `id`. Returns the CTE
+    texts and their parameters, in order. PostgreSQL only."""
+    wallet_table, ledger_table = Wallet._meta.db_table, LedgerEntry._meta.db_table
+    rows = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(final))
+    wallet_cte = (
+        f"wallet_write AS (UPDATE {wallet_table} AS w SET balance = v.balance, locked_balance = v.locked, "  # noqa: S608 (tables from meta)
+        f"updated_at = %s FROM (VALUES {rows}) AS v(id, balance, locked) WHERE w.id = v.id)"
+    )
+    entries = ", ".join(["(%s::bigint, %s, %s::bigint, %s::bigint, %s::bigint, %s::bigint)"] * len(postings))
+    ledger_cte = (
+        f"ledger_write AS (INSERT INTO {ledger_table} (wallet_id, kind, balance_delta, locked_delta, "  # noqa: S608 (tables from meta)
+        "balance_after, locked_after, auction_id, bid_id, staff_user_id, memo, created_at) "
+        f"SELECT v.wallet_id, v.kind, v.bd, v.ld, v.ba, v.la, %s, {bid_cte}.id, NULL, '', %s "
+        f"FROM {bid_cte}, (VALUES {entries}) AS v(wallet_id, kind, bd, ld, ba, la))"
+    )
+    params: list[object] = [now]
+    for wallet_id, balance, locked in final:
+        params += [wallet_id, balance, locked]
+    params += [auction_id, now]
+    for p in postings:
+        params += [p.wallet_id, p.kind, p.balance_delta, p.locked_delta, p.balance_after, p.locked_after]
+    return [wallet_cte, ledger_cte], params
 
 
 _WALLET_UPDATE = None
 
 
-def _wallets_write(wallets, *, now) -> None:
+def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
     """One plain UPDATE per wallet, sent together (psycopg pipelines executemany: one round
     trip). Plain SQL on purpose: this runs under the auction's row lock on every bid, and the
     ORM's CASE/WHEN form of the same write cost ~1 ms of Python here (docs/benchmarks.md)."""
@@ -136,7 +194,7 @@ def _wallets_write(wallets, *, now) -> None:
             f"{column['locked_balance']} = %s, {column['updated_at']} = %s WHERE {column['id']} = %s"
         )
     stamp = connection.ops.adapt_datetimefield_value(now)
-    rows = [(w.balance, w.locked_balance, stamp, w.pk) for w in wallets]
+    rows = [(balance, locked, stamp, wallet_id) for wallet_id, balance, locked in final]
     with connection.cursor() as cursor:
         if len(rows) == 1:
             cursor.execute(_WALLET_UPDATE, rows[0])

@@ -127,10 +127,18 @@ def _auction_without_lock(*, auction_id, skip_locked=False):
     return Auction.objects.filter(pk=auction_id).first()
 
 
+def _auction_row_without_lock(*, auction_id):
+    """The bid's hot-path row lock (auctions.locks.auction_row_lock) without FOR UPDATE."""
+    from auctions.locks import auction_row_lock
+
+    return auction_row_lock(auction_id=auction_id, for_update=False)
+
+
 def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(concurrently, monkeypatch):
     # given the services with the auction row lock removed
     for module in (bidding, lifecycle):
         monkeypatch.setattr(module, "auction_lock", _auction_without_lock)
+    monkeypatch.setattr(bidding, "auction_row_lock", _auction_row_without_lock)
     symptoms = []
     for attempt in range(3):
         # when the same storm runs

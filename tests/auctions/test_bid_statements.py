@@ -1,0 +1,55 @@
+"""The bid's hot path touches the database as few times as the rules allow (issue 13): one
+read before the lock for the committed state and a repeat, the acting user, and under the
+lock three statements (lock the auction, lock the wallets by primary key, one write)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from auctions.models import Bid
+from auctions.services import bid_place
+from neighborbid.errors import BidTooLow
+from tests.factories import make_auction, make_user, rid
+from tests.money import assert_books_balance, wallet_of
+
+pytestmark = pytest.mark.django_db
+
+
+def _statements(ctx: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_an_outbid_is_five_statements_three_of_them_under_the_lock():
+    # given a national auction with a leader
+    auction = make_auction(start_price=10_000, is_national=True)
+    first, second = make_user(balance=50_000), make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
+    # when another bidder outbids them
+    with CaptureQueriesContext(connection) as ctx:
+        result = bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
+    # then: pre-read, acting user, lock auction, lock wallets, one write
+    sql = _statements(ctx)
+    assert len(sql) == 5, "\n".join(sql)
+    assert sql[2].rstrip().endswith("FOR UPDATE") and "auctions_auction" in sql[2]
+    assert sql[3].rstrip().endswith("FOR UPDATE") and "wallets_wallet" in sql[3]
+    assert sql[4].startswith("WITH new_bid AS (INSERT")
+    # and the one write did everything the ORM path did
+    assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
+    assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)
+    assert first.notifications.filter(kind="outbid").count() == 1
+    assert_books_balance()
+
+
+def test_a_refusal_under_the_lock_is_one_locked_statement_and_writes_nothing():
+    auction = make_auction(start_price=10_000, is_national=False)
+    leader, late = make_user(balance=50_000), make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(BidTooLow):
+        bid_place(auction_id=auction.pk, actor=late, amount=10_000, request_id=rid())
+    sql = _statements(ctx)
+    # pre-read, acting user, lock auction, and the twin check after the refusal; no write
+    assert len(sql) == 4, "\n".join(sql)
+    assert not any(s.startswith(("INSERT", "UPDATE", "WITH")) for s in sql)
+    assert wallet_of(late) == (50_000, 0)
