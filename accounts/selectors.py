@@ -60,6 +60,8 @@ def access_user(actor: object, *, allow_suspended: bool = False) -> User:
     refused unless the action is one they may still take (tidying a watchlist)."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise LoginRequired()
+    if getattr(actor, "_read_now", False):
+        return actor  # type: ignore[return-value]  # just read by session_user, in this call
     fresh = User.objects.filter(pk=actor.pk).first()  # type: ignore[attr-defined]
     if fresh is None or not fresh.is_active:
         raise LoginRequired()
@@ -104,13 +106,15 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
             raise LoginRequired(_LOGGED_OUT)
         if user.is_suspended:  # type: ignore[union-attr]
             raise AccountSuspended.because(user.suspended_reason)  # type: ignore[union-attr]
+        user._read_now = True  # type: ignore[union-attr]
         return user  # type: ignore[return-value]
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
 
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT s.session_data, u.password, u.is_suspended, u.suspended_reason "  # noqa: S608 (table names from meta)
+            f"SELECT s.session_data, u.password, u.is_suspended, u.suspended_reason, u.username, u.nickname, "  # noqa: S608 (table names from meta)
+            "u.neighbourhood_id, u.location_verified_at, u.search_radius_km "
             f"FROM {Session._meta.db_table} s, {User._meta.db_table} u "
             "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s AND u.is_active",
             [session_key, connection.ops.adapt_datetimefield_value(timezone.now()), user_id],
@@ -119,7 +123,18 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
     if row is None:
         raise LoginRequired(_LOGGED_OUT)
     data = SessionStore().decode(row[0])
-    user = User(pk=user_id, password=row[1], is_suspended=row[2], suspended_reason=row[3])
+    user = User(
+        pk=user_id,
+        password=row[1],
+        is_suspended=row[2],
+        suspended_reason=row[3],
+        username=row[4],
+        nickname=row[5],
+        neighbourhood_id=row[6],
+        location_verified_at=row[7],
+        search_radius_km=row[8],
+        is_active=True,
+    )
     session_hash = data.get(auth.HASH_SESSION_KEY) or ""
     if (
         str(data.get(auth.SESSION_KEY)) != str(user_id)
@@ -132,4 +147,6 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         raise LoginRequired(_LOGGED_OUT)
     if user.is_suspended:
         raise AccountSuspended.because(user.suspended_reason)
+    # Read now, in this call: the services' access_user need not read the same row again.
+    user._read_now = True  # type: ignore[attr-defined]
     return user
