@@ -40,7 +40,7 @@ from auctions.realtime.hub import get_hub, realtime_setting
 from auctions.selectors import leader_tag
 from neighborbid import bus
 from neighborbid.errors import AuctionNotFound, BidTooLow, DomainError, RateLimited
-from neighborbid.ratelimit import rate_limit_hit_async
+from neighborbid.ratelimit import rate_limit_take_local
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -277,7 +277,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     async def _money_gate(self) -> None:
         if self.rt_user_id is None:
             raise LoginRequired("로그인한 회원만 입찰하거나 구매할 수 있습니다.")
-        allowed = await rate_limit_hit_async(
+        allowed = rate_limit_take_local(
             key=f"ws-bid:{self.rt_user_id}",
             rate=realtime_setting("BID_RATE_PER_S", 5),
             burst=realtime_setting("BID_BURST", 10),
