@@ -9,8 +9,11 @@ then drives real WebSocket clients (the `websockets` package) at them:
   .venv/bin/python bench/ws_bench.py spread --processes 3 --auctions 200 --bidders 100 --watchers 400 --duration 20
   .venv/bin/python bench/ws_bench.py idle   --processes 1 --connections 10000
 
-hot:    K bidders race on one auction for the current minimum next bid (sometimes a step or two
-        above), learning the price only from their acks, errors and state messages.
+hot:    K bidders on one auction, learning the price only from their acks, errors and state
+        messages; `--bidding realistic` (default) bids one to four steps above the price seen,
+        `--bidding minimum` races for the minimum next bid. `--max-share F`: that share of the
+        bids carries a `max_amount` (default 0: servers that do not know the field refuse it).
+deliver: no bids: synthetic states PUBLISHed on the bus at --rate; server CPU per frame.
 fanout: one bid chain paced at --rate accepted bids/s while N watchers listen.
 spread: like hot, bidders and watchers spread over many auctions.
 idle:   C idle sockets on one process; memory per connection.
@@ -18,7 +21,11 @@ idle:   C idle sockets on one process; memory per connection.
 Reports accepted bids/s, errors by code, commit→watcher latency percentiles (commit time =
 the state's server_time, stamped inside the transaction just before COMMIT; a watcher's
 latency for a commit is when it first held a state at least that new), whether every watcher
-ended on the final state, connections per process and RSS per connection.
+ended on the final state, connections per process and RSS per connection, server CPU per
+state written to a watcher; then (hot, spread, fanout) the pgbench figure of the matching
+bench/pgbench_*.sql script run right after, in the same window, and the ratio
+accepted/s ÷ pgbench tps. The last line is a one-line summary. BENCH_DB, BENCH_PG,
+BENCH_REDIS, BENCH_PREFIX, BENCH_PORT0, BENCH_DATA override the defaults below.
 """
 
 from __future__ import annotations
