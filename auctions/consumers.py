@@ -40,7 +40,7 @@ from neighborbid.errors import (
     RateLimited,
     ServerError,
 )
-from neighborbid.ratelimit import LocalBucket, rate_limit_hit_async
+from neighborbid.ratelimit import LocalBucket, rate_limit_take_local
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -272,7 +272,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             raise LoginRequired("로그인한 회원만 입찰하거나 구매할 수 있어요.")
         if self._revoked is not None:
             raise self._revoked
-        allowed = await rate_limit_hit_async(
+        allowed = rate_limit_take_local(
             key=f"ws-bid:{self.rt_user_id}",
             rate=realtime_setting("BID_RATE_PER_S", 5),
             burst=realtime_setting("BID_BURST", 10),
