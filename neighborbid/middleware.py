@@ -5,7 +5,8 @@
   user id, client IP, auction id when the URL names one, request id), and an X-Request-ID
   response header (taken from the proxy's header when it sends one).
 - RateLimitMiddleware: the per-scope rate limits for the views named in
-  NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view),
+  NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view;
+  spent in process_view, after CsrfViewMiddleware has refused forged POSTs),
   and turns a login refused by the lockout (neighborbid.security) into a 429.
 """
 
@@ -17,7 +18,6 @@ import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.urls import Resolver404, resolve
 from django.utils.functional import empty
 
 from neighborbid import security
@@ -123,17 +123,23 @@ class RequestLogMiddleware(_HybridMiddleware):
 
 
 class RateLimitMiddleware(_HybridMiddleware):
-    """Must come after AuthenticationMiddleware (per-user buckets)."""
+    """Must come after AuthenticationMiddleware (per-user buckets) and CsrfViewMiddleware: the
+    bucket is spent in process_view, which Django calls in MIDDLEWARE order, so a forged POST
+    without a CSRF token is refused (403) by CsrfViewMiddleware.process_view first and spends
+    nobody's token."""
 
-    def _scope(self, request) -> str | None:
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        # Django adapts process_view to the handler's mode; give it the native one (no thread hop).
+        self.process_view = self._process_view_async if self.is_async else self._process_view_sync
+
+    @staticmethod
+    def _scope(request) -> str | None:
         if request.method != "POST":
             return None
         views = security.conf("RATE_LIMITED_VIEWS")
-        if not views:
-            return None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
+        match = getattr(request, "resolver_match", None)
+        if not views or match is None:
             return None
         return views.get(match.view_name)
 
@@ -144,16 +150,16 @@ class RateLimitMiddleware(_HybridMiddleware):
             response["Retry-After"] = str(int(security.conf("LOGIN_LOCKOUT_SECONDS")))
         return response
 
-    def call(self, request):
+    def _process_view_sync(self, request, view_func, view_args, view_kwargs):
         scope = self._scope(request)
         if scope is not None:
             try:
                 security.rate_limit_request(request, scope)
             except RateLimited as exc:
                 return security.rate_limited_response(request, exc)
-        return self._locked(request, self.get_response(request))
+        return None
 
-    async def acall(self, request):
+    async def _process_view_async(self, request, view_func, view_args, view_kwargs):
         scope = self._scope(request)
         if scope is not None:
             user = await request.auser()
@@ -162,4 +168,10 @@ class RateLimitMiddleware(_HybridMiddleware):
             if not await rate_limit_hit_async(key=key, rate=float(spec["rate"]), burst=int(spec["burst"])):
                 security.logger.warning("rate limited scope=%s key=%s", scope, key)
                 return security.rate_limited_response(request, RateLimited())
+        return None
+
+    def call(self, request):
+        return self._locked(request, self.get_response(request))
+
+    async def acall(self, request):
         return self._locked(request, await self.get_response(request))

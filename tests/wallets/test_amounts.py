@@ -88,4 +88,4 @@ def test_frames_take_only_json_integers():
     assert parse_frame('{"type": "bid", "request_id": "r", "amount": 12000}').amount == 12000
     for amount in ['"12000"', '"١٢٠٠٠"', "١٢٠٠٠", "12000.0", "1.2e4"]:
         with pytest.raises(FrameRejected):
-            parse_frame('{"type": "bid", "request_id": "r", "amount": %s}' % amount)
+            parse_frame('{"type": "bid", "request_id": "r", "amount": ' + amount + "}")
