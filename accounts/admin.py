@@ -12,6 +12,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.forms import AdminLoginForm
 from accounts.models import Neighbourhood, User
 from accounts.services import user_suspend, user_unsuspend
 from neighborbid.admin_actions import ReasonForm, form_action
@@ -22,6 +23,7 @@ from wallets.services import wallet_create
 admin.site.site_header = "NeighborBid 운영"
 admin.site.site_title = "NeighborBid 운영"
 admin.site.index_title = "운영 · 모더레이션"
+admin.site.login_form = AdminLoginForm  # "아이디"; a locked login says so (not "wrong password")
 
 
 class NeighborBidUserCreationForm(AdminUserCreationForm):

@@ -145,9 +145,10 @@ class RateLimitMiddleware(_HybridMiddleware):
 
     @staticmethod
     def _locked(request, response):
-        if getattr(request, security.LOCKED_ATTR, False) and response.status_code == 200:
+        lock = getattr(request, security.LOCKED_ATTR, None)
+        if lock is not None and response.status_code == 200:
             response.status_code = 429
-            response["Retry-After"] = str(int(security.conf("LOGIN_LOCKOUT_SECONDS")))
+            response["Retry-After"] = str(lock.seconds)
         return response
 
     def _process_view_sync(self, request, view_func, view_args, view_kwargs):

@@ -360,3 +360,27 @@ async def test_a_forged_post_spends_no_token_under_asgi_either(tight_limits):
     own = AsyncClient()
     await own.aforce_login(victim)
     assert [(await own.post(url, {"amount": "10000"})).status_code for _ in range(3)] == [302, 302, 429]
+
+
+def test_email_goes_to_the_console_unless_configured():
+    code = "from django.conf import settings; print(settings.EMAIL_BACKEND)"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    default = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**base, "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert default.stdout.strip().splitlines()[-1] == "django.core.mail.backends.console.EmailBackend", default.stderr
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    configured = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**base, "DEBUG": "1", "EMAIL_BACKEND": smtp},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert configured.stdout.strip().splitlines()[-1] == smtp, configured.stderr
