@@ -8,6 +8,8 @@
   NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view;
   spent in process_view, after CsrfViewMiddleware has refused forged POSTs),
   and turns a login refused by the lockout (neighborbid.security) into a 429.
+- FriendlyNotFoundMiddleware: DEBUG only (`make run`): the Korean 404 page instead of Django's
+  technical one, unless the URL asks for `?debug`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 import time
 import uuid
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.utils.functional import empty
 
 from neighborbid import security
@@ -56,8 +58,6 @@ class HealthCheckMiddleware(_HybridMiddleware):
     async def acall(self, request):
         view = HEALTH_VIEWS.get(request.path_info.rstrip("/") or "/")
         if view is not None and request.method in ("GET", "HEAD"):
-            from asgiref.sync import sync_to_async
-
             return await sync_to_async(view, thread_sensitive=False)(request)
         return await self.get_response(request)
 
@@ -168,7 +168,8 @@ class RateLimitMiddleware(_HybridMiddleware):
             key = security.rate_limit_key(request, scope, user.pk if user.is_authenticated else None)
             if not await rate_limit_hit_async(key=key, rate=float(spec["rate"]), burst=int(spec["burst"])):
                 security.logger.warning("rate limited scope=%s key=%s", scope, key)
-                return security.rate_limited_response(request, RateLimited())
+                # the page renders the site's header (a query): off the event loop, refusals only
+                return await sync_to_async(security.rate_limited_response)(request, RateLimited())
         return None
 
     def call(self, request):
@@ -176,3 +177,41 @@ class RateLimitMiddleware(_HybridMiddleware):
 
     async def acall(self, request):
         return self._locked(request, await self.get_response(request))
+
+
+class FriendlyNotFoundMiddleware(_HybridMiddleware):
+    """With DEBUG=1 (`make run`) Django answers a 404 with its technical page (in English);
+    this serves the site's Korean 404 page (templates/404.html) there too, unless the
+    developer asks for the technical one with `?debug` in the URL. Without DEBUG it is not
+    loaded at all (MiddlewareNotUsed): handler404 serves templates/404.html already. 403 pages
+    use handler403 (templates/403.html) under DEBUG as well; nothing to do for them."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+        from django.core.exceptions import MiddlewareNotUsed
+
+        if not settings.DEBUG:
+            raise MiddlewareNotUsed
+        super().__init__(get_response)
+
+    @staticmethod
+    def _friendly(request, response):
+        if (
+            response.status_code == 404
+            and "debug" not in request.GET
+            and response.get("Content-Type", "").startswith("text/html")
+            and not getattr(response, "streaming", False)
+        ):
+            from django.views.defaults import page_not_found
+
+            return page_not_found(request, exception=None)
+        return response
+
+    def call(self, request):
+        return self._friendly(request, self.get_response(request))
+
+    async def acall(self, request):
+        response = await self.get_response(request)
+        if response.status_code != 404:
+            return response
+        return await sync_to_async(self._friendly)(request, response)

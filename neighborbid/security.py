@@ -37,7 +37,7 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponse, JsonResponse
-from django.utils.html import escape
+from django.template.loader import render_to_string
 
 from neighborbid.errors import RateLimited
 from neighborbid.ratelimit import rate_limit_hit
@@ -303,16 +303,18 @@ def rate_limited_response(request, exc: RateLimited | None = None) -> HttpRespon
     wants_json = "application/json" in request.headers.get("Accept", "") or (
         request.headers.get("X-Requested-With") == "XMLHttpRequest"
     )
+    retry_after = 60
     if wants_json:
         response = JsonResponse({"ok": False, "error": exc.as_dict()}, status=429)
     else:
+        # The site's own error page (templates/429.html, like 404/403): styled, readable on a phone.
+        context = {"message": exc.message, "retry_after": retry_after, "retry_minutes": max(1, retry_after // 60)}
         response = HttpResponse(
-            '<!doctype html><html lang="ko"><meta charset="utf-8"><title>잠시 후 다시 시도해 주세요</title>'
-            f'<p>{escape(exc.message)}</p><p><a href="/">처음으로</a></p></html>',
+            render_to_string("429.html", context, request=request),
             status=429,
             content_type="text/html; charset=utf-8",
         )
-    response["Retry-After"] = "60"
+    response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -156,6 +156,7 @@ MIDDLEWARE = [
     "neighborbid.middleware.RateLimitMiddleware",  # after auth: per-user buckets, login lockout 429
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "neighborbid.middleware.FriendlyNotFoundMiddleware",  # DEBUG only: the Korean 404 (?debug: Django's)
 ]
 
 ROOT_URLCONF = "neighborbid.urls"

@@ -35,7 +35,7 @@ class CorrectionForm(forms.Form):
         help_text="양수는 사용 가능 잔액에 더하고, 음수는 빼요. 예: 2,500 또는 -7,500. 입찰 중 잠긴 금액은 건드리지 않아요.",
     )
     reason = forms.CharField(
-        label="사유 (필수, 거래 내역에 남습니다)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
+        label="사유 (필수, 거래 내역에 남아요)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
     )
 
     def clean_amount(self):
@@ -104,8 +104,8 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             form_class=CorrectionForm,
             perform=perform,
             single=True,
-            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남습니다. 되돌리려면 "
-            "반대 금액으로 다시 정정하세요 (거래 내역은 수정·삭제할 수 없습니다).",
+            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남아요. 되돌리려면 "
+            "반대 금액으로 다시 정정해 주세요 (거래 내역은 수정·삭제할 수 없어요).",
         )
 
 

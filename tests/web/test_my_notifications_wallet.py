@@ -155,7 +155,7 @@ def test_withdraw_and_its_refusals():
     client = signed_in(me)
     before = world()
     response = client.post(reverse("wallets:withdraw"), {"amount": "15,000"})  # 10,000 is locked in a bid
-    assert response.status_code == 400 and "출금 가능한 잔액이 부족합니다" in response.content.decode()
+    assert response.status_code == 400 and "출금 가능한 잔액이 부족해요" in response.content.decode()
     for bad in ["-1", "0", "1.5", "x", "", "999"]:
         assert client.post(reverse("wallets:withdraw"), {"amount": bad}).status_code == 400
     assert world() == before
