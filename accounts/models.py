@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -31,12 +32,25 @@ class UserManager(DjangoUserManager):
     also creates the wallet in the same transaction); `createsuperuser` is overridden to call it."""
 
 
+class UsernameValidator(UnicodeUsernameValidator):
+    message = _("아이디는 영문, 숫자, @/./+/-/_만 쓸 수 있어요.")
+
+
 class User(AbstractUser):
     class Radius(models.IntegerChoices):
         NEAR = 3, _("가까운 동네 (3km)")
         MIDDLE = 6, _("조금 먼 동네 (6km)")
         FAR = 10, _("먼 동네 (10km)")
 
+    # AbstractUser's field with the house's word: "아이디", never Django's "사용자 이름".
+    username = models.CharField(
+        _("아이디"),
+        max_length=150,
+        unique=True,
+        help_text=_("150자 이하의 영문, 숫자, @/./+/-/_만 쓸 수 있어요."),
+        validators=[UsernameValidator()],
+        error_messages={"unique": _("이미 사용 중인 아이디예요.")},
+    )
     nickname = models.CharField(_("닉네임"), max_length=30)
     neighbourhood = models.ForeignKey(
         Neighbourhood,

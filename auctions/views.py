@@ -58,7 +58,7 @@ def _domain_error_response(request, exc: DomainError, *, back: str):
     """A 404 for a missing auction, otherwise a message and a redirect back."""
     if isinstance(exc, AuctionNotFound):
         raise Http404(exc.message)
-    messages.error(request, exc.message)
+    messages.error(request, exc.message, extra_tags=exc.code)  # the code lets the page add a link (top-up)
     return redirect(back)
 
 

@@ -156,6 +156,7 @@ MIDDLEWARE = [
     "neighborbid.middleware.RateLimitMiddleware",  # after auth: per-user buckets, login lockout 429
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "neighborbid.middleware.FriendlyNotFoundMiddleware",  # DEBUG only: the Korean 404 (?debug: Django's)
 ]
 
 ROOT_URLCONF = "neighborbid.urls"
@@ -242,6 +243,18 @@ NEIGHBORBID_SECURITY = {
         "accounts:verify": "verify",
     },
 }
+
+# E-mail (password reset): printed to the console unless configured (docs/operations.md).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "동네경매 <no-reply@neighborbid.local>")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60 * 24)))
 
 LANGUAGE_CODE = "ko-kr"
 # Korean only until an English catalogue exists (strings are marked for gettext): with "en"

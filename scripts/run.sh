@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Set up and serve NeighborBid on http://127.0.0.1:8000 (server + settlement worker).
+# Another port: PORT=8001 make run  (or PORT=8001 scripts/run.sh).
 # Without DATABASE_URL / REDIS_URL: SQLite (db.sqlite3) and the in-process event bus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,6 @@ $py manage.py seed_demo
 $py manage.py run_worker &
 worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
-echo "NeighborBid: http://127.0.0.1:8000  (admin: http://127.0.0.1:8000/admin/)"
-$py -m daphne -b 127.0.0.1 -p "${PORT:-8000}" neighborbid.asgi:application
+port="${PORT:-8000}"
+echo "NeighborBid: http://127.0.0.1:$port  (admin: http://127.0.0.1:$port/admin/)"
+$py -m daphne -b 127.0.0.1 -p "$port" neighborbid.asgi:application

@@ -57,6 +57,12 @@ with psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username
         conn.execute(f'CREATE DATABASE "{name}"')
 PY
 
-echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== migrations" && .venv/bin/python manage.py makemigrations --check --dry-run
-echo "== pytest" && .venv/bin/python -m pytest "$@"
+# One command per line: under `set -e` a failure inside an `a && b && c` list (other than the
+# last command) does not stop the script, and a ruff error used to be printed and ignored.
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== migrations"
+.venv/bin/python manage.py makemigrations --check --dry-run
+echo "== pytest"
+.venv/bin/python -m pytest "$@"

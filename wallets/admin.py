@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from neighborbid.admin_actions import form_action
+from neighborbid.errors import InvalidAmount
+from wallets.amounts import parse_signed_won
 from wallets.models import LedgerEntry, Wallet
 from wallets.services import wallet_adjust
 
@@ -27,21 +29,23 @@ class ReadOnlyAdminMixin:
 
 
 class CorrectionForm(forms.Form):
-    amount = forms.IntegerField(
+    amount = forms.CharField(
         label="정정 금액 (원)",
-        help_text="양수는 사용 가능 잔액에 더하고, 음수는 뺍니다. 입찰 중 잠긴 금액은 건드리지 않습니다.",
+        max_length=21,
+        help_text="양수는 사용 가능 잔액에 더하고, 음수는 빼요. 예: 2,500 또는 -7,500. 입찰 중 잠긴 금액은 건드리지 않아요.",
     )
     reason = forms.CharField(
-        label="사유 (필수, 거래 내역에 남습니다)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
+        label="사유 (필수, 거래 내역에 남아요)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
     )
 
     def clean_amount(self):
-        amount = self.cleaned_data["amount"]
         limit = settings.NEIGHBORBID["WALLET_MAX"]
-        if amount == 0:
-            raise forms.ValidationError("0원은 정정할 수 없습니다.")
+        try:
+            amount = parse_signed_won(self.cleaned_data["amount"], limit=10**15)
+        except InvalidAmount:
+            raise forms.ValidationError("0이 아닌 정수(원)로 입력해 주세요. 예: 2,500 또는 -7,500") from None
         if abs(amount) > limit:
-            raise forms.ValidationError(f"정정 금액은 ±{limit:,}원을 넘을 수 없습니다.")
+            raise forms.ValidationError(f"정정 금액은 ±{limit:,}원을 넘을 수 없어요.")
         return amount
 
     def clean_reason(self):
@@ -100,8 +104,8 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             form_class=CorrectionForm,
             perform=perform,
             single=True,
-            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남습니다. 되돌리려면 "
-            "반대 금액으로 다시 정정하세요 (거래 내역은 수정·삭제할 수 없습니다).",
+            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남아요. 되돌리려면 "
+            "반대 금액으로 다시 정정해 주세요 (거래 내역은 수정·삭제할 수 없어요).",
         )
 
 

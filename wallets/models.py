@@ -8,10 +8,12 @@ from django.utils.translation import gettext_lazy as _
 class Wallet(models.Model):
     """Whole-won escrow wallet. Only `wallets.services` writes these two numbers."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet", verbose_name=_("회원")
+    )
     balance = models.BigIntegerField(_("사용 가능 잔액"), default=0)
     locked_balance = models.BigIntegerField(_("입찰 중 잠긴 금액"), default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("변경 시각"), auto_now=True)
 
     class Meta:
         constraints = [
@@ -54,19 +56,28 @@ class LedgerEntry(models.Model):
     # Kinds that bring money into or out of the platform (the books' external side).
     EXTERNAL_KINDS = (Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.ADJUSTMENT)
 
-    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    balance_delta = models.BigIntegerField()
-    locked_delta = models.BigIntegerField()
-    balance_after = models.BigIntegerField()
-    locked_after = models.BigIntegerField()
-    auction = models.ForeignKey("auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    bid = models.ForeignKey("auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    staff_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("지갑"))
+    kind = models.CharField(_("종류"), max_length=20, choices=Kind.choices)
+    balance_delta = models.BigIntegerField(_("잔액 변동"))
+    locked_delta = models.BigIntegerField(_("잠긴 금액 변동"))
+    balance_after = models.BigIntegerField(_("변동 후 잔액"))
+    locked_after = models.BigIntegerField(_("변동 후 잠긴 금액"))
+    auction = models.ForeignKey(
+        "auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("경매")
     )
-    memo = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    bid = models.ForeignKey(
+        "auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("입찰")
+    )
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("처리한 운영자"),
+    )
+    memo = models.CharField(_("메모"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("시각"), auto_now_add=True, db_index=True)
 
     objects = LedgerQuerySet.as_manager()
 

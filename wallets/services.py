@@ -224,13 +224,13 @@ def wallet_deposit(*, actor: User, amount: int, memo: str = "") -> LedgerEntry:
     limits = _limits()
     if amount < limits["DEPOSIT_MIN"] or amount > limits["DEPOSIT_MAX"]:
         raise LimitExceeded(
-            f"충전은 한 번에 {limits['DEPOSIT_MIN']:,}원 이상 {limits['DEPOSIT_MAX']:,}원 이하로 할 수 있습니다."
+            f"충전은 한 번에 {limits['DEPOSIT_MIN']:,}원 이상 {limits['DEPOSIT_MAX']:,}원 이하로 할 수 있어요."
         )
     user = access_user(actor, allow_suspended=True)  # topping up harms nobody
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         if wallet.balance + amount > limits["WALLET_MAX"]:
-            raise LimitExceeded(f"지갑 잔액은 {limits['WALLET_MAX']:,}원을 넘을 수 없습니다.")
+            raise LimitExceeded(f"지갑 잔액은 {limits['WALLET_MAX']:,}원을 넘을 수 없어요.")
         entry = _apply(wallet, kind=Kind.DEPOSIT, balance_delta=amount, memo=memo)
     return entry
 
@@ -240,11 +240,11 @@ def wallet_withdraw(*, actor: User, amount: int) -> LedgerEntry:
     _check_amount(amount)
     user = access_user(actor, allow_suspended=True)  # a suspended user may take their money out
     if amount < _limits()["WITHDRAW_MIN"]:
-        raise LimitExceeded(f"출금은 {_limits()['WITHDRAW_MIN']:,}원 이상부터 가능합니다.")
+        raise LimitExceeded(f"출금은 {_limits()['WITHDRAW_MIN']:,}원 이상부터 할 수 있어요.")
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         if wallet.balance < amount:
-            raise InsufficientFunds("출금 가능한 잔액이 부족합니다. 입찰 중인 금액은 출금할 수 없습니다.")
+            raise InsufficientFunds("출금 가능한 잔액이 부족해요. 입찰 중인 금액은 출금할 수 없어요.")
         entry = _apply(wallet, kind=Kind.WITHDRAWAL, balance_delta=-amount)
     return entry
 
@@ -254,7 +254,7 @@ def wallet_adjust(*, user: User, amount: int, staff_user: User, reason: str) -> 
     """A manual correction by staff (positive or negative) of `user`'s wallet, with a
     mandatory reason. The acting staff user is re-read (a suspended moderator has no powers)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
-        raise InvalidAmount("정정 금액은 0이 아닌 정수(원)여야 합니다.")
+        raise InvalidAmount("정정 금액은 0이 아닌 정수(원)여야 해요.")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정정 사유를 입력해 주세요.")

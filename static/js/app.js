@@ -90,20 +90,38 @@
   }
 
   function geolocation() {
+    // Every press asks the browser for a fresh position (maximumAge: 0): after a refusal ("too
+    // far") the page comes back with the form, and a retry must never re-send the old position.
     var form = document.querySelector("form[data-geo-form]");
     if (!form) return;
     var status = form.querySelector("[data-geo-status]");
     var lat = form.querySelector("input[name='latitude']");
     var lon = form.querySelector("input[name='longitude']");
+    var buttons = form.querySelectorAll("button[type='submit']");
+    var initial = status.textContent;
+    var pending = false;
+    function reset(message, isError) {
+      lat.value = "";
+      lon.value = "";
+      pending = false;
+      delete form.dataset.submitting;
+      buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); });
+      status.textContent = message;
+      status.classList.toggle("error", !!isError);
+    }
+    reset(initial, false);
+    // Back/forward cache: a page restored after the POST starts clean too.
+    window.addEventListener("pageshow", function (event) { if (event.persisted) reset(initial, false); });
     form.addEventListener("submit", function (event) {
-      if (lat.value && lon.value) return; // already have a position: let it go
-      event.preventDefault();
-      form.dataset.submitting = "";
+      event.preventDefault(); // the position is sent by form.submit() below, once it is known
+      if (pending) return;
+      reset("현재 위치를 확인하는 중이에요…", false);
       if (!navigator.geolocation) {
-        status.textContent = "이 브라우저는 위치 확인을 지원하지 않아요.";
+        reset("이 브라우저는 위치 확인을 지원하지 않아요.", true);
         return;
       }
-      status.textContent = "현재 위치를 확인하는 중이에요…";
+      pending = true;
+      buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
       navigator.geolocation.getCurrentPosition(
         function (pos) {
           lat.value = pos.coords.latitude.toFixed(6);
@@ -112,12 +130,11 @@
           form.submit();
         },
         function (err) {
-          status.textContent = err && err.code === 1
+          reset(err && err.code === 1
             ? "위치 권한이 거부됐어요. 브라우저 설정에서 위치 권한을 허용한 뒤 다시 시도해 주세요. 인증 없이도 둘러볼 수 있어요."
-            : "현재 위치를 가져오지 못했어요. 잠시 후 다시 시도해 주세요.";
-          status.classList.add("error");
+            : "현재 위치를 가져오지 못했어요. 잠시 후 다시 시도해 주세요.", true);
         },
-        { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 }
       );
     });
   }

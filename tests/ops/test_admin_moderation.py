@@ -179,6 +179,9 @@ def test_manual_correction_writes_a_ledger_entry_naming_the_staff_user(mod_clien
         {"amount": "1.5", "reason": "사유"},
         {"amount": "NaN", "reason": "사유"},
         {"amount": "1e3", "reason": "사유"},
+        {"amount": "١٠٠٠", "reason": "사유"},
+        {"amount": "-１０００", "reason": "사유"},
+        {"amount": "१०००", "reason": "사유"},
         {"amount": "-99999", "reason": "잔액보다 큰 차감"},
     ],
 )

@@ -74,6 +74,10 @@ def test_outbid_releases_money_and_notifies():
         "12,00",
         "0x2710",
         "99999999999999999999",
+        "١٠٠٠٠",
+        "۱۰۰۰۰",
+        "１０,０００",
+        "१००००",
     ],
 )
 def test_bad_amounts_change_nothing(amount):
