@@ -114,3 +114,21 @@ class RateLimited(DomainError):
     code = "rate_limited"
     message = "요청이 너무 잦습니다. 잠시 후 다시 시도해 주세요."
     http_status = 429
+
+
+class ServiceUnavailable(DomainError):
+    """The database is away or overloaded (a lost connection, a full pool): nothing was changed;
+    answered with 503 and Retry-After (neighborbid/unavailable.py)."""
+
+    code = "unavailable"
+    message = "지금 서버에 연결이 몰려 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    http_status = 503
+    retry_after = 5
+
+
+class Overloaded(ServiceUnavailable):
+    """Too many bids are already waiting for this auction in this process (auctions/admission.py)."""
+
+    code = "overloaded"
+    message = "지금 이 경매에 입찰이 몰려 있어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    retry_after = 2

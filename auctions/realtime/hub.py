@@ -32,6 +32,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from neighborbid import bus
+from neighborbid.dbretry import retrying
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -249,7 +250,7 @@ class Hub:
                 await asyncio.wait([entry.task])
                 continue
             self.stats["fetches"] += 1
-            task = self.loop.create_task(database_sync_to_async(load_public_state)(auction_id))
+            task = self.loop.create_task(database_sync_to_async(retrying(load_public_state))(auction_id))
             self._fetches[auction_id] = _Fetch(task, self.loop.time())
             if auction_id not in self.feeds:
                 task.add_done_callback(lambda done, aid=auction_id: self._forget_fetch(aid, done))
