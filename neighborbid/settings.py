@@ -344,4 +344,7 @@ NEIGHBORBID = {
     "VERIFY_VALID_DAYS": 30,
     "WORKER_INTERVAL_SECONDS": float(os.environ.get("WORKER_INTERVAL_SECONDS", "1.0")),
     "ENDING_SOON_MINUTES": 10,
+    # Without REDIS_URL the server process runs the settlement loop itself (auctions/embedded.py),
+    # so its events reach the pages through the in-process bus.
+    "EMBEDDED_WORKER": env_bool("EMBEDDED_WORKER", default=not REDIS_URL),
 }
