@@ -28,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from auctions import services
+from auctions import admission, services
 from auctions.realtime.frames import (
     ClientRequest,
     FrameRejected,
@@ -130,7 +130,8 @@ def _money_call(func):
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
     user = _session_user(session_key, user_id)
-    return services.bid_place(auction_id=auction_id, bidder=user, amount=amount, request_id=request_id)
+    with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
+        return services.bid_place(auction_id=auction_id, bidder=user, amount=amount, request_id=request_id)
 
 
 def _request_seen(*, user_id: int, request_id: str) -> bool:
@@ -147,7 +148,8 @@ def _request_seen(*, user_id: int, request_id: str) -> bool:
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
     user = _session_user(session_key, user_id)
-    return services.auction_buy_now(auction_id=auction_id, buyer=user, request_id=request_id)
+    with admission.bid_admitted(auction_id=auction_id):
+        return services.auction_buy_now(auction_id=auction_id, buyer=user, request_id=request_id)
 
 
 class AuctionConsumer(AsyncWebsocketConsumer):

@@ -125,6 +125,10 @@ class ServiceUnavailable(DomainError):
     http_status = 503
     retry_after = 5
 
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        details.setdefault("retry_after", self.retry_after)
+        super().__init__(message, **details)
+
 
 class Overloaded(ServiceUnavailable):
     """Too many bids are already waiting for this auction in this process (auctions/admission.py)."""

@@ -347,4 +347,6 @@ NEIGHBORBID = {
     # Without REDIS_URL the server process runs the settlement loop itself (auctions/embedded.py),
     # so its events reach the pages through the in-process bus.
     "EMBEDDED_WORKER": env_bool("EMBEDDED_WORKER", default=not REDIS_URL),
+    # Bids/buy-nows in flight for one auction per process (auctions/admission.py); 0: half the pool.
+    "BID_WAITERS_PER_AUCTION": int(os.environ.get("BID_WAITERS_PER_AUCTION", "0")),
 }

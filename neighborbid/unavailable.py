@@ -59,13 +59,13 @@ def as_service_unavailable(exc: BaseException) -> ServiceUnavailable:
 
 def unavailable_response(request, exc: BaseException) -> HttpResponse:
     error = as_service_unavailable(exc)
-    retry_after = int(getattr(error, "retry_after", ServiceUnavailable.retry_after))
+    retry_after = int(error.details.get("retry_after", ServiceUnavailable.retry_after))
     wants_json = request is not None and (
         "application/json" in request.headers.get("Accept", "")
         or request.headers.get("X-Requested-With") == "XMLHttpRequest"
     )
     if wants_json:
-        response = JsonResponse({"ok": False, "error": {**error.as_dict(), "retry_after": retry_after}}, status=503)
+        response = JsonResponse({"ok": False, "error": error.as_dict()}, status=503)
     else:
         body = loader.get_template("503.html").render({"reason": error.message, "retry_after": retry_after})
         response = HttpResponse(body, status=503, content_type="text/html; charset=utf-8")
