@@ -25,7 +25,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.selectors import session_user
-from auctions import services
+from auctions import admission, services
 from auctions.realtime.frames import ClientRequest, FrameRejected, parse_frame
 from auctions.realtime.hub import get_hub, realtime_setting
 from auctions.rules import sure_loser_minimum
@@ -82,12 +82,14 @@ def _money_call(func):
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
     user = session_user(session_key=session_key, user_id=user_id)
-    return services.bid_place(auction_id=auction_id, actor=user, amount=amount, request_id=request_id)
+    with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
+        return services.bid_place(auction_id=auction_id, actor=user, amount=amount, request_id=request_id)
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
     user = session_user(session_key=session_key, user_id=user_id)
-    return services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
+    with admission.bid_admitted(auction_id=auction_id):
+        return services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
 
 
 def _request_seen(*, user_id: int, request_id: str) -> bool:

@@ -154,3 +154,25 @@ class ServerError(DomainError):
     code = "server_error"
     message = "일시적인 오류가 발생했어요. 같은 요청 번호로 다시 시도해 주세요."
     http_status = 500
+
+
+class ServiceUnavailable(DomainError):
+    """The database is away or overloaded (a lost connection, a full pool): nothing was changed;
+    answered with 503 and Retry-After (neighborbid/unavailable.py)."""
+
+    code = "unavailable"
+    message = "지금 서버에 연결이 몰려 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    http_status = 503
+    retry_after = 5
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        details.setdefault("retry_after", self.retry_after)
+        super().__init__(message, **details)
+
+
+class Overloaded(ServiceUnavailable):
+    """Too many bids are already waiting for this auction in this process (auctions/admission.py)."""
+
+    code = "overloaded"
+    message = "지금 이 경매에 입찰이 몰려 있어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    retry_after = 2

@@ -45,7 +45,9 @@ def database_from_url(url: str) -> dict:
     options: dict = {
         # Django's psycopg pool: persistent connections leak under ASGI, and opening a
         # connection per call is slow (see shared/notes/realtime-performance.md).
-        "pool": {"min_size": 1, "max_size": pool_max, "timeout": 10},
+        # The pool's health check (psycopg-pool `check=ConnectionPool.check_connection`) is
+        # switched on by CONN_HEALTH_CHECKS below: Django passes it to the pool itself.
+        "pool": {"min_size": 1, "max_size": pool_max, "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10"))},
         "options": f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}",
         # Server-side binding + prepared statements: the bid path's statements are planned once
         # per pooled connection (about 20 % less time per bid, docs/benchmarks.md). Set
@@ -65,6 +67,11 @@ def database_from_url(url: str) -> dict:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         "CONN_MAX_AGE": 0,
+        # With the pool, Django hands the pool check=ConnectionPool.check_connection: every
+        # connection is tested (one empty round trip) as it leaves the pool, so sessions the
+        # server terminated (pg_terminate_backend, failover, restart) are replaced instead of
+        # handed to a request (issue 9 item 7, docs/operations.md).
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or None},
     }
@@ -145,6 +152,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "neighborbid.middleware.HealthCheckMiddleware",  # /healthz, /readyz before anything else
     "neighborbid.middleware.RequestLogMiddleware",  # one structured line per request
+    "neighborbid.unavailable.ServiceUnavailableMiddleware",  # database away / overloaded: 503, never 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -328,4 +336,9 @@ NEIGHBORBID = {
     "VERIFY_VALID_DAYS": 30,
     "WORKER_INTERVAL_SECONDS": float(os.environ.get("WORKER_INTERVAL_SECONDS", "1.0")),
     "ENDING_SOON_MINUTES": 10,
+    # Without REDIS_URL the server process runs the settlement loop itself (auctions/embedded.py),
+    # so its events reach the pages through the in-process bus.
+    "EMBEDDED_WORKER": env_bool("EMBEDDED_WORKER", default=not REDIS_URL),
+    # Bids/buy-nows in flight for one auction per process (auctions/admission.py); 0: half the pool.
+    "BID_WAITERS_PER_AUCTION": int(os.environ.get("BID_WAITERS_PER_AUCTION", "0")),
 }

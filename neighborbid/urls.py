@@ -5,6 +5,8 @@ from django.urls import include, path
 
 from neighborbid import health
 
+handler500 = "neighborbid.unavailable.server_error"  # a lost database is a 503, never a 500
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

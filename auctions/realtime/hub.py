@@ -42,6 +42,7 @@ from django.conf import settings
 from auctions.events import ended_event as ended_from_state  # noqa: F401  (the one builder)
 from auctions.models import Auction
 from neighborbid import bus
+from neighborbid.dbretry import retrying
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -342,7 +343,7 @@ class Hub:
             if entry is not None and not entry.task.done():
                 await asyncio.wait([entry.task])
                 continue
-            task = self.loop.create_task(database_sync_to_async(load_public_state)(auction_id))
+            task = self.loop.create_task(database_sync_to_async(retrying(load_public_state))(auction_id))
             self._fetches[auction_id] = _Fetch(task, self.loop.time())
             if auction_id not in self.feeds:
                 task.add_done_callback(lambda done, aid=auction_id: self._forget_fetch(aid, done))
