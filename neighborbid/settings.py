@@ -129,7 +129,7 @@ X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "neighborbid.admin_config.NeighborBidAdminConfig",  # django.contrib.admin, suspended staff refused
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
