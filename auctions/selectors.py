@@ -71,7 +71,11 @@ def auction_public_state(
         recent_bids = list(auction.recent_bids or [])
     if leader_name is None and auction.leader_id is not None:
         latest = recent_bids[0] if recent_bids else None
-        if latest is not None and latest["amount"] == auction.current_price and auction.end_reason != Auction.EndReason.BUY_NOW:
+        if (
+            latest is not None
+            and latest["amount"] == auction.current_price
+            and auction.end_reason != Auction.EndReason.BUY_NOW
+        ):
             # The leader placed the latest bid: their name as it was then (masking is
             # idempotent), the same as the `state` of that bid carried.
             leader_name = latest["bidder"]

@@ -300,24 +300,31 @@ def edit(request, pk: int):
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
+            # Two services, two short transactions: the update locks the auction only for its
+            # own statements, and the photos are resized and written before their lock (never
+            # image work while bids wait on the auction's row).
             try:
-                with transaction.atomic():
-                    auction_update(
-                        auction_id=pk,
-                        actor=request.user,
-                        title=data["title"],
-                        description=data["description"],
-                        category=data["category"],
-                        condition=data["condition"],
-                        start_price=data["start_price"],
-                        buy_now_price=data["buy_now_price"],
-                    )
-                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+                auction_update(
+                    auction_id=pk,
+                    actor=request.user,
+                    title=data["title"],
+                    description=data["description"],
+                    category=data["category"],
+                    condition=data["condition"],
+                    start_price=data["start_price"],
+                    buy_now_price=data["buy_now_price"],
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, _("경매를 수정했어요."))
-                return redirect(_detail_url(pk))
+                try:
+                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+                except DomainError as exc:
+                    messages.success(request, _("경매 내용은 수정했어요. 사진은 올리지 못했어요."))
+                    form.add_error("photos", exc.message)
+                else:
+                    messages.success(request, _("경매를 수정했어요."))
+                    return redirect(_detail_url(pk))
         messages.error(request, _("입력한 내용을 확인해 주세요."))
     return render(
         request,
