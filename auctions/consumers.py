@@ -28,6 +28,7 @@ from accounts.selectors import session_user
 from auctions import services
 from auctions.realtime.frames import ClientRequest, FrameRejected, parse_frame
 from auctions.realtime.hub import get_hub, realtime_setting
+from auctions.realtime.transport import install as install_transport_limits
 from auctions.rules import sure_loser_minimum
 from auctions.selectors import leader_tag
 from neighborbid import bus
@@ -43,6 +44,8 @@ from neighborbid.errors import (
 from neighborbid.ratelimit import LocalBucket, rate_limit_hit_async
 
 logger = logging.getLogger("neighborbid.realtime")
+
+install_transport_limits()  # oversize messages: close 1009 "message too big", never a dropped TCP
 
 # Close codes (docs/protocol.md). 4xxx: application codes, never retried by the client as is.
 CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)

@@ -103,6 +103,13 @@ class LiveAuction {
       this.setConn("offline");
       return;
     }
+    if (event.code === 1009) {
+      // "message too big": the same message would be refused again; never retry in a loop.
+      this.stopped = true;
+      this.setConn("offline");
+      this.toast("보낸 메시지가 너무 커서 실시간 연결이 끊겼어요. 새로고침해 주세요.", "error");
+      return;
+    }
     this.scheduleReconnect();
   }
 
