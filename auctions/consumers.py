@@ -28,6 +28,7 @@ from accounts.selectors import session_user
 from auctions import admission, services
 from auctions.realtime.frames import ClientRequest, FrameRejected, parse_frame
 from auctions.realtime.hub import get_hub, realtime_setting
+from auctions.realtime.transport import install as install_transport_limits
 from auctions.rules import sure_loser_minimum
 from auctions.selectors import leader_tag
 from neighborbid import bus
@@ -43,6 +44,8 @@ from neighborbid.errors import (
 from neighborbid.ratelimit import LocalBucket, rate_limit_take_local
 
 logger = logging.getLogger("neighborbid.realtime")
+
+install_transport_limits()  # oversize messages: close 1009 "message too big", never a dropped TCP
 
 # Close codes (docs/protocol.md). 4xxx: application codes, never retried by the client as is.
 CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)
@@ -146,6 +149,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         self._revoked: DomainError | None = None
         self._rechecking = False
         self._held: list[dict] = []
+        self._session_checked_at = float("-inf")
         hub = get_hub()
         # Bounded wait for the bus subscription; if Redis is down the socket still works
         # (snapshots from the database, acks) and the hub catches up when it is back.
@@ -282,6 +286,21 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         if not allowed:
             raise RateLimited("입찰이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
 
+    async def _session_recent(self) -> None:
+        """Check the session (logged out? suspended?) unless it held less than
+        REALTIME["SESSION_CHECK_S"] ago: the early refusal of a sure loser must not answer
+        `bid_too_low` to a socket whose session ended, yet a burst of them costs one query a
+        second at most. (The accepted path re-checks in the service every time.)"""
+        now = get_hub().loop.time()
+        if now - self._session_checked_at < realtime_setting("SESSION_CHECK_S", 1.0):
+            return
+        try:
+            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+        except (LoginRequired, AccountSuspended) as refusal:
+            self._revoked = refusal  # personal delivery ends too
+            raise
+        self._session_checked_at = now
+
     def _session_key(self) -> str | None:
         session = self.scope.get("session")
         return getattr(session, "session_key", None) if session is not None else None
@@ -293,6 +312,8 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         if too_low is not None and (self.rt_user_id, request.request_id) not in _KNOWN_REQUESTS:
             # Certainly too low for a committed state: refuse without the row lock, unless
             # this request id was used before (then the service replays the first outcome).
+            # Who first: the session may have ended with no announcement (Redis down).
+            await self._session_recent()
             seen = await _money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
             if not seen:
                 raise too_low

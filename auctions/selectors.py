@@ -59,22 +59,6 @@ def leader_tag(*, auction_id: int, user_id: int | None) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def auction_recent_bids(*, auction_id: int, limit: int = RECENT_BIDS) -> list[RecentBid]:
-    rows = (
-        Bid.objects.filter(auction_id=auction_id)
-        .order_by("-id")
-        .values("amount", "created_at", "bidder__nickname", "bidder__username")[:limit]
-    )
-    return [
-        {
-            "amount": row["amount"],
-            "bidder": mask_name(row["bidder__nickname"] or row["bidder__username"]),
-            "at": row["created_at"].isoformat(),
-        }
-        for row in rows
-    ]
-
-
 def auction_public_state(
     auction: Auction,
     *,
@@ -86,8 +70,18 @@ def auction_public_state(
     if recent_bids is None:
         recent_bids = list(auction.recent_bids or [])
     if leader_name is None and auction.leader_id is not None:
-        leader = auction.leader
-        leader_name = leader.nickname or leader.username
+        latest = recent_bids[0] if recent_bids else None
+        if (
+            latest is not None
+            and latest["amount"] == auction.current_price
+            and auction.end_reason != Auction.EndReason.BUY_NOW
+        ):
+            # The leader placed the latest bid: their name as it was then (masking is
+            # idempotent), the same as the `state` of that bid carried.
+            leader_name = latest["bidder"]
+        else:
+            leader = auction.leader
+            leader_name = leader.nickname or leader.username
     now = now or timezone.now()
     return {
         "type": "state",

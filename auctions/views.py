@@ -11,7 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -154,6 +154,42 @@ def detail(request, pk: int):
         "is_open": auction.status == Auction.Status.OPEN and not auction.is_hidden,
     }
     return render(request, "auctions/detail.html", context)
+
+
+@require_GET
+def state_json(request, pk: int):
+    """The public state of an auction, the same PublicState as the live socket's (docs/web.md):
+    local pages poll it to learn of bids, extensions and the end. Conditional: the ETag is
+    the auction's seq, so an unchanged auction costs one indexed read and a 304."""
+    row = Auction.objects.filter(pk=pk, is_hidden=False).values_list("seq", flat=True).first()
+    if row is None:
+        raise Http404(_("경매를 찾을 수 없어요."))
+    etag = f'"{pk}-{row}"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        auction = selectors.auction_get(auction_id=pk)
+        if auction is None or auction.is_hidden:
+            raise Http404(_("경매를 찾을 수 없어요."))
+        state = selectors.auction_public_state(auction)
+        response = JsonResponse(state)
+        etag = f'"{pk}-{state["seq"]}"'
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def unread_json(request):
+    """The header badge's number, polled by every page about once a minute."""
+    if not request.user.is_authenticated:
+        response = JsonResponse({"signed_in": False, "unread": 0})
+    else:
+        response = JsonResponse(
+            {"signed_in": True, "unread": selectors.unread_notification_count(user_id=request.user.pk)}
+        )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_POST
@@ -306,24 +342,31 @@ def edit(request, pk: int):
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
+            # Two services, two short transactions: the update locks the auction only for its
+            # own statements, and the photos are resized and written before their lock (never
+            # image work while bids wait on the auction's row).
             try:
-                with transaction.atomic():
-                    auction_update(
-                        auction_id=pk,
-                        actor=request.user,
-                        title=data["title"],
-                        description=data["description"],
-                        category=data["category"],
-                        condition=data["condition"],
-                        start_price=data["start_price"],
-                        buy_now_price=data["buy_now_price"],
-                    )
-                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+                auction_update(
+                    auction_id=pk,
+                    actor=request.user,
+                    title=data["title"],
+                    description=data["description"],
+                    category=data["category"],
+                    condition=data["condition"],
+                    start_price=data["start_price"],
+                    buy_now_price=data["buy_now_price"],
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, _("경매를 수정했어요."))
-                return redirect(_detail_url(pk))
+                try:
+                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+                except DomainError as exc:
+                    messages.success(request, _("경매 내용은 수정했어요. 사진은 올리지 못했어요."))
+                    form.add_error("photos", exc.message)
+                else:
+                    messages.success(request, _("경매를 수정했어요."))
+                    return redirect(_detail_url(pk))
         messages.error(request, _("입력한 내용을 확인해 주세요."))
     return render(
         request,

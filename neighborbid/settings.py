@@ -136,7 +136,7 @@ X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "neighborbid.admin_config.NeighborBidAdminConfig",  # django.contrib.admin, suspended staff refused
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -216,6 +216,7 @@ REALTIME = {
     "RECONNECT_MAX_S": 5.0,
     "PING_IDLE_S": 5.0,  # ping the subscription after this much silence
     "DB_THREADS": int(os.environ.get("WS_DB_THREADS", "4")),  # per process, for bid/buy-now calls
+    "SESSION_CHECK_S": 1.0,  # a socket re-checks its session before an early refusal at most this often
 }
 
 AUTH_USER_MODEL = "accounts.User"

@@ -57,18 +57,19 @@ def realtime_setting(name: str, default: Any) -> Any:
 def load_public_state(auction_id: int) -> dict | None:
     """The auction's public state read from the database (None: unknown or hidden).
 
-    Recent bids are read before the auction row, so the list never shows a bid newer than
-    the price next to it (two statements, two snapshots under READ COMMITTED)."""
+    One row, one source: the recent bids are the row's own cache (`recent_bids`, written under
+    the auction's lock together with `seq`, names masked as they were at bid time), exactly as
+    the `state` message of that seq carried them. Reading them from the Bid table instead
+    would give one seq two payloads after a bidder renames themselves (issue 9 #13)."""
     from auctions.models import Auction
-    from auctions.selectors import auction_public_state, auction_recent_bids
+    from auctions.selectors import auction_public_state
 
     if not (0 < auction_id <= BIGINT_MAX):
         return None
-    recent = auction_recent_bids(auction_id=auction_id)
     auction = Auction.objects.select_related("leader").filter(pk=auction_id).first()
     if auction is None or auction.is_hidden:
         return None
-    return auction_public_state(auction, recent_bids=recent)
+    return auction_public_state(auction)
 
 
 FLUSH_YIELD_EVERY = 200  # sockets written between two yields to the event loop

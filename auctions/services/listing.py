@@ -130,8 +130,10 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
 
 def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
     """The seller adds photos (at most auctions.images.MAX_PHOTOS per listing) while the
-    auction has not ended. Every file is checked and processed (resized, thumbnailed) before
-    anything is written; one bad file refuses them all."""
+    auction has not ended. Every file is checked, processed (resized, thumbnailed) and written
+    to storage before the auction's lock is taken (nothing slow under the lock); one bad file
+    refuses them all, and a refusal or failure deletes every file this call wrote, so a
+    refused upload leaves nothing on disk. Callers must not roll back after it returns."""
     from auctions.images import MAX_PHOTOS, process_upload
     from auctions.models import AuctionPhoto
 
@@ -142,21 +144,37 @@ def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
     if len(files) > MAX_PHOTOS:
         raise InvalidRequest(f"사진은 최대 {MAX_PHOTOS}장까지 올릴 수 있어요.")
     processed = [process_upload(f) for f in files]
-    with transaction.atomic():
-        auction = auction_lock(auction_id=auction_id)
-        if auction.seller_id != user.pk:
-            raise PermissionDenied("내 경매에만 사진을 올릴 수 있어요.")
-        if auction.is_ended or auction.is_hidden:
-            raise AuctionNotOpen("이미 종료된 경매예요.")
-        existing = AuctionPhoto.objects.filter(auction=auction).count()
-        if existing + len(processed) > MAX_PHOTOS:
-            raise InvalidRequest(f"사진은 경매당 최대 {MAX_PHOTOS}장이에요. (지금 {existing}장)")
-        photos = []
-        for offset, item in enumerate(processed):
-            photo = AuctionPhoto(auction=auction, position=existing + offset)
+    photos: list[AuctionPhoto] = []
+    try:
+        for item in processed:  # file writes: outside the transaction and the lock
+            photo = AuctionPhoto(auction_id=auction_id)
             photo.image.save(item.image.name, item.image, save=False)
-            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)
-            photo.save()
             photos.append(photo)
+            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)
+        with transaction.atomic():
+            auction = auction_lock(auction_id=auction_id)
+            if auction.seller_id != user.pk:
+                raise PermissionDenied("내 경매에만 사진을 올릴 수 있어요.")
+            if auction.is_ended or auction.is_hidden:
+                raise AuctionNotOpen("이미 종료된 경매예요.")
+            existing = AuctionPhoto.objects.filter(auction=auction).count()
+            if existing + len(processed) > MAX_PHOTOS:
+                raise InvalidRequest(f"사진은 경매당 최대 {MAX_PHOTOS}장이에요. (지금 {existing}장)")
+            for offset, photo in enumerate(photos):
+                photo.position = existing + offset
+            AuctionPhoto.objects.bulk_create(photos)
+    except BaseException:
+        _photo_files_delete(photos)
+        raise
     logger.info("auction photos added id=%s count=%s", auction_id, len(photos))
     return photos
+
+
+def _photo_files_delete(photos: list) -> None:
+    for photo in photos:
+        for field in (photo.image, photo.thumbnail):
+            if field.name:
+                try:
+                    field.storage.delete(field.name)
+                except OSError as exc:  # best effort: the refusal itself must still reach the caller
+                    logger.warning("photo file not deleted name=%s error=%s", field.name, exc)

@@ -83,3 +83,64 @@ def test_winner_on_an_unsold_auction_is_found(market):
     Auction.objects.filter(pk=market["sold"].pk).update(status="unsold")
     report = audit_ledger()
     assert any("has a winner" in v for v in report.violations)
+
+
+# --- issue 9 #14: the two invariants an independent audit checks ----------------------------------
+
+
+def _tamper(sql: str, params: list) -> None:
+    """Rewrite ledger history as a bug (or an intruder) would: the append-only trigger forbids
+    UPDATE, so switch it off inside this test's transaction (rolled back with it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending (deferred) trigger events
+        cursor.execute("ALTER TABLE wallets_ledgerentry DISABLE TRIGGER wallets_ledger_append_only")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE wallets_ledgerentry ENABLE TRIGGER wallets_ledger_append_only")
+
+
+def test_a_running_balance_that_does_not_follow_from_the_previous_row_is_found(market):
+    # given a's first entry (the deposit) rewritten: the sums and the last row still agree
+    first = LedgerEntry.objects.filter(wallet__user=market["a"]).order_by("id").first()
+    _tamper("UPDATE wallets_ledgerentry SET balance_after = balance_after - 5000 WHERE id = %s", [first.pk])
+    report = audit_ledger()
+    assert [v for v in report.violations] == [
+        f"ledger entry {first.pk} (wallet {first.wallet_id}): after 95000/0 but the previous "
+        "entries and this one add up to 100000/0"
+    ]
+
+
+def test_a_bid_hold_of_the_wrong_size_is_found(market):
+    # given a crafted second (empty) hold for a's bid: no sum, no running balance changes
+    bid = market["live"].bids.get()
+    wallet = Wallet.objects.get(user=market["a"])
+    LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=LedgerEntry.Kind.BID_HOLD,
+        balance_delta=0,
+        locked_delta=0,
+        balance_after=wallet.balance,
+        locked_after=wallet.locked_balance,
+        auction=market["live"],
+        bid=bid,
+    )
+    report = audit_ledger()
+    assert len(report.violations) == 1
+    assert report.violations[0].startswith(f"bid {bid.pk}: holds [(")
+    assert report.violations[0].endswith(" but should hold 10000 from its bidder")
+
+
+def test_a_release_booked_against_the_wrong_bid_is_found(market):
+    # given b outbids a: b's bid releases a's hold; then the release is re-pointed at a's bid
+    first_bid = market["live"].bids.get()
+    b_bid = bid_place(auction_id=market["live"].pk, actor=market["b"], amount=11_000, request_id=rid()).bid
+    assert audit_ledger().ok
+    release = LedgerEntry.objects.get(bid=b_bid, kind=LedgerEntry.Kind.HOLD_RELEASE)
+    _tamper("UPDATE wallets_ledgerentry SET bid_id = %s WHERE id = %s", [first_bid.pk, release.pk])
+    report = audit_ledger()
+    a_wallet = Wallet.objects.get(user=market["a"]).pk
+    assert report.violations == [
+        f"bid {first_bid.pk}: releases [({a_wallet}, -10000)] but should release []",
+        f"bid {b_bid.pk}: releases [] but should release [({a_wallet}, -10000)]",
+    ]
