@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import (
     AuthenticationForm,
     PasswordResetForm,
@@ -11,6 +10,7 @@ from django.contrib.auth.forms import (
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Neighbourhood, User
+from neighborbid.admin_site import NeighborBidAuthenticationForm
 from neighborbid.security import LOCKED_ATTR
 
 
@@ -95,7 +95,10 @@ class LoginForm(LockoutAwareMixin, AuthenticationForm):
         self.fields["username"].label = _("아이디")
 
 
-class AdminLoginForm(LockoutAwareMixin, AdminAuthenticationForm):
+class AdminLoginForm(LockoutAwareMixin, NeighborBidAuthenticationForm):
+    """The admin's login: "아이디", the lock-out message, and no admin for suspended staff
+    (neighborbid.admin_site)."""
+
     error_messages = {
         **LockoutAwareMixin.error_messages,
         "invalid_login": _("아이디 또는 비밀번호가 맞지 않아요. 운영진 계정으로만 들어올 수 있어요."),
