@@ -1,4 +1,5 @@
-"""The settlement worker: open what is due, settle what has ended, warn watchers, in a loop.
+"""The settlement worker's loop body: open what is due, settle what has ended, warn watchers,
+release (or refund) trades whose deadline has come.
 
 Each auction is handled by its own service call (its own transaction, SKIP LOCKED), so several
 workers can run side by side and every auction is settled exactly once.
@@ -40,6 +41,7 @@ class WorkerPass:
     opened: int = 0
     settled: int = 0
     warned: int = 0
+    trades: int = 0
     errors: int = 0
     read_failed: bool = False  # a due-list could not be read (the database is away): back off
 
@@ -100,7 +102,20 @@ def worker_run_once(*, batch: int = 100, state: WorkerState | None = None) -> Wo
                 result.settled += outcome is not None
             else:
                 result.warned += bool(outcome)
+    result.trades += _trades_step(result, batch=batch)
     return result
+
+
+def _trades_step(result: WorkerPass, *, batch: int) -> int:
+    """Trades whose deadline has come: completed or refunded, one transaction each (SKIP LOCKED)."""
+    from trades.services import trades_auto_release_due
+
+    try:
+        return trades_auto_release_due(limit=batch)
+    except DatabaseError:
+        result.errors += 1
+        logger.exception("worker: trades_auto_release_due failed")
+        return 0
 
 
 def _safely(service, auction_id: int, result: WorkerPass, state: WorkerState):

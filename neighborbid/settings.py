@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "accounts",
     "wallets",
     "auctions",
+    "trades",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +183,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "auctions.context_processors.header",
+                "trades.context_processors.header",
             ],
         },
     },
@@ -342,4 +344,10 @@ NEIGHBORBID = {
     "EMBEDDED_WORKER": env_bool("EMBEDDED_WORKER", default=not REDIS_URL),
     # Bids/buy-nows in flight for one auction per process (auctions/admission.py); 0: half the pool.
     "BID_WAITERS_PER_AUCTION": int(os.environ.get("BID_WAITERS_PER_AUCTION", "0")),
+    # Trades (docs/architecture.md): released to the seller N days after hand-over/shipping is
+    # marked; refunded to the buyer N + TRADE_UNMARKED_GRACE_DAYS days after the sale if the
+    # seller never marked it.
+    "TRADE_AUTO_CONFIRM_DAYS": int(os.environ.get("TRADE_AUTO_CONFIRM_DAYS", "7")),
+    "TRADE_UNMARKED_GRACE_DAYS": 3,
+    "TRADE_DISPUTE_MAX_PHOTOS": 5,
 }

@@ -108,7 +108,8 @@ def test_worker_survives_its_database_connections_being_killed(worker):
     assert worker.alive()
     assert second.status == Auction.Status.SOLD and second.winner_id == bidder.pk
     assert wallet_of(bidder) == (80_000, 0)
-    assert wallet_of(second.seller) == (20_000, 0)
+    assert wallet_of(second.seller) == (0, 0)  # the price waits in the trade's escrow until 구매확정
+    assert second.trade.amount == 20_000 and second.trade.is_open
     assert_books_balance()
 
     # and again: killed while idle between passes, it still goes on
