@@ -6,8 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_manner_temperature"),
-        ("auctions", "0003_recent_bids"),
+        ("auctions", "0004_notification_trade_kinds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
