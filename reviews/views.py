@@ -64,7 +64,7 @@ def review_form(request, trade_id: int):
     existing = selectors.review_of(trade_id=trade.pk, reviewer_id=user.pk)
     deadline = selectors.review_edit_deadline(existing) if existing else None
     initial = {"rating": existing.rating, "tags": existing.tags, "text": existing.text} if existing else None
-    form = ReviewForm(request.POST or None, initial=initial)
+    form = ReviewForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
@@ -87,8 +87,6 @@ def review_form(request, trade_id: int):
                     else _("%(name)s님께 후기를 남겼어요. 고마워요!") % {"name": other},
                 )
                 return redirect(reverse("reviews:profile", args=[other.pk]))
-        if not form.errors:
-            form.add_error(None, _("입력한 내용을 확인해 주세요."))
     context = {
         "trade": trade,
         "other": other,
