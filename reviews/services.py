@@ -19,10 +19,11 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import access_user
 from accounts.services import user_temperature_set
-from neighborbid.errors import InvalidRequest, PermissionDenied
+from neighborbid.errors import InvalidRequest, PermissionDenied, TradeStateError
 from reviews import rules
 from reviews.models import Review
 from reviews.selectors import REVIEWABLE_STATUSES, received_review_inputs
+from trades.locks import trade_lock
 from trades.models import Trade
 
 logger = logging.getLogger("neighborbid.reviews")
@@ -54,10 +55,7 @@ def _clean(*, rating: object, tags: object, text: object) -> tuple[str, list[str
 
 
 def _lock_trade(trade_id: int) -> Trade:
-    trade = Trade.objects.select_for_update().filter(pk=trade_id).first()
-    if trade is None:
-        raise PermissionDenied(_NOT_YOURS)
-    return trade
+    return trade_lock(trade_id=trade_id)  # type: ignore[return-value]  # raises TradeNotFound
 
 
 def _lock_user(user_id: int) -> None:
@@ -69,6 +67,25 @@ def user_temperature_recompute(*, user_id: int) -> None:
     through the accounts service. The caller holds the user's row lock (or runs alone)."""
     temperature = rules.manner_temperature(received_review_inputs(user_id=user_id), now=timezone.now())
     user_temperature_set(user_id=user_id, temperature=temperature)
+
+
+def review_request_notify(*, trade: Trade) -> None:
+    """Ask both sides of a trade that just completed for a review ("거래 후기를 남겨 주세요"),
+    in the caller's transaction (the trade services call this when a trade becomes
+    reviewable: 구매확정, automatic completion, or a dispute released to the seller)."""
+    from django.urls import reverse
+
+    from auctions.models import Notification
+    from auctions.services import notification_create
+
+    auction = trade.auction  # the trade services have it loaded already
+    notification_create(
+        user_ids=sorted({trade.buyer_id, trade.seller_id}),
+        kind=Notification.Kind.TRADE_COMPLETED,
+        auction=auction,
+        message=f"'{auction.title}' 거래가 끝났어요. 거래 후기를 남겨 주세요.",
+        extra={"trade_id": trade.pk, "review_url": reverse("reviews:review", args=[trade.pk])},
+    )
 
 
 def review_create(*, trade_id: int, actor: User, rating: str, tags: Iterable[str], text: str = "") -> Review:
@@ -85,7 +102,7 @@ def review_create(*, trade_id: int, actor: User, rating: str, tags: Iterable[str
             if user.pk not in (trade.buyer_id, trade.seller_id):
                 raise PermissionDenied(_NOT_YOURS)
             if trade.status not in REVIEWABLE_STATUSES:
-                raise InvalidRequest("거래가 완료된 뒤에 후기를 남길 수 있어요.")
+                raise TradeStateError("거래가 완료된 뒤에 후기를 남길 수 있어요.", status=trade.status)
             if Review.objects.filter(trade_id=trade.pk, reviewer_id=user.pk).exists():
                 raise InvalidRequest("이미 이 거래의 후기를 남겼어요. 남긴 후기는 7일 동안 고칠 수 있어요.")
             reviewee_id = trade.seller_id if user.pk == trade.buyer_id else trade.buyer_id

@@ -34,6 +34,26 @@ def make_trade(
     )
 
 
+def sold_trade(*, seller: User | None = None, buyer: User | None = None, amount: int = 20_000) -> Trade:
+    """A trade made the real way: a local auction won at settlement (money in escrow)."""
+    from datetime import timedelta
+
+    from auctions.services import auction_settle, bid_place
+    from tests.factories import fund, rid, set_end
+    from trades.selectors import trade_for_auction
+
+    seller = seller or make_user()
+    buyer = buyer or make_user()
+    fund(buyer, amount)
+    auction = make_auction(seller=seller, start_price=amount)
+    bid_place(auction_id=auction.pk, actor=buyer, amount=amount, request_id=rid())
+    set_end(auction, timezone.now() - timedelta(seconds=1))
+    auction_settle(auction_id=auction.pk)
+    trade = trade_for_auction(auction_id=auction.pk)
+    assert trade is not None and trade.status == Trade.Status.AWAITING_HANDOVER
+    return trade
+
+
 def snapshot() -> dict:
     """Everything a review write may change."""
     return {

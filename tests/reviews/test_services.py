@@ -8,12 +8,19 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_suspend
-from neighborbid.errors import AccountSuspended, InvalidRequest, LoginRequired, PermissionDenied
+from neighborbid.errors import (
+    AccountSuspended,
+    InvalidRequest,
+    LoginRequired,
+    PermissionDenied,
+    TradeNotFound,
+    TradeStateError,
+)
 from reviews import rules
 from reviews.models import Review
 from reviews.services import review_create, review_update
 from tests.factories import make_moderator, make_user
-from tests.reviews.helpers import make_trade, snapshot
+from tests.reviews.helpers import make_trade, snapshot, sold_trade
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
@@ -70,18 +77,15 @@ def test_a_released_trade_counts_as_completed():
 )
 def test_no_review_without_a_completed_trade(status):
     trade = make_trade(status=status)
-    exc = refused(InvalidRequest, review_create, trade_id=trade.pk, actor=trade.buyer, rating="good", tags=[], text="")
-    assert "거래가 완료된 뒤" in exc.message
+    exc = refused(TradeStateError, review_create, trade_id=trade.pk, actor=trade.buyer, rating="good", tags=[], text="")
+    assert "거래가 완료된 뒤" in exc.message and exc.http_status == 409
 
 
-def test_a_stranger_cannot_review_and_a_missing_trade_says_the_same():
+def test_a_stranger_cannot_review_and_a_missing_trade_is_not_found():
     trade = make_trade()
     stranger = make_user()
-    a = refused(PermissionDenied, review_create, trade_id=trade.pk, actor=stranger, rating="bad", tags=[], text="")
-    b = refused(
-        PermissionDenied, review_create, trade_id=trade.pk + 999, actor=stranger, rating="bad", tags=[], text=""
-    )
-    assert a.message == b.message  # does not tell whether the trade exists
+    refused(PermissionDenied, review_create, trade_id=trade.pk, actor=stranger, rating="bad", tags=[], text="")
+    refused(TradeNotFound, review_create, trade_id=trade.pk + 999, actor=stranger, rating="bad", tags=[], text="")
 
 
 def test_twice_is_refused_with_a_friendly_message():
@@ -150,3 +154,22 @@ def test_one_reviewer_moves_a_user_once_across_many_trades():
     other = make_user()
     review_create(trade_id=make_trade(seller=seller, buyer=other).pk, actor=other, rating="good", tags=[], text="")
     assert temperature(seller) == Decimal("37.5")
+
+
+def test_a_completed_trade_asks_both_sides_for_a_review():
+    # given a trade waiting for the buyer's 구매확정 (through the real trade services)
+    from auctions.models import Notification
+    from trades.services import trade_confirm, trade_mark_handed_over
+
+    trade = sold_trade()
+    trade_mark_handed_over(trade_id=trade.pk, actor=trade.seller)
+    before = set(Notification.objects.values_list("pk", flat=True))
+    # when the buyer confirms
+    trade_confirm(trade_id=trade.pk, actor=trade.buyer)
+    # then both sides are asked for a review
+    asked = Notification.objects.exclude(pk__in=before).filter(message__contains="거래 후기를 남겨 주세요")
+    assert sorted(asked.values_list("user_id", flat=True)) == sorted([trade.buyer_id, trade.seller_id])
+    # and may now review each other
+    review_create(trade_id=trade.pk, actor=trade.buyer, rating="good", tags=[], text="")
+    review_create(trade_id=trade.pk, actor=trade.seller, rating="good", tags=[], text="")
+    assert Review.objects.filter(trade_id=trade.pk).count() == 2
