@@ -1,8 +1,6 @@
-"""Trust in a real browser: a local auction won, the trade completed, both sides review each
-other through the review form, and both profiles show the new 매너온도.
-
-h5's trade page is not on this branch yet: the hand-over and 구매확정 go through the trade
-services (the same functions the trade page will call); everything else is clicked."""
+"""Trust in a real browser: a local auction won, the trade handed over and confirmed on the
+trade page, both sides review each other (from the notification and from the trade page), and
+both profiles show the new 매너온도. Only the auction's end is simulated (set_end + settle)."""
 
 from __future__ import annotations
 
@@ -16,7 +14,6 @@ from reviews import rules
 from tests.factories import make_auction, make_user, neighbourhood
 from tests.money import assert_books_balance
 from trades.selectors import trade_for_auction
-from trades.services import trade_confirm, trade_mark_handed_over
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,9 +55,22 @@ def test_won_trade_reviewed_by_both_sides_moves_both_temperatures(site, new_page
     auction_settle(auction_id=auction.pk)
     assert Auction.objects.get(pk=auction.pk).winner_id == buyer.pk
     trade = trade_for_auction(auction_id=auction.pk)
-    # hand-over and 구매확정 (the trade services; the trade page is h5's)
-    trade_mark_handed_over(trade_id=trade.pk, actor=seller)
-    trade_confirm(trade_id=trade.pk, actor=buyer)
+    trade_url = f"{base}/trades/{trade.pk}/"
+
+    # the seller hands it over on the trade page, where the buyer's 매너온도 shows
+    seller_page = new_page()
+    login(seller_page, base, "minsu")
+    seller_page.goto(trade_url)
+    assert "36.5°C" in seller_page.content()
+    assert seller_page.locator("[data-review-link]").count() == 0  # not before completion
+    seller_page.locator("form[action$='/hand-over/'] button[type=submit]").click()
+    seller_page.wait_for_url(trade_url)
+    # the buyer confirms (구매확정)
+    buyer_page.goto(trade_url)
+    buyer_page.once("dialog", lambda dialog: dialog.accept())
+    buyer_page.locator("form[action$='/confirm/'] button[type=submit]").click()
+    buyer_page.wait_for_url(trade_url)
+    assert buyer_page.locator("[data-trade-status]").get_attribute("data-trade-status") == "completed"
 
     # the buyer is asked for a review and leaves one from the 후기 남기기 list
     buyer_page.goto(f"{base}/notifications/")
@@ -78,11 +88,10 @@ def test_won_trade_reviewed_by_both_sides_moves_both_temperatures(site, new_page
     buyer_page.wait_for_url(f"{base}/u/{seller.pk}/")
     assert "민수네님께 후기를 남겼어요" in buyer_page.locator(".messages").inner_text()
 
-    # the seller reviews the buyer
-    seller_page = new_page()
-    login(seller_page, base, "minsu")
-    seller_page.goto(f"{base}/reviews/pending/")
-    seller_page.locator(f"[data-pending-trade='{trade.pk}'] a").click()
+    # the seller reviews the buyer from the trade page
+    seller_page.goto(trade_url)
+    seller_page.locator("[data-review-link]").click()
+    seller_page.wait_for_url(f"{base}/reviews/trade/{trade.pk}/")
     seller_page.get_by_role("radio", name="보통이에요", exact=True).check()
     seller_page.locator("form.stack button[type=submit]").click()
     seller_page.wait_for_url(f"{base}/u/{buyer.pk}/")
