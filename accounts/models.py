@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -65,10 +67,21 @@ class User(AbstractUser):
     is_suspended = models.BooleanField(_("이용 정지"), default=False)
     suspended_reason = models.TextField(_("정지 사유"), blank=True)
     suspended_at = models.DateTimeField(_("정지 시각"), null=True, blank=True)
+    # 매너온도: written only by accounts.services.user_temperature_recompute (formula in
+    # reviews.rules, docs/architecture.md); everyone starts at 36.5 °C.
+    manner_temperature = models.DecimalField(
+        _("매너온도"), max_digits=3, decimal_places=1, default=Decimal("36.5"), editable=False
+    )
 
     objects = UserManager()
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(manner_temperature__gte=0, manner_temperature__lte=99),
+                name="user_manner_temperature_range",
+            ),
+        ]
         verbose_name = _("회원")
         verbose_name_plural = _("회원")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection
 
@@ -49,6 +50,7 @@ class LockedAuction:
     soft_close_window_s: int
     soft_close_extension_s: int
     soft_close_cap_s: int
+    min_manner_temperature: Decimal | None
 
     @property
     def id(self) -> int:
@@ -80,6 +82,7 @@ _LOCKED_COLUMNS = [
             "soft_close_window_s",
             "soft_close_extension_s",
             "soft_close_cap_s",
+            "min_manner_temperature",
         )
     )
 ]

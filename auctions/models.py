@@ -91,6 +91,11 @@ class Auction(models.Model):
     soft_close_window_s = models.PositiveIntegerField(_("마감 연장 기준 (초)"), default=60)
     soft_close_extension_s = models.PositiveIntegerField(_("마감 연장 시간 (초)"), default=60)
     soft_close_cap_s = models.PositiveIntegerField(_("최대 연장 시간 (초)"), default=30 * 60)
+    # A local auction's seller may admit only bidders with at least this 매너온도 (None: anyone).
+    # Checked by auctions.services._base.check_participant; ignored on national auctions.
+    min_manner_temperature = models.DecimalField(
+        _("최소 매너온도"), max_digits=3, decimal_places=1, null=True, blank=True
+    )
     is_hidden = models.BooleanField(_("숨김"), default=False)
     hidden_reason = models.TextField(_("숨김 사유"), blank=True)
     ending_soon_notified = models.BooleanField(_("마감 임박 알림 보냄"), default=False)
@@ -119,6 +124,11 @@ class Auction(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(current_price__gte=models.F("start_price")), name="auction_price_at_least_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_manner_temperature__isnull=True)
+                | models.Q(min_manner_temperature__gte=0, min_manner_temperature__lte=99),
+                name="auction_min_manner_temperature_range",
             ),
         ]
         verbose_name = _("경매")

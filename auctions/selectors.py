@@ -153,13 +153,16 @@ DEFAULT_SORT = "ending"
 
 
 def _with_thumbnail(qs: QuerySet[Auction]) -> QuerySet[Auction]:
-    """Each row carries its first photo's thumbnail path and its neighbourhood, in one query."""
-    from django.db.models import OuterRef, Subquery
+    """Each row carries its first photo's thumbnail path, its neighbourhood and its seller's
+    매너온도 (`seller_temperature`), in one query."""
+    from django.db.models import F, OuterRef, Subquery
 
     from auctions.models import AuctionPhoto
 
     first_thumb = AuctionPhoto.objects.filter(auction=OuterRef("pk")).order_by("position", "id").values("thumbnail")[:1]
-    return qs.select_related("neighbourhood").annotate(thumb=Subquery(first_thumb))
+    return qs.select_related("neighbourhood").annotate(
+        thumb=Subquery(first_thumb), seller_temperature=F("seller__manner_temperature")
+    )
 
 
 def auction_list(

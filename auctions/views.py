@@ -308,6 +308,7 @@ def create(request):
                         buy_now_price=data["buy_now_price"],
                         duration=form.duration,
                         is_national=data["kind"] == "national",
+                        min_manner_temperature=data["min_manner_temperature"],
                     )
                     auction_photos_add(auction_id=auction.pk, actor=request.user, files=data["photos"])
             except DomainError as exc:

@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "wallets",
     "auctions",
     "trades",
+    "reviews",
 ]
 
 MIDDLEWARE = [
@@ -350,4 +351,6 @@ NEIGHBORBID = {
     "TRADE_AUTO_CONFIRM_DAYS": int(os.environ.get("TRADE_AUTO_CONFIRM_DAYS", "7")),
     "TRADE_UNMARKED_GRACE_DAYS": 3,
     "TRADE_DISPUTE_MAX_PHOTOS": 5,
+    # Reviews (reviews.services): a review can be edited this many days after it was written.
+    "REVIEW_EDIT_DAYS": 7,
 }

@@ -13,6 +13,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("wallet/", include("wallets.urls")),
+    path("", include("reviews.urls")),
     path("trades/", include("trades.urls")),
     path("", include("auctions.urls")),
 ]

@@ -35,6 +35,7 @@ from auctions.models import Auction, Notification
 from auctions.services.engagement import notification_create
 from neighborbid.errors import InvalidAmount, InvalidRequest, PermissionDenied, TradeStateError
 from neighborbid.logs import money_action
+from reviews.services import review_request_notify
 from trades.locks import trade_lock
 from trades.models import Trade, TradeDisputePhoto, dispute_photo_path
 from wallets.locks import wallets_lock
@@ -119,6 +120,7 @@ def _release(trade: Trade, *, now: datetime, status: str, staff: User | None = N
     trade.status, trade.seller_payout, trade.buyer_refund = status, trade.amount, 0
     trade.completed_at = now if status == Status.COMPLETED else trade.completed_at
     trade.auto_release_at = None
+    review_request_notify(trade=trade)  # reviews: "거래 후기를 남겨 주세요" to both sides
 
 
 def _refund(trade: Trade, *, now: datetime, staff: User | None = None, memo: str = "") -> None:

@@ -54,10 +54,18 @@ def check_local_eligibility(*, user: User, neighbourhood_id: int | None) -> None
 
 
 def check_participant(*, user: User, auction: Auction) -> None:
+    """May `user` bid on or buy `auction`: not the seller; on a local auction, the
+    neighbourhood-trust rule and the seller's minimum 매너온도 (if they set one)."""
     if auction.seller_id == user.pk:
         raise OwnAuction()
     if not auction.is_national:
         check_local_eligibility(user=user, neighbourhood_id=auction.neighbourhood_id)
+        minimum = auction.min_manner_temperature
+        if minimum is not None and user.manner_temperature < minimum:
+            raise NotEligible(
+                f"판매자가 매너온도 {minimum:.1f}°C 이상인 이웃만 참여할 수 있게 했어요. "
+                f"지금 내 매너온도는 {user.manner_temperature:.1f}°C예요."
+            )
 
 
 def ensure_open(auction: Auction, now: datetime) -> None:

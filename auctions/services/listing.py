@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -37,6 +38,7 @@ def auction_create(
     soft_close_window_s: int = 60,
     soft_close_extension_s: int = 60,
     soft_close_cap_s: int = 30 * 60,
+    min_manner_temperature: Decimal | None = None,
 ) -> Auction:
     user = access_user(actor)
     title = (title or "").strip()
@@ -57,6 +59,16 @@ def auction_create(
         raise InvalidRequest("경매 기간은 1시간에서 7일 사이로 정해 주세요.")
     if min(soft_close_window_s, soft_close_extension_s, soft_close_cap_s) < 0:
         raise InvalidRequest("마감 연장 설정이 올바르지 않아요.")
+    if min_manner_temperature is not None:
+        if is_national:
+            raise InvalidRequest("최소 매너온도는 동네 경매에만 정할 수 있어요.")
+        if (
+            not isinstance(min_manner_temperature, Decimal)
+            or not min_manner_temperature.is_finite()
+            or not (0 <= min_manner_temperature <= 99)
+        ):
+            raise InvalidRequest("최소 매너온도는 0~99°C 사이로 정해 주세요.")
+        min_manner_temperature = min_manner_temperature.quantize(Decimal("0.1"))
     if not is_national:
         if user.neighbourhood_id is None:
             raise NotEligible("동네를 먼저 설정해 주세요.")
@@ -84,6 +96,7 @@ def auction_create(
         soft_close_window_s=soft_close_window_s,
         soft_close_extension_s=soft_close_extension_s,
         soft_close_cap_s=soft_close_cap_s,
+        min_manner_temperature=min_manner_temperature,
     )
     logger.info("auction created id=%s seller=%s national=%s", auction.pk, user.pk, is_national)
     return auction
