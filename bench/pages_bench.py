@@ -119,7 +119,9 @@ def cmd_setup(args) -> None:
         cur.execute(
             "DELETE FROM auctions_auction WHERE seller_id IN (SELECT id FROM accounts_user WHERE username LIKE 'pbench-%')"
         )
-        cur.execute("DELETE FROM wallets_wallet WHERE user_id IN (SELECT id FROM accounts_user WHERE username LIKE 'pbench-%')")
+        cur.execute(
+            "DELETE FROM wallets_wallet WHERE user_id IN (SELECT id FROM accounts_user WHERE username LIKE 'pbench-%')"
+        )
         cur.execute("DELETE FROM accounts_user WHERE username LIKE 'pbench-%'")
         cur.execute("DELETE FROM accounts_neighbourhood WHERE district LIKE %s", [BENCH_DISTRICT + "%"])
 
@@ -211,7 +213,7 @@ def cmd_setup(args) -> None:
             " AND seller_id IN (SELECT id FROM accounts_user WHERE username LIKE 'pbench-%')"
         )
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+        cur.execute("VACUUM ANALYZE")  # the visibility map lets the id queries skip the heap
     print(
         f"setup: {len(nbhd_ids)} neighbourhoods, {len(sellers)} users, {count} auctions "
         f"({args.auctions} open) in {connection.settings_dict['NAME']} in {time.monotonic() - started:.1f}s"
@@ -237,8 +239,9 @@ def pages(rng: random.Random) -> list[tuple[str, str | None, dict]]:
         ("category digital local 6km", "6", {"category": "digital"}),
         ("sort newest national", None, {"tab": "national", "sort": "newest"}),
         ("sort bids local 10km", "10", {"sort": "bids"}),
-        ("deep page 200 national", None, {"tab": "national", "page": "200"}),
-        ("deep page 2000 all local", None, {"page": "2000"}),
+        ("page 50 (the last) national", None, {"tab": "national", "page": "50"}),
+        ("page 50 (the last) all local", None, {"page": "50"}),
+        ("page 50 local 10km newest", "10", {"sort": "newest", "page": "50"}),
     ]
 
 
@@ -290,9 +293,7 @@ def cmd_run(args) -> None:
                 queries = max(queries, len(ctx.captured_queries))
         p95 = pctl(times, 0.95)
         worst = max(worst, p95)
-        print(
-            f"{name:34} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f}  {queries:7d}"
-        )
+        print(f"{name:34} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f}  {queries:7d}")
     print(f"summary: worst p95 {worst:.1f} ms over {len(pages(rng))} pages")
 
 

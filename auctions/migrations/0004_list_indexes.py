@@ -1,0 +1,36 @@
+"""Partial indexes for the home list at 100k open auctions (docs/benchmarks.md, "Pages at scale").
+
+Each covers one sort of `auctions.selectors.auction_list` over the open, visible rows, with the
+filter columns INCLUDEd so that the id query of a page (and its "is there a next page" probe)
+can run as an index-only scan. The last one serves a small radius (a few 동, sorted by end).
+PostgreSQL only, like 0002; plain CREATE INDEX (about a second at 100k rows).
+"""
+
+from django.db import migrations
+
+OPEN = "WHERE status = 'open' AND NOT is_hidden"
+INCLUDE = "INCLUDE (neighbourhood_id, starts_at, category)"
+INDEXES = {
+    "auction_open_ends": f"(is_national, ends_at, id) {INCLUDE} {OPEN}",
+    "auction_open_created": f"(is_national, created_at DESC, id DESC) {INCLUDE} {OPEN}",
+    "auction_open_price": f"(is_national, current_price, id) {INCLUDE} {OPEN}",
+    "auction_open_bids": f"(is_national, bid_count DESC, ends_at, id) {INCLUDE} {OPEN}",
+    "auction_open_local_nbhd_ends": f"(neighbourhood_id, ends_at, id) INCLUDE (starts_at, category) {OPEN} AND NOT is_national",
+}
+
+
+def create(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for name, definition in INDEXES.items():
+            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON auctions_auction {definition}", params=None)
+
+
+def drop(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for name in INDEXES:
+            schema_editor.execute(f"DROP INDEX IF EXISTS {name}", params=None)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("auctions", "0003_recent_bids")]
+    operations = [migrations.RunPython(create, drop)]
