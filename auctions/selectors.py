@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -169,6 +170,15 @@ def _with_thumbnail(qs: QuerySet[Auction]) -> QuerySet[Auction]:
     return qs.select_related("neighbourhood").annotate(thumb=Subquery(first_thumb))
 
 
+def _bigram_prefilter(term: str):
+    """All two-character pieces of `term` among those of the row (migration 0004's GIN index)."""
+    from django.db.models import BooleanField
+    from django.db.models.expressions import RawSQL
+
+    sql = """nb_bigrams(upper("auctions_auction"."title" || ' ' || "auctions_auction"."description"))"""
+    return RawSQL(sql + " @> nb_bigrams(upper(%s))", [term], output_field=BooleanField())
+
+
 def _open_list(
     *,
     national: bool,
@@ -189,6 +199,9 @@ def _open_list(
     q = (q or "").strip()
     if q:
         qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
+        if len(q) == 2 and connection.vendor == "postgresql":
+            # no trigram in two characters: the bigram index of migration 0004 narrows first
+            qs = qs.filter(_bigram_prefilter(q))
     if category:
         qs = qs.filter(category=category)
     return qs.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))

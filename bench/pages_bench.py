@@ -235,6 +235,8 @@ def pages(rng: random.Random) -> list[tuple[str, str | None, dict]]:
         ("search '식탁' anonymous", None, {"q": "식탁"}),
         ("search '식탁' local 10km", "10", {"q": "식탁"}),
         (f"search '{word}' national", None, {"tab": "national", "q": word}),
+        ("search rare 3+ chars '플레이스테이션 7'", None, {"q": "플레이스테이션 7"}),
+        ("search no match 2 chars '없음'", None, {"q": "없음"}),
         ("category furniture", None, {"category": "furniture"}),
         ("category digital local 6km", "6", {"category": "digital"}),
         ("sort newest national", None, {"tab": "national", "sort": "newest"}),
@@ -271,12 +273,12 @@ def cmd_run(args) -> None:
     rng = random.Random(args.seed)
     anonymous = Client()
     viewers = {r: _viewers(r, args.viewers) for r in ("3", "6", "10")}
-    print(f"{'page':34} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  queries  (ms, n={args.requests})")
+    print(f"{'page':40} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  queries  (ms, n={args.requests})")
     worst = 0.0
     for name, radius, params in pages(rng):
         clients = viewers[radius] if radius else [anonymous]
         if not clients:
-            print(f"{name:34} (no viewer with that radius)")
+            print(f"{name:40} (no viewer with that radius)")
             continue
         times = []
         queries = 0
@@ -293,7 +295,7 @@ def cmd_run(args) -> None:
                 queries = max(queries, len(ctx.captured_queries))
         p95 = pctl(times, 0.95)
         worst = max(worst, p95)
-        print(f"{name:34} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f}  {queries:7d}")
+        print(f"{name:40} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f}  {queries:7d}")
     print(f"summary: worst p95 {worst:.1f} ms over {len(pages(rng))} pages")
 
 

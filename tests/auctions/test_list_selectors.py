@@ -163,3 +163,24 @@ def test_the_radius_box_is_wide_enough_at_the_circles_edge():
     assert all(9.9 < full[n.pk] <= 10 for n in inside) and full[outside.pk] > 10
     within = neighbourhood_distances_within(origin=origin, radius_km=10)
     assert all(n.pk in within for n in inside) and outside.pk not in within
+
+
+@pytest.mark.parametrize("term", ["식탁", "의자", "좋아", "tv", "Tv", "요.", "식 "])
+def test_two_character_search_finds_what_a_plain_substring_match_finds(term):
+    """Two-character terms go through the bigram prefilter (migration 0004) before icontains."""
+    seller = make_user()
+    texts = [
+        ("원목 식탁", ""),
+        ("의자", "식탁 옆에 두기 좋아요."),
+        ("삼성 TV", "벽걸이"),
+        ("소파", "거실용"),
+        ("식", "탁자"),  # the two halves only across title and description: no match
+        ("smart tv box", ""),
+    ]
+    for title, description in texts:
+        make_auction(seller=seller, title=title, description=description)
+    expected = sorted(t for t, d in texts if term.strip().upper() in t.upper() or term.strip().upper() in d.upper())
+    # when
+    found = sorted(a.title for a in auction_list(national=False, q=term))
+    # then
+    assert found == expected
