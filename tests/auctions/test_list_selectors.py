@@ -184,3 +184,25 @@ def test_two_character_search_finds_what_a_plain_substring_match_finds(term):
     found = sorted(a.title for a in auction_list(national=False, q=term))
     # then
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "custom"),
+    [
+        ({"q": "식탁"}, True),
+        ({"neighbourhood_ids": "near"}, True),
+        ({}, False),
+        ({"category": "furniture"}, False),
+    ],
+)
+def test_search_and_radius_lists_are_planned_for_their_own_parameters(listing, filters, custom):
+    """A prepared statement's generic plan cannot see the term or the 동 list (it picked full
+    scans at 100k rows): those id queries run under plan_cache_mode = force_custom_plan."""
+    if filters.get("neighbourhood_ids") == "near":
+        filters = {"neighbourhood_ids": [listing["hapjeong"].pk]}
+    with CaptureQueriesContext(connection) as ctx:
+        auction_list_page(national=False, **filters)
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    ids_query = next(i for i, sql in enumerate(sqls) if sql.startswith('SELECT "auctions_auction"."id" AS "pk"'))
+    planned = [i for i, sql in enumerate(sqls) if "plan_cache_mode = force_custom_plan" in sql]
+    assert (planned and planned[0] < ids_query) if custom else not planned
