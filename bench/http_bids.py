@@ -272,7 +272,20 @@ def bid_count(database_url: str, auction_ids: list[int]) -> int:
         return conn.execute("SELECT count(*) FROM auctions_bid WHERE auction_id = ANY(%s)", [auction_ids]).fetchone()[0]
 
 
-async def drive(args, data: dict) -> dict:
+def current_prices(database_url: str, auction_ids: list[int]) -> dict[int, int]:
+    """The price of every auction that already has bids (an earlier run's): bidding resumes above it."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT id, current_price FROM auctions_auction WHERE id = ANY(%s) AND leader_id IS NOT NULL",
+            [auction_ids],
+        ).fetchall()
+    return dict(rows)
+
+
+async def drive(args, data: dict, highest: dict[int, int]) -> dict:
+    """`highest`: the highest amount sent (or committed before the run) per auction."""
     from auctions.rules import min_next_bid
 
     rng = random.Random(args.seed)
@@ -280,7 +293,6 @@ async def drive(args, data: dict) -> dict:
     for auction in data["auctions"]:
         by_place.setdefault(auction["neighbourhood"], []).append(auction)
     bidders = [b for b in data["bidders"] if b["neighbourhood"] in by_place]
-    highest: dict[int, int] = {}  # the highest amount sent per auction
     statuses: Counter = Counter()
     latencies: list[float] = []
     deadline = time.monotonic() + args.duration
@@ -326,7 +338,7 @@ def cmd_run(args) -> None:
     procs = start_servers(args)
     try:
         before = bid_count(args.database_url, ids)
-        result = asyncio.run(drive(args, data))
+        result = asyncio.run(drive(args, data, current_prices(args.database_url, ids)))
         after = bid_count(args.database_url, ids)
     finally:
         stop_servers(procs)
