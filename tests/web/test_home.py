@@ -192,3 +192,9 @@ def test_a_single_page_list_shows_its_count():
     make_auction(title="하나")
     make_auction(title="둘")
     assert "경매 2개" in Client().get("/").content.decode()
+
+
+def test_a_page_past_the_end_offers_the_first_page():
+    make_auction(title="하나")
+    page = Client().get("/", {"page": "7", "q": "하나"}).content.decode()
+    assert "이 쪽에는 경매가 없어요." in page and 'href="?q=' in page and "첫 쪽으로" in page
