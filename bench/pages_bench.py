@@ -273,29 +273,36 @@ def cmd_run(args) -> None:
     rng = random.Random(args.seed)
     anonymous = Client()
     viewers = {r: _viewers(r, args.viewers) for r in ("3", "6", "10")}
-    print(f"{'page':40} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  queries  (ms, n={args.requests})")
+    print(
+        f"{'page':40} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'cpu50':>7}  queries  "
+        f"(ms, n={args.requests}; cpu50: this process's CPU per request, p50, the least load-sensitive)"
+    )
     worst = 0.0
     for name, radius, params in pages(rng):
         clients = viewers[radius] if radius else [anonymous]
         if not clients:
             print(f"{name:40} (no viewer with that radius)")
             continue
-        times = []
+        times, cpu = [], []
         queries = 0
         for n in range(args.warmup + args.requests):
             client = clients[n % len(clients)]
             with CaptureQueriesContext(connection) as ctx:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 response = client.get("/", params)
                 elapsed = (time.perf_counter() - t0) * 1000
+                cpu_ms = (time.process_time() - c0) * 1000
             if response.status_code != 200:
                 raise SystemExit(f"{name}: HTTP {response.status_code}")
             if n >= args.warmup:
                 times.append(elapsed)
+                cpu.append(cpu_ms)
                 queries = max(queries, len(ctx.captured_queries))
         p95 = pctl(times, 0.95)
         worst = max(worst, p95)
-        print(f"{name:40} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f}  {queries:7d}")
+        print(
+            f"{name:40} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f} {pctl(cpu, 0.5):7.1f}  {queries:7d}"
+        )
     print(f"summary: worst p95 {worst:.1f} ms over {len(pages(rng))} pages")
 
 
