@@ -172,7 +172,7 @@ def _with_thumbnail(qs: QuerySet[Auction]) -> QuerySet[Auction]:
 
 
 def _bigram_prefilter(term: str):
-    """All two-character pieces of `term` among those of the row (migration 0004's GIN index)."""
+    """All two-character pieces of `term` among those of the row (migration 0005's GIN index)."""
     from django.db.models import BooleanField
     from django.db.models.expressions import RawSQL
 
@@ -201,7 +201,7 @@ def _open_list(
     if q:
         qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
         if len(q) == 2 and connection.vendor == "postgresql":
-            # no trigram in two characters: the bigram index of migration 0004 narrows first
+            # no trigram in two characters: the bigram index of migration 0005 narrows first
             qs = qs.filter(_bigram_prefilter(q))
     if category:
         qs = qs.filter(category=category)
@@ -290,7 +290,7 @@ def auction_list_page(
     now: datetime | None = None,
 ) -> ListPage:
     """One page of `auction_list` in two short queries: the page's ids (one more to know if a
-    next page exists; an index-only scan of the 0004 partial indexes), then the card columns
+    next page exists; an index-only scan of the 0005 partial indexes), then the card columns
     and first thumbnail of those rows only (the thumbnail subquery never runs for skipped
     rows)."""
     page = min(max(page, 1), LIST_MAX_PAGES)

@@ -77,12 +77,12 @@ def cmd_setup(args) -> None:
     from django.utils import timezone
 
     from accounts.models import Neighbourhood, User
+    from accounts.services import user_create
     from auctions.services import auction_create
     from wallets.services import wallet_deposit
 
     started = time.monotonic()
     call_command("migrate", verbosity=0)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # setup speed only
     if not Neighbourhood.objects.exists():  # a flushed test database: the seeds back
         from importlib import import_module
 
@@ -95,9 +95,9 @@ def cmd_setup(args) -> None:
     now = timezone.now()
 
     def user(name: str, place, nickname: str) -> User:
-        return User.objects.create_user(
+        return user_create(
             username=f"hbench-{run_tag}-{name}",
-            password="bench-password",
+            password=None,  # bench users sign in by session only
             nickname=nickname,
             neighbourhood=place,
             location_verified_at=now,
@@ -109,7 +109,7 @@ def cmd_setup(args) -> None:
     for n in range(args.auctions):
         place = places[n % len(places)]
         auction = auction_create(
-            seller=sellers[place.pk],
+            actor=sellers[place.pk],
             title=f"벤치 동네 물건 {n}",
             start_price=1_000,
             duration=timedelta(hours=6),
@@ -120,7 +120,7 @@ def cmd_setup(args) -> None:
     for n in range(args.bidders):
         place = places[n % len(places)]
         bidder = user(f"bidder-{n}", place, f"입찰자{n}")
-        wallet_deposit(user=bidder, amount=FUNDS, memo="bench")
+        wallet_deposit(actor=bidder, amount=FUNDS, memo="bench")
         session = SessionStore()
         session[SESSION_KEY] = str(bidder.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

@@ -59,9 +59,9 @@ def listing():
         set_end(auction, timezone.now() + timedelta(minutes=30 + (n * 37) % 200))
         made.append(auction)
     for auction in made[:2]:  # 합정동 and 서교동: in the bidder's range
-        bid_place(auction_id=auction.pk, bidder=bidder, amount=auction.current_price, request_id=rid())
+        bid_place(auction_id=auction.pk, actor=bidder, amount=auction.current_price, request_id=rid())
     other = make_user(balance=10_000_000, place=seogyo)
-    bid_place(auction_id=made[1].pk, bidder=other, amount=made[1].current_price * 2, request_id=rid())
+    bid_place(auction_id=made[1].pk, actor=other, amount=made[1].current_price * 2, request_id=rid())
     Auction.objects.filter(pk=made[6].pk).update(is_hidden=True)
     return {"hapjeong": hapjeong, "seogyo": seogyo, "yeoksam": yeoksam, "auctions": made}
 
@@ -167,7 +167,7 @@ def test_the_radius_box_is_wide_enough_at_the_circles_edge():
 
 @pytest.mark.parametrize("term", ["식탁", "의자", "좋아", "tv", "Tv", "요.", "식 "])
 def test_two_character_search_finds_what_a_plain_substring_match_finds(term):
-    """Two-character terms go through the bigram prefilter (migration 0004) before icontains."""
+    """Two-character terms go through the bigram prefilter (migration 0005) before icontains."""
     seller = make_user()
     texts = [
         ("원목 식탁", ""),

@@ -31,9 +31,9 @@ def bench(script: str, *args: str, timeout: float = 180) -> str:
 def test_pages_bench_sets_up_runs_and_explains():
     # given: a tiny bench data set in the test database
     out = bench(
-        "pages_bench.py", "setup", "--auctions", "500", "--ended", "50", "--neighbourhoods", "80", "--users", "60"
+        "pages_bench.py", "setup", "--auctions", "500", "--ended", "50", "--neighbourhoods", "150", "--users", "60"
     )
-    assert "setup: 80 neighbourhoods, 60 users, 550 auctions (500 open)" in out
+    assert "setup: 150 neighbourhoods, 60 users, 550 auctions (500 open)" in out
     # when: every page is timed
     out = bench("pages_bench.py", "run", "--requests", "3", "--warmup", "1", "--viewers", "2")
     # then: a line per page and the summary
@@ -41,7 +41,7 @@ def test_pages_bench_sets_up_runs_and_explains():
         assert page in out
     assert "summary: worst p95" in out
     out = bench("pages_bench.py", "explain")
-    assert "Index Only Scan using auction_open_ends" in out  # the 0004 indexes serve the list
+    assert "Index Only Scan using auction_open_ends" in out  # the 0005 indexes serve the list
     assert "summary: explain done" in out
 
 

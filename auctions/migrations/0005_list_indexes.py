@@ -44,5 +44,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("auctions", "0003_recent_bids")]
+    dependencies = [("auctions", "0004_korean_verbose_names")]
     operations = [migrations.RunPython(create, drop)]
