@@ -21,6 +21,7 @@ from accounts.forms import RadiusForm
 from accounts.selectors import (
     neighbourhood_distance_km,
     neighbourhood_distances,
+    neighbourhood_distances_within,
     user_location_verified,
 )
 from auctions import admission, selectors
@@ -78,15 +79,22 @@ def home(request):
         sort = selectors.DEFAULT_SORT
 
     origin = user.neighbourhood if user.is_authenticated and user.neighbourhood_id else None
-    distances: dict[int, float] = neighbourhood_distances(origin=origin) if origin else {}
+    # the local tab lists (and shows distances to) only the 동 in range; the national tab none
+    distances: dict[int, float] = {}
     neighbourhood_ids = None
     if tab == "local" and origin is not None:
-        neighbourhood_ids = [pk for pk, d in distances.items() if d <= user.search_radius_km]
+        distances = neighbourhood_distances_within(origin=origin, radius_km=user.search_radius_km)
+        neighbourhood_ids = list(distances)
 
-    qs = selectors.auction_list(
-        national=tab == "national", neighbourhood_ids=neighbourhood_ids, q=q, category=category, sort=sort
+    page = selectors.auction_list_page(
+        national=tab == "national",
+        neighbourhood_ids=neighbourhood_ids,
+        q=q,
+        category=category,
+        sort=sort,
+        page=selectors.list_page_number(request.GET.get("page")),
+        page_size=PAGE_SIZE,
     )
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for auction in page.object_list:
         auction.distance_km = distances.get(auction.neighbourhood_id) if auction.neighbourhood_id else None
 
@@ -112,6 +120,7 @@ def home(request):
             ],
             "radius_form": RadiusForm(initial={"radius_km": user.search_radius_km}) if user.is_authenticated else None,
             "query_string": params.urlencode(),
+            "max_pages": selectors.LIST_MAX_PAGES,
         },
     )
 
