@@ -44,5 +44,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("auctions", "0004_korean_verbose_names")]
+    dependencies = [("auctions", "0007_min_manner_temperature")]
     operations = [migrations.RunPython(create, drop)]
