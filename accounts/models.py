@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
@@ -26,7 +28,7 @@ class Neighbourhood(models.Model):
         return f"{self.district} {self.name}"
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager["User"]):
     """Django's manager, unchanged. Users are created by accounts.services.user_create (which
     also creates the wallet in the same transaction); `createsuperuser` is overridden to call it."""
 
@@ -52,7 +54,7 @@ class User(AbstractUser):
     suspended_reason = models.TextField(_("정지 사유"), blank=True)
     suspended_at = models.DateTimeField(_("정지 시각"), null=True, blank=True)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         verbose_name = _("회원")

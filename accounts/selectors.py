@@ -6,6 +6,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
@@ -39,9 +40,9 @@ def neighbourhood_ids_within(*, origin: Neighbourhood, radius_km: float) -> list
     return [pk for pk, km in neighbourhood_distances(origin=origin).items() if km <= radius_km]
 
 
-def user_location_verified(user, *, now: datetime | None = None) -> bool:
+def user_location_verified(user: User | AnonymousUser, *, now: datetime | None = None) -> bool:
     """Verified within the last VERIFY_VALID_DAYS days (then we ask again)."""
-    if not getattr(user, "is_authenticated", False) or user.location_verified_at is None:
+    if not user.is_authenticated or user.location_verified_at is None:
         return False
     if user.neighbourhood_id is None:
         return False
@@ -102,9 +103,9 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
         if not user.is_authenticated or user.pk != user_id:
             raise LoginRequired(_LOGGED_OUT)
-        if user.is_suspended:  # type: ignore[union-attr]
-            raise AccountSuspended.because(user.suspended_reason)  # type: ignore[union-attr]
-        return user  # type: ignore[return-value]
+        if user.is_suspended:
+            raise AccountSuspended.because(user.suspended_reason)
+        return user
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
 

@@ -57,7 +57,7 @@ def _audit_bid_holds(report: AuditReport) -> None:
     ):
         before = previous.get(auction_id)
         own_raise = before is not None and before[0] == bidder_id
-        expected_hold = amount - before[1] if own_raise else amount
+        expected_hold = amount - before[1] if before is not None and own_raise else amount
         if holds.get(bid_id) != [(wallet_of.get(bidder_id), expected_hold)]:
             v.append(f"bid {bid_id}: holds {holds.get(bid_id)} but should hold {expected_hold} from its bidder")
         expected_release = [] if before is None or own_raise else [(wallet_of.get(before[0]), -before[1])]
@@ -70,20 +70,21 @@ def _audit_sales(report: AuditReport) -> None:
     """Each ended auction: at most one winner, its seller paid exactly once, its buyer charged once."""
     v = report.violations
     # (5) each ended auction: at most one winner, its seller paid exactly once
-    paid = defaultdict(lambda: {"n": 0, "amount": 0})
+    paid: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
     for row in (
         LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS)
         .values("auction_id")
         .annotate(n=Count("id"), amount=Sum("balance_delta"))
     ):
         paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
-    charged = defaultdict(lambda: {"n": 0, "amount": 0})
-    for row in (
+    charged: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
+    for purchase in (
         LedgerEntry.objects.filter(kind=Kind.PURCHASE)
         .values("auction_id")
         .annotate(n=Count("id"), b=Sum("balance_delta"), lk=Sum("locked_delta"))
     ):
-        charged[row["auction_id"]] = {"n": row["n"], "amount": -((row["b"] or 0) + (row["lk"] or 0))}
+        amount = -((purchase["b"] or 0) + (purchase["lk"] or 0))
+        charged[purchase["auction_id"]] = {"n": purchase["n"], "amount": amount}
     seller_wallet = dict(Wallet.objects.values_list("user_id", "id"))
     proceeds_wallets = dict(LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS).values_list("auction_id", "wallet_id"))
     for a in Auction.objects.values("id", "status", "winner_id", "seller_id", "current_price", "leader_id"):

@@ -170,7 +170,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     async def _send_snapshot(self, *, request_id: str | None, fresh: bool) -> None:
         hub = get_hub()
         try:
-            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)
+            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)  # type: ignore[arg-type]  # set on connect
         except Exception:
             logger.exception("realtime: snapshot failed auction=%s", self.rt_auction_id)
             await self._error(ServerError("잠시 후 다시 시도해 주세요."), request_id)
@@ -311,7 +311,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
         """The newest committed state this socket holds (the hub's feed or its own last ack)
         decides, by the same rule as the service's early refusal."""
-        feed_state = get_hub().latest_state(self.rt_auction_id)
+        feed_state = get_hub().latest_state(self.rt_auction_id)  # type: ignore[arg-type]  # set on connect
         state = max((s for s in (feed_state, self._ack_state) if s is not None), key=lambda s: s["seq"], default=None)
         if state is None:
             return None

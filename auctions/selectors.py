@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from auctions.models import Auction, Bid
 from auctions.rules import mask_name, min_next_bid
+
+if TYPE_CHECKING:
+    from auctions.models import AuctionPhoto, Notification
 
 RECENT_BIDS = 5
 
@@ -85,8 +88,8 @@ def auction_public_state(
     """The whole public state of one auction, as a plain JSON-able dict."""
     if recent_bids is None:
         recent_bids = list(auction.recent_bids or [])
-    if leader_name is None and auction.leader_id is not None:
-        leader = auction.leader
+    leader = auction.leader if leader_name is None and auction.leader_id is not None else None
+    if leader is not None:
         leader_name = leader.nickname or leader.username
     now = now or timezone.now()
     return {
@@ -132,7 +135,7 @@ def auctions_due_to_settle(*, now: datetime | None = None, limit: int = 100) -> 
     )
 
 
-def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: int = 10, limit: int = 100) -> list[int]:
+def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: float = 10, limit: int = 100) -> list[int]:
     now = now or timezone.now()
     return list(
         Auction.objects.filter(
@@ -252,13 +255,13 @@ def unread_notification_count(*, user_id: int) -> int:
     return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
 
 
-def user_notifications(*, user_id: int) -> QuerySet:
+def user_notifications(*, user_id: int) -> QuerySet[Notification]:
     from auctions.models import Notification
 
     return Notification.objects.filter(user_id=user_id).select_related("auction").order_by("-id")
 
 
-def auction_photos(*, auction_id: int) -> list:
+def auction_photos(*, auction_id: int) -> list[AuctionPhoto]:
     from auctions.models import AuctionPhoto
 
     return list(AuctionPhoto.objects.filter(auction_id=auction_id).order_by("position", "id"))

@@ -257,6 +257,7 @@ def rate_limited_response(request, exc: RateLimited | None = None) -> HttpRespon
     wants_json = "application/json" in request.headers.get("Accept", "") or (
         request.headers.get("X-Requested-With") == "XMLHttpRequest"
     )
+    response: HttpResponse
     if wants_json:
         response = JsonResponse({"ok": False, "error": exc.as_dict()}, status=429)
     else:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, format, migrations check, then pytest on real PostgreSQL + Redis.
+# The whole test suite: lint, format, type check, migrations check, then pytest on real PostgreSQL + Redis.
 # Usage: make test   (or: scripts/test.sh [pytest args...])
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,5 +58,6 @@ with psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username
 PY
 
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== mypy" && .venv/bin/mypy  # files and strictness: [tool.mypy] in pyproject.toml
 echo "== migrations" && .venv/bin/python manage.py makemigrations --check --dry-run
 echo "== pytest" && .venv/bin/python -m pytest "$@"

@@ -4,9 +4,13 @@ wallets.services.wallet_adjust (mandatory reason, ledger entry naming the staff 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -14,15 +18,18 @@ from neighborbid.admin_actions import form_action
 from wallets.models import LedgerEntry, Wallet
 from wallets.services import wallet_adjust
 
+if TYPE_CHECKING:
+    from neighborbid.http import AuthenticatedHttpRequest
+
 
 class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -35,8 +42,8 @@ class CorrectionForm(forms.Form):
         label="사유 (필수, 거래 내역에 남습니다)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
     )
 
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
+    def clean_amount(self) -> int:
+        amount: int = self.cleaned_data["amount"]
         limit = settings.NEIGHBORBID["WALLET_MAX"]
         if amount == 0:
             raise forms.ValidationError("0원은 정정할 수 없습니다.")
@@ -44,15 +51,15 @@ class CorrectionForm(forms.Form):
             raise forms.ValidationError(f"정정 금액은 ±{limit:,}원을 넘을 수 없습니다.")
         return amount
 
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"].strip()
         if not reason:
             raise forms.ValidationError("사유를 입력해 주세요.")
         return reason
 
 
 @admin.register(Wallet)
-class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Wallet]):
     list_display = ("id", "user", "balance_won", "locked_won", "total_won", "updated_at")
     search_fields = ("=id", "=user__id", "user__username", "user__nickname")
     list_select_related = ("user",)
@@ -62,7 +69,7 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ["manual_correction"]
 
-    def has_adjust_permission(self, request) -> bool:
+    def has_adjust_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("wallets.adjust_wallet")
 
     @admin.display(description="사용 가능 잔액", ordering="balance")
@@ -84,8 +91,8 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">거래 내역 {}건 보기</a>', url, count)
 
     @admin.action(description="수동 정정 (사유 필수, 한 번에 한 지갑)", permissions=["adjust"])
-    def manual_correction(self, request, queryset):
-        def perform(wallet, data):
+    def manual_correction(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
+        def perform(wallet: Wallet, data: dict[str, Any]) -> str:
             entry = wallet_adjust(
                 user=wallet.user, amount=data["amount"], staff_user=request.user, reason=data["reason"]
             )
@@ -106,7 +113,7 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
     list_display = (
         "id",
         "created_at",
@@ -127,5 +134,5 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = None
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: LedgerEntry | None = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]

@@ -23,10 +23,11 @@ the local bus listener (no REDIS_URL), which hops onto the loop with call_soon_t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -34,6 +35,9 @@ from django.conf import settings
 from auctions.events import ended_event as ended_from_state  # noqa: F401  (the one builder)
 from auctions.models import Auction
 from neighborbid import bus
+
+if TYPE_CHECKING:
+    from auctions.selectors import PublicState
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -45,7 +49,7 @@ def realtime_setting(name: str, default: Any) -> Any:
     return getattr(settings, "REALTIME", {}).get(name, default)
 
 
-def load_public_state(auction_id: int) -> dict | None:
+def load_public_state(auction_id: int) -> PublicState | None:
     """The auction's public state read from the database (None: unknown or hidden).
 
     Recent bids are read before the auction row, so the list never shows a bid newer than
@@ -119,7 +123,7 @@ class Hub:
         self._fetches: dict[int, _Fetch] = {}
         self.connected = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._listener = None
+        self._listener: bus.Listener | None = None
         self._closed = False
         self._refresh_task: asyncio.Task | None = None
         self._started_at: float | None = None
@@ -239,7 +243,7 @@ class Hub:
             task = self.loop.create_task(database_sync_to_async(load_public_state)(auction_id))
             self._fetches[auction_id] = _Fetch(task, self.loop.time())
             if auction_id not in self.feeds:
-                task.add_done_callback(lambda done, aid=auction_id: self._forget_fetch(aid, done))
+                task.add_done_callback(functools.partial(self._forget_fetch, auction_id))
             return await asyncio.shield(task)
 
     def _forget_fetch(self, auction_id: int, task: asyncio.Task) -> None:
@@ -281,7 +285,7 @@ class Hub:
         self._on_auction_event(auction_id, state, bus.encode(state))
         if state["status"] in ENDED_STATUSES and feed.ended_seq < 0 and (previous is not None):
             if previous["status"] not in ENDED_STATUSES:
-                ended = ended_from_state(state)
+                ended = dict(ended_from_state(cast("PublicState", state)))  # a state as decoded from the bus
                 self._on_auction_event(auction_id, ended, bus.encode(ended))
 
     async def refresh_all(self) -> None:

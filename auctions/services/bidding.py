@@ -169,13 +169,13 @@ def _bid_locked(
     name = user.nickname or user.username
     bid = Bid.objects.create(auction=auction, bidder=user, amount=amount, client_request_id=request_id)
     moves = [Move.hold(wallets[user.pk], amount=needed, auction=auction, bid=bid)]
-    outbid = previous_leader_id is not None and not raising_own
-    if outbid:
-        moves.append(Move.release(wallets[previous_leader_id], amount=previous_price, auction=auction, bid=bid))
+    outbid_id = None if raising_own else previous_leader_id
+    if outbid_id is not None:
+        moves.append(Move.release(wallets[outbid_id], amount=previous_price, auction=auction, bid=bid))
     wallet_moves_apply(*moves)
-    if outbid:
+    if outbid_id is not None:
         notify(
-            user_id=previous_leader_id,
+            user_id=outbid_id,
             kind=Notification.Kind.OUTBID,
             auction=auction,
             message=f"'{auction.title}' 경매에서 더 높은 입찰({amount:,}원)이 들어왔어요. "

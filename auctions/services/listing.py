@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import access_user
 from auctions.locks import auction_lock
-from auctions.models import Auction
+from auctions.models import Auction, AuctionPhoto
 from auctions.services._base import Status, auction_write, check_amount, check_local_eligibility, publish_state
 from neighborbid.errors import AuctionNotOpen, HasBids, InvalidAmount, InvalidRequest, NotEligible, PermissionDenied
 
@@ -106,7 +109,8 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
             raise AuctionNotOpen("이미 종료된 경매예요.")
         if auction.bid_count > 0:
             raise HasBids()
-        merged = {field: changes.get(field, getattr(auction, field)) for field in EDITABLE_FIELDS}
+        # Untrusted values, each checked below before it is written.
+        merged: dict[str, Any] = {field: changes.get(field, getattr(auction, field)) for field in EDITABLE_FIELDS}
         title = (merged["title"] or "").strip()
         if not title or len(title) > 100:
             raise InvalidRequest("제목은 1~100자로 입력해 주세요.")
@@ -128,12 +132,11 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
     return auction
 
 
-def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
+def auction_photos_add(*, auction_id: int, actor: User, files: Iterable[File[bytes]] | None) -> list[AuctionPhoto]:
     """The seller adds photos (at most auctions.images.MAX_PHOTOS per listing) while the
     auction has not ended. Every file is checked and processed (resized, thumbnailed) before
     anything is written; one bad file refuses them all."""
     from auctions.images import MAX_PHOTOS, process_upload
-    from auctions.models import AuctionPhoto
 
     user = access_user(actor)
     files = list(files or [])
@@ -154,8 +157,9 @@ def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
         photos = []
         for offset, item in enumerate(processed):
             photo = AuctionPhoto(auction=auction, position=existing + offset)
-            photo.image.save(item.image.name, item.image, save=False)
-            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)
+            # The ContentFiles are built with a name (auctions.images._jpeg); stubs say `str | None`.
+            photo.image.save(item.image.name, item.image, save=False)  # type: ignore[arg-type]
+            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)  # type: ignore[arg-type]
             photo.save()
             photos.append(photo)
     logger.info("auction photos added id=%s count=%s", auction_id, len(photos))
