@@ -157,7 +157,8 @@ class AuctionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             title="경매 숨김",
             form_class=ReasonForm,
             perform=perform,
-            intro="목록과 검색에서 숨기고 더 이상 입찰할 수 없게 합니다. 진행 중인 경매는 취소되고 입찰금은 환불됩니다.",
+            intro="목록과 검색에서 숨기고 더 이상 입찰할 수 없게 합니다. "
+            "진행 중인 경매는 취소되고 입찰금은 환불됩니다.",
         )
 
 

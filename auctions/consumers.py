@@ -286,7 +286,8 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
-        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None
+        # The parser guarantees these for a bid frame; the assert only narrows the types.
+        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None  # noqa: S101, PT018
         too_low = self._too_low_for_committed_state(request.amount)
         if too_low is not None and (self.rt_user_id, request.request_id) not in _KNOWN_REQUESTS:
             # Certainly too low for a committed state: refuse without the row lock, unless

@@ -104,7 +104,8 @@ def audit_wallets(
     report.external_net = (external["b"] or 0) + (external["lk"] or 0)
     if report.total_held != report.external_net:
         v.append(
-            f"books: wallets hold {report.total_held} but deposits - withdrawals +/- corrections = {report.external_net}"
+            f"books: wallets hold {report.total_held} "
+            f"but deposits - withdrawals +/- corrections = {report.external_net}"
         )
     bad_internal = LedgerEntry.objects.filter(kind__in=[Kind.BID_HOLD, Kind.HOLD_RELEASE]).exclude(
         balance_delta=-F("locked_delta")

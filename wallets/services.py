@@ -135,9 +135,10 @@ def _wallets_write(wallets: Iterable[Wallet], *, now: datetime) -> None:
         meta = Wallet._meta
         # A concrete field always has a column; django-stubs types Field.column as `str | None`.
         column = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}  # type: ignore[arg-type]
-        _WALLET_UPDATE = (
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {column['balance']} = %s, "
-            f"{column['locked_balance']} = %s, {column['updated_at']} = %s WHERE {column['id']} = %s"
+        table = connection.ops.quote_name(meta.db_table)
+        _WALLET_UPDATE = (  # names from the model's own meta, values bound
+            f"UPDATE {table} SET {column['balance']} = %s, {column['locked_balance']} = %s, "  # noqa: S608
+            f"{column['updated_at']} = %s WHERE {column['id']} = %s"
         )
     stamp = connection.ops.adapt_datetimefield_value(now)
     rows = [(w.balance, w.locked_balance, stamp, w.pk) for w in wallets]

@@ -149,7 +149,7 @@ class Hub:
             bus.add_local_listener(self._listener)
             self.connected.set()
 
-    async def ready(self, timeout: float = 1.0) -> bool:
+    async def ready(self, timeout: float = 1.0) -> bool:  # noqa: ASYNC109 (a bounded wait, wait_for inside)
         """Start if needed and wait (bounded) until the subscription is live. Only the first
         sockets of a process wait; while Redis is down nobody does (the hub catches up and
         reloads the watched auctions when it is back)."""
@@ -490,10 +490,10 @@ class Hub:
                         logger.debug("closing subscriber failed: %s", exc)
             if self._closed:
                 break
-            await asyncio.sleep(backoff * (0.5 + random.random()))
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 (reconnect jitter, not a secret)
             backoff = min(backoff * 2, backoff_max)
 
-    async def _pump(self, pubsub, timeout: float) -> None:
+    async def _pump(self, pubsub, timeout: float) -> None:  # noqa: ASYNC109 (how long a ping may go unanswered)
         idle_ping = realtime_setting("PING_IDLE_S", 5.0)
         last_rx = self.loop.time()
         ping_sent: float | None = None

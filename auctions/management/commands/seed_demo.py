@@ -18,7 +18,7 @@ from neighborbid.errors import DomainError
 from wallets.services import wallet_deposit
 
 ADMIN = ("admin", "neighborbid-admin", "운영자")
-DEMO_PASSWORD = "demo-pass-1234"
+DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 (the documented demo accounts' password)
 # username, nickname, (district, 동)
 DEMO_USERS = [
     ("minsu", "민수네", ("서울특별시 마포구", "합정동")),
