@@ -22,7 +22,7 @@ from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid, set_end
 from wallets.services import wallet_deposit, wallet_withdraw
 
-pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.race, pytest.mark.storm, pytest.mark.django_db(transaction=True)]
 
 THREADS = 24
 OPS_PER_THREAD = 40
