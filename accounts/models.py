@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -29,7 +30,7 @@ class Neighbourhood(models.Model):
         return f"{self.district} {self.name}"
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager["User"]):
     """Django's manager, unchanged. Users are created by accounts.services.user_create (which
     also creates the wallet in the same transaction); `createsuperuser` is overridden to call it."""
 
@@ -73,7 +74,7 @@ class User(AbstractUser):
         _("매너온도"), max_digits=3, decimal_places=1, default=Decimal("36.5"), editable=False
     )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         constraints = [

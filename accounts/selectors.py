@@ -6,6 +6,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
@@ -65,9 +66,9 @@ def neighbourhood_ids_within(*, origin: Neighbourhood, radius_km: float) -> list
     return list(neighbourhood_distances_within(origin=origin, radius_km=radius_km))
 
 
-def user_location_verified(user, *, now: datetime | None = None) -> bool:
+def user_location_verified(user: User | AnonymousUser, *, now: datetime | None = None) -> bool:
     """Verified within the last VERIFY_VALID_DAYS days (then we ask again)."""
-    if not getattr(user, "is_authenticated", False) or user.location_verified_at is None:
+    if not user.is_authenticated or user.location_verified_at is None:
         return False
     if user.neighbourhood_id is None:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -27,7 +28,7 @@ def user_create(
     nickname: str,
     neighbourhood: Neighbourhood | None = None,
     superuser: bool = False,
-    **extra: object,
+    **extra: Any,
 ) -> User:
     """Create a user and their one wallet, in one transaction: the only way users come to be
     (sign-up, the admin's "add user", `createsuperuser`, the demo data, the tests' factories).

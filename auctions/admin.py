@@ -224,7 +224,7 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="경매", ordering="auction")
     def auction_link(self, obj: Report) -> str:
-        if obj.auction_id is None:
+        if obj.auction is None:  # no query when auction_id is None
             return "-"
         url = reverse("admin:auctions_auction_change", args=[obj.auction_id])
         return format_html('<a href="{}">#{} {}</a>', url, obj.auction_id, obj.auction.title)

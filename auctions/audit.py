@@ -62,7 +62,7 @@ def _audit_bid_holds(report: AuditReport) -> None:
     ):
         before = previous.get(auction_id)
         own_raise = before is not None and before[0] == bidder_id
-        expected_hold = amount - before[1] if own_raise else amount
+        expected_hold = amount - before[1] if before is not None and own_raise else amount
         if holds.get(bid_id) != [(wallet_of.get(bidder_id), expected_hold)]:
             v.append(f"bid {bid_id}: holds {holds.get(bid_id)} but should hold {expected_hold} from its bidder")
         expected_release = [] if before is None or own_raise else [(wallet_of.get(before[0]), -before[1])]
@@ -85,7 +85,7 @@ def _audit_sales(report: AuditReport) -> None:
         .annotate(n=Count("id"), amount=Sum("balance_delta"))
     ):
         paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
-    charged = defaultdict(lambda: {"n": 0, "amount": 0})
+    charged: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
     for row in (
         LedgerEntry.objects.filter(kind=Kind.PURCHASE)
         .values("auction_id")

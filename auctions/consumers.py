@@ -176,7 +176,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     async def _send_snapshot(self, *, request_id: str | None, fresh: bool) -> None:
         hub = get_hub()
         try:
-            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)
+            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)  # type: ignore[arg-type]  # set on connect
         except Exception:
             logger.exception("realtime: snapshot failed auction=%s", self.rt_auction_id)
             await self._error(ServerError("잠시 후 다시 시도해 주세요."), request_id)
@@ -307,7 +307,8 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
-        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None
+        # The parser guarantees these for a bid frame; the assert only narrows the types.
+        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None  # noqa: S101, PT018
         too_low = self._too_low_for_committed_state(request.amount)
         if too_low is not None and (self.rt_user_id, request.request_id) not in _KNOWN_REQUESTS:
             # Certainly too low for a committed state: refuse without the row lock, unless
@@ -334,7 +335,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
         """The newest committed state this socket holds (the hub's feed or its own last ack)
         decides, by the same rule as the service's early refusal."""
-        feed_state = get_hub().latest_state(self.rt_auction_id)
+        feed_state = get_hub().latest_state(self.rt_auction_id)  # type: ignore[arg-type]  # set on connect
         state = max((s for s in (feed_state, self._ack_state) if s is not None), key=lambda s: s["seq"], default=None)
         if state is None:
             return None

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal, overload
 
 from django.db import connection
 
@@ -14,6 +15,10 @@ from auctions.models import Auction
 from neighborbid.errors import AuctionNotFound
 
 
+@overload
+def auction_lock(*, auction_id: int, skip_locked: Literal[False] = False) -> Auction: ...
+@overload
+def auction_lock(*, auction_id: int, skip_locked: bool) -> Auction | None: ...
 def auction_lock(*, auction_id: int, skip_locked: bool = False) -> Auction | None:
     """Return the locked auction row. With skip_locked, None when another transaction holds it
     (the settlement worker uses this so several workers never settle one auction twice)."""

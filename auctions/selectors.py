@@ -8,7 +8,7 @@ import hmac
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -17,6 +17,9 @@ from django.utils import timezone
 
 from auctions.models import Auction, Bid
 from auctions.rules import mask_name, min_next_bid
+
+if TYPE_CHECKING:
+    from auctions.models import AuctionPhoto, Notification
 
 RECENT_BIDS = 5
 
@@ -129,7 +132,7 @@ def auctions_due_to_settle(*, now: datetime | None = None, limit: int = 100) -> 
     )
 
 
-def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: int = 10, limit: int = 100) -> list[int]:
+def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: float = 10, limit: int = 100) -> list[int]:
     now = now or timezone.now()
     return list(
         Auction.objects.filter(
@@ -174,7 +177,7 @@ def _bigram_prefilter(term: str):
     from django.db.models.expressions import RawSQL
 
     sql = """nb_bigrams(upper("auctions_auction"."title" || ' ' || "auctions_auction"."description"))"""
-    return RawSQL(sql + " @> nb_bigrams(upper(%s))", [term], output_field=BooleanField())
+    return RawSQL(sql + " @> nb_bigrams(upper(%s))", [term], output_field=BooleanField())  # noqa: S611 (constant SQL, term bound)
 
 
 def _open_list(
@@ -369,13 +372,13 @@ def unread_notification_count(*, user_id: int) -> int:
     return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
 
 
-def user_notifications(*, user_id: int) -> QuerySet:
+def user_notifications(*, user_id: int) -> QuerySet[Notification]:
     from auctions.models import Notification
 
     return Notification.objects.filter(user_id=user_id).select_related("auction").order_by("-id")
 
 
-def auction_photos(*, auction_id: int) -> list:
+def auction_photos(*, auction_id: int) -> list[AuctionPhoto]:
     from auctions.models import AuctionPhoto
 
     return list(AuctionPhoto.objects.filter(auction_id=auction_id).order_by("position", "id"))

@@ -143,7 +143,12 @@ def detail(request, pk: int):
     user = request.user
     state = selectors.auction_public_state(auction)
     distance = None
-    if not auction.is_national and user.is_authenticated and user.neighbourhood_id and auction.neighbourhood_id:
+    if (
+        not auction.is_national
+        and user.is_authenticated
+        and user.neighbourhood_id
+        and auction.neighbourhood is not None
+    ):
         distance = neighbourhood_distance_km(user.neighbourhood, auction.neighbourhood)
     request_id = uuid.uuid4().hex
     you_tag = selectors.leader_tag(auction_id=auction.pk, user_id=user.pk) if user.is_authenticated else None

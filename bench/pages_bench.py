@@ -117,7 +117,8 @@ def cmd_setup(args) -> None:
             "  WHERE u.username LIKE 'pbench-%')"
         )
         cur.execute(
-            "DELETE FROM auctions_auction WHERE seller_id IN (SELECT id FROM accounts_user WHERE username LIKE 'pbench-%')"
+            "DELETE FROM auctions_auction WHERE seller_id IN (SELECT "
+            "id FROM accounts_user WHERE username LIKE 'pbench-%')"
         )
         cur.execute(
             "DELETE FROM wallets_wallet WHERE user_id IN (SELECT id FROM accounts_user WHERE username LIKE 'pbench-%')"
@@ -198,7 +199,8 @@ def cmd_setup(args) -> None:
             "auctions_auction",
             [
                 "seller_id", "title", "description", "category", "condition", "start_price",
-                "buy_now_price", "starts_at", "ends_at", "original_ends_at", "status", "is_national", "neighbourhood_id",
+                "buy_now_price", "starts_at", "ends_at", "original_ends_at", "status", "is_national",
+                "neighbourhood_id",
                 "current_price", "leader_id", "bid_count", "recent_bids", "seq", "winner_id", "end_reason", "ended_at",
                 "buy_now_request_id", "soft_close_window_s", "soft_close_extension_s", "soft_close_cap_s",
                 "is_hidden", "hidden_reason", "ending_soon_notified", "created_at", "updated_at",
@@ -301,7 +303,8 @@ def cmd_run(args) -> None:
         p95 = pctl(times, 0.95)
         worst = max(worst, p95)
         print(
-            f"{name:40} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f} {pctl(cpu, 0.5):7.1f}  {queries:7d}"
+            f"{name:40} {pctl(times, 0.5):7.1f} {p95:7.1f} {pctl(times, 0.99):7.1f} {max(times):7.1f} "
+            f"{pctl(cpu, 0.5):7.1f}  {queries:7d}"
         )
     print(f"summary: worst p95 {worst:.1f} ms over {len(pages(rng))} pages")
 

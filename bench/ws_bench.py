@@ -90,7 +90,7 @@ def pctl(values: list[float], q: float) -> float:
 
 def cmd_setup(args) -> None:
     exists = subprocess.run(
-        ["psql", PG + "/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{BENCH_DB}'"],
+        ["psql", PG + "/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{BENCH_DB}'"],  # noqa: S608 (a constant name)
         capture_output=True,
         text=True,
     ).stdout.strip()

@@ -8,6 +8,7 @@ Doors only: every action calls one service per object and turns DomainErrors int
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -39,10 +40,10 @@ def form_action(
     action: str,
     title: str,
     form_class: type[forms.Form],
-    perform: Callable[[object, dict], str | None],
+    perform: Callable[[Any, dict[str, Any]], str | None],
     intro: str = "",
     single: bool = False,
-):
+) -> TemplateResponse | None:
     """Run `perform(obj, cleaned_data)` on each selected object once the form is valid.
 
     `perform` returns a short success note (or None) and may raise DomainError, which becomes

@@ -236,8 +236,9 @@ class LoginThrottleBackend(ModelBackend):
     """A gate listed first in AUTHENTICATION_BACKENDS, before ModelBackend: its authenticate()
     never logs anyone in; while a username or IP is locked out it stops authenticate()
     (PermissionDenied), so no backend checks the password. It inherits ModelBackend's get_user
-    and permissions, so sessions naming it (Client.force_login uses the first backend) work. Failures and successes are counted by the signal receivers
-    below (connected in accounts.apps), whatever login view or form was used."""
+    and permissions, so sessions naming it (Client.force_login uses the first backend) work.
+    Failures and successes are counted by the signal receivers below (connected in
+    accounts.apps), whatever login view or form was used."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         from django.contrib.auth import get_user_model

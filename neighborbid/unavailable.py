@@ -52,7 +52,8 @@ def as_service_unavailable(exc: BaseException) -> ServiceUnavailable:
         return exc
     if isinstance(exc, OperationalError | InterfaceError):
         return ServiceUnavailable(
-            "지금 데이터베이스에 연결하지 못해 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+            "지금 데이터베이스에 연결하지 못해 요청을 처리하지 못했어요. "
+            "아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
         )
     return ServiceUnavailable()
 

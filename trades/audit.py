@@ -64,7 +64,8 @@ def audit_trades(report: AuditReport) -> int:
         }.get(status)
         if expected is None or (len(releases), len(refunds)) != expected:
             v.append(
-                f"trade {tid}: status {status} but {len(releases)} release(s) and {len(refunds)} refund(s) in the ledger"
+                f"trade {tid}: status {status} but {len(releases)} "
+                f"release(s) and {len(refunds)} refund(s) in the ledger"
             )
         if held != 0:
             v.append(f"trade {tid}: finished ({status}) but escrow still holds {held}")

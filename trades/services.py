@@ -440,7 +440,8 @@ def trade_auto_release(*, trade_id: int, now: datetime | None = None) -> Trade |
                 trade,
                 user_ids=[trade.buyer_id, trade.seller_id],
                 kind=Notification.Kind.TRADE_COMPLETED,
-                message=f"'{_title(trade)}' 거래가 자동으로 구매확정됐어요. 판매자에게 {trade.amount:,}원이 정산됐어요.",
+                message=f"'{_title(trade)}' 거래가 자동으로 구매확정됐어요. "
+                f"판매자에게 {trade.amount:,}원이 정산됐어요.",
             )
     logger.info("trade auto-released id=%s status=%s", trade.pk, trade.status)
     return trade

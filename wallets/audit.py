@@ -117,7 +117,8 @@ def audit_wallets(
     report.escrow_held = -((escrow["b"] or 0) + (escrow["lk"] or 0))
     if report.escrow_held != expected_escrow:
         v.append(
-            f"escrow: the ledger holds {report.escrow_held} in trades' escrow but open trades add up to {expected_escrow}"
+            f"escrow: the ledger holds {report.escrow_held} in trades' "
+            f"escrow but open trades add up to {expected_escrow}"
         )
     if report.total_held + report.escrow_held != report.external_net:
         v.append(

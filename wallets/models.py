@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -31,11 +33,11 @@ class Wallet(models.Model):
         return self.balance + self.locked_balance
 
 
-class LedgerQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError("Ledger entries are append-only: update() is refused.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise TypeError("Ledger entries are append-only: delete() is refused.")
 
     # bulk_update goes through update(); refused the same way.
@@ -106,10 +108,10 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.balance_delta:+,}/{self.locked_delta:+,}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise TypeError("Ledger entries are append-only: they cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Ledger entries are append-only: they cannot be deleted.")

@@ -28,12 +28,13 @@ from wallets.models import LedgerEntry, Wallet
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from auctions.models import Auction, Bid  # for the annotations only: wallets imports nothing from auctions
 
 logger = logging.getLogger("neighborbid.money")
 Kind = LedgerEntry.Kind
 
 
-def _limits() -> dict:
+def _limits() -> dict[str, Any]:
     return settings.NEIGHBORBID
 
 
@@ -50,26 +51,26 @@ class Move:
     kind: str
     balance_delta: int = 0
     locked_delta: int = 0
-    auction: object = None
-    bid: object = None
-    staff_user: object = None
+    auction: Auction | None = None
+    bid: Bid | None = None
+    staff_user: User | None = None
     memo: str = ""
     trade: object = None
 
     @classmethod
-    def hold(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
+    def hold(cls, wallet: Wallet, *, amount: int, auction: Auction, bid: Bid | None = None) -> Move:
         """balance → locked for a bid."""
         _check_amount(amount)
         return cls(wallet, Kind.BID_HOLD, -amount, amount, auction, bid)
 
     @classmethod
-    def release(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
+    def release(cls, wallet: Wallet, *, amount: int, auction: Auction, bid: Bid | None = None) -> Move:
         """locked → balance (outbid, cancelled, bought by someone else)."""
         _check_amount(amount)
         return cls(wallet, Kind.HOLD_RELEASE, amount, -amount, auction, bid)
 
     @classmethod
-    def capture(cls, wallet: Wallet, *, held: int, extra: int = 0, auction) -> Move:
+    def capture(cls, wallet: Wallet, *, held: int, extra: int = 0, auction: Auction) -> Move:
         """Pay for a won item: `held` leaves locked, `extra` (if any) leaves balance."""
         if held < 0 or extra < 0 or held + extra <= 0:
             raise InvalidAmount()
@@ -204,7 +205,7 @@ def wallet_moves_sql(
     return [wallet_cte, ledger_cte], params
 
 
-_WALLET_UPDATE = None
+_WALLET_UPDATE: str | None = None
 
 
 def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
@@ -214,10 +215,12 @@ def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
     global _WALLET_UPDATE
     if _WALLET_UPDATE is None:
         meta = Wallet._meta
-        column = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}
-        _WALLET_UPDATE = (
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {column['balance']} = %s, "
-            f"{column['locked_balance']} = %s, {column['updated_at']} = %s WHERE {column['id']} = %s"
+        # A concrete field always has a column; django-stubs types Field.column as `str | None`.
+        column = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}  # type: ignore[arg-type]
+        table = connection.ops.quote_name(meta.db_table)
+        _WALLET_UPDATE = (  # names from the model's own meta, values bound
+            f"UPDATE {table} SET {column['balance']} = %s, {column['locked_balance']} = %s, "  # noqa: S608
+            f"{column['updated_at']} = %s WHERE {column['id']} = %s"
         )
     stamp = connection.ops.adapt_datetimefield_value(now)
     rows = [(balance, locked, stamp, wallet_id) for wallet_id, balance, locked in final]
@@ -228,7 +231,9 @@ def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
             cursor.executemany(_WALLET_UPDATE, rows)
 
 
-def _apply(wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user=None, memo: str = "") -> LedgerEntry:
+def _apply(
+    wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user: User | None = None, memo: str = ""
+) -> LedgerEntry:
     (entry,) = wallet_moves_apply(Move(wallet, kind, balance_delta, 0, staff_user=staff_user, memo=memo))
     return entry
 

@@ -34,7 +34,7 @@ import functools
 import json
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -43,6 +43,9 @@ from auctions.events import ended_event as ended_from_state  # noqa: F401  (the 
 from auctions.models import Auction
 from neighborbid import bus
 from neighborbid.dbretry import retrying
+
+if TYPE_CHECKING:
+    from auctions.selectors import PublicState
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -54,7 +57,7 @@ def realtime_setting(name: str, default: Any) -> Any:
     return getattr(settings, "REALTIME", {}).get(name, default)
 
 
-def load_public_state(auction_id: int) -> dict | None:
+def load_public_state(auction_id: int) -> PublicState | None:
     """The auction's public state read from the database (None: unknown or hidden).
 
     One row, one source: the recent bids are the row's own cache (`recent_bids`, written under
@@ -235,7 +238,7 @@ class Hub:
         self._fetches: dict[int, _Fetch] = {}
         self.connected = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._listener = None
+        self._listener: bus.Listener | None = None
         self._closed = False
         self._refresh_task: asyncio.Task | None = None
         self._started_at: float | None = None
@@ -253,7 +256,7 @@ class Hub:
             bus.add_local_listener(self._listener)
             self.connected.set()
 
-    async def ready(self, timeout: float = 1.0) -> bool:
+    async def ready(self, timeout: float = 1.0) -> bool:  # noqa: ASYNC109 (a bounded wait, wait_for inside)
         """Start if needed and wait (bounded) until the subscription is live. Only the first
         sockets of a process wait; while Redis is down nobody does (the hub catches up and
         reloads the watched auctions when it is back)."""
@@ -347,7 +350,7 @@ class Hub:
             task = self.loop.create_task(database_sync_to_async(retrying(load_public_state))(auction_id))
             self._fetches[auction_id] = _Fetch(task, self.loop.time())
             if auction_id not in self.feeds:
-                task.add_done_callback(lambda done, aid=auction_id: self._forget_fetch(aid, done))
+                task.add_done_callback(functools.partial(self._forget_fetch, auction_id))
             return await asyncio.shield(task)
 
     def _forget_fetch(self, auction_id: int, task: asyncio.Task) -> None:
@@ -389,7 +392,7 @@ class Hub:
         self._on_auction_event(auction_id, state, bus.encode(state))
         if state["status"] in ENDED_STATUSES and feed.ended_seq < 0 and (previous is not None):
             if previous["status"] not in ENDED_STATUSES:
-                ended = ended_from_state(state)
+                ended = dict(ended_from_state(cast("PublicState", state)))  # a state as decoded from the bus
                 self._on_auction_event(auction_id, ended, bus.encode(ended))
 
     async def refresh_all(self) -> None:
@@ -625,10 +628,10 @@ class Hub:
                         logger.debug("closing subscriber failed: %s", exc)
             if self._closed:
                 break
-            await asyncio.sleep(backoff * (0.5 + random.random()))
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 (reconnect jitter, not a secret)
             backoff = min(backoff * 2, backoff_max)
 
-    async def _pump(self, pubsub, timeout: float) -> None:
+    async def _pump(self, pubsub, timeout: float) -> None:  # noqa: ASYNC109 (how long a ping may go unanswered)
         idle_ping = realtime_setting("PING_IDLE_S", 5.0)
         last_rx = self.loop.time()
         ping_sent: float | None = None

@@ -267,7 +267,10 @@ def _bid_apply_state(auction: Any, *, user: User, amount: int, now: datetime, na
 
 
 def _outbid_message(auction: Any, *, amount: int, released: int) -> str:
-    return f"'{auction.title}' 경매에서 더 높은 입찰({amount:,}원)이 들어왔어요. 입찰금 {released:,}원은 지갑으로 돌아왔어요."
+    return (
+        f"'{auction.title}' 경매에서 더 높은 입찰({amount:,}원)이 들어왔어요. "
+        f"입찰금 {released:,}원은 지갑으로 돌아왔어요."
+    )
 
 
 def _outbid_event(auction: Any, *, note_id: int | None, amount: int, released: int) -> dict:
@@ -367,7 +370,7 @@ def _bid_write_sql(
         auction.pk,
     ]
     note_select = "(SELECT id FROM new_note)" if plan.outbid_id is not None else "NULL"
-    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM new_bid), {note_select}"
+    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM new_bid), {note_select}"  # noqa: S608 (CTEs built above from meta)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         bid_id, note_id = cursor.fetchone()
@@ -455,7 +458,8 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
             user_id=user.pk,
             kind=Notification.Kind.WON,
             auction=auction,
-            message=f"'{auction.title}' 상품을 {price:,}원에 즉시구매했어요. 대금은 구매확정할 때까지 안전하게 보관돼요.",
+            message=f"'{auction.title}' 상품을 {price:,}원에 "
+            "즉시구매했어요. 대금은 구매확정할 때까지 안전하게 보관돼요.",
             extra={"trade_id": trade.pk},
         )
         notify(

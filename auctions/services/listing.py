@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import access_user
 from auctions.locks import auction_lock
-from auctions.models import Auction
+from auctions.models import Auction, AuctionPhoto
 from auctions.services._base import Status, auction_write, check_amount, check_local_eligibility, publish_state
 from neighborbid.errors import AuctionNotOpen, HasBids, InvalidAmount, InvalidRequest, NotEligible, PermissionDenied
 
@@ -119,7 +122,8 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
             raise AuctionNotOpen("이미 종료된 경매예요.")
         if auction.bid_count > 0:
             raise HasBids()
-        merged = {field: changes.get(field, getattr(auction, field)) for field in EDITABLE_FIELDS}
+        # Untrusted values, each checked below before it is written.
+        merged: dict[str, Any] = {field: changes.get(field, getattr(auction, field)) for field in EDITABLE_FIELDS}
         title = (merged["title"] or "").strip()
         if not title or len(title) > 100:
             raise InvalidRequest("제목은 1~100자로 입력해 주세요.")
@@ -141,14 +145,13 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
     return auction
 
 
-def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
+def auction_photos_add(*, auction_id: int, actor: User, files: Iterable[File[bytes]] | None) -> list[AuctionPhoto]:
     """The seller adds photos (at most auctions.images.MAX_PHOTOS per listing) while the
     auction has not ended. Every file is checked, processed (resized, thumbnailed) and written
     to storage before the auction's lock is taken (nothing slow under the lock); one bad file
     refuses them all, and a refusal or failure deletes every file this call wrote, so a
     refused upload leaves nothing on disk. Callers must not roll back after it returns."""
     from auctions.images import MAX_PHOTOS, process_upload
-    from auctions.models import AuctionPhoto
 
     user = access_user(actor)
     files = list(files or [])

@@ -32,7 +32,7 @@ from trades.services import (
 )
 from wallets.services import wallet_deposit, wallet_withdraw
 
-pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.race, pytest.mark.storm, pytest.mark.django_db(transaction=True)]
 
 THREADS = 24
 OPS_PER_THREAD = 40

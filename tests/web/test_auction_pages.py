@@ -185,7 +185,7 @@ def test_create_refuses_bad_input_and_creates_nothing(overrides):
 
 
 @pytest.mark.parametrize(
-    "photo,message",
+    ("photo", "message"),
     [
         (lambda: upload("notes.png", content=b"this is not an image at all"), "사진 파일이 아니거나"),
         (lambda: upload("script.jpg", content=b"<script>alert(1)</script>"), "사진 파일이 아니거나"),

@@ -92,7 +92,7 @@ def test_bad_amounts_change_nothing(amount):
 
 
 @pytest.mark.parametrize(
-    "amount,message",
+    ("amount", "message"),
     [
         ("9,000", "최소 입찰가는 10,000원이에요."),
         ("5,000,000,000", "넘을 수 없어요"),

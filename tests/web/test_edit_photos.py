@@ -74,7 +74,7 @@ def test_a_storage_failure_halfway_deletes_the_files_already_written(monkeypatch
     auction = make_auction(seller=seller)
     from auctions.services import auction_photos_add
 
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         auction_photos_add(auction_id=auction.pk, actor=seller, files=[upload("a.png"), upload("b.png")])
     assert len(writes) == 3
     assert media_files() == [] and not AuctionPhoto.objects.exists()

@@ -24,7 +24,7 @@ from wallets.models import Wallet
 from wallets.services import wallet_deposit
 
 ADMIN = ("admin", "neighborbid-admin", "운영자")
-DEMO_PASSWORD = "demo-pass-1234"
+DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 (the documented demo login)
 DEMO_BALANCE = 3_000_000
 DEMO_REFILL_BELOW = 1_000_000
 # username, nickname, (district, 동)
@@ -261,7 +261,8 @@ class Command(BaseCommand):
         trades_made = seed_demo_trades(users, say=self.stdout.write)
         self.stdout.write(
             self.style.SUCCESS(
-                f"demo ready: {len(created)} new auction(s), {trades_made} new trade(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
+                f"demo ready: {len(created)} new auction(s), {trades_made} new "
+                f"trade(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
                 f"with password {DEMO_PASSWORD!r}, admin: {ADMIN[0]} / {ADMIN[1]!r}"
             )
         )
