@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib.auth.forms import (
     AuthenticationForm,
@@ -12,6 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Neighbourhood, User
 from neighborbid.admin_site import NeighborBidAuthenticationForm
 from neighborbid.security import LOCKED_ATTR
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class NeighbourhoodChoiceField(forms.ModelChoiceField):
@@ -74,7 +79,7 @@ class LockoutAwareMixin:
     """A login refused by the lock-out (neighborbid.security) says so, with the real minutes
     left, instead of "wrong password" (the password may well be right)."""
 
-    error_messages = {
+    error_messages: dict[str, StrOrPromise] = {
         "invalid_login": _("아이디 또는 비밀번호가 맞지 않아요."),
         "inactive": _("사용할 수 없는 계정이에요."),
     }

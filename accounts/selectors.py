@@ -131,10 +131,11 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
         if not user.is_authenticated or user.pk != user_id:
             raise LoginRequired(_LOGGED_OUT)
-        if user.is_suspended:  # type: ignore[union-attr]
-            raise AccountSuspended.because(user.suspended_reason)  # type: ignore[union-attr]
-        user._read_now = True  # type: ignore[union-attr]
-        return user  # type: ignore[return-value]
+        # `not user.is_authenticated` above narrowed away AnonymousUser: `user` is a User here.
+        if user.is_suspended:
+            raise AccountSuspended.because(user.suspended_reason)
+        user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
+        return user
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
 
@@ -175,5 +176,5 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
     if user.is_suspended:
         raise AccountSuspended.because(user.suspended_reason)
     # Read now, in this call: the services' access_user need not read the same row again.
-    user._read_now = True  # type: ignore[attr-defined]
+    user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
     return user
