@@ -26,16 +26,25 @@ class InvalidImage(InvalidRequest):
     message = "사진은 10MB 이하의 JPG, PNG, WEBP 파일만 올릴 수 있어요."
 
 
+class NamedContentFile(ContentFile):  # of bytes (not subscripted: ContentFile is no runtime generic)
+    """A ContentFile that always has a name (FieldFile.save needs one; ContentFile's is optional)."""
+
+    name: str
+
+    def __init__(self, content: bytes, name: str) -> None:
+        super().__init__(content, name=name)
+
+
 @dataclass(frozen=True)
 class ProcessedImage:
-    image: ContentFile
-    thumbnail: ContentFile
+    image: NamedContentFile
+    thumbnail: NamedContentFile
 
 
-def _jpeg(img: Image.Image, name: str) -> ContentFile:
+def _jpeg(img: Image.Image, name: str) -> NamedContentFile:
     buffer = io.BytesIO()
     img.save(buffer, format="JPEG", quality=85, optimize=True, progressive=True)
-    return ContentFile(buffer.getvalue(), name=name)
+    return NamedContentFile(buffer.getvalue(), name=name)
 
 
 def _rgb(img: Image.Image) -> Image.Image:

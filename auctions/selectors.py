@@ -8,7 +8,7 @@ import hmac
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,6 +19,9 @@ from auctions.models import Auction, Bid
 from auctions.rules import mask_name, min_next_bid
 
 if TYPE_CHECKING:
+    from django.db.models.expressions import RawSQL
+
+    from accounts.models import User
     from auctions.models import AuctionPhoto, Notification
 
 RECENT_BIDS = 5
@@ -86,7 +89,7 @@ def auction_public_state(
             # idempotent), the same as the `state` of that bid carried.
             leader_name = latest["bidder"]
         else:
-            leader = auction.leader
+            leader = cast("User", auction.leader)  # leader_id is set, so the row is there
             leader_name = leader.nickname or leader.username
     now = now or timezone.now()
     return {
@@ -171,7 +174,7 @@ def _with_thumbnail(qs: QuerySet[Auction]) -> QuerySet[Auction]:
     )
 
 
-def _bigram_prefilter(term: str):
+def _bigram_prefilter(term: str) -> RawSQL:
     """All two-character pieces of `term` among those of the row (migration 0005's GIN index)."""
     from django.db.models import BooleanField
     from django.db.models.expressions import RawSQL

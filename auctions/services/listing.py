@@ -186,7 +186,7 @@ def auction_photos_add(*, auction_id: int, actor: User, files: Iterable[File[byt
     return photos
 
 
-def _photo_files_delete(photos: list) -> None:
+def _photo_files_delete(photos: list[AuctionPhoto]) -> None:
     for photo in photos:
         for field in (photo.image, photo.thumbnail):
             if field.name:
