@@ -39,7 +39,7 @@ def _clean(*, rating: object, tags: object, text: object) -> tuple[str, list[str
     if not isinstance(tags, Iterable) or isinstance(tags, str | bytes | dict):
         raise InvalidRequest("칭찬/비매너 항목이 올바르지 않아요.")
     try:
-        clean_tags = rules.tags_clean(rating=rating, tags=tags)  # type: ignore[arg-type]
+        clean_tags = rules.tags_clean(rating=rating, tags=tags)
     except rules.TagError as exc:
         raise InvalidRequest(str(exc)) from exc
     if text is None:
@@ -55,7 +55,7 @@ def _clean(*, rating: object, tags: object, text: object) -> tuple[str, list[str
 
 
 def _lock_trade(trade_id: int) -> Trade:
-    return trade_lock(trade_id=trade_id)  # type: ignore[return-value]  # raises TradeNotFound
+    return trade_lock(trade_id=trade_id)  # raises TradeNotFound
 
 
 def _lock_user(user_id: int) -> None:

@@ -16,6 +16,13 @@ from wallets.models import LedgerEntry, Wallet
 
 Kind = LedgerEntry.Kind
 Status = Trade.Status
+# (releases, refunds) in the ledger of a finished trade, by its status.
+PAYOUTS_BY_STATUS: dict[str, tuple[int, int]] = {
+    Status.COMPLETED: (1, 0),
+    Status.RELEASED: (1, 0),
+    Status.REFUNDED: (0, 1),
+    Status.SPLIT: (1, 1),
+}
 
 
 def audit_trades(report: AuditReport) -> int:
@@ -56,12 +63,7 @@ def audit_trades(report: AuditReport) -> int:
             if releases or refunds or held != amount:
                 v.append(f"trade {tid}: open ({status}) but escrow holds {held} of {amount} (paid out already)")
             continue
-        expected = {
-            Status.COMPLETED: (1, 0),
-            Status.RELEASED: (1, 0),
-            Status.REFUNDED: (0, 1),
-            Status.SPLIT: (1, 1),
-        }.get(status)
+        expected = PAYOUTS_BY_STATUS.get(status)
         if expected is None or (len(releases), len(refunds)) != expected:
             v.append(
                 f"trade {tid}: status {status} but {len(releases)} "

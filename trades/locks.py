@@ -4,8 +4,16 @@ with a bid or a settlement (those lock the auction, then wallets, and create the
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 from neighborbid.errors import TradeNotFound
 from trades.models import Trade
+
+
+@overload
+def trade_lock(*, trade_id: int, skip_locked: Literal[False] = False) -> Trade: ...
+@overload
+def trade_lock(*, trade_id: int, skip_locked: bool) -> Trade | None: ...
 
 
 def trade_lock(*, trade_id: int, skip_locked: bool = False) -> Trade | None:

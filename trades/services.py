@@ -354,9 +354,11 @@ def trade_dispute_resolve(
         raise InvalidRequest(f"해결 사유는 {MEMO_MAX}자 이내로 입력해 주세요.")
     if outcome not in OUTCOMES:
         raise InvalidRequest("해결 방법은 환불, 판매자 정산, 분할 정산 중 하나예요.")
+    split_buyer = 0  # the buyer's part of a split, checked to be an int here
     if outcome == Status.SPLIT:
         if isinstance(buyer_amount, bool) or not isinstance(buyer_amount, int):
             raise InvalidAmount("분할 정산은 구매자에게 돌려줄 금액을 정수(원)로 입력해 주세요.")
+        split_buyer = buyer_amount
     elif buyer_amount is not None:
         raise InvalidRequest("구매자 금액은 분할 정산에서만 입력해요.")
     staff = access_staff(staff_user, perm=RESOLVE, message="분쟁 해결 권한이 없어요.")
@@ -374,14 +376,14 @@ def trade_dispute_resolve(
             _release(trade, now=now, status=Status.RELEASED, staff=staff, memo=note)
             summary = f"판매자에게 {trade.amount:,}원 전액 정산"
         else:
-            if not (0 < buyer_amount < trade.amount):
+            if not (0 < split_buyer < trade.amount):
                 raise InvalidAmount(f"구매자 금액은 1원 이상 {trade.amount - 1:,}원 이하로 입력해 주세요.")
-            seller_amount = trade.amount - buyer_amount
+            seller_amount = trade.amount - split_buyer
             wallets = _wallets(trade)
             wallet_moves_apply(
                 Move.escrow_refund(
                     wallets[trade.buyer_id],
-                    amount=buyer_amount,
+                    amount=split_buyer,
                     auction=trade.auction,
                     trade=trade,
                     staff_user=staff,
@@ -396,9 +398,9 @@ def trade_dispute_resolve(
                     memo=note,
                 ),
             )
-            trade.status, trade.buyer_refund, trade.seller_payout = Status.SPLIT, buyer_amount, seller_amount
+            trade.status, trade.buyer_refund, trade.seller_payout = Status.SPLIT, split_buyer, seller_amount
             trade.auto_release_at = None
-            summary = f"구매자 {buyer_amount:,}원, 판매자 {seller_amount:,}원으로 분할 정산"
+            summary = f"구매자 {split_buyer:,}원, 판매자 {seller_amount:,}원으로 분할 정산"
         trade.resolved_at, trade.resolved_by, trade.resolution_memo = now, staff, memo
         _write(trade, *_PAYOUT_FIELDS, "resolved_at", "resolved_by", "resolution_memo")
         _tell(
