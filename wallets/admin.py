@@ -46,7 +46,7 @@ class CorrectionForm(forms.Form):
         label="사유 (필수, 거래 내역에 남아요)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
     )
 
-    def clean_amount(self):
+    def clean_amount(self) -> int:
         limit = settings.NEIGHBORBID["WALLET_MAX"]
         try:
             amount = parse_signed_won(self.cleaned_data["amount"], limit=10**15)

@@ -29,6 +29,7 @@ from wallets.models import LedgerEntry, Wallet
 if TYPE_CHECKING:
     from accounts.models import User
     from auctions.models import Auction, Bid  # for the annotations only: wallets imports nothing from auctions
+    from trades.models import Trade  # (nor from trades)
 
 logger = logging.getLogger("neighborbid.money")
 Kind = LedgerEntry.Kind
@@ -55,7 +56,7 @@ class Move:
     bid: Bid | None = None
     staff_user: User | None = None
     memo: str = ""
-    trade: object = None
+    trade: Trade | None = None
 
     @classmethod
     def hold(cls, wallet: Wallet, *, amount: int, auction: Auction, bid: Bid | None = None) -> Move:
@@ -77,7 +78,7 @@ class Move:
         return cls(wallet, Kind.PURCHASE, -extra, -held, auction)
 
     @classmethod
-    def credit(cls, wallet: Wallet, *, amount: int, auction) -> Move:
+    def credit(cls, wallet: Wallet, *, amount: int, auction: Auction) -> Move:
         """Sale proceeds to the seller (before trades: history only, no new sale uses it)."""
         _check_amount(amount)
         return cls(wallet, Kind.SALE_PROCEEDS, amount, 0, auction)
@@ -87,20 +88,38 @@ class Move:
     # (passed through, like `auction`: this module imports neither app).
 
     @classmethod
-    def escrow_in(cls, wallet: Wallet, *, held: int, extra: int = 0, auction, trade) -> Move:
+    def escrow_in(cls, wallet: Wallet, *, held: int, extra: int = 0, auction: Auction, trade: Trade) -> Move:
         """The buyer pays into the trade's escrow: `held` leaves locked, `extra` leaves balance."""
         if held < 0 or extra < 0 or held + extra <= 0:
             raise InvalidAmount()
         return cls(wallet, Kind.TRADE_ESCROW, -extra, -held, auction, trade=trade)
 
     @classmethod
-    def escrow_release(cls, wallet: Wallet, *, amount: int, auction, trade, staff_user=None, memo: str = "") -> Move:
+    def escrow_release(
+        cls,
+        wallet: Wallet,
+        *,
+        amount: int,
+        auction: Auction,
+        trade: Trade,
+        staff_user: User | None = None,
+        memo: str = "",
+    ) -> Move:
         """Escrow → the seller's balance (구매확정, automatic release, or a moderator's decision)."""
         _check_amount(amount)
         return cls(wallet, Kind.TRADE_RELEASE, amount, 0, auction, staff_user=staff_user, memo=memo, trade=trade)
 
     @classmethod
-    def escrow_refund(cls, wallet: Wallet, *, amount: int, auction, trade, staff_user=None, memo: str = "") -> Move:
+    def escrow_refund(
+        cls,
+        wallet: Wallet,
+        *,
+        amount: int,
+        auction: Auction,
+        trade: Trade,
+        staff_user: User | None = None,
+        memo: str = "",
+    ) -> Move:
         """Escrow → the buyer's balance (the seller refunds, a timeout, or a moderator's decision)."""
         _check_amount(amount)
         return cls(wallet, Kind.TRADE_REFUND, amount, 0, auction, staff_user=staff_user, memo=memo, trade=trade)
