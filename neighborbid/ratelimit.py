@@ -25,10 +25,14 @@ import os
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from neighborbid.errors import RateLimited
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger("neighborbid.ratelimit")
 
@@ -161,9 +165,9 @@ class LocalLimiter:
         self.buckets: dict[str, _LocalBucket] = {}
         self.dirty: set[str] = set()  # used (or created) since the last sync
         self.lock = threading.Lock()
-        self._client = None
+        self._client: redis.Redis | None = None
         self._thread: threading.Thread | None = None
-        self._pid = None
+        self._pid: int | None = None
         self._failing = False
 
     def take(self, key: str, rate: float, burst: float, cost: int = 1) -> bool:
@@ -241,11 +245,11 @@ class LocalLimiter:
         now = time.monotonic()
         with self.lock:
             for (key, *_), level in zip(report, levels, strict=True):
-                bucket = self.buckets.get(key)
-                if bucket is not None:
+                kept = self.buckets.get(key)
+                if kept is not None:
                     # the shared level, minus what was taken here since the report
-                    bucket.tokens = min(bucket.burst, float(level) - bucket.used)
-                    bucket.ts = now
+                    kept.tokens = min(kept.burst, float(level) - kept.used)
+                    kept.ts = now
 
 
 _limiter: LocalLimiter | None = None

@@ -305,6 +305,7 @@ def rate_limited_response(request, exc: RateLimited | None = None) -> HttpRespon
         request.headers.get("X-Requested-With") == "XMLHttpRequest"
     )
     retry_after = 60
+    response: HttpResponse
     if wants_json:
         response = JsonResponse({"ok": False, "error": exc.as_dict()}, status=429)
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TypeGuard
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
@@ -43,7 +44,7 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def is_unavailable(exc: BaseException | None) -> bool:
+def is_unavailable(exc: BaseException | None) -> TypeGuard[BaseException]:
     return isinstance(exc, UNAVAILABLE_ERRORS)
 
 
@@ -65,6 +66,7 @@ def unavailable_response(request, exc: BaseException) -> HttpResponse:
         "application/json" in request.headers.get("Accept", "")
         or request.headers.get("X-Requested-With") == "XMLHttpRequest"
     )
+    response: HttpResponse
     if wants_json:
         response = JsonResponse({"ok": False, "error": error.as_dict()}, status=503)
     else:
