@@ -146,7 +146,7 @@ def cmd_setup(args) -> None:
             user_rows.append(
                 (
                     f"pbench-{n}", password, f"이웃{n}", "", "", "", False, True, False, now,
-                    rng.choice(nbhd_ids), now, rng.choice([3, 6, 10]), False, "",
+                    rng.choice(nbhd_ids), now, rng.choice([3, 6, 10]), False, "", "36.5",
                 )
             )  # fmt: skip
         _copy(
@@ -155,7 +155,7 @@ def cmd_setup(args) -> None:
             [
                 "username", "password", "nickname", "first_name", "last_name", "email", "is_staff", "is_active",
                 "is_superuser", "date_joined", "neighbourhood_id", "location_verified_at", "search_radius_km",
-                "is_suspended", "suspended_reason",
+                "is_suspended", "suspended_reason", "manner_temperature",
             ],
             user_rows,
         )  # fmt: skip
