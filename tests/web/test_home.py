@@ -119,13 +119,13 @@ def test_home_does_not_run_a_query_per_auction(django_assert_max_num_queries):
     viewer = make_user(radius_km=6)
     client = signed_in(viewer)
     client.get("/")  # warm the session
-    # session, user, unread badge, the viewer's 동, the 동 in range, page ids, page rows
-    # (+ the savepoint and SET LOCAL that plan a radius list for its own 동)
-    with django_assert_max_num_queries(10):
+    # session, user, unread badge, trades-to-act-on badge, the viewer's 동, the 동 in range,
+    # page ids, page rows (+ the savepoint and SET LOCAL that plan a radius list for its own 동)
+    with django_assert_max_num_queries(11):
         response = client.get("/")
     assert len(titles(response)) == 20
     assert response.content.decode().count('loading="lazy"') >= 20
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # the same badges, no radius plan
         client.get("/", {"tab": "national", "q": "물건", "sort": "bids"})
 
 
