@@ -177,6 +177,12 @@ class Notification(models.Model):
         ENDING_SOON = "ending_soon", _("마감 임박")
         CANCELLED = "cancelled", _("경매 취소")
         SUSPENDED = "suspended", _("이용 정지")
+        TRADE_SHIPPED = "trade_shipped", _("거래: 발송")
+        TRADE_HANDED_OVER = "trade_handed_over", _("거래: 전달 완료")
+        TRADE_COMPLETED = "trade_completed", _("거래: 구매 확정")
+        TRADE_REFUNDED = "trade_refunded", _("거래: 환불")
+        TRADE_DISPUTED = "trade_disputed", _("거래: 분쟁")
+        TRADE_RESOLVED = "trade_resolved", _("거래: 분쟁 해결")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -131,6 +131,20 @@ class LoginRequired(PermissionDenied):
     http_status = 401
 
 
+class TradeNotFound(DomainError):
+    code = "trade_not_found"
+    message = "거래를 찾을 수 없어요."
+    http_status = 404
+
+
+class TradeStateError(DomainError):
+    """The trade is not in a state that allows this step (someone else acted first)."""
+
+    code = "trade_state"
+    message = "지금은 이 거래에서 할 수 없는 일이에요."
+    http_status = 409
+
+
 # --- the live door's own refusals (auctions.realtime.frames, auctions.consumers) ------------
 
 

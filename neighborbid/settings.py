@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "accounts",
     "wallets",
     "auctions",
+    "trades",
 ]
 
 MIDDLEWARE = [
@@ -315,4 +316,10 @@ NEIGHBORBID = {
     "VERIFY_VALID_DAYS": 30,
     "WORKER_INTERVAL_SECONDS": float(os.environ.get("WORKER_INTERVAL_SECONDS", "1.0")),
     "ENDING_SOON_MINUTES": 10,
+    # Trades (docs/architecture.md): released to the seller N days after hand-over/shipping is
+    # marked; refunded to the buyer N + TRADE_UNMARKED_GRACE_DAYS days after the sale if the
+    # seller never marked it.
+    "TRADE_AUTO_CONFIRM_DAYS": int(os.environ.get("TRADE_AUTO_CONFIRM_DAYS", "7")),
+    "TRADE_UNMARKED_GRACE_DAYS": 3,
+    "TRADE_DISPUTE_MAX_PHOTOS": 5,
 }

@@ -50,6 +50,12 @@ class LedgerEntry(models.Model):
         PURCHASE = "purchase", _("구매 대금 지급")
         SALE_PROCEEDS = "sale_proceeds", _("판매 대금 입금")
         ADJUSTMENT = "adjustment", _("관리자 정정")
+        # Since trades (issue 10): a sale moves the buyer's money into the trade's escrow, and
+        # the trade pays it out once: to the seller, back to the buyer, or split between them.
+        # PURCHASE / SALE_PROCEEDS remain valid history of the sales before trades.
+        TRADE_ESCROW = "trade_escrow", _("거래 대금 보관")
+        TRADE_RELEASE = "trade_release", _("거래 대금 정산")
+        TRADE_REFUND = "trade_refund", _("거래 대금 환불")
 
     # Kinds that bring money into or out of the platform (the books' external side).
     EXTERNAL_KINDS = (Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.ADJUSTMENT)
@@ -62,6 +68,8 @@ class LedgerEntry(models.Model):
     locked_after = models.BigIntegerField()
     auction = models.ForeignKey("auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     bid = models.ForeignKey("auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The trade whose escrow this entry fills or pays out (by string: wallets imports no trades).
+    trade = models.ForeignKey("trades.Trade", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     staff_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -2,10 +2,11 @@
 
 Every change writes exactly one immutable LedgerEntry per movement. The public
 `wallet_deposit`, `wallet_withdraw` and `wallet_adjust` open their own transaction and lock the
-wallet. The auction services describe escrow movements with `Move.hold / release / capture /
-credit` and apply them together with `wallet_moves_apply`: they must be inside
-`transaction.atomic()` and already hold the row locks (auction first, then wallets by pk).
-This module knows nothing about auction rules.
+wallet. The auction and trade services describe escrow movements with `Move.hold / release /
+escrow_in / escrow_release / escrow_refund` (`capture / credit` are the pre-trade sale kinds)
+and apply them together with `wallet_moves_apply`: they must be inside `transaction.atomic()`
+and already hold the row locks (auction or trade first, then wallets by pk).
+This module knows nothing about auction or trade rules.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Move:
     bid: object = None
     staff_user: object = None
     memo: str = ""
+    trade: object = None
 
     @classmethod
     def hold(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
@@ -75,9 +77,32 @@ class Move:
 
     @classmethod
     def credit(cls, wallet: Wallet, *, amount: int, auction) -> Move:
-        """Sale proceeds to the seller."""
+        """Sale proceeds to the seller (before trades: history only, no new sale uses it)."""
         _check_amount(amount)
         return cls(wallet, Kind.SALE_PROCEEDS, amount, 0, auction)
+
+    # --- trades: the buyer's money waits in the trade's escrow (in no wallet) until it is paid
+    # out once: to the seller, back to the buyer, or split. `trade` is the trades.Trade row
+    # (passed through, like `auction`: this module imports neither app).
+
+    @classmethod
+    def escrow_in(cls, wallet: Wallet, *, held: int, extra: int = 0, auction, trade) -> Move:
+        """The buyer pays into the trade's escrow: `held` leaves locked, `extra` leaves balance."""
+        if held < 0 or extra < 0 or held + extra <= 0:
+            raise InvalidAmount()
+        return cls(wallet, Kind.TRADE_ESCROW, -extra, -held, auction, trade=trade)
+
+    @classmethod
+    def escrow_release(cls, wallet: Wallet, *, amount: int, auction, trade, staff_user=None, memo: str = "") -> Move:
+        """Escrow → the seller's balance (구매확정, automatic release, or a moderator's decision)."""
+        _check_amount(amount)
+        return cls(wallet, Kind.TRADE_RELEASE, amount, 0, auction, staff_user=staff_user, memo=memo, trade=trade)
+
+    @classmethod
+    def escrow_refund(cls, wallet: Wallet, *, amount: int, auction, trade, staff_user=None, memo: str = "") -> Move:
+        """Escrow → the buyer's balance (the seller refunds, a timeout, or a moderator's decision)."""
+        _check_amount(amount)
+        return cls(wallet, Kind.TRADE_REFUND, amount, 0, auction, staff_user=staff_user, memo=memo, trade=trade)
 
 
 @dataclass(frozen=True)
@@ -142,6 +167,7 @@ def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
                 auction=p.move.auction,
                 bid=p.move.bid,
                 staff_user=p.move.staff_user,
+                trade=p.move.trade,
                 memo=(p.move.memo or "")[:200],
             )
             for p in postings

@@ -41,6 +41,7 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from neighborbid.logs import money_action
+from trades.services import trade_open
 from wallets.locks import wallet_rows_lock, wallets_lock
 from wallets.models import LedgerEntry
 from wallets.services import Move, Posting, wallet_moves_apply, wallet_moves_plan, wallet_moves_sql
@@ -415,16 +416,16 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
 
         leader_id = auction.leader_id
         held = auction.current_price if leader_id is not None else 0
-        wallets = wallets_lock(user_ids=[user.pk, leader_id, auction.seller_id])
+        wallets = wallets_lock(user_ids=[user.pk, leader_id])
+        moves = []
         if leader_id == user.pk:
-            extra = price - held
+            paid_held, extra = held, price - held
             if wallets[user.pk].balance < extra:
                 raise InsufficientFunds(f"즉시구매에 {extra:,}원이 더 필요해요.")
-            moves = [Move.capture(wallets[user.pk], held=held, extra=extra, auction=auction)]
         else:
+            paid_held, extra = 0, price
             if wallets[user.pk].balance < price:
                 raise InsufficientFunds(f"즉시구매에 {price:,}원이 필요해요.")
-            moves = [Move.capture(wallets[user.pk], held=0, extra=price, auction=auction)]
             if leader_id is not None:
                 moves.append(Move.release(wallets[leader_id], amount=held, auction=auction))
                 notify(
@@ -434,8 +435,11 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
                     message=f"'{auction.title}' 경매가 즉시구매로 끝났어요. 입찰금 {held:,}원은 지갑으로 돌아왔어요.",
                     extra={"released": held},
                 )
-        moves.append(Move.credit(wallets[auction.seller_id], amount=price, auction=auction))
-        wallet_moves_apply(*moves)
+        if moves:
+            wallet_moves_apply(*moves)
+        # The buyer's money (their hold, if they led, plus the rest from their balance) moves
+        # into the trade's escrow; the seller is paid when the buyer confirms receipt.
+        trade = trade_open(auction=auction, buyer_wallet=wallets[user.pk], held=paid_held, extra=extra, now=now)
 
         auction.status = Status.SOLD
         auction.end_reason = Auction.EndReason.BUY_NOW
@@ -451,13 +455,16 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
             user_id=user.pk,
             kind=Notification.Kind.WON,
             auction=auction,
-            message=f"'{auction.title}' 상품을 {price:,}원에 즉시구매했어요.",
+            message=f"'{auction.title}' 상품을 {price:,}원에 즉시구매했어요. 대금은 구매확정할 때까지 안전하게 보관돼요.",
+            extra={"trade_id": trade.pk},
         )
         notify(
             user_id=auction.seller_id,
             kind=Notification.Kind.SOLD,
             auction=auction,
-            message=f"'{auction.title}' 상품이 즉시구매로 {price:,}원에 팔렸어요. 대금이 지갑에 들어왔어요.",
+            message=f"'{auction.title}' 상품이 즉시구매로 {price:,}원에 팔렸어요. "
+            "대금은 안전하게 보관되고, 구매자가 구매확정하면 지갑에 들어와요.",
+            extra={"trade_id": trade.pk},
         )
         state = publish_state(auction, leader_name=user.nickname or user.username, ended=True)
     return auction, state

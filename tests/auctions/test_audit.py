@@ -33,7 +33,9 @@ def market():
 def test_clean_books_pass(market, capsys):
     report = audit_ledger()
     assert report.ok, report.lines()
-    assert report.total_held == report.external_net == 200_000
+    # the sold auction's 20,000 won waits in its trade's escrow: on the platform, in no wallet
+    assert report.escrow_held == 20_000
+    assert report.total_held + report.escrow_held == report.external_net == 200_000
     call_command("audit_ledger")
     assert "OK" in capsys.readouterr().out
 
@@ -62,21 +64,74 @@ def test_money_created_from_nothing_is_found(market):
     assert any("books:" in v for v in report.violations)
 
 
-def test_second_payout_is_found(market):
-    wallet = Wallet.objects.get(user=market["seller"])
-    # a forged second payout, recorded consistently in the wallet and its ledger
-    Wallet.objects.filter(pk=wallet.pk).update(balance=wallet.balance + 20_000)
+def _forge(wallet, *, kind, amount, **links):
+    """A forged movement, recorded consistently in the wallet and its ledger."""
+    Wallet.objects.filter(pk=wallet.pk).update(balance=wallet.balance + amount)
     LedgerEntry.objects.create(
         wallet=wallet,
-        kind="sale_proceeds",
-        balance_delta=20_000,
+        kind=kind,
+        balance_delta=amount,
         locked_delta=0,
-        balance_after=wallet.balance + 20_000,
-        locked_after=0,
+        balance_after=wallet.balance + amount,
+        locked_after=wallet.locked_balance,
+        **links,
+    )
+
+
+def test_a_direct_payout_of_a_traded_sale_is_found(market):
+    # a sale_proceeds next to the trade (the old way of paying the seller, twice paid)
+    _forge(Wallet.objects.get(user=market["seller"]), kind="sale_proceeds", amount=20_000, auction=market["sold"])
+    report = audit_ledger()
+    assert any("also paid directly" in v for v in report.violations)
+
+
+def test_second_payout_of_a_trade_is_found(market):
+    from trades.services import trade_confirm
+
+    trade = trade_confirm(trade_id=market["sold"].trade.pk, actor=market["b"])
+    assert audit_ledger().ok
+    # a forged second release of the same trade
+    _forge(
+        Wallet.objects.get(user=market["seller"]),
+        kind="trade_release",
+        amount=20_000,
         auction=market["sold"],
+        trade=trade,
     )
     report = audit_ledger()
-    assert any("seller paid 2 time(s)" in v for v in report.violations)
+    assert any("2 release(s)" in v for v in report.violations)
+    assert any("escrow:" in v or "books:" in v for v in report.violations)
+
+
+def test_a_trade_marked_finished_without_a_payout_is_found(market):
+    from trades.models import Trade
+
+    Trade.objects.filter(auction=market["sold"]).update(status="completed")
+    report = audit_ledger()
+    assert any("0 release(s)" in v for v in report.violations)
+    assert any("escrow: the ledger holds 20000" in v for v in report.violations)
+
+
+def test_old_sales_paid_directly_remain_valid_history():
+    """Sales before trades: buyer charged by `purchase`, seller paid by `sale_proceeds`."""
+    from django.db import transaction
+
+    from wallets.locks import wallets_lock
+    from wallets.services import Move, wallet_moves_apply
+
+    seller, buyer = make_user(), make_user(balance=50_000)
+    auction = make_auction(seller=seller, start_price=10_000)
+    bid_place(auction_id=auction.pk, actor=buyer, amount=10_000, request_id=rid())
+    with transaction.atomic():  # settle it the pre-trade way
+        wallets = wallets_lock(user_ids=[buyer.pk, seller.pk])
+        wallet_moves_apply(
+            Move.capture(wallets[buyer.pk], held=10_000, auction=auction),
+            Move.credit(wallets[seller.pk], amount=10_000, auction=auction),
+        )
+        Auction.objects.filter(pk=auction.pk).update(status="sold", winner=buyer, end_reason="bids")
+    report = audit_ledger()
+    assert report.ok, report.lines()
+    assert report.escrow_held == 0
 
 
 def test_winner_on_an_unsold_auction_is_found(market):
