@@ -167,3 +167,37 @@ class ServerError(DomainError):
     code = "server_error"
     message = "일시적인 오류가 발생했어요. 같은 요청 번호로 다시 시도해 주세요."
     http_status = 500
+
+
+# --- chat (chat/: listing questions and the private room of a trade) -----------------------------
+
+
+class ChatNotFound(DomainError):
+    """No such room, or not yours to read (a stranger learns nothing more than "not found")."""
+
+    code = "chat_not_found"
+    message = "채팅방을 찾을 수 없어요."
+    http_status = 404
+
+
+class ChatClosed(DomainError):
+    code = "chat_closed"
+    message = "운영자가 닫은 채팅방이에요. 더 이상 메시지를 보낼 수 없어요."
+    http_status = 409
+
+
+class ChatBlocked(DomainError):
+    code = "blocked"
+    message = "상대방에게 메시지를 보낼 수 없어요."
+    http_status = 403
+
+
+class InvalidMessage(InvalidRequest):
+    code = "invalid_message"
+    message = "메시지를 입력해 주세요."
+
+
+class QuestionNotFound(DomainError):
+    code = "question_not_found"
+    message = "질문을 찾을 수 없어요."
+    http_status = 404

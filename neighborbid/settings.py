@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "wallets",
     "auctions",
     "trades",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +175,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "auctions.context_processors.header",
+                "chat.context_processors.chat_header",
             ],
         },
     },
@@ -322,4 +324,14 @@ NEIGHBORBID = {
     "TRADE_AUTO_CONFIRM_DAYS": int(os.environ.get("TRADE_AUTO_CONFIRM_DAYS", "7")),
     "TRADE_UNMARKED_GRACE_DAYS": 3,
     "TRADE_DISPUTE_MAX_PHOTOS": 5,
+}
+
+# Chat (chat/, docs/protocol.md "Chat"): messages per user across every door and process.
+CHAT = {
+    "MESSAGE_RATE_PER_S": float(os.environ.get("CHAT_MESSAGE_RATE_PER_S", "1")),
+    "MESSAGE_BURST": int(os.environ.get("CHAT_MESSAGE_BURST", "10")),
+    "QUESTION_RATE_PER_S": 1 / 30,
+    "QUESTION_BURST": 5,
+    "SYNC_MAX": 200,  # messages in one sync answer (the client asks again for more)
+    "POLL_S": 4,  # the HTTP re-check while a room page is visible and its socket is not live
 }

@@ -11,6 +11,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("wallet/", include("wallets.urls")),
+    path("chat/", include("chat.urls")),
     path("", include("auctions.urls")),
 ]
 
