@@ -292,7 +292,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         try:
             if request.type == "sync":
-                await self._sync(request)
+                await self._handle_sync(request)
             elif request.type == "send":
                 await self._send_message(request)
             elif request.type == "read":
@@ -303,7 +303,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("chat: %s failed room=%s user=%s", request.type, self.rt_room_id, self.rt_user_id)
             await self._error(ServerError(), request.request_id)
 
-    async def _sync(self, request: ChatRequest) -> None:
+    async def _handle_sync(self, request: ChatRequest) -> None:
         if not self._syncs.take():
             raise RateLimited("동기화 요청이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
         after = request.seq or 0

@@ -47,3 +47,8 @@ def chat_world() -> dict:
         "notifications": Notification.objects.count(),
         "trades": list(Trade.objects.order_by("id").values_list("id", "status")),
     }
+
+
+# The live-door tests share the realtime tests' cleanup (each test's hub and rate-limit client,
+# the database pool closed before the test database is dropped).
+from tests.realtime.conftest import _close_db_pool_at_end, _realtime_cleanup  # noqa: E402, F401
