@@ -1,4 +1,5 @@
-"""The settlement worker's loop body: open what is due, settle what has ended, warn watchers.
+"""The settlement worker's loop body: open what is due, settle what has ended, warn watchers,
+release (or refund) trades whose deadline has come.
 
 Each auction is handled by its own service call (its own transaction, SKIP LOCKED), so several
 workers can run side by side and every auction is settled exactly once."""
@@ -21,6 +22,7 @@ class WorkerPass:
     opened: int = 0
     settled: int = 0
     warned: int = 0
+    trades: int = 0
     errors: int = 0
 
 
@@ -33,7 +35,20 @@ def worker_run_once(*, batch: int = 100) -> WorkerPass:
     minutes = settings.NEIGHBORBID["ENDING_SOON_MINUTES"]
     for auction_id in selectors.auctions_ending_soon_unnotified(minutes=minutes, limit=batch):
         result.warned += bool(_safely(services.auction_notify_ending_soon, auction_id, result))
+    result.trades += _trades_step(result, batch=batch)
     return result
+
+
+def _trades_step(result: WorkerPass, *, batch: int) -> int:
+    """Trades whose deadline has come: completed or refunded, one transaction each (SKIP LOCKED)."""
+    from trades.services import trades_auto_release_due
+
+    try:
+        return trades_auto_release_due(limit=batch)
+    except DatabaseError:
+        result.errors += 1
+        logger.exception("worker: trades_auto_release_due failed")
+        return 0
 
 
 def _safely(service, auction_id: int, result: WorkerPass):

@@ -176,6 +176,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "auctions.context_processors.header",
                 "chat.context_processors.chat_header",
+                "trades.context_processors.header",
             ],
         },
     },

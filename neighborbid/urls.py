@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("wallet/", include("wallets.urls")),
     path("chat/", include("chat.urls")),
+    path("trades/", include("trades.urls")),
     path("", include("auctions.urls")),
 ]
 

@@ -32,8 +32,21 @@ def test_seed_demo_is_idempotent_and_tops_up_ended_auctions(capsys):
     call_command("run_worker", "--once")
     assert not Auction.objects.filter(status="open").exists()
     call_command("seed_demo")
-    assert Auction.objects.filter(status="open").count() == len(first["auctions"])
+    assert Auction.objects.filter(status="open").count() == sum(
+        a["status"] == "open" for a in first["auctions"].values()
+    )
     assert User.objects.count() == users
     assert_books_balance()
     call_command("audit_ledger")
     assert "OK: the books balance." in capsys.readouterr().out
+
+
+def test_seed_demo_shows_a_trade_in_each_state():
+    from trades.models import Trade
+
+    call_command("seed_demo")
+    states = set(Trade.objects.values_list("status", flat=True))
+    assert states == {"awaiting_handover", "shipped", "completed", "disputed", "refunded"}
+    call_command("seed_demo")
+    assert Trade.objects.count() == 5
+    assert_books_balance()

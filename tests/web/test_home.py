@@ -140,8 +140,8 @@ def test_my_page_does_not_run_a_query_per_auction(django_assert_max_num_queries)
     client = signed_in(bidder)
     client.get(reverse("auctions:my"))
     for tab in ["bids", "listings", "watching", "won"]:
-        # session, user, unread badge, neighbourhood table, count, page
-        with django_assert_max_num_queries(7):
+        # session, user, unread badge, 나의 거래 badge, neighbourhood table, count, page
+        with django_assert_max_num_queries(8):
             response = client.get(reverse("auctions:my"), {"tab": tab})
         assert response.status_code == 200
     assert len(titles(client.get(reverse("auctions:my"), {"tab": "watching"}))) == 12

@@ -120,6 +120,69 @@ DEMO_BIDS = [  # (auction title prefix, bidder, amount)
 ]
 
 
+# Demo trades, one per state (issue 10): (title, seller, buyer, price, national, steps). The
+# steps run through the trade services; a trade already there is left alone (idempotent).
+DEMO_TRADES = [
+    ("[거래 데모] 원목 책장", "jiyoung", "minsu", 25_000, False, ()),
+    ("[거래 데모] 닌텐도 스위치 OLED", "dohyun", "haneul", 280_000, True, ("ship",)),
+    ("[거래 데모] 유아 식탁의자", "hyunwoo", "jiyoung", 15_000, False, ("hand_over", "confirm")),
+    ("[거래 데모] 블루투스 스피커", "seoyeon", "minsu", 60_000, True, ("ship", "dispute")),
+    ("[거래 데모] 캠핑 의자 2개", "minsu", "hyunwoo", 18_000, False, ("refund",)),
+]
+
+
+def seed_demo_trades(users: dict[str, User], *, say=lambda line: None) -> int:
+    """Buy each demo trade's item now and walk it to its state. Returns how many were made."""
+    from auctions.services import auction_buy_now
+    from trades.models import Trade
+    from trades.services import (
+        trade_confirm,
+        trade_dispute_open,
+        trade_mark_handed_over,
+        trade_mark_shipped,
+        trade_refund,
+    )
+
+    made = 0
+    for title, seller, buyer, price, national, steps in DEMO_TRADES:
+        if Trade.objects.filter(auction__title=title, seller=users[seller]).exists():
+            continue
+        auction = Auction.objects.filter(title=title, seller=users[seller], status=Auction.Status.OPEN).first()
+        if auction is None:
+            auction = auction_create(
+                actor=users[seller],
+                title=title,
+                description="거래 화면을 보여 주는 데모 상품이에요.",
+                category="other",
+                condition="good",
+                start_price=max(100, price // 2),
+                buy_now_price=price,
+                duration=timedelta(hours=1),
+                is_national=national,
+            )
+        try:
+            auction_buy_now(auction_id=auction.pk, actor=users[buyer], request_id=uuid.uuid4().hex)
+            trade = Trade.objects.get(auction=auction)
+            for step in steps:
+                if step == "ship":
+                    trade_mark_shipped(
+                        trade_id=trade.pk, actor=users[seller], carrier="CJ대한통운", tracking_number="6012-3456-7890"
+                    )
+                elif step == "hand_over":
+                    trade_mark_handed_over(trade_id=trade.pk, actor=users[seller])
+                elif step == "confirm":
+                    trade_confirm(trade_id=trade.pk, actor=users[buyer])
+                elif step == "dispute":
+                    trade_dispute_open(trade_id=trade.pk, actor=users[buyer], reason="소리가 한쪽만 나와요.")
+                elif step == "refund":
+                    trade_refund(trade_id=trade.pk, actor=users[seller])
+        except DomainError as exc:
+            say(f"demo trade skipped ({title}): {exc.message}")
+            continue
+        made += 1
+    return made
+
+
 class Command(BaseCommand):
     help = "Create or top up the demo data (users, funded wallets, local and national auctions)."
 
@@ -175,9 +238,10 @@ class Command(BaseCommand):
                 bid_place(auction_id=auction.pk, actor=users[bidder], amount=amount, request_id=uuid.uuid4().hex)
             except DomainError as exc:
                 self.stdout.write(f"demo bid skipped: {exc.message}")
+        trades_made = seed_demo_trades(users, say=self.stdout.write)
         self.stdout.write(
             self.style.SUCCESS(
-                f"demo ready: {len(created)} new auction(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
+                f"demo ready: {len(created)} new auction(s), {trades_made} new trade(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
                 f"with password {DEMO_PASSWORD!r}, admin: {ADMIN[0]} / {ADMIN[1]!r}"
             )
         )
