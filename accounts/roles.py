@@ -1,12 +1,13 @@
 """Staff roles. A staff user who is not a superuser gets only what their group grants; the
 "moderators" group grants moderation and nothing else.
 
-The moderation actions are guarded by three custom permissions (rows in auth_permission, no
-model change): `auctions.moderate_auction` (cancel / hide a listing), `accounts.suspend_user`
-`wallets.adjust_wallet` (the manual correction) and `trades.resolve_dispute` (deciding a
-trade's dispute). Plain view permissions let moderators read
-auctions, bids, reports, users, wallets and the ledger; `auctions.change_report` lets them work
-the report queue. No add, change or delete permission on money or auction state is granted.
+The moderation actions are guarded by custom permissions (rows in auth_permission, no model
+change): `auctions.moderate_auction` (cancel / hide a listing), `accounts.suspend_user`,
+`wallets.adjust_wallet` (the manual correction), `trades.resolve_dispute` (deciding a trade's
+dispute) and `chat.moderate_chat` (reading a reported chat room, closing it). Plain view
+permissions let moderators read auctions, bids, reports, users, wallets and the ledger;
+`auctions.change_report` lets them work the report queue. No add, change or delete permission
+on money or auction state is granted.
 
 `ensure_moderators_group()` is idempotent; it runs after every `migrate` (post_migrate, see
 accounts.apps) and from `manage.py setup_roles`.
@@ -28,6 +29,7 @@ CUSTOM_PERMISSIONS = [
     ("wallets", "wallet", "adjust_wallet", "Can make a manual wallet correction (moderation)"),
     # also declared in trades.Trade.Meta.permissions (same name), so either creator may run first
     ("trades", "trade", "resolve_dispute", "Can resolve trade disputes"),
+    ("chat", "room", "moderate_chat", "Can read reported chat rooms and close them (moderation)"),
 ]
 
 MODERATOR_PERMISSIONS = [
@@ -45,6 +47,10 @@ MODERATOR_PERMISSIONS = [
     ("trades", "trade", "view_trade"),
     ("trades", "trade", "resolve_dispute"),
     ("trades", "tradedisputephoto", "view_tradedisputephoto"),
+    ("chat", "room", "view_room"),
+    ("chat", "room", "moderate_chat"),
+    ("chat", "chatreport", "view_chatreport"),
+    ("chat", "chatreport", "change_chatreport"),
 ]
 
 

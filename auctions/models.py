@@ -218,6 +218,8 @@ class Notification(models.Model):
         TRADE_REFUNDED = "trade_refunded", _("거래: 환불")
         TRADE_DISPUTED = "trade_disputed", _("거래: 분쟁")
         TRADE_RESOLVED = "trade_resolved", _("거래: 분쟁 해결")
+        QUESTION = "question", _("상품 문의")
+        ANSWER = "answer", _("문의 답변")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("회원")

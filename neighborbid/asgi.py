@@ -1,6 +1,6 @@
 """ASGI entry point (Daphne): HTTP goes to Django; WebSockets go through the Origin check
 (only as strict as ALLOWED_HOSTS: never run with `*`), the session/auth middleware and the
-URL router to auctions.consumers.
+URL router to auctions.consumers and chat.consumers (`ws/chat/<room_id>/`).
 
 Without REDIS_URL (the embedded `make run` default) this process also runs the settlement loop
 in a thread (auctions/embedded.py), so its events reach the sockets through the in-process bus."""
@@ -17,11 +17,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from auctions.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import websocket_urlpatterns as chat_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(chat_urlpatterns + websocket_urlpatterns))
+        ),
     }
 )
 

@@ -190,3 +190,37 @@ class Overloaded(ServiceUnavailable):
     code = "overloaded"
     message = "지금 이 경매에 입찰이 몰려 있어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
     retry_after = 2
+
+
+# --- chat (chat/: listing questions and the private room of a trade) -----------------------------
+
+
+class ChatNotFound(DomainError):
+    """No such room, or not yours to read (a stranger learns nothing more than "not found")."""
+
+    code = "chat_not_found"
+    message = "채팅방을 찾을 수 없어요."
+    http_status = 404
+
+
+class ChatClosed(DomainError):
+    code = "chat_closed"
+    message = "운영자가 닫은 채팅방이에요. 더 이상 메시지를 보낼 수 없어요."
+    http_status = 409
+
+
+class ChatBlocked(DomainError):
+    code = "blocked"
+    message = "상대방에게 메시지를 보낼 수 없어요."
+    http_status = 403
+
+
+class InvalidMessage(InvalidRequest):
+    code = "invalid_message"
+    message = "메시지를 입력해 주세요."
+
+
+class QuestionNotFound(DomainError):
+    code = "question_not_found"
+    message = "질문을 찾을 수 없어요."
+    http_status = 404

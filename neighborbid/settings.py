@@ -153,6 +153,7 @@ INSTALLED_APPS = [
     "auctions",
     "trades",
     "reviews",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "auctions.context_processors.header",
+                "chat.context_processors.chat_header",
                 "trades.context_processors.header",
             ],
         },
@@ -357,4 +359,14 @@ NEIGHBORBID = {
     "TRADE_DISPUTE_MAX_PHOTOS": 5,
     # Reviews (reviews.services): a review can be edited this many days after it was written.
     "REVIEW_EDIT_DAYS": 7,
+}
+
+# Chat (chat/, docs/protocol.md "Chat"): messages per user across every door and process.
+CHAT = {
+    "MESSAGE_RATE_PER_S": float(os.environ.get("CHAT_MESSAGE_RATE_PER_S", "1")),
+    "MESSAGE_BURST": int(os.environ.get("CHAT_MESSAGE_BURST", "10")),
+    "QUESTION_RATE_PER_S": 1 / 30,
+    "QUESTION_BURST": 5,
+    "SYNC_MAX": 200,  # messages in one sync answer (the client asks again for more)
+    "POLL_S": 4,  # the HTTP re-check while a room page is visible and its socket is not live
 }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("wallet/", include("wallets.urls")),
     path("", include("reviews.urls")),
+    path("chat/", include("chat.urls")),
     path("trades/", include("trades.urls")),
     path("", include("auctions.urls")),
 ]

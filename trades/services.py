@@ -161,6 +161,9 @@ def trade_open(*, auction: Auction, buyer_wallet: Wallet, held: int, extra: int 
         auto_release_at=now + timedelta(days=unmarked_days()),
     )
     wallet_moves_apply(Move.escrow_in(buyer_wallet, held=held, extra=extra, auction=auction, trade=trade))
+    from chat.services import chat_room_open_for_trade  # the trade's private room (chat/)
+
+    chat_room_open_for_trade(trade=trade)
     return trade
 
 

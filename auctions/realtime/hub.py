@@ -234,6 +234,7 @@ class Hub:
         self.user_prefix = f"{prefix}:user:"
         self.sockets: dict[int, set] = {}
         self.users: dict[int, set] = {}
+        self.chat_users: dict[int, set] = {}  # chat sockets by user (chat.consumers)
         self.feeds: dict[int, _Feed] = {}
         self._fetches: dict[int, _Fetch] = {}
         self.connected = asyncio.Event()
@@ -322,6 +323,36 @@ class Hub:
                 mine.discard(sock)
                 if not mine:
                     del self.users[sock.rt_user_id]
+
+    # --- chat sockets (chat.consumers.ChatConsumer): personal delivery by user -------------------
+    # A chat socket has `rt_user_id`, `rt_room_id` and the methods `rt_chat_event(event)`,
+    # `rt_chat_resync()` and `rt_session_recheck()`. The services publish chat events
+    # (type "chat.*") on the participants' user channels; the hub hands each to that user's
+    # chat sockets of that room, which keep their own seq order.
+
+    def chat_register(self, sock) -> None:
+        self.chat_users.setdefault(sock.rt_user_id, set()).add(sock)
+
+    def chat_unregister(self, sock) -> None:
+        mine = self.chat_users.get(sock.rt_user_id)
+        if mine is not None:
+            mine.discard(sock)
+            if not mine:
+                del self.chat_users[sock.rt_user_id]
+
+    def _chat_event(self, user_id: int, event: dict) -> None:
+        room_id = event.get("room_id")
+        for sock in list(self.chat_users.get(user_id, ())):
+            if sock.rt_room_id == room_id:
+                try:
+                    sock.rt_chat_event(event)
+                except Exception:
+                    logger.exception("realtime: chat delivery failed user=%s room=%s", user_id, room_id)
+
+    def _chat_resync_all(self) -> None:
+        for group in list(self.chat_users.values()):
+            for sock in list(group):
+                sock.rt_chat_resync()
 
     def latest_state(self, auction_id: int) -> dict | None:
         """The newest committed state this process holds for a watched auction (or None)."""
@@ -434,14 +465,22 @@ class Hub:
             except ValueError:
                 return
             group = self.users.get(user_id)
-            if not group:
+            chats = self.chat_users.get(user_id)
+            if not group and not chats:
                 return
             event = self._decode(data)
             if event is None:
                 return
-            if event.get("type") == "session_recheck":
-                for sock in list(group):
+            kind = event.get("type")
+            if isinstance(kind, str) and kind.startswith("chat."):
+                if chats:
+                    self._chat_event(user_id, event)
+                return
+            if kind == "session_recheck":
+                for sock in [*(group or ()), *(chats or ())]:
                     sock.rt_session_recheck()
+                return
+            if not group:
                 return
             if event.get("type") != "notification":
                 return
@@ -610,6 +649,8 @@ class Hub:
                     logger.info("realtime: bus subscription restored")
                 self.connected.set()
                 backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
+                if self.chat_users:
+                    self._chat_resync_all()  # chat events published while we were away are lost
                 if self.feeds:
                     # Events published while we were away are lost: reload from the database.
                     self._refresh_task = self.loop.create_task(self.refresh_all())

@@ -53,7 +53,10 @@ def test_moderators_group_has_only_the_moderation_permissions(moderator):
     granted = {(p.content_type.app_label, p.codename) for p in group.permissions.select_related("content_type")}
     assert granted == {(app, codename) for app, _, codename in MODERATOR_PERMISSIONS}
     assert not any(codename.startswith(("add_", "delete_")) for _, codename in granted)
-    assert {codename for _, codename in granted if codename.startswith("change_")} == {"change_report"}
+    assert {codename for _, codename in granted if codename.startswith("change_")} == {
+        "change_report",
+        "change_chatreport",
+    }
     assert moderator.has_perm("auctions.moderate_auction") and not moderator.has_perm("auth.change_group")
 
 

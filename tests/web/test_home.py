@@ -119,13 +119,13 @@ def test_home_does_not_run_a_query_per_auction(django_assert_max_num_queries):
     viewer = make_user(radius_km=6)
     client = signed_in(viewer)
     client.get("/")  # warm the session
-    # session, user, unread badge, trades-to-act-on badge, the viewer's 동, the 동 in range,
+    # session, user, unread badge, trades-to-act-on badge, chat badge, the viewer's 동, the 동 in range,
     # page ids, page rows (+ the savepoint and SET LOCAL that plan a radius list for its own 동)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = client.get("/")
     assert len(titles(response)) == 20
     assert response.content.decode().count('loading="lazy"') >= 20
-    with django_assert_max_num_queries(9):  # the same badges, no radius plan
+    with django_assert_max_num_queries(10):  # the same badges, no radius plan
         client.get("/", {"tab": "national", "q": "물건", "sort": "bids"})
 
 
@@ -141,8 +141,8 @@ def test_my_page_does_not_run_a_query_per_auction(django_assert_max_num_queries)
     client = signed_in(bidder)
     client.get(reverse("auctions:my"))
     for tab in ["bids", "listings", "watching", "won"]:
-        # session, user, unread badge, 나의 거래 badge, neighbourhood table, count, page
-        with django_assert_max_num_queries(8):
+        # session, user, unread badge, 나의 거래 badge, chat badge, neighbourhood table, count, page
+        with django_assert_max_num_queries(9):
             response = client.get(reverse("auctions:my"), {"tab": tab})
         assert response.status_code == 200
     assert len(titles(client.get(reverse("auctions:my"), {"tab": "watching"}))) == 12
@@ -159,8 +159,9 @@ def test_auction_page_query_count_does_not_grow_with_photos_and_bids(django_asse
     client = signed_in(make_user())
     client.get(reverse("auctions:detail", args=[auction.pk]))
     # session, user, badge, header neighbourhood, auction (+seller, place, leader), recent bids,
-    # photos, watch, viewer's and auction's neighbourhoods for the distance
-    with django_assert_max_num_queries(10):
+    # photos, watch, viewer's and auction's neighbourhoods for the distance; the chat badge and
+    # the questions (count, page, their answers)
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("auctions:detail", args=[auction.pk]))
     assert response.status_code == 200
 

@@ -1,0 +1,362 @@
+"""The WebSocket door to a trade's chat room: `ws/chat/<room_id>/` (docs/protocol.md, "Chat").
+
+The same checks as the auction door: the Origin (AllowedHostsOriginValidator, neighborbid.asgi),
+the session re-read on every write (accounts.selectors.session_user), strict frames
+(chat.frames), one service call per request and exactly one `ack` or `error` for it.
+
+Delivery: the services publish each committed message to both participants' personal
+channels; the process's hub (auctions.realtime.hub, its chat registry) hands those events to
+this user's chat sockets of this room. Each socket keeps the last `seq` it gave its client and
+a small buffer of messages that arrived ahead of a gap: a gap (an event lost while Redis was
+away, or two processes' publishes crossing) is filled from the database before anything after
+it goes out. So every message reaches the client once, in order, whatever the bus did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from accounts.selectors import session_user
+from auctions.consumers import _money_call
+from auctions.realtime.frames import FrameRejected
+from auctions.realtime.hub import get_hub, realtime_setting
+from chat import services
+from chat.frames import ChatRequest, parse_chat_frame
+from chat.selectors import room_messages_after, room_participant, room_role
+from neighborbid import bus
+from neighborbid.errors import (
+    AccountSuspended,
+    ChatNotFound,
+    DomainError,
+    LoginRequired,
+    RateLimited,
+    ServerError,
+)
+from neighborbid.ratelimit import LocalBucket, rate_limit_take_local
+
+logger = logging.getLogger("neighborbid.chat")
+
+CLOSE_LOGIN = 4401  # not signed in, or the session ended
+CLOSE_FORBIDDEN = 4403  # suspended: the room is readable over HTTP only
+CLOSE_NOT_FOUND = 4404  # no such room, or not yours
+CLOSE_SERVER_ERROR = 1011
+
+
+def chat_setting(name: str, default):
+    return getattr(settings, "CHAT", {}).get(name, default)
+
+
+def _open_room(*, session_key: str | None, user_id: int, room_id: int) -> dict:
+    user = session_user(session_key=session_key, user_id=user_id)
+    room = room_participant(room_id=room_id, user_id=user.pk)
+    return {
+        "room_id": room.pk,
+        "you": room_role(room, user.pk),
+        "seq": room.seq,
+        "read": {"buyer": room.buyer_read_seq, "seller": room.seller_read_seq},
+        "status": room.status,
+    }
+
+
+def _messages_after(*, room_id: int, user_id: int, after: int, limit: int) -> dict:
+    room = room_participant(room_id=room_id, user_id=user_id)
+    messages = room_messages_after(room=room, user_id=user_id, after=after, limit=limit)
+    return {
+        "messages": messages,
+        "seq": room.seq,
+        "more": bool(messages) and messages[-1]["seq"] < room.seq,
+        "read": {"buyer": room.buyer_read_seq, "seller": room.seller_read_seq},
+        "status": room.status,
+    }
+
+
+def _send(*, session_key, user_id: int, room_id: int, text: str, client_id: str):
+    user = session_user(session_key=session_key, user_id=user_id)
+    result = services.message_send(actor=user, room_id=room_id, text=text, client_id=client_id)
+    from chat.selectors import message_payload
+
+    return result, message_payload(result.message)
+
+
+def _read(*, session_key, user_id: int, room_id: int, seq: int) -> int:
+    user = session_user(session_key=session_key, user_id=user_id)
+    return services.room_mark_read(actor=user, room_id=room_id, seq=seq)
+
+
+def _check_session(*, session_key, user_id: int) -> None:
+    session_user(session_key=session_key, user_id=user_id)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = "__no_channel_layer__"
+
+    rt_room_id: int | None = None
+    rt_user_id: int | None = None
+    rt_ready = False
+    rt_seq: int | None = None  # the last message seq this client has (None until its first sync)
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # --- connect / disconnect ----------------------------------------------------------------
+
+    async def websocket_connect(self, message):
+        room_id = self.scope["url_route"]["kwargs"]["room_id"]
+        user = self.scope.get("user")
+        self._pending: dict[int, dict] = {}
+        self._fetching = 0
+        self._refetch = False
+        self._outbox: asyncio.Queue = asyncio.Queue()
+        self._writer: asyncio.Task | None = None
+        self._frames = LocalBucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
+        self._syncs = LocalBucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(CLOSE_LOGIN)
+            return
+        self.rt_user_id = user.pk
+        hub = get_hub()
+        await hub.ready(timeout=realtime_setting("READY_TIMEOUT_S", 1.0))
+        try:
+            info = await database_sync_to_async(_open_room)(
+                session_key=self._session_key(), user_id=user.pk, room_id=room_id
+            )
+        except (LoginRequired, AccountSuspended, ChatNotFound) as refusal:
+            code = {"login_required": CLOSE_LOGIN, "suspended": CLOSE_FORBIDDEN}.get(refusal.code, CLOSE_NOT_FOUND)
+            await self.accept()
+            await self.close(code)
+            return
+        except Exception:
+            logger.exception("chat: connect failed room=%s", room_id)
+            await self.accept()
+            await self.close(CLOSE_SERVER_ERROR)
+            return
+        await self.accept()
+        self.rt_room_id = room_id
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        hub.chat_register(self)
+        self.rt_ready = True
+        self._emit({"type": "ready", **info})
+
+    async def websocket_disconnect(self, message):
+        if self.rt_room_id is not None:
+            get_hub().chat_unregister(self)
+        self.rt_ready = False
+        if self._writer is not None:
+            self._writer.cancel()
+        raise StopConsumer()
+
+    def _session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return getattr(session, "session_key", None) if session is not None else None
+
+    # --- writing to the client (one writer: frames leave in the order they were emitted) -------
+
+    def _emit(self, payload: dict) -> None:
+        self._outbox.put_nowait(bus.encode(payload))
+
+    def _emit_close(self, code: int) -> None:
+        """Close after everything emitted so far went out (an error frame, then the close)."""
+        self.rt_ready = False
+        self._outbox.put_nowait(code)
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            try:
+                if isinstance(item, int):
+                    await self.close(item)
+                    return
+                await self.send(text_data=item)
+            except Exception as exc:  # closing
+                logger.debug("chat write failed: %s", exc)
+                return
+
+    # --- events from the hub ----------------------------------------------------------------
+
+    def rt_chat_event(self, event: dict) -> None:
+        if not self.rt_ready:
+            return
+        kind = event.get("type")
+        if kind == "chat.message":
+            message = event.get("message")
+            if isinstance(message, dict) and isinstance(message.get("seq"), int):
+                self._offer([message])
+        elif kind == "chat.read":
+            self._emit(
+                {"type": "read", "room_id": self.rt_room_id, "reader": event.get("reader"), "seq": event.get("seq")}
+            )
+        elif kind == "chat.meeting":
+            self._emit({"type": "meeting", "room_id": self.rt_room_id, "message": event.get("message")})
+        elif kind == "chat.closed":
+            self._emit({"type": "closed", "room_id": self.rt_room_id, "reason": event.get("reason")})
+
+    def rt_chat_resync(self) -> None:
+        """The hub's subscription is back: whatever was published meanwhile is lost, so read
+        what came after our mark from the database."""
+        if self.rt_ready and self.rt_seq is not None:
+            self._catch_up()
+
+    def rt_session_recheck(self) -> None:
+        if self.rt_ready:
+            asyncio.get_running_loop().create_task(self._recheck())
+
+    async def _recheck(self) -> None:
+        try:
+            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+        except (LoginRequired, AccountSuspended):
+            self._emit_close(CLOSE_LOGIN)
+        except Exception:
+            logger.exception("chat: session re-check failed user=%s", self.rt_user_id)
+            self._emit_close(CLOSE_LOGIN)  # fail closed: the conversation is private
+
+    # --- in-order, exactly-once delivery ------------------------------------------------------
+
+    def _offer(self, messages: list[dict]) -> None:
+        for message in messages:
+            seq = message["seq"]
+            if self.rt_seq is None or seq > self.rt_seq:
+                self._pending.setdefault(seq, message)
+        self._drain()
+
+    def _drain(self) -> None:
+        if self.rt_seq is None or self._fetching:
+            return
+        while self.rt_seq + 1 in self._pending:
+            self.rt_seq += 1
+            self._emit({"type": "message", "room_id": self.rt_room_id, "message": self._pending.pop(self.rt_seq)})
+        for seq in [s for s in self._pending if s <= self.rt_seq]:
+            del self._pending[seq]
+        if self._pending:
+            self._catch_up()  # a gap before the next one we hold: fill it from the database
+
+    def _catch_up(self) -> None:
+        if self._fetching:
+            self._refetch = True
+            return
+        self._fetching += 1
+        asyncio.get_running_loop().create_task(self._fetch_missing())
+
+    async def _fetch_missing(self) -> None:
+        try:
+            while self.rt_ready:
+                self._refetch = False
+                answer = await database_sync_to_async(_messages_after)(
+                    room_id=self.rt_room_id,
+                    user_id=self.rt_user_id,
+                    after=self.rt_seq,
+                    limit=chat_setting("SYNC_MAX", 200),
+                )
+                if self.rt_seq is None:
+                    break  # not synced yet: its first sync fetches everything
+                for message in answer["messages"]:
+                    if message["seq"] > self.rt_seq:
+                        self._pending[message["seq"]] = message
+                while self.rt_seq + 1 in self._pending:
+                    self.rt_seq += 1
+                    self._emit(
+                        {"type": "message", "room_id": self.rt_room_id, "message": self._pending.pop(self.rt_seq)}
+                    )
+                for reader, seq in answer["read"].items():
+                    self._emit({"type": "read", "room_id": self.rt_room_id, "reader": reader, "seq": seq})
+                if not answer["more"] and not self._refetch:
+                    break
+        except ChatNotFound:
+            self._emit_close(CLOSE_NOT_FOUND)
+        except Exception:
+            logger.exception("chat: catch-up failed room=%s", self.rt_room_id)
+        finally:
+            self._fetching -= 1
+        self._drain()
+
+    # --- frames -----------------------------------------------------------------------------
+
+    async def websocket_receive(self, message):
+        if not self.rt_ready:
+            return
+        if not self._frames.take():
+            await self._error(RateLimited("메시지를 너무 자주 보내고 있어요. 잠시 후 다시 시도해 주세요."), None)
+            return
+        try:
+            request = parse_chat_frame(message.get("text"))
+        except FrameRejected as rejected:
+            await self._error(rejected.error, rejected.request_id)
+            return
+        try:
+            if request.type == "sync":
+                await self._handle_sync(request)
+            elif request.type == "send":
+                await self._send_message(request)
+            elif request.type == "read":
+                await self._mark_read(request)
+        except DomainError as exc:
+            await self._error(exc, request.request_id)
+        except Exception:
+            logger.exception("chat: %s failed room=%s user=%s", request.type, self.rt_room_id, self.rt_user_id)
+            await self._error(ServerError(), request.request_id)
+
+    async def _handle_sync(self, request: ChatRequest) -> None:
+        if not self._syncs.take():
+            raise RateLimited("동기화 요청이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
+        after = request.seq or 0
+        self._fetching += 1
+        try:
+            answer = await database_sync_to_async(_messages_after)(
+                room_id=self.rt_room_id, user_id=self.rt_user_id, after=after, limit=chat_setting("SYNC_MAX", 200)
+            )
+            messages = answer["messages"]
+            self.rt_seq = messages[-1]["seq"] if messages else min(after, answer["seq"])
+            self._emit({"type": "sync", "request_id": request.request_id, "room_id": self.rt_room_id, **answer})
+        finally:
+            self._fetching -= 1
+        self._drain()
+
+    async def _send_message(self, request: ChatRequest) -> None:
+        allowed = rate_limit_take_local(
+            key=f"chat-send:{self.rt_user_id}",
+            rate=chat_setting("MESSAGE_RATE_PER_S", 1.0),
+            burst=chat_setting("MESSAGE_BURST", 10),
+        )
+        if not allowed:
+            raise RateLimited("메시지를 너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.")
+        result, payload = await _money_call(_send)(
+            session_key=self._session_key(),
+            user_id=self.rt_user_id,
+            room_id=self.rt_room_id,
+            text=request.text,
+            client_id=request.request_id,
+        )
+        ack = {
+            "type": "ack",
+            "request_id": request.request_id,
+            "seq": result.message.seq,
+            "duplicate": result.duplicate,
+            "warning": services.SAFE_PAY_WARNING if result.warning else None,
+        }
+        self._emit(ack)
+        # Our own message reaches this socket even when the bus is down (a gap is read back).
+        if self.rt_seq is not None:
+            self._offer([payload])
+
+    async def _mark_read(self, request: ChatRequest) -> None:
+        await _money_call(_read)(
+            session_key=self._session_key(), user_id=self.rt_user_id, room_id=self.rt_room_id, seq=request.seq
+        )
+
+    async def _error(self, error: DomainError, request_id: str | None) -> None:
+        payload = {"type": "error", "request_id": request_id, "code": error.code, "message": error.message}
+        for key, value in error.details.items():
+            payload.setdefault(key, value)
+        self._emit(payload)
+        if error.code == "chat_not_found":
+            self._emit_close(CLOSE_NOT_FOUND)

@@ -1,0 +1,74 @@
+"""Two Chromium contexts as the winner and the seller of a sale, on a real Daphne process
+with Redis: the seller's unread badge counts the winner's meeting proposal and clears when the
+room is opened; the seller accepts; both room pages update live without a reload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from chat.models import Message
+from tests.browser.test_live import live_site, login, static_root  # noqa: F401  (fixtures)
+from tests.chat.conftest import make_sale
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_winner_proposes_a_meeting_the_seller_accepts_and_both_pages_follow_live(live_site, new_page, shot):  # noqa: F811
+    sale = make_sale(title="원목 책상")
+    room_url = f"{live_site.url}/chat/{sale.room.pk}/"
+
+    winner, seller = new_page(), new_page()
+    login(winner, live_site, sale.buyer)
+    login(seller, live_site, sale.seller)
+    seller.goto(f"{live_site.url}/chat/")
+    assert seller.locator(".chat-mobile [data-chat-badge]").is_hidden()
+
+    winner.goto(room_url)
+    winner.wait_for_selector("[data-chat-room][data-conn='live']")
+    winner.evaluate("window.__notReloaded = true")
+    winner.click(".chat-extra summary")
+    day = timezone.localdate() + timedelta(days=1)
+    winner.fill("#meet-at", f"{day.isoformat()}T19:30")
+    winner.select_option("#meet-spot", index=1)  # the seller's own 동
+    winner.fill("#meet-place", "역 2번 출구 앞")
+    winner.click("[data-propose-meeting]")
+    winner.wait_for_selector(".chat-msg--mine .chat-meeting")
+    assert "역 2번 출구 앞" in winner.locator(".chat-msg--mine .chat-meeting").inner_text()
+
+    # The seller's list page counts it (its light re-check), in the header and on the room.
+    expect(seller.locator(".chat-mobile [data-chat-badge]")).to_have_text("1")
+    expect(seller.locator(f"[data-room-unread='{sale.room.pk}']")).to_have_text("1")
+    shot(seller, "chat-list-unread")
+
+    # Opening the room clears the badge; the winner sees "읽음" on the proposal, live.
+    seller.goto(room_url)
+    seller.wait_for_selector("[data-chat-room][data-conn='live']")
+    seller.evaluate("window.__notReloaded = true")
+    assert seller.locator(".chat-mobile [data-chat-badge]").is_hidden()
+    winner.wait_for_selector(".chat-msg--mine [data-read-mark]:not([hidden])")
+
+    # The seller accepts; both pages show the accepted meeting without a reload.
+    seller.click("[data-accept-meeting]")
+    for page in (seller, winner):
+        page.wait_for_selector(".chat-meeting.is-accepted")
+        expect(page.locator("[data-meeting-box]")).to_contain_text("역 2번 출구 앞")
+    winner.wait_for_selector(".chat-msg--system >> text=약속을 수락했어요.")
+
+    # A text message from the seller reaches the winner, rendered as text.
+    seller.fill("#chat-text", "<b>내일 봬요</b>")
+    seller.press("#chat-text", "Enter")
+    winner.wait_for_selector(".chat-msg--theirs .chat-text >> text=<b>내일 봬요</b>")
+    assert winner.locator(".chat-msg--theirs b").count() == 0
+    shot(winner, "chat-room-winner")
+    shot(seller, "chat-room-seller")
+
+    for page in (winner, seller):
+        assert page.evaluate("window.__notReloaded === true")
+    proposal = Message.objects.get(kind="meeting")
+    assert proposal.accepted_at is not None
+    sale.room.refresh_from_db()
+    assert sale.room.meeting_id == proposal.pk
