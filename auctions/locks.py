@@ -43,12 +43,14 @@ class LockedAuction:
     current_price: int
     buy_now_price: int | None
     leader_id: int | None
+    leader_max: int | None
     bid_count: int
     recent_bids: list
     seq: int
     soft_close_window_s: int
     soft_close_extension_s: int
     soft_close_cap_s: int
+    leader_name: str | None  # the leader's nickname (or username), read with the row
 
     @property
     def id(self) -> int:
@@ -74,6 +76,7 @@ _LOCKED_COLUMNS = [
             "current_price",
             "buy_now_price",
             "leader",
+            "leader_max",
             "bid_count",
             "recent_bids",
             "seq",
@@ -83,18 +86,22 @@ _LOCKED_COLUMNS = [
         )
     )
 ]
-_ROW_SQL = f"SELECT {', '.join(_LOCKED_COLUMNS)} FROM {Auction._meta.db_table} WHERE id = %s"  # noqa: S608 (meta)
+_USER_TABLE = Auction._meta.get_field("leader").related_model._meta.db_table  # type: ignore[union-attr]
+_ROW_SQL = (
+    f"SELECT {', '.join('a.' + c for c in _LOCKED_COLUMNS)}, COALESCE(NULLIF(u.nickname, ''), u.username) "  # noqa: S608 (meta)
+    f"FROM {Auction._meta.db_table} a LEFT JOIN {_USER_TABLE} u ON u.id = a.leader_id WHERE a.id = %s"
+)
 
 
 def auction_row_lock(*, auction_id: int, for_update: bool = True) -> LockedAuction:
     """auction_lock as one plain statement (PostgreSQL; the bid's hot path): the same row lock,
     no ORM compile, no model instance. Raises AuctionNotFound."""
     with connection.cursor() as cursor:
-        cursor.execute(_ROW_SQL + (" FOR UPDATE" if for_update else ""), [auction_id])
+        cursor.execute(_ROW_SQL + (" FOR UPDATE OF a" if for_update else ""), [auction_id])
         row = cursor.fetchone()
     if row is None:
         raise AuctionNotFound()
     values = list(row)
-    recent = values[15]
-    values[15] = json.loads(recent) if isinstance(recent, str) else list(recent or [])
+    recent = values[16]
+    values[16] = json.loads(recent) if isinstance(recent, str) else list(recent or [])
     return LockedAuction(*values)

@@ -59,6 +59,8 @@ class Auction(models.Model):
     leader = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="leading_auctions"
     )
+    # The leader's whole maximum (max bidding), held in their wallet's locked money; never public.
+    leader_max = models.BigIntegerField(_("최고 입찰자의 최대 입찰가"), null=True, blank=True)
     bid_count = models.PositiveIntegerField(_("입찰 수"), default=0)
     # The last few bids (masked), kept on the row by bid_place so a live state needs no query.
     recent_bids = models.JSONField(default=list, blank=True)
@@ -116,9 +118,17 @@ class Auction(models.Model):
 
 
 class Bid(models.Model):
+    class Kind(models.TextChoices):
+        BID = "bid", _("입찰")
+        AUTO = "auto", _("자동 입찰")
+        RAISE = "raise", _("최대 입찰가 변경")
+
     auction = models.ForeignKey(Auction, on_delete=models.PROTECT, related_name="bids")
     bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids")
     amount = models.BigIntegerField(_("입찰가"))
+    # The bidder's maximum when this row was made (= amount for a plain bid); never public.
+    max_amount = models.BigIntegerField(_("최대 입찰가"))
+    kind = models.CharField(_("종류"), max_length=10, choices=Kind.choices, default=Kind.BID)
     client_request_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -131,6 +141,9 @@ class Bid(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["bidder", "client_request_id"], name="bid_unique_request"),
             models.CheckConstraint(condition=models.Q(amount__gte=1), name="bid_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_amount__gte=models.F("amount")), name="bid_max_at_least_amount"
+            ),
         ]
         verbose_name = _("입찰")
         verbose_name_plural = _("입찰")
