@@ -13,10 +13,11 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
 
-# Pinned requirements first (a layer that only changes when they do). psycopg[binary] and
-# Pillow ship wheels: no compiler in the image.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# The hashed lock first (a layer that only changes when it does): every package pinned and
+# checked against its PyPI hash (requirements.lock, made from requirements.txt by `make lock`).
+# psycopg[binary] and Pillow ship wheels: no compiler in the image.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 COPY --chown=app:app . .
 

@@ -1,10 +1,16 @@
-.PHONY: run test test-fast lint format audit
+.PHONY: run test test-fast lint typecheck format audit lock
 run:  ## install, migrate, seed demo data, serve on http://127.0.0.1:8000 with the worker
 	scripts/run.sh
-test:  ## the whole suite (ruff, migrations check, pytest on PostgreSQL + Redis)
+test:  ## the whole suite (ruff, mypy, migrations check, pytest on PostgreSQL + Redis)
 	scripts/test.sh
+test-fast:  ## the inner loop: the same checks, pytest without browser, multi-process, storm and bench tests
+	scripts/test.sh --fast
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+typecheck:  ## mypy alone (settings need a SECRET_KEY; any value will do)
+	SECRET_KEY=$${SECRET_KEY:-typecheck-only} .venv/bin/mypy
+lock:  ## requirements*.txt -> requirements*.lock (hashed, resolved against PyPI)
+	scripts/lock.sh
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 audit:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.forms import AdminLoginForm
 from accounts.models import Neighbourhood, User
 from accounts.services import user_create, user_suspend, user_unsuspend
 from neighborbid.admin_actions import ReasonForm, form_action
@@ -21,6 +22,7 @@ from wallets.models import Wallet
 admin.site.site_header = "NeighborBid 운영"
 admin.site.site_title = "NeighborBid 운영"
 admin.site.index_title = "운영 · 모더레이션"
+admin.site.login_form = AdminLoginForm  # "아이디"; a locked login says so (not "wrong password")
 
 
 class NeighborBidUserCreationForm(AdminUserCreationForm):
@@ -128,7 +130,7 @@ class UserAdmin(DjangoUserAdmin):
             f"{wallet.locked_balance:,}",
         )
 
-    @admin.action(description="선택한 사용자 이용 정지 (판매 중 경매 숨김·환불)", permissions=["suspend"])
+    @admin.action(description="선택한 회원 이용 정지 (판매 중 경매 숨김·환불)", permissions=["suspend"])
     def suspend_users(self, request, queryset):
         def perform(user, data):
             hidden = user_suspend(user_id=user.pk, staff_user=request.user, reason=data["reason"])
@@ -142,11 +144,11 @@ class UserAdmin(DjangoUserAdmin):
             title="이용 정지",
             form_class=ReasonForm,
             perform=perform,
-            intro="정지된 사용자는 경매 등록, 입찰, 구매를 할 수 없습니다. 진행 중인 판매 경매는 숨기고 "
-            "입찰금을 환불합니다. 사유는 본인에게 표시됩니다.",
+            intro="정지된 회원은 경매 등록, 입찰, 구매를 할 수 없어요. 진행 중인 판매 경매는 숨기고 "
+            "입찰금을 환불해요. 사유는 본인에게 보여요.",
         )
 
-    @admin.action(description="선택한 사용자 이용 정지 해제", permissions=["suspend"])
+    @admin.action(description="선택한 회원 이용 정지 해제", permissions=["suspend"])
     def unsuspend_users(self, request, queryset):
         done = 0
         for user in queryset:
@@ -157,7 +159,7 @@ class UserAdmin(DjangoUserAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{user}: {exc.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done}명의 이용 정지를 해제했습니다.", messages.SUCCESS)
+            self.message_user(request, f"{done}명의 이용 정지를 풀었어요.", messages.SUCCESS)
 
 
 @admin.register(Neighbourhood)

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_migrate, pre_save
+from django.db.models.signals import post_migrate, post_save, pre_save
 
 
 class AccountsConfig(AppConfig):
@@ -21,7 +21,9 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(on_logged_in, dispatch_uid="neighborbid.logged_in")
 
         # A logout or a new password ends live sockets' personal delivery (issue: sessions).
-        from accounts.signals import on_logged_out, on_user_pre_save
+        from accounts.signals import on_logged_out, on_user_post_save, on_user_pre_save
 
         user_logged_out.connect(on_logged_out, dispatch_uid="accounts.logged_out")
-        pre_save.connect(on_user_pre_save, sender=self.get_model("User"), dispatch_uid="accounts.password_changed")
+        user_model = self.get_model("User")
+        pre_save.connect(on_user_pre_save, sender=user_model, dispatch_uid="accounts.password_changed")
+        post_save.connect(on_user_post_save, sender=user_model, dispatch_uid="accounts.password_changed_saved")

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -26,9 +30,13 @@ class Neighbourhood(models.Model):
         return f"{self.district} {self.name}"
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager["User"]):
     """Django's manager, unchanged. Users are created by accounts.services.user_create (which
     also creates the wallet in the same transaction); `createsuperuser` is overridden to call it."""
+
+
+class UsernameValidator(UnicodeUsernameValidator):
+    message = _("아이디는 영문, 숫자, @/./+/-/_만 쓸 수 있어요.")
 
 
 class User(AbstractUser):
@@ -37,6 +45,15 @@ class User(AbstractUser):
         MIDDLE = 6, _("조금 먼 동네 (6km)")
         FAR = 10, _("먼 동네 (10km)")
 
+    # AbstractUser's field with the house's word: "아이디", never Django's "사용자 이름".
+    username = models.CharField(
+        _("아이디"),
+        max_length=150,
+        unique=True,
+        help_text=_("150자 이하의 영문, 숫자, @/./+/-/_만 쓸 수 있어요."),
+        validators=[UsernameValidator()],
+        error_messages={"unique": _("이미 사용 중인 아이디예요.")},
+    )
     nickname = models.CharField(_("닉네임"), max_length=30)
     neighbourhood = models.ForeignKey(
         Neighbourhood,
@@ -51,10 +68,21 @@ class User(AbstractUser):
     is_suspended = models.BooleanField(_("이용 정지"), default=False)
     suspended_reason = models.TextField(_("정지 사유"), blank=True)
     suspended_at = models.DateTimeField(_("정지 시각"), null=True, blank=True)
+    # 매너온도: written only by accounts.services.user_temperature_recompute (formula in
+    # reviews.rules, docs/architecture.md); everyone starts at 36.5 °C.
+    manner_temperature = models.DecimalField(
+        _("매너온도"), max_digits=3, decimal_places=1, default=Decimal("36.5"), editable=False
+    )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(manner_temperature__gte=0, manner_temperature__lte=99),
+                name="user_manner_temperature_range",
+            ),
+        ]
         verbose_name = _("회원")
         verbose_name_plural = _("회원")
 

@@ -3,7 +3,8 @@
 
 The moderation actions are guarded by three custom permissions (rows in auth_permission, no
 model change): `auctions.moderate_auction` (cancel / hide a listing), `accounts.suspend_user`
-and `wallets.adjust_wallet` (the manual correction). Plain view permissions let moderators read
+`wallets.adjust_wallet` (the manual correction) and `trades.resolve_dispute` (deciding a
+trade's dispute). Plain view permissions let moderators read
 auctions, bids, reports, users, wallets and the ledger; `auctions.change_report` lets them work
 the report queue. No add, change or delete permission on money or auction state is granted.
 
@@ -25,6 +26,8 @@ CUSTOM_PERMISSIONS = [
     ("auctions", "auction", "moderate_auction", "Can cancel or hide listings (moderation)"),
     ("accounts", "user", "suspend_user", "Can suspend or unsuspend users (moderation)"),
     ("wallets", "wallet", "adjust_wallet", "Can make a manual wallet correction (moderation)"),
+    # also declared in trades.Trade.Meta.permissions (same name), so either creator may run first
+    ("trades", "trade", "resolve_dispute", "Can resolve trade disputes"),
 ]
 
 MODERATOR_PERMISSIONS = [
@@ -39,6 +42,9 @@ MODERATOR_PERMISSIONS = [
     ("wallets", "wallet", "view_wallet"),
     ("wallets", "wallet", "adjust_wallet"),
     ("wallets", "ledgerentry", "view_ledgerentry"),
+    ("trades", "trade", "view_trade"),
+    ("trades", "trade", "resolve_dispute"),
+    ("trades", "tradedisputephoto", "view_tradedisputephoto"),
 ]
 
 

@@ -6,6 +6,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
@@ -35,13 +36,39 @@ def neighbourhood_distances(*, origin: Neighbourhood) -> dict[int, float]:
     }
 
 
+KM_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_KM / 180
+
+
+def neighbourhood_distances_within(*, origin: Neighbourhood, radius_km: float) -> dict[int, float]:
+    """Distance from `origin` to every neighbourhood within `radius_km`, by id. A latitude and
+    longitude box around the origin comes first (in SQL: at 500 동 a 10 km range reads about a
+    third of them), the haversine after, on the box's rows only."""
+    margin = 1.001  # the box holds the whole circle, with float slack
+    dlat = radius_km / KM_PER_DEGREE_LAT * margin
+    # the widest longitude span of the circle is at the latitude nearest a pole
+    far_lat = min(89.9, abs(origin.latitude) + dlat)
+    dlon = min(180.0, radius_km / (KM_PER_DEGREE_LAT * math.cos(math.radians(far_lat))) * margin)
+    rows = Neighbourhood.objects.filter(
+        latitude__gte=origin.latitude - dlat,
+        latitude__lte=origin.latitude + dlat,
+        longitude__gte=origin.longitude - dlon,
+        longitude__lte=origin.longitude + dlon,
+    ).values_list("id", "latitude", "longitude")
+    found = {}
+    for pk, lat, lon in rows:
+        km = distance_km(origin.latitude, origin.longitude, lat, lon)
+        if km <= radius_km:
+            found[pk] = km
+    return found
+
+
 def neighbourhood_ids_within(*, origin: Neighbourhood, radius_km: float) -> list[int]:
-    return [pk for pk, km in neighbourhood_distances(origin=origin).items() if km <= radius_km]
+    return list(neighbourhood_distances_within(origin=origin, radius_km=radius_km))
 
 
-def user_location_verified(user, *, now: datetime | None = None) -> bool:
+def user_location_verified(user: User | AnonymousUser, *, now: datetime | None = None) -> bool:
     """Verified within the last VERIFY_VALID_DAYS days (then we ask again)."""
-    if not getattr(user, "is_authenticated", False) or user.location_verified_at is None:
+    if not user.is_authenticated or user.location_verified_at is None:
         return False
     if user.neighbourhood_id is None:
         return False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -26,7 +28,7 @@ def user_create(
     nickname: str,
     neighbourhood: Neighbourhood | None = None,
     superuser: bool = False,
-    **extra: object,
+    **extra: Any,
 ) -> User:
     """Create a user and their one wallet, in one transaction: the only way users come to be
     (sign-up, the admin's "add user", `createsuperuser`, the demo data, the tests' factories).
@@ -136,6 +138,16 @@ def user_unsuspend(*, user_id: int, staff_user: User) -> None:
     _check_may_moderate(staff=staff, target_id=user_id)
     User.objects.filter(pk=user_id).update(is_suspended=False, suspended_reason="", suspended_at=None)
     logger.info("user unsuspended id=%s staff=%s", user_id, staff.pk)
+
+
+def user_temperature_set(*, user_id: int, temperature: Decimal) -> None:
+    """Store a user's 매너온도 (the only writer of User.manner_temperature). The value is
+    computed by reviews.rules from the reviews the user received; the review services call
+    this inside their own transaction, so a review and the temperature it causes commit
+    together. Refuses a value outside 0–99 °C."""
+    if not isinstance(temperature, Decimal) or not temperature.is_finite() or not (0 <= temperature <= 99):
+        raise InvalidRequest("매너온도 값이 올바르지 않아요.")
+    User.objects.filter(pk=user_id).update(manner_temperature=temperature.quantize(Decimal("0.1")))
 
 
 def user_sessions_changed(*, user_id: int) -> None:

@@ -1,7 +1,9 @@
 """Signal receivers that turn Django's own auth events into the accounts services' calls.
 
 Only plumbing: the rule (what a changed session means for live sockets) is
-accounts.services.user_sessions_changed."""
+accounts.services.user_sessions_changed. The announcement must go out only once the change is
+in the database, or a socket re-checks its session too early, finds it still valid, and keeps
+the user's personal notifications (issue 9 #3)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,32 @@ from typing import Any
 
 
 def on_logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
-    if user is not None and getattr(user, "pk", None) is not None:
-        from accounts.services import user_sessions_changed
+    if user is None or getattr(user, "pk", None) is None:
+        return
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        # Django's logout() flushes the session only after this signal: delete it first, so
+        # the sockets that re-check on the announcement find it gone (the flush that follows
+        # finds nothing left to delete).
+        session.delete()
+    from accounts.services import user_sessions_changed
 
-        user_sessions_changed(user_id=user.pk)
+    user_sessions_changed(user_id=user.pk)
 
 
 def on_user_pre_save(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
-    """A password set on an existing user (change, reset, admin) ends the other sessions."""
+    """A password set on an existing user (change, reset, admin) ends the other sessions:
+    noted here, announced after the row is written (on_user_post_save)."""
     if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
         return
     stored = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if stored is not None and stored != instance.password:
+        instance._nb_password_changed = True
+
+
+def on_user_post_save(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
+    if getattr(instance, "_nb_password_changed", False):
+        instance._nb_password_changed = False
         from accounts.services import user_sessions_changed
 
-        user_sessions_changed(user_id=instance.pk)
+        user_sessions_changed(user_id=instance.pk)  # after commit (or now, in autocommit)

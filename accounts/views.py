@@ -43,6 +43,7 @@ def signup(request):
                     password=data["password1"],
                     nickname=data["nickname"],
                     neighbourhood=data["neighbourhood"],
+                    email=data.get("email") or "",
                 )
             except DomainError as exc:
                 form.add_error(None, exc.message)

@@ -12,6 +12,7 @@ from auctions.models import Auction, Bid, Report
 from auctions.services import auction_cancel, auction_hide, report_resolve
 from neighborbid.admin_actions import ReasonForm, form_action
 from neighborbid.errors import DomainError
+from neighborbid.korean import josa, particle
 
 
 class ReadOnlyAdminMixin:
@@ -129,7 +130,7 @@ class AuctionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def cancel_auctions(self, request, queryset):
         def perform(auction, data):
             auction_cancel(auction_id=auction.pk, actor=request.user, reason=data["reason"])
-            return "취소했습니다. 잠긴 입찰금은 돌려주었습니다."
+            return "취소했어요. 잠긴 입찰금은 돌려줬어요."
 
         return form_action(
             self,
@@ -139,15 +140,15 @@ class AuctionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             title="경매 취소",
             form_class=ReasonForm,
             perform=perform,
-            intro="진행 중인 경매를 취소합니다. 최고 입찰자의 입찰금은 지갑으로 돌아가고, 판매자와 입찰자에게 "
-            "알림이 가며, 경매 페이지에 실시간으로 반영됩니다. 사유는 판매자에게 전달됩니다.",
+            intro="진행 중인 경매를 취소해요. 최고 입찰자의 입찰금은 지갑으로 돌아가고, 판매자와 입찰자에게 "
+            "알림이 가며, 경매 페이지에 실시간으로 반영돼요. 사유는 판매자에게 전달돼요.",
         )
 
     @admin.action(description="선택한 경매 숨김 (진행 중이면 취소)", permissions=["moderate"])
     def hide_auctions(self, request, queryset):
         def perform(auction, data):
             auction_hide(auction_id=auction.pk, staff_user=request.user, reason=data["reason"])
-            return "숨겼습니다."
+            return "숨겼어요."
 
         return form_action(
             self,
@@ -157,7 +158,7 @@ class AuctionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             title="경매 숨김",
             form_class=ReasonForm,
             perform=perform,
-            intro="목록과 검색에서 숨기고 더 이상 입찰할 수 없게 합니다. 진행 중인 경매는 취소되고 입찰금은 환불됩니다.",
+            intro="목록과 검색에서 숨기고 더 이상 입찰할 수 없게 해요. 진행 중인 경매는 취소되고 입찰금은 환불돼요.",
         )
 
 
@@ -223,7 +224,7 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="경매", ordering="auction")
     def auction_link(self, obj: Report) -> str:
-        if obj.auction_id is None:
+        if obj.auction is None:  # no query when auction_id is None
             return "-"
         url = reverse("admin:auctions_auction_change", args=[obj.auction_id])
         return format_html('<a href="{}">#{} {}</a>', url, obj.auction_id, obj.auction.title)
@@ -238,7 +239,9 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{report}: {exc.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"신고 {done}건을 '{label}'(으)로 처리했습니다.", messages.SUCCESS)
+            self.message_user(
+                request, f"신고 {done}건을 '{label}'{particle(label, '으로/로')} 처리했어요.", messages.SUCCESS
+            )
 
     @admin.action(description="선택한 신고 기각", permissions=["handle"])
     def dismiss_reports(self, request, queryset):
@@ -252,10 +255,10 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def hide_reported_listings(self, request, queryset):
         def perform(report, data):
             if report.auction_id is None:
-                return "경매 신고가 아니어서 건너뛰었습니다."
+                return "경매 신고가 아니어서 건너뛰었어요."
             auction_hide(auction_id=report.auction_id, staff_user=request.user, reason=data["reason"])
             report_resolve(report_id=report.pk, staff_user=request.user, status=Report.Status.ACTIONED)
-            return f"경매 #{report.auction_id}을(를) 숨겼습니다."
+            return f"{josa(f'경매 #{report.auction_id}', '을/를')} 숨겼어요."
 
         return form_action(
             self,
@@ -265,15 +268,15 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             title="신고된 경매 숨김",
             form_class=ReasonForm,
             perform=perform,
-            intro="신고된 경매를 숨기고(진행 중이면 취소, 입찰금 환불) 신고를 조치 완료로 표시합니다.",
+            intro="신고된 경매를 숨기고(진행 중이면 취소, 입찰금 환불) 신고를 조치 완료로 표시해요.",
         )
 
-    @admin.action(description="신고된 사용자(또는 경매 판매자) 이용 정지 후 조치 완료", permissions=["suspend"])
+    @admin.action(description="신고된 회원(또는 경매 판매자) 이용 정지 후 조치 완료", permissions=["suspend"])
     def suspend_reported_users(self, request, queryset):
         def perform(report, data):
             target = report.reported_user or (report.auction.seller if report.auction_id else None)
             if target is None:
-                return "정지할 사용자가 없습니다."
+                return "정지할 회원이 없어요."
             hidden = user_suspend(user_id=target.pk, staff_user=request.user, reason=data["reason"])
             report_resolve(report_id=report.pk, staff_user=request.user, status=Report.Status.ACTIONED)
             return f"{target.username} 이용 정지 (숨긴 경매 {hidden}건)."
@@ -283,9 +286,9 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request,
             queryset.select_related("reported_user", "auction__seller"),
             action="suspend_reported_users",
-            title="신고된 사용자 이용 정지",
+            title="신고된 회원 이용 정지",
             form_class=ReasonForm,
             perform=perform,
-            intro="신고된 사용자(사용자 신고가 아니면 경매의 판매자)의 이용을 정지합니다. 진행 중인 판매 경매는 "
-            "숨기고 입찰금을 환불합니다. 사유는 본인에게 표시됩니다.",
+            intro="신고된 회원(회원 신고가 아니면 경매의 판매자)의 이용을 정지해요. 진행 중인 판매 경매는 "
+            "숨기고 입찰금을 환불해요. 사유는 본인에게 보여요.",
         )

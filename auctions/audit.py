@@ -3,7 +3,7 @@
 Here, where auctions and wallets are both known: the wallets' own invariants
 (wallets.audit.audit_wallets) with each wallet's expected locked money (the holds of the live
 auctions its user leads), then the auctions' invariants: one payout per sale, and each bid's
-hold and release of the right size.
+hold and release of the right size, and the trades' escrow (trades.audit).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
 from auctions.models import Auction, Bid
+from trades.audit import audit_trades
+from trades.models import Trade
 from wallets.audit import AuditReport, audit_wallets, snapshot
 from wallets.models import LedgerEntry, Wallet
 
@@ -34,7 +36,10 @@ def audit_ledger(*, max_violations: int = 200) -> AuditReport:
             .annotate(total=Sum(Coalesce("leader_max", "current_price")))
         ):
             holds[row["leader_id"]] = row["total"]
-        audit_wallets(report, expected_locked=holds, expected_label="leads live auctions holding")
+        escrow = audit_trades(report)
+        audit_wallets(
+            report, expected_locked=holds, expected_label="leads live auctions holding", expected_escrow=escrow
+        )
         _audit_sales(report)
         _audit_bid_holds(report)
         del report.violations[max_violations:]
@@ -78,9 +83,12 @@ def _audit_bid_holds(report: AuditReport) -> None:
 
 
 def _audit_sales(report: AuditReport) -> None:
-    """Each ended auction: at most one winner, its seller paid exactly once, its buyer charged once."""
+    """Each ended auction: at most one winner, and a sale paid exactly once, one of two ways:
+    before trades, the buyer charged once (purchase) and the seller paid once (sale_proceeds);
+    since trades, one trade between the winner and the seller for the final price (whose
+    escrow trades.audit follows) and no purchase / sale_proceeds. Unsold or cancelled
+    auctions moved no money and have no trade."""
     v = report.violations
-    # (5) each ended auction: at most one winner, its seller paid exactly once
     paid = defaultdict(lambda: {"n": 0, "amount": 0})
     for row in (
         LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS)
@@ -88,22 +96,37 @@ def _audit_sales(report: AuditReport) -> None:
         .annotate(n=Count("id"), amount=Sum("balance_delta"))
     ):
         paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
-    charged = defaultdict(lambda: {"n": 0, "amount": 0})
+    charged: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
     for row in (
         LedgerEntry.objects.filter(kind=Kind.PURCHASE)
         .values("auction_id")
         .annotate(n=Count("id"), b=Sum("balance_delta"), lk=Sum("locked_delta"))
     ):
         charged[row["auction_id"]] = {"n": row["n"], "amount": -((row["b"] or 0) + (row["lk"] or 0))}
+    trades = {t["auction_id"]: t for t in Trade.objects.values("auction_id", "buyer_id", "seller_id", "amount")}
     seller_wallet = dict(Wallet.objects.values_list("user_id", "id"))
     proceeds_wallets = dict(LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS).values_list("auction_id", "wallet_id"))
     for a in Auction.objects.values("id", "status", "winner_id", "seller_id", "current_price", "leader_id"):
         aid, status = a["id"], a["status"]
-        p, c = paid[aid], charged[aid]
+        p, c, trade = paid[aid], charged[aid], trades.get(aid)
         if status == Auction.Status.SOLD:
             report.auctions_checked += 1
             if a["winner_id"] is None:
                 v.append(f"auction {aid}: sold without a winner")
+            if trade is not None:
+                if p["n"] or c["n"]:
+                    v.append(f"auction {aid}: sold through a trade but also paid directly (purchase/sale_proceeds)")
+                if (trade["buyer_id"], trade["seller_id"], trade["amount"]) != (
+                    a["winner_id"],
+                    a["seller_id"],
+                    a["current_price"],
+                ):
+                    v.append(
+                        f"auction {aid}: its trade is {trade['amount']} from user {trade['buyer_id']} to "
+                        f"user {trade['seller_id']}, but the sale is {a['current_price']} from the winner "
+                        f"{a['winner_id']} to the seller {a['seller_id']}"
+                    )
+                continue
             if p["n"] != 1 or p["amount"] != a["current_price"]:
                 v.append(f"auction {aid}: seller paid {p['n']} time(s), {p['amount']} for price {a['current_price']}")
             elif proceeds_wallets.get(aid) != seller_wallet.get(a["seller_id"]):
@@ -115,5 +138,5 @@ def _audit_sales(report: AuditReport) -> None:
                 report.auctions_checked += 1
             if a["winner_id"] is not None:
                 v.append(f"auction {aid}: status {status} but has a winner")
-            if p["n"] or c["n"]:
+            if p["n"] or c["n"] or trade is not None:
                 v.append(f"auction {aid}: status {status} but money changed hands")

@@ -25,9 +25,10 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.selectors import session_user
-from auctions import services
+from auctions import admission, services
 from auctions.realtime.frames import ClientRequest, FrameRejected, parse_frame
 from auctions.realtime.hub import get_hub, realtime_setting
+from auctions.realtime.transport import install as install_transport_limits
 from auctions.rules import sure_loser_minimum
 from auctions.selectors import leader_tag
 from neighborbid import bus
@@ -40,9 +41,11 @@ from neighborbid.errors import (
     RateLimited,
     ServerError,
 )
-from neighborbid.ratelimit import LocalBucket, rate_limit_hit_async
+from neighborbid.ratelimit import LocalBucket, rate_limit_take_local
 
 logger = logging.getLogger("neighborbid.realtime")
+
+install_transport_limits()  # oversize messages: close 1009 "message too big", never a dropped TCP
 
 # Close codes (docs/protocol.md). 4xxx: application codes, never retried by the client as is.
 CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)
@@ -82,12 +85,14 @@ def _money_call(func):
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
     user = session_user(session_key=session_key, user_id=user_id)
-    return services.bid_place(auction_id=auction_id, actor=user, amount=amount, request_id=request_id)
+    with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
+        return services.bid_place(auction_id=auction_id, actor=user, amount=amount, request_id=request_id)
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
     user = session_user(session_key=session_key, user_id=user_id)
-    return services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
+    with admission.bid_admitted(auction_id=auction_id):
+        return services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
 
 
 def _request_seen(*, user_id: int, request_id: str) -> bool:
@@ -144,6 +149,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         self._revoked: DomainError | None = None
         self._rechecking = False
         self._held: list[dict] = []
+        self._session_checked_at = float("-inf")
         hub = get_hub()
         # Bounded wait for the bus subscription; if Redis is down the socket still works
         # (snapshots from the database, acks) and the hub catches up when it is back.
@@ -170,7 +176,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     async def _send_snapshot(self, *, request_id: str | None, fresh: bool) -> None:
         hub = get_hub()
         try:
-            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)
+            state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)  # type: ignore[arg-type]  # set on connect
         except Exception:
             logger.exception("realtime: snapshot failed auction=%s", self.rt_auction_id)
             await self._error(ServerError("잠시 후 다시 시도해 주세요."), request_id)
@@ -272,7 +278,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             raise LoginRequired("로그인한 회원만 입찰하거나 구매할 수 있어요.")
         if self._revoked is not None:
             raise self._revoked
-        allowed = await rate_limit_hit_async(
+        allowed = rate_limit_take_local(
             key=f"ws-bid:{self.rt_user_id}",
             rate=realtime_setting("BID_RATE_PER_S", 5),
             burst=realtime_setting("BID_BURST", 10),
@@ -280,17 +286,35 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         if not allowed:
             raise RateLimited("입찰이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
 
+    async def _session_recent(self) -> None:
+        """Check the session (logged out? suspended?) unless it held less than
+        REALTIME["SESSION_CHECK_S"] ago: the early refusal of a sure loser must not answer
+        `bid_too_low` to a socket whose session ended, yet a burst of them costs one query a
+        second at most. (The accepted path re-checks in the service every time.)"""
+        now = get_hub().loop.time()
+        if now - self._session_checked_at < realtime_setting("SESSION_CHECK_S", 1.0):
+            return
+        try:
+            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+        except (LoginRequired, AccountSuspended) as refusal:
+            self._revoked = refusal  # personal delivery ends too
+            raise
+        self._session_checked_at = now
+
     def _session_key(self) -> str | None:
         session = self.scope.get("session")
         return getattr(session, "session_key", None) if session is not None else None
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
-        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None
+        # The parser guarantees these for a bid frame; the assert only narrows the types.
+        assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None  # noqa: S101, PT018
         too_low = self._too_low_for_committed_state(request.amount)
         if too_low is not None and (self.rt_user_id, request.request_id) not in _KNOWN_REQUESTS:
             # Certainly too low for a committed state: refuse without the row lock, unless
             # this request id was used before (then the service replays the first outcome).
+            # Who first: the session may have ended with no announcement (Redis down).
+            await self._session_recent()
             seen = await _money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
             if not seen:
                 raise too_low
@@ -311,7 +335,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
         """The newest committed state this socket holds (the hub's feed or its own last ack)
         decides, by the same rule as the service's early refusal."""
-        feed_state = get_hub().latest_state(self.rt_auction_id)
+        feed_state = get_hub().latest_state(self.rt_auction_id)  # type: ignore[arg-type]  # set on connect
         state = max((s for s in (feed_state, self._ack_state) if s is not None), key=lambda s: s["seq"], default=None)
         if state is None:
             return None

@@ -26,6 +26,7 @@ class EndedEvent(TypedDict):
     end_reason: str | None
     final_price: int | None
     winner: str | None
+    winner_tag: str | None
 
 
 def ended_event(state: PublicState) -> EndedEvent:
@@ -40,6 +41,8 @@ def ended_event(state: PublicState) -> EndedEvent:
         "end_reason": state.get("end_reason"),
         "final_price": state["current_price"] if sold else None,
         "winner": state.get("leader") if sold else None,
+        # the winner's leader_tag: their own page can say "낙찰됐어요" (docs/protocol.md)
+        "winner_tag": state.get("leader_tag") if sold else None,
     }
 
 

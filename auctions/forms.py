@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -74,6 +75,13 @@ DURATION_CHOICES = [
     (120, _("5일")),
     (168, _("7일")),
 ]
+MIN_TEMPERATURE_CHOICES = [
+    ("", _("제한 없음")),
+    ("30.0", _("30.0°C 이상 (비매너가 쌓인 이웃만 막아요)")),
+    ("36.5", _("36.5°C 이상 (첫 거래인 이웃도 참여할 수 있어요)")),
+    ("37.5", _("37.5°C 이상 (좋은 후기가 있는 이웃만)")),
+    ("40.0", _("40.0°C 이상 (후기가 많이 쌓인 이웃만)")),
+]
 KIND_CHOICES = [("local", _("동네 경매 (인증한 이웃만)")), ("national", _("전국 실시간 경매"))]
 
 
@@ -100,8 +108,18 @@ class AuctionForm(AuctionEditForm):
         label=_("경매 기간"), choices=DURATION_CHOICES, coerce=int, initial=24, widget=forms.Select
     )
     kind = forms.ChoiceField(label=_("경매 종류"), choices=KIND_CHOICES, initial="local", widget=forms.RadioSelect)
+    min_manner_temperature = forms.TypedChoiceField(
+        label=_("입찰할 수 있는 최소 매너온도 (동네 경매, 선택)"),
+        choices=MIN_TEMPERATURE_CHOICES,
+        coerce=Decimal,
+        empty_value=None,
+        required=False,
+        help_text=_(
+            "정하면 매너온도가 이보다 낮은 이웃은 입찰하거나 즉시구매할 수 없어요. 전국 경매에는 쓸 수 없어요."
+        ),
+    )
 
-    field_order = [*AuctionEditForm.field_order, "duration_hours", "kind"]
+    field_order = [*AuctionEditForm.field_order, "duration_hours", "kind", "min_manner_temperature"]
 
     @property
     def duration(self) -> timedelta:

@@ -66,12 +66,12 @@ def process_upload(upload) -> ProcessedImage:
                 raise InvalidImage(f"'{label}' 사진의 해상도가 너무 커요.")
             probe.verify()  # structural check; the image must be reopened after verify()
         upload.seek(0)
-        with Image.open(upload) as img:
-            if img.format == "JPEG":
+        with Image.open(upload) as opened:
+            if opened.format == "JPEG":
                 # Decode big JPEGs at a reduced scale: far less memory for a 50 MP phone photo.
-                img.draft("RGB", (MAIN_SIZE * 2, MAIN_SIZE * 2))
-            img.load()
-            img = _rgb(ImageOps.exif_transpose(img))
+                opened.draft("RGB", (MAIN_SIZE * 2, MAIN_SIZE * 2))
+            opened.load()
+            img = _rgb(ImageOps.exif_transpose(opened))
     except InvalidImage:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

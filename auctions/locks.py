@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Literal, overload
 
 from django.db import connection
 
@@ -13,6 +15,10 @@ from auctions.models import Auction
 from neighborbid.errors import AuctionNotFound
 
 
+@overload
+def auction_lock(*, auction_id: int, skip_locked: Literal[False] = False) -> Auction: ...
+@overload
+def auction_lock(*, auction_id: int, skip_locked: bool) -> Auction | None: ...
 def auction_lock(*, auction_id: int, skip_locked: bool = False) -> Auction | None:
     """Return the locked auction row. With skip_locked, None when another transaction holds it
     (the settlement worker uses this so several workers never settle one auction twice)."""
@@ -50,7 +56,10 @@ class LockedAuction:
     soft_close_window_s: int
     soft_close_extension_s: int
     soft_close_cap_s: int
-    leader_name: str | None  # the leader's nickname (or username), read with the row
+    min_manner_temperature: Decimal | None
+    # The leader's nickname (or username), read with the row; None when the row changed while
+    # the lock was awaited (the joined user row is not re-read then: see bidding._leader_name).
+    leader_name: str | None
 
     @property
     def id(self) -> int:
@@ -83,6 +92,7 @@ _LOCKED_COLUMNS = [
             "soft_close_window_s",
             "soft_close_extension_s",
             "soft_close_cap_s",
+            "min_manner_temperature",
         )
     )
 ]

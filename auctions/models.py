@@ -40,7 +40,9 @@ class Auction(models.Model):
 
     ENDED_STATUSES = (Status.SOLD, Status.UNSOLD, Status.CANCELLED)
 
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="auctions")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="auctions", verbose_name=_("판매자")
+    )
     title = models.CharField(_("제목"), max_length=100)
     description = models.TextField(_("설명"), blank=True)
     category = models.CharField(_("카테고리"), max_length=20, choices=Category.choices, default=Category.OTHER)
@@ -53,34 +55,54 @@ class Auction(models.Model):
     status = models.CharField(_("상태"), max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     is_national = models.BooleanField(_("전국 실시간 경매"), default=False)
     neighbourhood = models.ForeignKey(
-        "accounts.Neighbourhood", on_delete=models.PROTECT, related_name="auctions", null=True, blank=True
+        "accounts.Neighbourhood",
+        on_delete=models.PROTECT,
+        related_name="auctions",
+        null=True,
+        blank=True,
+        verbose_name=_("동네"),
     )
     current_price = models.BigIntegerField(_("현재가"))
     leader = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="leading_auctions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leading_auctions",
+        verbose_name=_("최고 입찰자"),
     )
     # The leader's whole maximum (max bidding), held in their wallet's locked money; never public.
     leader_max = models.BigIntegerField(_("최고 입찰자의 최대 입찰가"), null=True, blank=True)
     bid_count = models.PositiveIntegerField(_("입찰 수"), default=0)
     # The last few bids (masked), kept on the row by bid_place so a live state needs no query.
-    recent_bids = models.JSONField(default=list, blank=True)
+    recent_bids = models.JSONField(_("최근 입찰"), default=list, blank=True)
     seq = models.BigIntegerField(_("변경 번호"), default=0)
     winner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="won_auctions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="won_auctions",
+        verbose_name=_("낙찰자"),
     )
-    end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    buy_now_request_id = models.CharField(max_length=64, blank=True)
+    end_reason = models.CharField(_("종료 사유"), max_length=20, choices=EndReason.choices, blank=True)
+    ended_at = models.DateTimeField(_("종료 시각"), null=True, blank=True)
+    buy_now_request_id = models.CharField(_("즉시구매 요청 번호"), max_length=64, blank=True)
     # Soft close: a bid in the last `soft_close_window_s` seconds moves ends_at to
     # bid time + `soft_close_extension_s`, never beyond original_ends_at + cap.
-    soft_close_window_s = models.PositiveIntegerField(default=60)
-    soft_close_extension_s = models.PositiveIntegerField(default=60)
-    soft_close_cap_s = models.PositiveIntegerField(default=30 * 60)
+    soft_close_window_s = models.PositiveIntegerField(_("마감 연장 기준 (초)"), default=60)
+    soft_close_extension_s = models.PositiveIntegerField(_("마감 연장 시간 (초)"), default=60)
+    soft_close_cap_s = models.PositiveIntegerField(_("최대 연장 시간 (초)"), default=30 * 60)
+    # A local auction's seller may admit only bidders with at least this 매너온도 (None: anyone).
+    # Checked by auctions.services._base.check_participant; ignored on national auctions.
+    min_manner_temperature = models.DecimalField(
+        _("최소 매너온도"), max_digits=3, decimal_places=1, null=True, blank=True
+    )
     is_hidden = models.BooleanField(_("숨김"), default=False)
-    hidden_reason = models.TextField(blank=True)
-    ending_soon_notified = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    hidden_reason = models.TextField(_("숨김 사유"), blank=True)
+    ending_soon_notified = models.BooleanField(_("마감 임박 알림 보냄"), default=False)
+    created_at = models.DateTimeField(_("등록 시각"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -105,6 +127,11 @@ class Auction(models.Model):
             models.CheckConstraint(
                 condition=models.Q(current_price__gte=models.F("start_price")), name="auction_price_at_least_start"
             ),
+            models.CheckConstraint(
+                condition=models.Q(min_manner_temperature__isnull=True)
+                | models.Q(min_manner_temperature__gte=0, min_manner_temperature__lte=99),
+                name="auction_min_manner_temperature_range",
+            ),
         ]
         verbose_name = _("경매")
         verbose_name_plural = _("경매")
@@ -123,14 +150,16 @@ class Bid(models.Model):
         AUTO = "auto", _("자동 입찰")
         RAISE = "raise", _("최대 입찰가 변경")
 
-    auction = models.ForeignKey(Auction, on_delete=models.PROTECT, related_name="bids")
-    bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids")
+    auction = models.ForeignKey(Auction, on_delete=models.PROTECT, related_name="bids", verbose_name=_("경매"))
+    bidder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids", verbose_name=_("입찰자")
+    )
     amount = models.BigIntegerField(_("입찰가"))
     # The bidder's maximum when this row was made (= amount for a plain bid); never public.
     max_amount = models.BigIntegerField(_("최대 입찰가"))
     kind = models.CharField(_("종류"), max_length=10, choices=Kind.choices, default=Kind.BID)
-    client_request_id = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
+    client_request_id = models.CharField(_("요청 번호"), max_length=64)
+    created_at = models.DateTimeField(_("입찰 시각"), auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
@@ -157,28 +186,34 @@ def auction_photo_path(instance: AuctionPhoto, filename: str) -> str:
 
 
 class AuctionPhoto(models.Model):
-    auction = models.ForeignKey(Auction, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(upload_to=auction_photo_path)
-    thumbnail = models.ImageField(upload_to=auction_photo_path)
-    position = models.PositiveSmallIntegerField(default=0)
+    auction = models.ForeignKey(Auction, on_delete=models.CASCADE, related_name="photos", verbose_name=_("경매"))
+    image = models.ImageField(_("사진"), upload_to=auction_photo_path)
+    thumbnail = models.ImageField(_("썸네일"), upload_to=auction_photo_path)
+    position = models.PositiveSmallIntegerField(_("순서"), default=0)
 
     class Meta:
+        verbose_name = _("경매 사진")
+        verbose_name_plural = _("경매 사진")
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return f"photo {self.position} of auction {self.auction_id}"
+        return f"경매 #{self.auction_id} 사진 {self.position + 1}"
 
 
 class Watch(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches")
-    auction = models.ForeignKey(Auction, on_delete=models.CASCADE, related_name="watches")
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches", verbose_name=_("회원")
+    )
+    auction = models.ForeignKey(Auction, on_delete=models.CASCADE, related_name="watches", verbose_name=_("경매"))
+    created_at = models.DateTimeField(_("찜한 시각"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("관심 경매")
+        verbose_name_plural = _("관심 경매")
         constraints = [models.UniqueConstraint(fields=["user", "auction"], name="watch_unique")]
 
     def __str__(self) -> str:
-        return f"user {self.user_id} watches auction {self.auction_id}"
+        return f"회원 #{self.user_id}의 관심 경매 #{self.auction_id}"
 
 
 class Notification(models.Model):
@@ -190,15 +225,27 @@ class Notification(models.Model):
         ENDING_SOON = "ending_soon", _("마감 임박")
         CANCELLED = "cancelled", _("경매 취소")
         SUSPENDED = "suspended", _("이용 정지")
+        TRADE_SHIPPED = "trade_shipped", _("거래: 발송")
+        TRADE_HANDED_OVER = "trade_handed_over", _("거래: 전달 완료")
+        TRADE_COMPLETED = "trade_completed", _("거래: 구매 확정")
+        TRADE_REFUNDED = "trade_refunded", _("거래: 환불")
+        TRADE_DISPUTED = "trade_disputed", _("거래: 분쟁")
+        TRADE_RESOLVED = "trade_resolved", _("거래: 분쟁 해결")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    auction = models.ForeignKey(Auction, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    message = models.CharField(max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("회원")
+    )
+    kind = models.CharField(_("종류"), max_length=20, choices=Kind.choices)
+    auction = models.ForeignKey(
+        Auction, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("경매")
+    )
+    message = models.CharField(_("내용"), max_length=300)
+    created_at = models.DateTimeField(_("보낸 시각"), auto_now_add=True)
+    read_at = models.DateTimeField(_("읽은 시각"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("알림")
+        verbose_name_plural = _("알림")
         ordering = ["-id"]
         indexes = [models.Index(fields=["user", "read_at", "-id"], name="notification_user_unread")]
 
@@ -219,22 +266,38 @@ class Report(models.Model):
         SPAM = "spam", _("광고/도배")
         OTHER = "other", _("기타")
 
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made")
-    auction = models.ForeignKey(Auction, on_delete=models.CASCADE, null=True, blank=True, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made", verbose_name=_("신고자")
+    )
+    auction = models.ForeignKey(
+        Auction, on_delete=models.CASCADE, null=True, blank=True, related_name="reports", verbose_name=_("경매")
+    )
     reported_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="reports_received"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reports_received",
+        verbose_name=_("신고된 회원"),
     )
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    text = models.TextField(blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(_("사유"), max_length=20, choices=Reason.choices)
+    text = models.TextField(_("내용"), blank=True)
+    status = models.CharField(_("처리 상태"), max_length=20, choices=Status.choices, default=Status.OPEN)
     handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("처리한 운영자"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("신고 시각"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("신고")
+        verbose_name_plural = _("신고")
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "-id"], name="report_status")]
 
     def __str__(self) -> str:
-        return f"report {self.pk} ({self.get_reason_display()})"
+        return f"신고 #{self.pk} ({self.get_reason_display()})"

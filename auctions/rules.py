@@ -57,7 +57,7 @@ def soft_close_end(
     return max(ends_at, proposed)
 
 
-def mask_name(name: str) -> str:
+def mask_name(name: str | None) -> str:
     """'김민수' → '김*수', 'jisoo' → 'j***o', '민지' → '민*'."""
     name = (name or "").strip()
     if len(name) <= 1:

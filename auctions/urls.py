@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("auctions/new/", views.create, name="create"),
     path("auctions/<int:pk>/", views.detail, name="detail"),
+    path("auctions/<int:pk>/state.json", views.state_json, name="state_json"),
     path("auctions/<int:pk>/edit/", views.edit, name="edit"),
     path("auctions/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("auctions/<int:pk>/end/", views.end_early, name="end_early"),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("auctions/<int:pk>/report/", views.report, name="report"),
     path("me/", views.my_page, name="my"),
     path("notifications/", views.notifications, name="notifications"),
+    path("notifications/unread.json", views.unread_json, name="unread_json"),
     path("notifications/read-all/", views.notifications_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
 ]

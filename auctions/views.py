@@ -11,7 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,9 +21,10 @@ from accounts.forms import RadiusForm
 from accounts.selectors import (
     neighbourhood_distance_km,
     neighbourhood_distances,
+    neighbourhood_distances_within,
     user_location_verified,
 )
-from auctions import selectors
+from auctions import admission, selectors
 from auctions.forms import AuctionEditForm, AuctionForm, BidForm, BuyNowForm, ReportForm
 from auctions.models import Auction
 from auctions.services import (
@@ -38,7 +39,7 @@ from auctions.services import (
     report_create,
     watch_toggle,
 )
-from neighborbid.errors import AuctionNotFound, DomainError
+from neighborbid.errors import AuctionNotFound, DomainError, ServiceUnavailable
 
 PAGE_SIZE = 20
 
@@ -58,7 +59,7 @@ def _domain_error_response(request, exc: DomainError, *, back: str):
     """A 404 for a missing auction, otherwise a message and a redirect back."""
     if isinstance(exc, AuctionNotFound):
         raise Http404(exc.message)
-    messages.error(request, exc.message)
+    messages.error(request, exc.message, extra_tags=exc.code)  # the code lets the page add a link (top-up)
     return redirect(back)
 
 
@@ -78,15 +79,22 @@ def home(request):
         sort = selectors.DEFAULT_SORT
 
     origin = user.neighbourhood if user.is_authenticated and user.neighbourhood_id else None
-    distances: dict[int, float] = neighbourhood_distances(origin=origin) if origin else {}
+    # the local tab lists (and shows distances to) only the 동 in range; the national tab none
+    distances: dict[int, float] = {}
     neighbourhood_ids = None
     if tab == "local" and origin is not None:
-        neighbourhood_ids = [pk for pk, d in distances.items() if d <= user.search_radius_km]
+        distances = neighbourhood_distances_within(origin=origin, radius_km=user.search_radius_km)
+        neighbourhood_ids = list(distances)
 
-    qs = selectors.auction_list(
-        national=tab == "national", neighbourhood_ids=neighbourhood_ids, q=q, category=category, sort=sort
+    page = selectors.auction_list_page(
+        national=tab == "national",
+        neighbourhood_ids=neighbourhood_ids,
+        q=q,
+        category=category,
+        sort=sort,
+        page=selectors.list_page_number(request.GET.get("page")),
+        page_size=PAGE_SIZE,
     )
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for auction in page.object_list:
         auction.distance_km = distances.get(auction.neighbourhood_id) if auction.neighbourhood_id else None
 
@@ -112,6 +120,7 @@ def home(request):
             ],
             "radius_form": RadiusForm(initial={"radius_km": user.search_radius_km}) if user.is_authenticated else None,
             "query_string": params.urlencode(),
+            "max_pages": selectors.LIST_MAX_PAGES,
         },
     )
 
@@ -134,7 +143,12 @@ def detail(request, pk: int):
     user = request.user
     state = selectors.auction_public_state(auction)
     distance = None
-    if not auction.is_national and user.is_authenticated and user.neighbourhood_id and auction.neighbourhood_id:
+    if (
+        not auction.is_national
+        and user.is_authenticated
+        and user.neighbourhood_id
+        and auction.neighbourhood is not None
+    ):
         distance = neighbourhood_distance_km(user.neighbourhood, auction.neighbourhood)
     request_id = uuid.uuid4().hex
     you_tag = selectors.leader_tag(auction_id=auction.pk, user_id=user.pk) if user.is_authenticated else None
@@ -156,6 +170,42 @@ def detail(request, pk: int):
     return render(request, "auctions/detail.html", context)
 
 
+@require_GET
+def state_json(request, pk: int):
+    """The public state of an auction, the same PublicState as the live socket's (docs/web.md):
+    local pages poll it to learn of bids, extensions and the end. Conditional: the ETag is
+    the auction's seq, so an unchanged auction costs one indexed read and a 304."""
+    row = Auction.objects.filter(pk=pk, is_hidden=False).values_list("seq", flat=True).first()
+    if row is None:
+        raise Http404(_("경매를 찾을 수 없어요."))
+    etag = f'"{pk}-{row}"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        auction = selectors.auction_get(auction_id=pk)
+        if auction is None or auction.is_hidden:
+            raise Http404(_("경매를 찾을 수 없어요."))
+        state = selectors.auction_public_state(auction)
+        response = JsonResponse(state)
+        etag = f'"{pk}-{state["seq"]}"'
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def unread_json(request):
+    """The header badge's number, polled by every page about once a minute."""
+    if not request.user.is_authenticated:
+        response = JsonResponse({"signed_in": False, "unread": 0})
+    else:
+        response = JsonResponse(
+            {"signed_in": True, "unread": selectors.unread_notification_count(user_id=request.user.pk)}
+        )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @require_POST
 def bid(request, pk: int):
     if not request.user.is_authenticated:
@@ -165,12 +215,15 @@ def bid(request, pk: int):
         messages.error(request, _first_error(form))
         return redirect(_detail_url(pk))
     try:
-        result = bid_place(
-            auction_id=pk,
-            actor=request.user,
-            amount=form.cleaned_data["amount"],
-            request_id=form.cleaned_data["request_id"],
-        )
+        with admission.bid_admitted(auction_id=pk):  # past the bound: Overloaded, a 503 (neighborbid/unavailable.py)
+            result = bid_place(
+                auction_id=pk,
+                actor=request.user,
+                amount=form.cleaned_data["amount"],
+                request_id=form.cleaned_data["request_id"],
+            )
+    except ServiceUnavailable:
+        raise
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
     if result.duplicate:
@@ -199,7 +252,10 @@ def buy_now(request, pk: int):
             {"auction": auction, "request_id": form.cleaned_data["request_id"]},
         )
     try:
-        result = auction_buy_now(auction_id=pk, actor=request.user, request_id=form.cleaned_data["request_id"])
+        with admission.bid_admitted(auction_id=pk):
+            result = auction_buy_now(auction_id=pk, actor=request.user, request_id=form.cleaned_data["request_id"])
+    except ServiceUnavailable:
+        raise
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
     if result.duplicate:
@@ -266,6 +322,7 @@ def create(request):
                         buy_now_price=data["buy_now_price"],
                         duration=form.duration,
                         is_national=data["kind"] == "national",
+                        min_manner_temperature=data["min_manner_temperature"],
                     )
                     auction_photos_add(auction_id=auction.pk, actor=request.user, files=data["photos"])
             except DomainError as exc:
@@ -300,24 +357,31 @@ def edit(request, pk: int):
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
+            # Two services, two short transactions: the update locks the auction only for its
+            # own statements, and the photos are resized and written before their lock (never
+            # image work while bids wait on the auction's row).
             try:
-                with transaction.atomic():
-                    auction_update(
-                        auction_id=pk,
-                        actor=request.user,
-                        title=data["title"],
-                        description=data["description"],
-                        category=data["category"],
-                        condition=data["condition"],
-                        start_price=data["start_price"],
-                        buy_now_price=data["buy_now_price"],
-                    )
-                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+                auction_update(
+                    auction_id=pk,
+                    actor=request.user,
+                    title=data["title"],
+                    description=data["description"],
+                    category=data["category"],
+                    condition=data["condition"],
+                    start_price=data["start_price"],
+                    buy_now_price=data["buy_now_price"],
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, _("경매를 수정했어요."))
-                return redirect(_detail_url(pk))
+                try:
+                    auction_photos_add(auction_id=pk, actor=request.user, files=data["photos"])
+                except DomainError as exc:
+                    messages.success(request, _("경매 내용은 수정했어요. 사진은 올리지 못했어요."))
+                    form.add_error("photos", exc.message)
+                else:
+                    messages.success(request, _("경매를 수정했어요."))
+                    return redirect(_detail_url(pk))
         messages.error(request, _("입력한 내용을 확인해 주세요."))
     return render(
         request,

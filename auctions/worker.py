@@ -1,19 +1,39 @@
-"""The settlement worker's loop body: open what is due, settle what has ended, warn watchers.
+"""The settlement worker's loop body: open what is due, settle what has ended, warn watchers,
+release (or refund) trades whose deadline has come.
 
 Each auction is handled by its own service call (its own transaction, SKIP LOCKED), so several
-workers can run side by side and every auction is settled exactly once."""
+workers can run side by side and every auction is settled exactly once.
+
+The loop survives faults (issue 9, item 6):
+- a lost database connection (pg_terminate_backend, a failover, a restart): every read and every
+  service call is guarded; after an error this thread's connection goes back to the pool (which
+  discards a broken one and checks the next one out healthy, neighborbid/settings.py), and when
+  the due-lists cannot even be read the loop backs off (interval × 2ⁿ, at most
+  MAX_BACKOFF_SECONDS) and tries again;
+- an exception that is not a database error (a bug, bad data in one auction): it is logged with
+  the auction's id, that auction is held back for a while (HOLD_BACK_SECONDS, doubling), and the
+  others are settled as usual. One bad auction never stops a worker.
+
+`worker_loop` is shared by `manage.py run_worker` and by the embedded server (auctions/embedded.py,
+the no-REDIS_URL default, where the server process runs the loop in a thread)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from auctions import selectors, services
 
 logger = logging.getLogger("neighborbid.worker")
+
+MAX_BACKOFF_SECONDS = 30.0
+HOLD_BACK_SECONDS = 10.0
+MAX_HOLD_BACK_SECONDS = 600.0
 
 
 @dataclass
@@ -21,26 +41,142 @@ class WorkerPass:
     opened: int = 0
     settled: int = 0
     warned: int = 0
+    trades: int = 0
     errors: int = 0
+    read_failed: bool = False  # a due-list could not be read (the database is away): back off
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.opened or self.settled or self.warned or self.errors)
 
 
-def worker_run_once(*, batch: int = 100) -> WorkerPass:
+@dataclass
+class WorkerState:
+    """What one worker remembers between passes: auctions held back after a non-database error."""
+
+    held_back: dict[int, tuple[float, float]] = field(default_factory=dict)  # id -> (until, last delay)
+
+    def is_held_back(self, auction_id: int, now: float) -> bool:
+        entry = self.held_back.get(auction_id)
+        return entry is not None and entry[0] > now
+
+    def hold_back(self, auction_id: int, now: float) -> float:
+        last = self.held_back.get(auction_id, (0.0, HOLD_BACK_SECONDS / 2))[1]
+        delay = min(last * 2, MAX_HOLD_BACK_SECONDS)
+        self.held_back[auction_id] = (now + delay, delay)
+        return delay
+
+    def succeeded(self, auction_id: int) -> None:
+        self.held_back.pop(auction_id, None)
+
+
+def worker_run_once(*, batch: int = 100, state: WorkerState | None = None) -> WorkerPass:
+    state = state if state is not None else WorkerState()
     result = WorkerPass()
-    for auction_id in selectors.auctions_due_to_open(limit=batch):
-        result.opened += _safely(services.auction_open, auction_id, result) is not None
-    for auction_id in selectors.auctions_due_to_settle(limit=batch):
-        result.settled += _safely(services.auction_settle, auction_id, result) is not None
     minutes = settings.NEIGHBORBID["ENDING_SOON_MINUTES"]
-    for auction_id in selectors.auctions_ending_soon_unnotified(minutes=minutes, limit=batch):
-        result.warned += bool(_safely(services.auction_notify_ending_soon, auction_id, result))
+    phases = (
+        ("open", lambda: selectors.auctions_due_to_open(limit=batch), services.auction_open),
+        ("settle", lambda: selectors.auctions_due_to_settle(limit=batch), services.auction_settle),
+        (
+            "warn",
+            lambda: selectors.auctions_ending_soon_unnotified(minutes=minutes, limit=batch),
+            services.auction_notify_ending_soon,
+        ),
+    )
+    for name, read, service in phases:
+        try:
+            auction_ids = read()
+        except Exception:
+            result.errors += 1
+            result.read_failed = True
+            logger.exception("worker: reading the auctions due to %s failed", name)
+            close_old_connections()
+            continue
+        for auction_id in auction_ids:
+            if state.is_held_back(auction_id, time.monotonic()):
+                continue
+            outcome = _safely(service, auction_id, result, state)
+            if name == "open":
+                result.opened += outcome is not None
+            elif name == "settle":
+                result.settled += outcome is not None
+            else:
+                result.warned += bool(outcome)
+    result.trades += _trades_step(result, batch=batch)
     return result
 
 
-def _safely(service, auction_id: int, result: WorkerPass):
+def _trades_step(result: WorkerPass, *, batch: int) -> int:
+    """Trades whose deadline has come: completed or refunded, one transaction each (SKIP LOCKED)."""
+    from trades.services import trades_auto_release_due
+
     try:
-        return service(auction_id=auction_id)
+        return trades_auto_release_due(limit=batch)
     except DatabaseError:
-        # A lock timeout or a lost connection: leave it for the next pass.
         result.errors += 1
-        logger.exception("worker: %s failed for auction %s", service.__name__, auction_id)
+        logger.exception("worker: trades_auto_release_due failed")
+        return 0
+
+
+def _safely(service, auction_id: int, result: WorkerPass, state: WorkerState):
+    try:
+        outcome = service(auction_id=auction_id)
+    except DatabaseError:
+        # A lock timeout or a lost connection: leave it for the next pass, on a fresh connection.
+        result.errors += 1
+        logger.exception("worker: %s failed for auction %s (database); retried next pass", service.__name__, auction_id)
+        close_old_connections()
         return None
+    except Exception:
+        # Not the database: a bug or bad data in this one auction. Hold it back, go on with the others.
+        result.errors += 1
+        delay = state.hold_back(auction_id, time.monotonic())
+        logger.exception(
+            "worker: %s failed for auction %s; held back for %.0fs, the others go on",
+            service.__name__,
+            auction_id,
+            delay,
+        )
+        close_old_connections()
+        return None
+    state.succeeded(auction_id)
+    return outcome
+
+
+def worker_loop(
+    *,
+    interval: float,
+    should_stop: Callable[[], bool],
+    once: bool = False,
+    report: Callable[[WorkerPass], None] | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
+    """Run passes until should_stop() says so. Never raises for a fault in a pass: it logs,
+    backs off while the database is unreachable, and goes on. `sleep` may be an Event's wait
+    (returns early when the event is set)."""
+    state = WorkerState()
+    failures = 0
+    while True:
+        try:
+            result = worker_run_once(state=state)
+        except Exception:  # defensive: worker_run_once guards everything it calls
+            logger.exception("worker: pass failed")
+            result = WorkerPass(errors=1, read_failed=True)
+        if report is not None and result.busy:
+            report(result)
+        if once or should_stop():
+            break
+        if result.read_failed:
+            failures += 1
+            delay = min(interval * 2**failures, MAX_BACKOFF_SECONDS)
+            logger.warning("worker: database unavailable, backing off %.1fs (attempt %s)", delay, failures)
+        else:
+            failures = 0
+            delay = interval
+        sleep(delay)
+        if should_stop():
+            break
+        try:
+            close_old_connections()  # drop a connection the database closed while we slept
+        except Exception:
+            logger.exception("worker: closing old connections failed")

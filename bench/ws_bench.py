@@ -9,8 +9,11 @@ then drives real WebSocket clients (the `websockets` package) at them:
   .venv/bin/python bench/ws_bench.py spread --processes 3 --auctions 200 --bidders 100 --watchers 400 --duration 20
   .venv/bin/python bench/ws_bench.py idle   --processes 1 --connections 10000
 
-hot:    K bidders race on one auction for the current minimum next bid (sometimes a step or two
-        above), learning the price only from their acks, errors and state messages.
+hot:    K bidders on one auction, learning the price only from their acks, errors and state
+        messages; `--bidding realistic` (default) bids one to four steps above the price seen,
+        `--bidding minimum` races for the minimum next bid. `--max-share F`: that share of the
+        bids carries a `max_amount` (default 0: servers that do not know the field refuse it).
+deliver: no bids: synthetic states PUBLISHed on the bus at --rate; server CPU per frame.
 fanout: one bid chain paced at --rate accepted bids/s while N watchers listen.
 spread: like hot, bidders and watchers spread over many auctions.
 idle:   C idle sockets on one process; memory per connection.
@@ -18,7 +21,11 @@ idle:   C idle sockets on one process; memory per connection.
 Reports accepted bids/s, errors by code, commit→watcher latency percentiles (commit time =
 the state's server_time, stamped inside the transaction just before COMMIT; a watcher's
 latency for a commit is when it first held a state at least that new), whether every watcher
-ended on the final state, connections per process and RSS per connection.
+ended on the final state, connections per process and RSS per connection, server CPU per
+state written to a watcher; then (hot, spread, fanout) the pgbench figure of the matching
+bench/pgbench_*.sql script run right after, in the same window, and the ratio
+accepted/s ÷ pgbench tps. The last line is a one-line summary. BENCH_DB, BENCH_PG,
+BENCH_REDIS, BENCH_PREFIX, BENCH_PORT0, BENCH_DATA override the defaults below.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -47,7 +55,7 @@ REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/5")
 PREFIX = os.environ.get("BENCH_PREFIX", "nbbench")
 SECRET = "bench-secret-key-not-for-production"
 PORT0 = int(os.environ.get("BENCH_PORT0", "8201"))
-DATA = BASE / "bench" / ".bench-data.json"
+DATA = Path(os.environ.get("BENCH_DATA", BASE / "bench" / ".bench-data.json"))
 SEQ_RE = re.compile(r'"seq":(\d+)')
 
 os.environ.update(
@@ -82,7 +90,7 @@ def pctl(values: list[float], q: float) -> float:
 
 def cmd_setup(args) -> None:
     exists = subprocess.run(
-        ["psql", PG + "/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{BENCH_DB}'"],
+        ["psql", PG + "/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{BENCH_DB}'"],  # noqa: S608 (a constant name)
         capture_output=True,
         text=True,
     ).stdout.strip()
@@ -99,18 +107,23 @@ def cmd_setup(args) -> None:
     from wallets.services import wallet_adjust
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # wallet_adjust needs wallets.adjust_wallet (a superuser has every permission) and refuses
+    # a correction of one's own wallet: the bench's operator is a superuser of its own.
     staff = User.objects.filter(username="bench-staff").first() or user_create(
-        username="bench-staff", password="x", nickname="벤치관리자", is_staff=True
+        username="bench-staff", password="bench-pass-1234", nickname="벤치관리자", superuser=True
     )
+    if not staff.is_superuser:
+        staff.is_staff = staff.is_superuser = True
+        staff.save(update_fields=["is_staff", "is_superuser"])
     seller = User.objects.filter(username="bench-seller").first() or user_create(
-        username="bench-seller", password="x", nickname="판매자"
+        username="bench-seller", password="bench-pass-1234", nickname="판매자"
     )
     bidders = []
     for n in range(args.bidders):
         username = f"bench-bidder-{n}"
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = user_create(username=username, password="x", nickname=f"입찰자{n}")
+            user = user_create(username=username, password="bench-pass-1234", nickname=f"입찰자{n}")
         balance = user.wallet.balance
         if balance < 900_000_000:
             wallet_adjust(user=user, amount=1_000_000_000 - balance, staff_user=staff, reason="bench")
@@ -297,7 +310,13 @@ class Bidder:
             self.known_min = state["min_next_bid"]
             self.step = max(500, state["min_next_bid"] - state["current_price"])
 
-    async def run(self, conn, snapshot, stop_at: float, *, pace: float = 0.0, extra_steps=(0, 0, 0, 1, 2)) -> None:
+    async def run(
+        self, conn, snapshot, stop_at: float, *, pace: float = 0.0, bidding: str = "realistic", max_share: float = 0.0
+    ) -> None:
+        """Bid as soon as the previous bid is answered. `realistic`: one to four steps above the
+        price last seen (states, acks, errors), as people do; `minimum`: the exact minimum next
+        bid (one time in five a step or two above), so nearly every attempt races. A share
+        `max_share` of the bids also carries a `max_amount` (proxy bidding) a few steps higher."""
         self.learn(snapshot)
         waiting: dict[str, float] = {}
         reply_event = asyncio.Event()
@@ -329,12 +348,19 @@ class Bidder:
         n = 0
         try:
             while time.time() < stop_at:
-                amount = self.known_min + self.step * random.choice(extra_steps)
+                if bidding == "realistic":
+                    # known_min is one step above the price seen: one to four steps above it
+                    amount = self.known_min + self.step * random.randint(0, 3)
+                else:
+                    amount = self.known_min + self.step * random.choice((0, 0, 0, 1, 2))
                 request_id = f"{id(self)}-{n}-{time.time_ns()}"
                 n += 1
+                frame = {"type": "bid", "amount": amount, "request_id": request_id}
+                if max_share and random.random() < max_share:
+                    frame["max_amount"] = amount + self.step * random.randint(2, 10)
                 reply_event.clear()
                 waiting[request_id] = time.perf_counter()
-                await conn.send(json.dumps({"type": "bid", "amount": amount, "request_id": request_id}))
+                await conn.send(json.dumps(frame))
                 try:
                     await asyncio.wait_for(reply_event.wait(), 10)
                 except TimeoutError:
@@ -384,6 +410,79 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             await asyncio.sleep(delay)
         else:
             next_at = time.perf_counter()
+
+
+async def deliver(auction_id: int, rate: float, stop_at: float) -> int:
+    """Publish synthetic `state` events for one auction straight onto the bus (no bids, no
+    database): what the servers then spend is the fan-out alone. Returns the last seq."""
+    import redis.asyncio as aioredis
+    from asgiref.sync import sync_to_async
+
+    from auctions.realtime.hub import load_public_state
+    from neighborbid import bus
+
+    state = await sync_to_async(load_public_state)(auction_id)
+    client = aioredis.Redis.from_url(REDIS)
+    channel = f"{PREFIX}:auction:{auction_id}"
+    seq = state["seq"] + 1_000
+    interval = 1.0 / rate
+    next_at = time.perf_counter()
+    try:
+        while time.time() < stop_at:
+            seq += 1
+            state = {**state, "seq": seq, "current_price": state["current_price"] + 500}
+            await client.publish(channel, bus.encode(state))
+            next_at += interval
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                next_at = time.perf_counter()
+    finally:
+        await client.aclose()
+    return seq
+
+
+PGBENCH_SCRIPTS = {"hot": "pgbench_bid5.sql", "fanout": "pgbench_bid5.sql", "spread": "pgbench_spread1.sql"}
+
+
+def pgbench_ceiling(script: str, seconds: float, clients: int = 8) -> dict:
+    """The raw-SQL ceiling of the bid's statements (bench/pgbench_*.sql on fresh pb_* tables in
+    the bench database), run right after the WebSocket run so both share the same window."""
+    db = f"{PG}/{BENCH_DB}"
+    if not shutil.which("pgbench"):
+        return {"script": script, "tps": None, "error": "pgbench not installed"}
+    subprocess.run(
+        ["psql", db, "-qX", "-v", "ON_ERROR_STOP=1", "-f", str(BASE / "bench" / "pgbench_setup.sql")],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        run = subprocess.run(
+            ["pgbench", "-n", "-f", str(BASE / "bench" / script), "-c", str(clients), "-j", "2"]
+            + ["-T", str(max(1, round(seconds))), db],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        )
+    finally:
+        subprocess.run(
+            ["psql", db, "-qXc", "DROP TABLE IF EXISTS pb_bid, pb_ledger, pb_wallet, pb_auction"], capture_output=True
+        )
+    tps = re.search(r"tps = ([0-9.]+)", run.stdout)
+    latency = re.search(r"latency average = ([0-9.]+) ms", run.stdout)
+    return {
+        "script": script,
+        "clients": clients,
+        "seconds": max(1, round(seconds)),
+        "tps": round(float(tps.group(1)), 1) if tps else None,
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+        **({} if tps else {"error": (run.stderr or run.stdout)[-500:]}),
+    }
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def latency_report(bidders: list[Bidder], watchers: list[Watcher], watcher_auction: list[int]) -> dict:
@@ -480,10 +579,18 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     cpu0 = servers.cpu_s()
     start = time.time()
     stop_at = start + args.duration
+    last_published = None
     if args.kind == "fanout":
         await chain(bidders, bidder_conns, args.rate, stop_at)
+    elif args.kind == "deliver":
+        last_published = await deliver(auction_ids[0], args.rate, stop_at)
     else:
-        await asyncio.gather(*[b.run(c, s, stop_at) for b, (c, s) in zip(bidders, bidder_conns, strict=True)])
+        await asyncio.gather(
+            *[
+                b.run(c, s, stop_at, bidding=args.bidding, max_share=args.max_share)
+                for b, (c, s) in zip(bidders, bidder_conns, strict=True)
+            ]
+        )
     elapsed = time.time() - start
     cpu1 = servers.cpu_s()
     await asyncio.sleep(1.5)  # let the last coalesced states arrive
@@ -498,19 +605,26 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     finals = await sync_to_async(
         lambda: {a.pk: (a.seq, a.current_price) for a in Auction.objects.filter(pk__in=auction_ids)}
     )()
-    on_final = sum(
-        1
-        for w, aid in zip(watchers, watcher_auction, strict=True)
-        if w.seqs[-1] == finals[aid][0] and w.final_price() == finals[aid][1]
-    )
+    if last_published is not None:  # deliver: the last synthetic state, not the database's
+        on_final = sum(1 for w in watchers if w.seqs[-1] == last_published)
+    else:
+        on_final = sum(
+            1
+            for w, aid in zip(watchers, watcher_auction, strict=True)
+            if w.seqs[-1] == finals[aid][0] and w.final_price() == finals[aid][1]
+        )
     for conn, _ in bidder_conns:
         await conn.close()
     accepted = sum(b.accepted for b in bidders)
     errors = sum((b.errors for b in bidders), Counter())
     replies = [r * 1000 for b in bidders for r in b.replies]
     connections = args.watchers + args.bidders
+    frames = sum(len(w.seqs) - 1 for w in watchers)  # states written to watchers (snapshot excluded)
+    server_cpu = sum(b - a for a, b in zip(cpu0, cpu1, strict=True))
     return {
         "scenario": args.kind,
+        "bidding": args.bidding if args.kind in ("hot", "spread") else None,
+        "max_share": args.max_share,
         "processes": len(servers.ports),
         "auctions": len(auction_ids),
         "bidders": args.bidders,
@@ -528,6 +642,9 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "rss_kb_before_after_watchers": [rss0, rss1],
         "kb_per_watcher_connection": round((sum(rss1) - sum(rss0)) / max(1, args.watchers), 1),
         "server_cpu_s_per_process": [round(b - a, 1) for a, b in zip(cpu0, cpu1, strict=True)],
+        "watcher_frames": frames,
+        # all server CPU (bids included, unless `deliver`) over the states written to watchers
+        "server_cpu_us_per_watcher_frame": round(server_cpu / frames * 1e6, 1) if frames else None,
     }
 
 
@@ -568,12 +685,28 @@ def cmd_run(args) -> None:
     count = args.auctions if args.kind == "spread" else 1
     auction_ids = new_auctions(count)
     extra = {"REALTIME_COALESCE_MS": str(args.coalesce_ms)}
+    load_before = load_average()
     with Servers(args.processes, extra) as servers:
         if args.kind == "idle":
             result = asyncio.run(idle(args, servers, auction_ids[0]))
         else:
             result = asyncio.run(scenario(args, servers, auction_ids))
+    result["load_average_before_after"] = [load_before, load_average()]
+    script = PGBENCH_SCRIPTS.get(args.kind)
+    if script and args.pgbench_seconds > 0:
+        ceiling = pgbench_ceiling(script, args.pgbench_seconds)
+        result["pgbench"] = ceiling
+        tps = ceiling.get("tps")
+        result["ratio_ws_accepted_to_pgbench"] = round(result["accepted_per_s"] / tps, 4) if tps else None
     print(json.dumps(result, ensure_ascii=False, indent=1))
+    summary = f"summary: {args.kind} accepted/s={result.get('accepted_per_s')}"
+    if "pgbench" in result:
+        summary += (
+            f" pgbench({script})={result['pgbench'].get('tps')} tps ratio={result['ratio_ws_accepted_to_pgbench']}"
+        )
+    if result.get("server_cpu_us_per_watcher_frame") is not None:
+        summary += f" cpu/frame={result['server_cpu_us_per_watcher_frame']}us"
+    print(summary + f" load={result['load_average_before_after']}")
 
 
 def main() -> None:
@@ -581,7 +714,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="kind", required=True)
     setup = sub.add_parser("setup")
     setup.add_argument("--bidders", type=int, default=200)
-    for kind in ("hot", "fanout", "spread", "idle"):
+    for kind in ("hot", "fanout", "spread", "idle", "deliver"):
         p = sub.add_parser(kind)
         p.add_argument("--processes", type=int, default=2)
         p.add_argument("--bidders", type=int, default=50)
@@ -592,6 +725,14 @@ def main() -> None:
         p.add_argument("--connections", type=int, default=10_000)
         p.add_argument("--coalesce-ms", type=int, default=50)
         p.add_argument("--watcher-procs", type=int, default=2)
+        p.add_argument("--bidding", choices=("realistic", "minimum"), default="realistic")
+        p.add_argument(
+            "--max-share",
+            type=float,
+            default=0.0,
+            help="share of bids carrying max_amount (servers that do not know the field refuse it)",
+        )
+        p.add_argument("--pgbench-seconds", type=float, default=10, help="0: skip the pgbench ceiling")
     args = parser.parse_args()
     if hasattr(args, "duration"):
         args.duration = min(args.duration, 60)  # never let a run take over the machine

@@ -8,6 +8,7 @@ Doors only: every action calls one service per object and turns DomainErrors int
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -39,10 +40,10 @@ def form_action(
     action: str,
     title: str,
     form_class: type[forms.Form],
-    perform: Callable[[object, dict], str | None],
+    perform: Callable[[Any, dict[str, Any]], str | None],
     intro: str = "",
     single: bool = False,
-):
+) -> TemplateResponse | None:
     """Run `perform(obj, cleaned_data)` on each selected object once the form is valid.
 
     `perform` returns a short success note (or None) and may raise DomainError, which becomes
@@ -50,12 +51,10 @@ def form_action(
     change list."""
     count = queryset.count()
     if single and count != 1:
-        modeladmin.message_user(
-            request, "이 작업은 한 번에 하나씩만 할 수 있습니다. 하나만 골라 주세요.", messages.ERROR
-        )
+        modeladmin.message_user(request, "이 작업은 한 번에 하나씩만 할 수 있어요. 하나만 골라 주세요.", messages.ERROR)
         return None
     if count > MAX_OBJECTS:
-        modeladmin.message_user(request, f"한 번에 {MAX_OBJECTS}개까지만 처리할 수 있습니다.", messages.ERROR)
+        modeladmin.message_user(request, f"한 번에 {MAX_OBJECTS}개까지만 처리할 수 있어요.", messages.ERROR)
         return None
     if request.POST.get("apply") == "yes":
         form = form_class(request.POST)
@@ -75,7 +74,7 @@ def form_action(
                 if note:
                     modeladmin.message_user(request, f"{obj}: {note}", messages.SUCCESS)
             if done and not failed:
-                modeladmin.message_user(request, f"{title}: {done}건 처리했습니다.", messages.SUCCESS)
+                modeladmin.message_user(request, f"{title}: {done}건 처리했어요.", messages.SUCCESS)
             elif done:
                 modeladmin.message_user(request, f"{title}: {done}건 처리, {failed}건 실패.", messages.WARNING)
             return None

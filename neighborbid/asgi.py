@@ -1,6 +1,9 @@
 """ASGI entry point (Daphne): HTTP goes to Django; WebSockets go through the Origin check
 (only as strict as ALLOWED_HOSTS: never run with `*`), the session/auth middleware and the
-URL router to auctions.consumers."""
+URL router to auctions.consumers.
+
+Without REDIS_URL (the embedded `make run` default) this process also runs the settlement loop
+in a thread (auctions/embedded.py), so its events reach the sockets through the in-process bus."""
 
 import os
 
@@ -21,3 +24,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from auctions.embedded import embedded_worker_start  # noqa: E402
+
+embedded_worker_start()

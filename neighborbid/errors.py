@@ -1,6 +1,7 @@
 """Domain errors: one small hierarchy with stable codes and user-facing Korean messages.
 
-Doors (views, consumers, admin actions, commands) turn these into a message, a 4xx page or an
+Messages are in 해요체 (the polite "-요" endings of the whole UI). Doors (views, consumers,
+admin actions, commands) turn these into a message, a 4xx page or an
 error frame. Services raise them before anything is written, inside the transaction, so a
 raised error always means "nothing changed".
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 class DomainError(Exception):
     code = "error"
-    message = "요청을 처리할 수 없습니다."
+    message = "요청을 처리할 수 없어요."
     http_status = 400
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
@@ -31,29 +32,29 @@ class InvalidAmount(DomainError):
 
 class InsufficientFunds(DomainError):
     code = "insufficient_funds"
-    message = "사용 가능한 잔액이 부족합니다."
+    message = "사용 가능한 잔액이 부족해요."
 
 
 class LimitExceeded(DomainError):
     code = "limit_exceeded"
-    message = "한도를 넘는 금액입니다."
+    message = "한도를 넘는 금액이에요."
 
 
 class AuctionNotFound(DomainError):
     code = "not_found"
-    message = "경매를 찾을 수 없습니다."
+    message = "경매를 찾을 수 없어요."
     http_status = 404
 
 
 class AuctionNotOpen(DomainError):
     code = "auction_not_open"
-    message = "진행 중인 경매가 아닙니다."
+    message = "진행 중인 경매가 아니에요."
     http_status = 409
 
 
 class BidTooLow(DomainError):
     code = "bid_too_low"
-    message = "입찰가가 최소 입찰가보다 낮습니다."
+    message = "입찰가가 최소 입찰가보다 낮아요."
     http_status = 409
 
     @classmethod
@@ -70,37 +71,37 @@ class MaximumNotRaised(DomainError):
 
 class UseBuyNow(DomainError):
     code = "use_buy_now"
-    message = "즉시구매가 이상의 금액은 입찰할 수 없습니다. 즉시구매를 이용해 주세요."
+    message = "즉시구매가 이상의 금액은 입찰할 수 없어요. 즉시구매를 이용해 주세요."
     http_status = 409
 
 
 class BuyNowUnavailable(DomainError):
     code = "buy_now_unavailable"
-    message = "즉시구매를 할 수 없는 경매입니다."
+    message = "즉시구매를 할 수 없는 경매예요."
     http_status = 409
 
 
 class OwnAuction(DomainError):
     code = "own_auction"
-    message = "본인이 등록한 경매에는 입찰하거나 구매할 수 없습니다."
+    message = "본인이 등록한 경매에는 입찰하거나 구매할 수 없어요."
     http_status = 403
 
 
 class NotEligible(DomainError):
     code = "not_eligible"
-    message = "동네 인증을 마친 이웃만 참여할 수 있습니다."
+    message = "동네 인증을 마친 이웃만 참여할 수 있어요."
     http_status = 403
 
 
 class PermissionDenied(DomainError):
     code = "forbidden"
-    message = "권한이 없습니다."
+    message = "권한이 없어요."
     http_status = 403
 
 
 class AccountSuspended(DomainError):
     code = "suspended"
-    message = "이용이 정지된 계정입니다."
+    message = "이용이 정지된 계정이에요."
     http_status = 403
 
     @classmethod
@@ -110,24 +111,24 @@ class AccountSuspended(DomainError):
 
 class HasBids(DomainError):
     code = "has_bids"
-    message = "입찰이 있는 경매는 수정하거나 취소할 수 없습니다."
+    message = "입찰이 있는 경매는 수정하거나 취소할 수 없어요."
     http_status = 409
 
 
 class DuplicateRequest(DomainError):
     code = "duplicate_request"
-    message = "같은 요청 번호로 다른 요청이 이미 처리되었습니다."
+    message = "같은 요청 번호로 다른 요청이 이미 처리됐어요."
     http_status = 409
 
 
 class InvalidRequest(DomainError):
     code = "invalid_request"
-    message = "잘못된 요청입니다."
+    message = "잘못된 요청이에요."
 
 
 class RateLimited(DomainError):
     code = "rate_limited"
-    message = "요청이 너무 잦습니다. 잠시 후 다시 시도해 주세요."
+    message = "요청이 너무 잦아요. 잠시 후 다시 시도해 주세요."
     http_status = 429
 
 
@@ -135,6 +136,20 @@ class LoginRequired(PermissionDenied):
     code = "login_required"
     message = "로그인이 필요해요. 로그인한 뒤 다시 시도해 주세요."
     http_status = 401
+
+
+class TradeNotFound(DomainError):
+    code = "trade_not_found"
+    message = "거래를 찾을 수 없어요."
+    http_status = 404
+
+
+class TradeStateError(DomainError):
+    """The trade is not in a state that allows this step (someone else acted first)."""
+
+    code = "trade_state"
+    message = "지금은 이 거래에서 할 수 없는 일이에요."
+    http_status = 409
 
 
 # --- the live door's own refusals (auctions.realtime.frames, auctions.consumers) ------------
@@ -159,3 +174,25 @@ class ServerError(DomainError):
     code = "server_error"
     message = "일시적인 오류가 발생했어요. 같은 요청 번호로 다시 시도해 주세요."
     http_status = 500
+
+
+class ServiceUnavailable(DomainError):
+    """The database is away or overloaded (a lost connection, a full pool): nothing was changed;
+    answered with 503 and Retry-After (neighborbid/unavailable.py)."""
+
+    code = "unavailable"
+    message = "지금 서버에 연결이 몰려 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    http_status = 503
+    retry_after = 5
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        details.setdefault("retry_after", self.retry_after)
+        super().__init__(message, **details)
+
+
+class Overloaded(ServiceUnavailable):
+    """Too many bids are already waiting for this auction in this process (auctions/admission.py)."""
+
+    code = "overloaded"
+    message = "지금 이 경매에 입찰이 몰려 있어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    retry_after = 2

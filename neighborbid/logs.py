@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
 
 STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -48,10 +50,13 @@ def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, 
     logger.log(level, event, extra={"fields": {"event": event, **fields}})
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 _ACTORS = ("actor", "staff_user")  # the acting user; `user` / `user_id` name the one acted on
 
 
-def money_action(name: str):
+def money_action(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a money service: one structured line per call with its outcome (ok, refused
     with the error code, or nothing to do), the acting user, the auction and the amount."""
     import functools
@@ -60,10 +65,10 @@ def money_action(name: str):
 
     money_logger = logging.getLogger("neighborbid.money")
 
-    def decorate(service):
+    def decorate(service: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(service)
-        def logged(**kwargs):
-            fields = {"auction_id": kwargs.get("auction_id"), "amount": kwargs.get("amount")}
+        def logged(*args: P.args, **kwargs: P.kwargs) -> R:
+            fields: dict[str, Any] = {"auction_id": kwargs.get("auction_id"), "amount": kwargs.get("amount")}
             for key in _ACTORS:
                 actor = kwargs.get(key)
                 if actor is not None:
@@ -73,7 +78,7 @@ def money_action(name: str):
             if target is not None:
                 fields["target_user_id"] = getattr(target, "pk", None)
             try:
-                result = service(**kwargs)
+                result = service(*args, **kwargs)
             except DomainError as exc:
                 log_event(money_logger, f"money.{name}", outcome="refused", code=exc.code, **fields)
                 raise

@@ -5,8 +5,11 @@
   user id, client IP, auction id when the URL names one, request id), and an X-Request-ID
   response header (taken from the proxy's header when it sends one).
 - RateLimitMiddleware: the per-scope rate limits for the views named in
-  NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view),
+  NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view;
+  spent in process_view, after CsrfViewMiddleware has refused forged POSTs),
   and turns a login refused by the lockout (neighborbid.security) into a 429.
+- FriendlyNotFoundMiddleware: DEBUG only (`make run`): the Korean 404 page instead of Django's
+  technical one, unless the URL asks for `?debug`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import re
 import time
 import uuid
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.urls import Resolver404, resolve
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.utils.functional import empty
 
 from neighborbid import security
@@ -56,8 +58,6 @@ class HealthCheckMiddleware(_HybridMiddleware):
     async def acall(self, request):
         view = HEALTH_VIEWS.get(request.path_info.rstrip("/") or "/")
         if view is not None and request.method in ("GET", "HEAD"):
-            from asgiref.sync import sync_to_async
-
             return await sync_to_async(view, thread_sensitive=False)(request)
         return await self.get_response(request)
 
@@ -123,37 +123,44 @@ class RequestLogMiddleware(_HybridMiddleware):
 
 
 class RateLimitMiddleware(_HybridMiddleware):
-    """Must come after AuthenticationMiddleware (per-user buckets)."""
+    """Must come after AuthenticationMiddleware (per-user buckets) and CsrfViewMiddleware: the
+    bucket is spent in process_view, which Django calls in MIDDLEWARE order, so a forged POST
+    without a CSRF token is refused (403) by CsrfViewMiddleware.process_view first and spends
+    nobody's token."""
 
-    def _scope(self, request) -> str | None:
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        # Django adapts process_view to the handler's mode; give it the native one (no thread hop).
+        self.process_view = self._process_view_async if self.is_async else self._process_view_sync
+
+    @staticmethod
+    def _scope(request) -> str | None:
         if request.method != "POST":
             return None
         views = security.conf("RATE_LIMITED_VIEWS")
-        if not views:
-            return None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
+        match = getattr(request, "resolver_match", None)
+        if not views or match is None:
             return None
         return views.get(match.view_name)
 
     @staticmethod
     def _locked(request, response):
-        if getattr(request, security.LOCKED_ATTR, False) and response.status_code == 200:
+        lock = getattr(request, security.LOCKED_ATTR, None)
+        if lock is not None and response.status_code == 200:
             response.status_code = 429
-            response["Retry-After"] = str(int(security.conf("LOGIN_LOCKOUT_SECONDS")))
+            response["Retry-After"] = str(lock.seconds)
         return response
 
-    def call(self, request):
+    def _process_view_sync(self, request, view_func, view_args, view_kwargs):
         scope = self._scope(request)
         if scope is not None:
             try:
                 security.rate_limit_request(request, scope)
             except RateLimited as exc:
                 return security.rate_limited_response(request, exc)
-        return self._locked(request, self.get_response(request))
+        return None
 
-    async def acall(self, request):
+    async def _process_view_async(self, request, view_func, view_args, view_kwargs):
         scope = self._scope(request)
         if scope is not None:
             user = await request.auser()
@@ -161,5 +168,50 @@ class RateLimitMiddleware(_HybridMiddleware):
             key = security.rate_limit_key(request, scope, user.pk if user.is_authenticated else None)
             if not await rate_limit_hit_async(key=key, rate=float(spec["rate"]), burst=int(spec["burst"])):
                 security.logger.warning("rate limited scope=%s key=%s", scope, key)
-                return security.rate_limited_response(request, RateLimited())
+                # the page renders the site's header (a query): off the event loop, refusals only
+                return await sync_to_async(security.rate_limited_response)(request, RateLimited())
+        return None
+
+    def call(self, request):
+        return self._locked(request, self.get_response(request))
+
+    async def acall(self, request):
         return self._locked(request, await self.get_response(request))
+
+
+class FriendlyNotFoundMiddleware(_HybridMiddleware):
+    """With DEBUG=1 (`make run`) Django answers a 404 with its technical page (in English);
+    this serves the site's Korean 404 page (templates/404.html) there too, unless the
+    developer asks for the technical one with `?debug` in the URL. Without DEBUG it is not
+    loaded at all (MiddlewareNotUsed): handler404 serves templates/404.html already. 403 pages
+    use handler403 (templates/403.html) under DEBUG as well; nothing to do for them."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+        from django.core.exceptions import MiddlewareNotUsed
+
+        if not settings.DEBUG:
+            raise MiddlewareNotUsed
+        super().__init__(get_response)
+
+    @staticmethod
+    def _friendly(request, response):
+        if (
+            response.status_code == 404
+            and "debug" not in request.GET
+            and response.get("Content-Type", "").startswith("text/html")
+            and not getattr(response, "streaming", False)
+        ):
+            from django.views.defaults import page_not_found
+
+            return page_not_found(request, exception=None)
+        return response
+
+    def call(self, request):
+        return self._friendly(request, self.get_response(request))
+
+    async def acall(self, request):
+        response = await self.get_response(request)
+        if response.status_code != 404:
+            return response
+        return await sync_to_async(self._friendly)(request, response)

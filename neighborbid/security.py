@@ -10,7 +10,9 @@ shared by every server process); at the limit, every login for that username / f
 refused for the rest of the window, even with the right password. Enforced by
 `LoginThrottleBackend` (first in AUTHENTICATION_BACKENDS, before Django's ModelBackend) and the
 login signals (connected in accounts.apps), so the site's login and the admin's are both
-covered; the refused request answers 429 (see neighborbid.middleware.RateLimitMiddleware).
+covered; the refused request answers 429 with Retry-After set to the real time left (see
+neighborbid.middleware.RateLimitMiddleware), and the login forms (accounts.forms.LockoutAwareMixin)
+say that the 아이디 is locked for N minutes instead of "wrong password".
 
 Rate limits: token buckets (neighborbid.ratelimit) per scope ("signup" per IP, "topup" and
 "bid" per user). Apply them with `rate_limit_request(request, scope)` inside a view (raises
@@ -26,14 +28,16 @@ import functools
 import hashlib
 import ipaddress
 import logging
+import math
 import threading
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponse, JsonResponse
-from django.utils.html import escape
+from django.template.loader import render_to_string
 
 from neighborbid.errors import RateLimited
 from neighborbid.ratelimit import rate_limit_hit
@@ -60,8 +64,32 @@ DEFAULTS: dict = {
     "RATE_LIMITED_VIEWS": {},
 }
 
-LOCKED_ATTR = "_neighborbid_login_locked"
-LOCKED_MESSAGE = "로그인 시도가 너무 많습니다. 15분 후에 다시 시도해 주세요."
+LOCKED_ATTR = "_neighborbid_login_locked"  # on the request: the LoginLock that refused it
+LOCKED_MESSAGE = "로그인 시도가 너무 많아요. 잠시 뒤에 다시 시도해 주세요."
+
+
+@dataclass(frozen=True)
+class LoginLock:
+    """Why and for how long logins are refused: per "user" (this 아이디) or per "ip"."""
+
+    seconds: int
+    by: str
+
+    @property
+    def minutes(self) -> int:
+        return max(1, math.ceil(self.seconds / 60))
+
+    @property
+    def message(self) -> str:
+        if self.by == "user":
+            return (
+                f"비밀번호를 여러 번 잘못 입력해서 이 아이디는 {self.minutes}분 동안 로그인이 잠겨 있어요. "
+                f"{self.minutes}분 뒤에 다시 시도하거나 비밀번호를 재설정해 주세요."
+            )
+        return (
+            f"이 곳에서 로그인 실패가 너무 많아서 {self.minutes}분 동안 로그인이 잠겨 있어요. "
+            f"{self.minutes}분 뒤에 다시 시도해 주세요."
+        )
 
 
 def conf(name: str):
@@ -108,14 +136,21 @@ def _failure_keys(username: str, ip: str) -> list[str]:
     return [f"{_prefix()}:user:{_digest(username.strip().lower())}", f"{_prefix()}:ip:{_digest(ip)}"]
 
 
-def _counts(keys: list[str]) -> list[int]:
+def _counts(keys: list[str]) -> list[tuple[int, float]]:
+    """(count, seconds left in its window) per key."""
     if not settings.REDIS_URL:
         now = time.time()
         with _local_lock:
-            return [count if expires > now else 0 for count, expires in (_local.get(k, (0, 0.0)) for k in keys)]
+            entries = [_local.get(k, (0, 0.0)) for k in keys]
+        return [(count, expires - now) if expires > now else (0, 0.0) for count, expires in entries]
     from neighborbid.bus import redis_client
 
-    return [int(value or 0) for value in redis_client().mget(keys)]
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.mget(keys)
+    for key in keys:
+        pipe.pttl(key)
+    values, *ttls = pipe.execute()
+    return [(int(value or 0), max(0, ttl) / 1000) for value, ttl in zip(values, ttls, strict=True)]
 
 
 def _increment(keys: list[str], window: int) -> None:
@@ -135,13 +170,23 @@ def _increment(keys: list[str], window: int) -> None:
     pipe.execute()
 
 
-def login_locked(*, username: str, ip: str) -> bool:
+def login_lock(*, username: str, ip: str) -> LoginLock | None:
+    """The lock refusing this login right now (with the real time left), or None."""
     try:
-        per_user, per_ip = _counts(_failure_keys(username, ip))
+        (per_user, user_left), (per_ip, ip_left) = _counts(_failure_keys(username, ip))
     except Exception as exc:
         logger.warning("login throttle check failed open error=%s", exc)
-        return False
-    return per_user >= conf("LOGIN_FAILURES_PER_USERNAME") or per_ip >= conf("LOGIN_FAILURES_PER_IP")
+        return None
+    locks = []
+    if per_user >= conf("LOGIN_FAILURES_PER_USERNAME"):
+        locks.append(LoginLock(seconds=math.ceil(user_left) or 1, by="user"))
+    if per_ip >= conf("LOGIN_FAILURES_PER_IP"):
+        locks.append(LoginLock(seconds=math.ceil(ip_left) or 1, by="ip"))
+    return max(locks, key=lambda lock: lock.seconds) if locks else None
+
+
+def login_locked(*, username: str, ip: str) -> bool:
+    return login_lock(username=username, ip=ip) is not None
 
 
 def login_failed(*, username: str, ip: str) -> None:
@@ -191,8 +236,9 @@ class LoginThrottleBackend(ModelBackend):
     """A gate listed first in AUTHENTICATION_BACKENDS, before ModelBackend: its authenticate()
     never logs anyone in; while a username or IP is locked out it stops authenticate()
     (PermissionDenied), so no backend checks the password. It inherits ModelBackend's get_user
-    and permissions, so sessions naming it (Client.force_login uses the first backend) work. Failures and successes are counted by the signal receivers
-    below (connected in accounts.apps), whatever login view or form was used."""
+    and permissions, so sessions naming it (Client.force_login uses the first backend) work.
+    Failures and successes are counted by the signal receivers below (connected in
+    accounts.apps), whatever login view or form was used."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         from django.contrib.auth import get_user_model
@@ -202,10 +248,11 @@ class LoginThrottleBackend(ModelBackend):
         if request is None or username is None:
             return None  # no request (management commands, test Client.login): nothing to throttle by
         ip = client_ip(request)
-        if login_locked(username=str(username), ip=ip):
-            setattr(request, LOCKED_ATTR, True)
-            logger.warning("login refused: locked out ip=%s", ip)
-            raise DjangoPermissionDenied(LOCKED_MESSAGE)
+        lock = login_lock(username=str(username), ip=ip)
+        if lock is not None:
+            setattr(request, LOCKED_ATTR, lock)
+            logger.warning("login refused: locked out by=%s ip=%s", lock.by, ip)
+            raise DjangoPermissionDenied(lock.message)
         return None
 
 
@@ -257,16 +304,18 @@ def rate_limited_response(request, exc: RateLimited | None = None) -> HttpRespon
     wants_json = "application/json" in request.headers.get("Accept", "") or (
         request.headers.get("X-Requested-With") == "XMLHttpRequest"
     )
+    retry_after = 60
     if wants_json:
         response = JsonResponse({"ok": False, "error": exc.as_dict()}, status=429)
     else:
+        # The site's own error page (templates/429.html, like 404/403): styled, readable on a phone.
+        context = {"message": exc.message, "retry_after": retry_after, "retry_minutes": max(1, retry_after // 60)}
         response = HttpResponse(
-            '<!doctype html><html lang="ko"><meta charset="utf-8"><title>잠시 후 다시 시도해 주세요</title>'
-            f'<p>{escape(exc.message)}</p><p><a href="/">처음으로</a></p></html>',
+            render_to_string("429.html", context, request=request),
             status=429,
             content_type="text/html; charset=utf-8",
         )
-    response["Retry-After"] = "60"
+    response["Retry-After"] = str(retry_after)
     return response
 
 

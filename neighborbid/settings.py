@@ -12,7 +12,11 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+# Generic Django classes (ModelAdmin[Wallet], ...) subscriptable at run time, as django-stubs types them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,7 +49,9 @@ def database_from_url(url: str) -> dict:
     options: dict = {
         # Django's psycopg pool: persistent connections leak under ASGI, and opening a
         # connection per call is slow (see shared/notes/realtime-performance.md).
-        "pool": {"min_size": 1, "max_size": pool_max, "timeout": 10},
+        # The pool's health check (psycopg-pool `check=ConnectionPool.check_connection`) is
+        # switched on by CONN_HEALTH_CHECKS below: Django passes it to the pool itself.
+        "pool": {"min_size": 1, "max_size": pool_max, "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10"))},
         "options": f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}",
         # Server-side binding + prepared statements: the bid path's statements are planned once
         # per pooled connection (about 20 % less time per bid, docs/benchmarks.md). Set
@@ -65,6 +71,11 @@ def database_from_url(url: str) -> dict:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         "CONN_MAX_AGE": 0,
+        # With the pool, Django hands the pool check=ConnectionPool.check_connection: every
+        # connection is tested (one empty round trip) as it leaves the pool, so sessions the
+        # server terminated (pg_terminate_backend, failover, restart) are replaced instead of
+        # handed to a request (issue 9 item 7, docs/operations.md).
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or None},
     }
@@ -89,7 +100,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and not env_bool("NEIGHBORBID_ALLOW_INSECURE_KEY"):
         raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=1 for development).")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 (development only, refused in production)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -129,7 +140,7 @@ X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "neighborbid.admin_config.NeighborBidAdminConfig",  # django.contrib.admin, suspended staff refused
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -140,11 +151,14 @@ INSTALLED_APPS = [
     "accounts",
     "wallets",
     "auctions",
+    "trades",
+    "reviews",
 ]
 
 MIDDLEWARE = [
     "neighborbid.middleware.HealthCheckMiddleware",  # /healthz, /readyz before anything else
     "neighborbid.middleware.RequestLogMiddleware",  # one structured line per request
+    "neighborbid.unavailable.ServiceUnavailableMiddleware",  # database away / overloaded: 503, never 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -156,6 +170,7 @@ MIDDLEWARE = [
     "neighborbid.middleware.RateLimitMiddleware",  # after auth: per-user buckets, login lockout 429
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "neighborbid.middleware.FriendlyNotFoundMiddleware",  # DEBUG only: the Korean 404 (?debug: Django's)
 ]
 
 ROOT_URLCONF = "neighborbid.urls"
@@ -173,6 +188,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "auctions.context_processors.header",
+                "trades.context_processors.header",
             ],
         },
     },
@@ -207,6 +223,7 @@ REALTIME = {
     "RECONNECT_MAX_S": 5.0,
     "PING_IDLE_S": 5.0,  # ping the subscription after this much silence
     "DB_THREADS": int(os.environ.get("WS_DB_THREADS", "4")),  # per process, for bid/buy-now calls
+    "SESSION_CHECK_S": 1.0,  # a socket re-checks its session before an early refusal at most this often
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -242,6 +259,18 @@ NEIGHBORBID_SECURITY = {
         "accounts:verify": "verify",
     },
 }
+
+# E-mail (password reset): printed to the console unless configured (docs/operations.md).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "동네경매 <no-reply@neighborbid.local>")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60 * 24)))
 
 LANGUAGE_CODE = "ko-kr"
 # Korean only until an English catalogue exists (strings are marked for gettext): with "en"
@@ -315,4 +344,17 @@ NEIGHBORBID = {
     "VERIFY_VALID_DAYS": 30,
     "WORKER_INTERVAL_SECONDS": float(os.environ.get("WORKER_INTERVAL_SECONDS", "1.0")),
     "ENDING_SOON_MINUTES": 10,
+    # Without REDIS_URL the server process runs the settlement loop itself (auctions/embedded.py),
+    # so its events reach the pages through the in-process bus.
+    "EMBEDDED_WORKER": env_bool("EMBEDDED_WORKER", default=not REDIS_URL),
+    # Bids/buy-nows in flight for one auction per process (auctions/admission.py); 0: half the pool.
+    "BID_WAITERS_PER_AUCTION": int(os.environ.get("BID_WAITERS_PER_AUCTION", "0")),
+    # Trades (docs/architecture.md): released to the seller N days after hand-over/shipping is
+    # marked; refunded to the buyer N + TRADE_UNMARKED_GRACE_DAYS days after the sale if the
+    # seller never marked it.
+    "TRADE_AUTO_CONFIRM_DAYS": int(os.environ.get("TRADE_AUTO_CONFIRM_DAYS", "7")),
+    "TRADE_UNMARKED_GRACE_DAYS": 3,
+    "TRADE_DISPUTE_MAX_PHOTOS": 5,
+    # Reviews (reviews.services): a review can be edited this many days after it was written.
+    "REVIEW_EDIT_DAYS": 7,
 }

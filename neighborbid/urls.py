@@ -5,12 +5,16 @@ from django.urls import include, path
 
 from neighborbid import health
 
+handler500 = "neighborbid.unavailable.server_error"  # a lost database is a 503, never a 500
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("wallet/", include("wallets.urls")),
+    path("", include("reviews.urls")),
+    path("trades/", include("trades.urls")),
     path("", include("auctions.urls")),
 ]
 

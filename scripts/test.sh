@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, format, migrations check, then pytest on real PostgreSQL + Redis.
-# Usage: make test   (or: scripts/test.sh [pytest args...])
+# The whole test suite: lint, format, type check, migrations check, then pytest on real PostgreSQL + Redis.
+# Usage: make test        (or: scripts/test.sh [pytest args...])
+#        make test-fast   (or: scripts/test.sh --fast [pytest args...]): the same checks, pytest
+#                         without the browser, multi-process, storm and bench tests (the inner loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fast=()
+if [ "${1:-}" = --fast ]; then
+  shift
+  fast=(-m "not browser and not multiprocess and not storm and not bench")
+fi
 
 PG_HOST="${PG_HOST:-127.0.0.1}"; PG_PORT="${PG_PORT:-5432}"
 REDIS_HOST="${REDIS_HOST:-127.0.0.1}"; REDIS_PORT="${REDIS_PORT:-6379}"
@@ -57,6 +65,14 @@ with psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username
         conn.execute(f'CREATE DATABASE "{name}"')
 PY
 
-echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== migrations" && .venv/bin/python manage.py makemigrations --check --dry-run
-echo "== pytest" && .venv/bin/python -m pytest "$@"
+# One command per line: under `set -e` a failure inside an `a && b && c` list (other than the
+# last command) does not stop the script, and a ruff error used to be printed and ignored.
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy  # files and strictness: [tool.mypy] in pyproject.toml
+echo "== migrations"
+.venv/bin/python manage.py makemigrations --check --dry-run
+echo "== pytest"
+.venv/bin/python -m pytest "${fast[@]}" "$@"

@@ -32,7 +32,6 @@ def pytest_sessionstart(session):
 def _fast_password_hasher():
     # Hashing is not under test here; PBKDF2 would cost ~0.3 s per user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    yield
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,10 @@ def ensure_neighbourhoods() -> None:
     if not Neighbourhood.objects.exists():
         from importlib import import_module
 
-        data = import_module("accounts.migrations.0002_seed_neighbourhoods").NEIGHBOURHOODS
+        data = [
+            *import_module("accounts.migrations.0002_seed_neighbourhoods").NEIGHBOURHOODS,
+            *import_module("accounts.migrations.0004_metropolitan_neighbourhoods").NEIGHBOURHOODS,
+        ]
         Neighbourhood.objects.bulk_create(
             [Neighbourhood(district=d, name=n, latitude=lat, longitude=lon) for d, n, lat, lon in data]
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid, Notification
+from trades.models import Trade
 from wallets.models import LedgerEntry, Wallet
 
 AUCTION_FIELDS = (
@@ -20,6 +21,18 @@ AUCTION_FIELDS = (
     "buy_now_request_id",
 )
 
+TRADE_FIELDS = (
+    "status",
+    "seq",
+    "auto_release_at",
+    "buyer_refund",
+    "seller_payout",
+    "carrier",
+    "tracking_number",
+    "dispute_reason",
+    "resolved_by_id",
+)
+
 
 def world() -> dict:
     return {
@@ -28,6 +41,7 @@ def world() -> dict:
         "ledger": LedgerEntry.objects.count(),
         "notifications": Notification.objects.count(),
         "auctions": {a["id"]: a for a in Auction.objects.values("id", *AUCTION_FIELDS)},
+        "trades": {t["id"]: t for t in Trade.objects.values("id", *TRADE_FIELDS)},
     }
 
 

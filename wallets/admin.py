@@ -4,55 +4,67 @@ wallets.services.wallet_adjust (mandatory reason, ledger entry naming the staff 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from neighborbid.admin_actions import form_action
+from neighborbid.errors import InvalidAmount
+from wallets.amounts import parse_signed_won
 from wallets.models import LedgerEntry, Wallet
 from wallets.services import wallet_adjust
 
+if TYPE_CHECKING:
+    from neighborbid.http import AuthenticatedHttpRequest
+
 
 class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
 class CorrectionForm(forms.Form):
-    amount = forms.IntegerField(
+    amount = forms.CharField(
         label="정정 금액 (원)",
-        help_text="양수는 사용 가능 잔액에 더하고, 음수는 뺍니다. 입찰 중 잠긴 금액은 건드리지 않습니다.",
+        max_length=21,
+        help_text="양수는 사용 가능 잔액에 더하고, 음수는 빼요. 예: 2,500 "
+        "또는 -7,500. 입찰 중 잠긴 금액은 건드리지 않아요.",
     )
     reason = forms.CharField(
-        label="사유 (필수, 거래 내역에 남습니다)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
+        label="사유 (필수, 거래 내역에 남아요)", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=200
     )
 
     def clean_amount(self):
-        amount = self.cleaned_data["amount"]
         limit = settings.NEIGHBORBID["WALLET_MAX"]
-        if amount == 0:
-            raise forms.ValidationError("0원은 정정할 수 없습니다.")
+        try:
+            amount = parse_signed_won(self.cleaned_data["amount"], limit=10**15)
+        except InvalidAmount:
+            raise forms.ValidationError("0이 아닌 정수(원)로 입력해 주세요. 예: 2,500 또는 -7,500") from None
         if abs(amount) > limit:
-            raise forms.ValidationError(f"정정 금액은 ±{limit:,}원을 넘을 수 없습니다.")
+            raise forms.ValidationError(f"정정 금액은 ±{limit:,}원을 넘을 수 없어요.")
         return amount
 
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"].strip()
         if not reason:
             raise forms.ValidationError("사유를 입력해 주세요.")
         return reason
 
 
 @admin.register(Wallet)
-class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Wallet]):
     list_display = ("id", "user", "balance_won", "locked_won", "total_won", "updated_at")
     search_fields = ("=id", "=user__id", "user__username", "user__nickname")
     list_select_related = ("user",)
@@ -62,7 +74,7 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ["manual_correction"]
 
-    def has_adjust_permission(self, request) -> bool:
+    def has_adjust_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("wallets.adjust_wallet")
 
     @admin.display(description="사용 가능 잔액", ordering="balance")
@@ -84,8 +96,8 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">거래 내역 {}건 보기</a>', url, count)
 
     @admin.action(description="수동 정정 (사유 필수, 한 번에 한 지갑)", permissions=["adjust"])
-    def manual_correction(self, request, queryset):
-        def perform(wallet, data):
+    def manual_correction(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
+        def perform(wallet: Wallet, data: dict[str, Any]) -> str:
             entry = wallet_adjust(
                 user=wallet.user, amount=data["amount"], staff_user=request.user, reason=data["reason"]
             )
@@ -100,13 +112,13 @@ class WalletAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             form_class=CorrectionForm,
             perform=perform,
             single=True,
-            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남습니다. 되돌리려면 "
-            "반대 금액으로 다시 정정하세요 (거래 내역은 수정·삭제할 수 없습니다).",
+            intro="정정은 거래 내역에 '관리자 정정'으로 기록되고, 처리한 운영자와 사유가 남아요. 되돌리려면 "
+            "반대 금액으로 다시 정정해 주세요 (거래 내역은 수정·삭제할 수 없어요).",
         )
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
     list_display = (
         "id",
         "created_at",
@@ -127,5 +139,5 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = None
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: LedgerEntry | None = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]

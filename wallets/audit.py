@@ -25,6 +25,7 @@ class AuditReport:
     entries: int = 0
     auctions_checked: int = 0
     total_held: int = 0
+    escrow_held: int = 0
     external_net: int = 0
     violations: list[str] = field(default_factory=list)
 
@@ -35,8 +36,8 @@ class AuditReport:
     def lines(self) -> list[str]:
         head = [
             f"wallets: {self.wallets}, ledger entries: {self.entries}, ended auctions: {self.auctions_checked}",
-            f"money on the platform: {self.total_held:,} won; deposits - withdrawals +/- corrections: "
-            f"{self.external_net:,} won",
+            f"money on the platform: {self.total_held:,} won in wallets + {self.escrow_held:,} won in trades' "
+            f"escrow; deposits - withdrawals +/- corrections: {self.external_net:,} won",
         ]
         if self.ok:
             return [*head, "OK: the books balance."]
@@ -51,15 +52,25 @@ def snapshot(*, outermost: bool) -> None:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
+ESCROW_KINDS = (Kind.TRADE_ESCROW, Kind.TRADE_RELEASE, Kind.TRADE_REFUND)
+
+
 def audit_wallets(
-    report: AuditReport, *, expected_locked: Mapping[int, int], expected_label: str = "should hold"
+    report: AuditReport,
+    *,
+    expected_locked: Mapping[int, int],
+    expected_label: str = "should hold",
+    expected_escrow: int = 0,
 ) -> None:
     """The wallet invariants, appended to report.violations. Run inside one snapshot.
 
     (1) balances equal the sums of their ledger entries; (1b) each entry's balances follow from
     the previous entry of that wallet; (2) locked equals `expected_locked[user_id]`; (3) the
-    platform holds exactly what came in minus what went out; (4) nothing negative; internal
-    movements (hold, release) never create or destroy money."""
+    platform holds exactly what came in minus what went out: in wallets, plus the escrow of
+    open trades (money that left a buyer's wallet and was not yet paid out: recomputed here
+    from the ledger, and compared with `expected_escrow`, the caller's Σ amounts of open
+    trades); (4) nothing negative; internal movements (hold, release) never create or destroy
+    money, escrow entries move money only in their own direction."""
     v = report.violations
     sums = {
         row["wallet_id"]: row
@@ -102,10 +113,28 @@ def audit_wallets(
         b=Sum("balance_delta"), lk=Sum("locked_delta")
     )
     report.external_net = (external["b"] or 0) + (external["lk"] or 0)
-    if report.total_held != report.external_net:
+    escrow = LedgerEntry.objects.filter(kind__in=ESCROW_KINDS).aggregate(b=Sum("balance_delta"), lk=Sum("locked_delta"))
+    report.escrow_held = -((escrow["b"] or 0) + (escrow["lk"] or 0))
+    if report.escrow_held != expected_escrow:
         v.append(
-            f"books: wallets hold {report.total_held} but deposits - withdrawals +/- corrections = {report.external_net}"
+            f"escrow: the ledger holds {report.escrow_held} in trades' "
+            f"escrow but open trades add up to {expected_escrow}"
         )
+    if report.total_held + report.escrow_held != report.external_net:
+        v.append(
+            f"books: wallets hold {report.total_held} + escrow {report.escrow_held} but deposits - withdrawals "
+            f"+/- corrections = {report.external_net}"
+        )
+    payouts = [Kind.TRADE_RELEASE, Kind.TRADE_REFUND]
+    wrong_way = LedgerEntry.objects.filter(
+        Q(kind=Kind.TRADE_ESCROW, balance_delta__gt=0)
+        | Q(kind=Kind.TRADE_ESCROW, locked_delta__gt=0)
+        | Q(kind__in=payouts, balance_delta__lte=0)
+        | (Q(kind__in=payouts) & ~Q(locked_delta=0))
+        | Q(kind__in=ESCROW_KINDS, trade__isnull=True)
+    )
+    for entry_id in wrong_way.values_list("id", flat=True)[:20]:
+        v.append(f"ledger entry {entry_id}: an escrow entry moving money the wrong way or linked to no trade")
     bad_internal = LedgerEntry.objects.filter(kind__in=[Kind.BID_HOLD, Kind.HOLD_RELEASE]).exclude(
         balance_delta=-F("locked_delta")
     )

@@ -11,8 +11,9 @@ from django.db import connection
 from wallets.models import Wallet
 
 
-def wallets_lock(*, user_ids: Iterable[int]) -> dict[int, Wallet]:
-    """Lock the wallets of these users (in wallet-id order) and return them by user id.
+def wallets_lock(*, user_ids: Iterable[int | None]) -> dict[int, Wallet]:
+    """Lock the wallets of these users (in wallet-id order) and return them by user id (None,
+    e.g. an auction without a leader, is skipped).
 
     Must be called inside transaction.atomic()."""
     ids = sorted({uid for uid in user_ids if uid is not None})

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -8,10 +10,12 @@ from django.utils.translation import gettext_lazy as _
 class Wallet(models.Model):
     """Whole-won escrow wallet. Only `wallets.services` writes these two numbers."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet", verbose_name=_("회원")
+    )
     balance = models.BigIntegerField(_("사용 가능 잔액"), default=0)
     locked_balance = models.BigIntegerField(_("입찰 중 잠긴 금액"), default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("변경 시각"), auto_now=True)
 
     class Meta:
         constraints = [
@@ -29,11 +33,11 @@ class Wallet(models.Model):
         return self.balance + self.locked_balance
 
 
-class LedgerQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError("Ledger entries are append-only: update() is refused.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise TypeError("Ledger entries are append-only: delete() is refused.")
 
     # bulk_update goes through update(); refused the same way.
@@ -50,23 +54,42 @@ class LedgerEntry(models.Model):
         PURCHASE = "purchase", _("구매 대금 지급")
         SALE_PROCEEDS = "sale_proceeds", _("판매 대금 입금")
         ADJUSTMENT = "adjustment", _("관리자 정정")
+        # Since trades (issue 10): a sale moves the buyer's money into the trade's escrow, and
+        # the trade pays it out once: to the seller, back to the buyer, or split between them.
+        # PURCHASE / SALE_PROCEEDS remain valid history of the sales before trades.
+        TRADE_ESCROW = "trade_escrow", _("거래 대금 보관")
+        TRADE_RELEASE = "trade_release", _("거래 대금 정산")
+        TRADE_REFUND = "trade_refund", _("거래 대금 환불")
 
     # Kinds that bring money into or out of the platform (the books' external side).
     EXTERNAL_KINDS = (Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.ADJUSTMENT)
 
-    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    balance_delta = models.BigIntegerField()
-    locked_delta = models.BigIntegerField()
-    balance_after = models.BigIntegerField()
-    locked_after = models.BigIntegerField()
-    auction = models.ForeignKey("auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    bid = models.ForeignKey("auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    staff_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("지갑"))
+    kind = models.CharField(_("종류"), max_length=20, choices=Kind.choices)
+    balance_delta = models.BigIntegerField(_("잔액 변동"))
+    locked_delta = models.BigIntegerField(_("잠긴 금액 변동"))
+    balance_after = models.BigIntegerField(_("변동 후 잔액"))
+    locked_after = models.BigIntegerField(_("변동 후 잠긴 금액"))
+    auction = models.ForeignKey(
+        "auctions.Auction", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("경매")
     )
-    memo = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    bid = models.ForeignKey(
+        "auctions.Bid", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("입찰")
+    )
+    # The trade whose escrow this entry fills or pays out (by string: wallets imports no trades).
+    trade = models.ForeignKey(
+        "trades.Trade", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("거래")
+    )
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("처리한 운영자"),
+    )
+    memo = models.CharField(_("메모"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("시각"), auto_now_add=True, db_index=True)
 
     objects = LedgerQuerySet.as_manager()
 
@@ -85,10 +108,10 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.balance_delta:+,}/{self.locked_delta:+,}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise TypeError("Ledger entries are append-only: they cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Ledger entries are append-only: they cannot be deleted.")

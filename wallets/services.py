@@ -2,10 +2,11 @@
 
 Every change writes exactly one immutable LedgerEntry per movement. The public
 `wallet_deposit`, `wallet_withdraw` and `wallet_adjust` open their own transaction and lock the
-wallet. The auction services describe escrow movements with `Move.hold / release / capture /
-credit` and apply them together with `wallet_moves_apply`: they must be inside
-`transaction.atomic()` and already hold the row locks (auction first, then wallets by pk).
-This module knows nothing about auction rules.
+wallet. The auction and trade services describe escrow movements with `Move.hold / release /
+escrow_in / escrow_release / escrow_refund` (`capture / credit` are the pre-trade sale kinds)
+and apply them together with `wallet_moves_apply`: they must be inside `transaction.atomic()`
+and already hold the row locks (auction or trade first, then wallets by pk).
+This module knows nothing about auction or trade rules.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from wallets.models import LedgerEntry, Wallet
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from auctions.models import Auction, Bid  # for the annotations only: wallets imports nothing from auctions
 
 logger = logging.getLogger("neighborbid.money")
 Kind = LedgerEntry.Kind
 
 
-def _limits() -> dict:
+def _limits() -> dict[str, Any]:
     return settings.NEIGHBORBID
 
 
@@ -49,25 +51,26 @@ class Move:
     kind: str
     balance_delta: int = 0
     locked_delta: int = 0
-    auction: object = None
-    bid: object = None
-    staff_user: object = None
+    auction: Auction | None = None
+    bid: Bid | None = None
+    staff_user: User | None = None
     memo: str = ""
+    trade: object = None
 
     @classmethod
-    def hold(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
+    def hold(cls, wallet: Wallet, *, amount: int, auction: Auction, bid: Bid | None = None) -> Move:
         """balance → locked for a bid."""
         _check_amount(amount)
         return cls(wallet, Kind.BID_HOLD, -amount, amount, auction, bid)
 
     @classmethod
-    def release(cls, wallet: Wallet, *, amount: int, auction, bid=None) -> Move:
+    def release(cls, wallet: Wallet, *, amount: int, auction: Auction, bid: Bid | None = None) -> Move:
         """locked → balance (outbid, cancelled, bought by someone else)."""
         _check_amount(amount)
         return cls(wallet, Kind.HOLD_RELEASE, amount, -amount, auction, bid)
 
     @classmethod
-    def capture(cls, wallet: Wallet, *, held: int, extra: int = 0, auction) -> Move:
+    def capture(cls, wallet: Wallet, *, held: int, extra: int = 0, auction: Auction) -> Move:
         """Pay for a won item: `held` leaves locked, `extra` (if any) leaves balance."""
         if held < 0 or extra < 0 or held + extra <= 0:
             raise InvalidAmount()
@@ -75,9 +78,32 @@ class Move:
 
     @classmethod
     def credit(cls, wallet: Wallet, *, amount: int, auction) -> Move:
-        """Sale proceeds to the seller."""
+        """Sale proceeds to the seller (before trades: history only, no new sale uses it)."""
         _check_amount(amount)
         return cls(wallet, Kind.SALE_PROCEEDS, amount, 0, auction)
+
+    # --- trades: the buyer's money waits in the trade's escrow (in no wallet) until it is paid
+    # out once: to the seller, back to the buyer, or split. `trade` is the trades.Trade row
+    # (passed through, like `auction`: this module imports neither app).
+
+    @classmethod
+    def escrow_in(cls, wallet: Wallet, *, held: int, extra: int = 0, auction, trade) -> Move:
+        """The buyer pays into the trade's escrow: `held` leaves locked, `extra` leaves balance."""
+        if held < 0 or extra < 0 or held + extra <= 0:
+            raise InvalidAmount()
+        return cls(wallet, Kind.TRADE_ESCROW, -extra, -held, auction, trade=trade)
+
+    @classmethod
+    def escrow_release(cls, wallet: Wallet, *, amount: int, auction, trade, staff_user=None, memo: str = "") -> Move:
+        """Escrow → the seller's balance (구매확정, automatic release, or a moderator's decision)."""
+        _check_amount(amount)
+        return cls(wallet, Kind.TRADE_RELEASE, amount, 0, auction, staff_user=staff_user, memo=memo, trade=trade)
+
+    @classmethod
+    def escrow_refund(cls, wallet: Wallet, *, amount: int, auction, trade, staff_user=None, memo: str = "") -> Move:
+        """Escrow → the buyer's balance (the seller refunds, a timeout, or a moderator's decision)."""
+        _check_amount(amount)
+        return cls(wallet, Kind.TRADE_REFUND, amount, 0, auction, staff_user=staff_user, memo=memo, trade=trade)
 
 
 @dataclass(frozen=True)
@@ -142,6 +168,7 @@ def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
                 auction=p.move.auction,
                 bid=p.move.bid,
                 staff_user=p.move.staff_user,
+                trade=p.move.trade,
                 memo=(p.move.memo or "")[:200],
             )
             for p in postings
@@ -178,7 +205,7 @@ def wallet_moves_sql(
     return [wallet_cte, ledger_cte], params
 
 
-_WALLET_UPDATE = None
+_WALLET_UPDATE: str | None = None
 
 
 def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
@@ -188,10 +215,12 @@ def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
     global _WALLET_UPDATE
     if _WALLET_UPDATE is None:
         meta = Wallet._meta
-        column = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}
-        _WALLET_UPDATE = (
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {column['balance']} = %s, "
-            f"{column['locked_balance']} = %s, {column['updated_at']} = %s WHERE {column['id']} = %s"
+        # A concrete field always has a column; django-stubs types Field.column as `str | None`.
+        column = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}  # type: ignore[arg-type]
+        table = connection.ops.quote_name(meta.db_table)
+        _WALLET_UPDATE = (  # names from the model's own meta, values bound
+            f"UPDATE {table} SET {column['balance']} = %s, {column['locked_balance']} = %s, "  # noqa: S608
+            f"{column['updated_at']} = %s WHERE {column['id']} = %s"
         )
     stamp = connection.ops.adapt_datetimefield_value(now)
     rows = [(balance, locked, stamp, wallet_id) for wallet_id, balance, locked in final]
@@ -202,7 +231,9 @@ def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
             cursor.executemany(_WALLET_UPDATE, rows)
 
 
-def _apply(wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user=None, memo: str = "") -> LedgerEntry:
+def _apply(
+    wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user: User | None = None, memo: str = ""
+) -> LedgerEntry:
     (entry,) = wallet_moves_apply(Move(wallet, kind, balance_delta, 0, staff_user=staff_user, memo=memo))
     return entry
 
@@ -224,13 +255,13 @@ def wallet_deposit(*, actor: User, amount: int, memo: str = "") -> LedgerEntry:
     limits = _limits()
     if amount < limits["DEPOSIT_MIN"] or amount > limits["DEPOSIT_MAX"]:
         raise LimitExceeded(
-            f"충전은 한 번에 {limits['DEPOSIT_MIN']:,}원 이상 {limits['DEPOSIT_MAX']:,}원 이하로 할 수 있습니다."
+            f"충전은 한 번에 {limits['DEPOSIT_MIN']:,}원 이상 {limits['DEPOSIT_MAX']:,}원 이하로 할 수 있어요."
         )
     user = access_user(actor, allow_suspended=True)  # topping up harms nobody
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         if wallet.balance + amount > limits["WALLET_MAX"]:
-            raise LimitExceeded(f"지갑 잔액은 {limits['WALLET_MAX']:,}원을 넘을 수 없습니다.")
+            raise LimitExceeded(f"지갑 잔액은 {limits['WALLET_MAX']:,}원을 넘을 수 없어요.")
         entry = _apply(wallet, kind=Kind.DEPOSIT, balance_delta=amount, memo=memo)
     return entry
 
@@ -240,11 +271,11 @@ def wallet_withdraw(*, actor: User, amount: int) -> LedgerEntry:
     _check_amount(amount)
     user = access_user(actor, allow_suspended=True)  # a suspended user may take their money out
     if amount < _limits()["WITHDRAW_MIN"]:
-        raise LimitExceeded(f"출금은 {_limits()['WITHDRAW_MIN']:,}원 이상부터 가능합니다.")
+        raise LimitExceeded(f"출금은 {_limits()['WITHDRAW_MIN']:,}원 이상부터 할 수 있어요.")
     with transaction.atomic():
         wallet = _lock_one(user.pk)
         if wallet.balance < amount:
-            raise InsufficientFunds("출금 가능한 잔액이 부족합니다. 입찰 중인 금액은 출금할 수 없습니다.")
+            raise InsufficientFunds("출금 가능한 잔액이 부족해요. 입찰 중인 금액은 출금할 수 없어요.")
         entry = _apply(wallet, kind=Kind.WITHDRAWAL, balance_delta=-amount)
     return entry
 
@@ -254,7 +285,7 @@ def wallet_adjust(*, user: User, amount: int, staff_user: User, reason: str) -> 
     """A manual correction by staff (positive or negative) of `user`'s wallet, with a
     mandatory reason. The acting staff user is re-read (a suspended moderator has no powers)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
-        raise InvalidAmount("정정 금액은 0이 아닌 정수(원)여야 합니다.")
+        raise InvalidAmount("정정 금액은 0이 아닌 정수(원)여야 해요.")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("정정 사유를 입력해 주세요.")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,9 +18,14 @@ from wallets.forms import DepositForm, WithdrawForm
 from wallets.models import LedgerEntry, Wallet
 from wallets.services import wallet_deposit, wallet_withdraw
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from neighborbid.http import AuthenticatedHttpRequest
+
 PAGE_SIZE = 20
 
-LABELS = {
+LABELS: dict[str, StrOrPromise] = {
     LedgerEntry.Kind.DEPOSIT: gettext_lazy("충전"),
     LedgerEntry.Kind.WITHDRAWAL: gettext_lazy("출금"),
     LedgerEntry.Kind.BID_HOLD: gettext_lazy("입찰금 보관"),
@@ -28,12 +36,18 @@ LABELS = {
 }
 
 
-def _render(request, *, deposit_form=None, withdraw_form=None, status=200):
+def _render(
+    request: AuthenticatedHttpRequest,
+    *,
+    deposit_form: DepositForm | None = None,
+    withdraw_form: WithdrawForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     wallet = Wallet.objects.get(user_id=request.user.pk)
     entries = LedgerEntry.objects.filter(wallet=wallet).select_related("auction").order_by("-id")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
-        entry.label = LABELS.get(entry.kind, entry.get_kind_display())
+        entry.label = LABELS.get(entry.kind, entry.get_kind_display())  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "wallets/wallet.html",
@@ -49,20 +63,20 @@ def _render(request, *, deposit_form=None, withdraw_form=None, status=200):
 
 @login_required
 @require_GET
-def wallet(request):
+def wallet(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _render(request)
 
 
-def _first_error(form) -> str:
+def _first_error(form: DepositForm | WithdrawForm) -> str:
     for errors in form.errors.values():
         if errors:
-            return errors[0]
+            return str(errors[0])
     return _("입력한 내용을 확인해 주세요.")
 
 
 @login_required
 @require_POST
-def deposit(request):
+def deposit(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DepositForm(request.POST, auto_id="deposit_%s")
     if form.is_valid():
         try:
@@ -78,7 +92,7 @@ def deposit(request):
 
 @login_required
 @require_POST
-def withdraw(request):
+def withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = WithdrawForm(request.POST, auto_id="withdraw_%s")
     if form.is_valid():
         try:

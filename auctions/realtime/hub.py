@@ -7,9 +7,16 @@ recipient. Here every committed event reaches a process once (one Redis pattern
 subscription), is parsed once, and the same text is written to every local socket. See
 docs/realtime.md for the measurements and the rules:
 
-- `state` messages are coalesced per auction: at most one write per socket every
-  REALTIME["COALESCE_MS"] (leading edge: a quiet auction's first change goes out at once),
-  always the newest state (highest `seq`), never an older one after a newer one.
+- `state` messages go out at once (the next loop iteration) unless the auction is hot or the
+  socket is behind: each auction has a token bucket of 1000 / REALTIME["COALESCE_MS"] writes
+  per second (burst REALTIME["COALESCE_BURST"]); past it the newest state goes out when the next
+  token is due. A socket whose previous write is still unsent (the kernel did not take it)
+  is skipped and caught up with the newest state a moment later. Always the newest state
+  (highest `seq`), never an older one after a newer one.
+- every event is encoded once, and under Daphne framed once: the same WebSocket frame bytes
+  go straight to every socket's transport, past Channels' per-message session wrapper and
+  autobahn's per-copy framing; a big flush yields to the loop every FLUSH_YIELD_EVERY sockets
+  so acks and refusals never wait behind it.
 - `ended` is never coalesced away: it goes out right after the pending state.
 - personal events (`notification`) go to the user's sockets at once.
 - when the subscription drops (Redis down or restarted) it reconnects with backoff and then
@@ -23,10 +30,11 @@ the local bus listener (no REDIS_URL), which hops onto the loop with call_soon_t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -34,6 +42,10 @@ from django.conf import settings
 from auctions.events import ended_event as ended_from_state  # noqa: F401  (the one builder)
 from auctions.models import Auction
 from neighborbid import bus
+from neighborbid.dbretry import retrying
+
+if TYPE_CHECKING:
+    from auctions.selectors import PublicState
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -45,21 +57,25 @@ def realtime_setting(name: str, default: Any) -> Any:
     return getattr(settings, "REALTIME", {}).get(name, default)
 
 
-def load_public_state(auction_id: int) -> dict | None:
+def load_public_state(auction_id: int) -> PublicState | None:
     """The auction's public state read from the database (None: unknown or hidden).
 
-    Recent bids are read before the auction row, so the list never shows a bid newer than
-    the price next to it (two statements, two snapshots under READ COMMITTED)."""
+    One row, one source: the recent bids are the row's own cache (`recent_bids`, written under
+    the auction's lock together with `seq`, names masked as they were at bid time), exactly as
+    the `state` message of that seq carried them. Reading them from the Bid table instead
+    would give one seq two payloads after a bidder renames themselves (issue 9 #13)."""
     from auctions.models import Auction
-    from auctions.selectors import auction_public_state, auction_recent_bids
+    from auctions.selectors import auction_public_state
 
     if not (0 < auction_id <= BIGINT_MAX):
         return None
-    recent = auction_recent_bids(auction_id=auction_id)
     auction = Auction.objects.select_related("leader").filter(pk=auction_id).first()
     if auction is None or auction.is_hidden:
         return None
-    return auction_public_state(auction, recent_bids=recent)
+    return auction_public_state(auction)
+
+
+FLUSH_YIELD_EVERY = 200  # sockets written between two yields to the event loop
 
 
 class _Feed:
@@ -69,30 +85,131 @@ class _Feed:
         "since",
         "seq",
         "text",
+        "frame",
         "state",
         "sent_seq",
-        "last_flush",
+        "tokens",
+        "tokens_at",
         "timer",
         "flushing",
         "again",
+        "lagging",
         "ended_seq",
         "ended_text",
         "ended_sent",
     )
 
-    def __init__(self, since: float) -> None:
+    def __init__(self, since: float, burst: float) -> None:
         self.since = since  # loop time when this process started tracking the auction
         self.seq = -1  # newest state seen
         self.text: str | None = None
+        self.frame: bytes | None = None  # `text` as one WebSocket frame, built at most once
         self.state: dict | None = None
         self.sent_seq = -1  # newest state written to the sockets
-        self.last_flush = float("-inf")
+        self.tokens = burst  # the auction's write budget (token bucket)
+        self.tokens_at = since
         self.timer: asyncio.TimerHandle | None = None
         self.flushing = False
         self.again = False
+        self.lagging = False  # some socket skipped (its previous write unsent): catch it up
         self.ended_seq = -1
         self.ended_text: str | None = None
         self.ended_sent = True
+
+
+class _Out:
+    """Where a socket's frames go. Under Daphne the ASGI send chain (Channels' session wrapper
+    → Daphne's handle_reply) ends at an autobahn protocol: frames are written to its transport
+    directly. Otherwise (tests' communicators, other servers) the innermost ASGI send, past
+    the session wrapper, which does nothing for `websocket.send` but look at the session."""
+
+    __slots__ = ("send", "proto")
+
+    def __init__(self, send, proto) -> None:
+        self.send = send
+        self.proto = proto
+
+
+def _innermost_send(send):
+    for _ in range(16):  # Channels' middlewares keep the next send as `real_send`
+        inner = getattr(getattr(send, "__self__", None), "real_send", None)
+        if inner is None:
+            break
+        send = inner
+    return send
+
+
+@functools.cache
+def _autobahn():
+    """(WebSocketServerProtocol, PreparedMessage, twisted tcp.Connection), or None."""
+    try:
+        from autobahn.websocket.protocol import PreparedMessage, WebSocketServerProtocol
+        from twisted.internet.tcp import Connection
+    except ImportError:  # pragma: no cover - daphne depends on both
+        return None
+    return WebSocketServerProtocol, PreparedMessage, Connection
+
+
+def resolve_out(sock) -> _Out:
+    send = _innermost_send(sock.base_send)
+    proto = None
+    if realtime_setting("DIRECT_WRITE", True) and isinstance(send, functools.partial) and send.args:
+        classes = _autobahn()
+        candidate = send.args[0]
+        if classes is not None and isinstance(candidate, classes[0]):
+            proto = candidate
+    return _Out(send, proto)
+
+
+def ws_frame(data: bytes) -> bytes:
+    """One unmasked, uncompressed text frame (autobahn's own framing, done once)."""
+    return _autobahn()[1](data, False, False, True).payloadHybi
+
+
+_SENT, _PENDING, _CLOSED = 0, 1, 2
+
+
+def write_frame(proto, frame: bytes, text: str, *, may_skip: bool) -> int:
+    """Write a prepared frame to an autobahn server protocol. `may_skip`: leave a socket whose
+    previous write is still unsent alone (_PENDING; it is caught up later with the newest state).
+
+    On a plain TCP transport with nothing buffered the frame goes to the kernel with one
+    send(); whatever the kernel does not take (and everything when something is buffered, so
+    the order on the wire is the order of the calls) goes through Twisted's own buffer."""
+    if proto.state != proto.STATE_OPEN:
+        return _CLOSED
+    transport = proto.transport
+    if proto.send_queue or proto._perMessageCompress is not None:
+        proto.sendMessage(text.encode(), False)  # autobahn's own path (chopped sends, compression)
+        return _SENT
+    buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    if buffered:
+        if may_skip:
+            return _PENDING
+        transport.write(frame)
+        return _SENT
+    if not isinstance(transport, _autobahn()[2]) or transport.disconnecting or not transport.connected:
+        transport.write(frame)
+        return _SENT
+    try:
+        sent = transport.socket.send(frame)
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    except OSError:
+        transport.write(frame)  # Twisted notices the lost connection itself
+        return _SENT
+    if sent < len(frame):
+        transport.write(frame[sent:])
+    return _SENT
+
+
+class _Text:
+    """A one-off text (ended, notification) with its frame, built at most once."""
+
+    __slots__ = ("text", "frame", "lagging")
+
+    def __init__(self, text: str) -> None:
+        self.text, self.frame, self.lagging = text, None, False
 
 
 class _Fetch:
@@ -110,6 +227,8 @@ class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.interval = realtime_setting("COALESCE_MS", 50) / 1000.0
+        self.rate = 1.0 / self.interval if self.interval > 0 else float("inf")  # writes/s once hot
+        self.burst = float(max(1, realtime_setting("COALESCE_BURST", 3)))
         prefix = bus.channel_prefix()
         self.auction_prefix = f"{prefix}:auction:"
         self.user_prefix = f"{prefix}:user:"
@@ -119,19 +238,11 @@ class Hub:
         self._fetches: dict[int, _Fetch] = {}
         self.connected = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._listener = None
+        self._listener: bus.Listener | None = None
         self._closed = False
         self._refresh_task: asyncio.Task | None = None
         self._started_at: float | None = None
-        self.stats = {
-            "received": 0,
-            "delivered": 0,
-            "flushes": 0,
-            "coalesced": 0,
-            "subscribes": 0,
-            "refreshes": 0,
-            "fetches": 0,
-        }
+        self._subscribes = 0  # successful bus subscriptions so far
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -145,7 +256,7 @@ class Hub:
             bus.add_local_listener(self._listener)
             self.connected.set()
 
-    async def ready(self, timeout: float = 1.0) -> bool:
+    async def ready(self, timeout: float = 1.0) -> bool:  # noqa: ASYNC109 (a bounded wait, wait_for inside)
         """Start if needed and wait (bounded) until the subscription is live. Only the first
         sockets of a process wait; while Redis is down nobody does (the hub catches up and
         reloads the watched auctions when it is back)."""
@@ -188,8 +299,9 @@ class Hub:
     def register(self, sock) -> None:
         aid = sock.rt_auction_id
         self.sockets.setdefault(aid, set()).add(sock)
+        sock._rt_out = resolve_out(sock)
         if aid not in self.feeds:
-            self.feeds[aid] = _Feed(since=self.loop.time())
+            self.feeds[aid] = _Feed(since=self.loop.time(), burst=self.burst)
         if sock.rt_user_id is not None:
             self.users.setdefault(sock.rt_user_id, set()).add(sock)
 
@@ -235,11 +347,10 @@ class Hub:
             if entry is not None and not entry.task.done():
                 await asyncio.wait([entry.task])
                 continue
-            self.stats["fetches"] += 1
-            task = self.loop.create_task(database_sync_to_async(load_public_state)(auction_id))
+            task = self.loop.create_task(database_sync_to_async(retrying(load_public_state))(auction_id))
             self._fetches[auction_id] = _Fetch(task, self.loop.time())
             if auction_id not in self.feeds:
-                task.add_done_callback(lambda done, aid=auction_id: self._forget_fetch(aid, done))
+                task.add_done_callback(functools.partial(self._forget_fetch, auction_id))
             return await asyncio.shield(task)
 
     def _forget_fetch(self, auction_id: int, task: asyncio.Task) -> None:
@@ -281,12 +392,11 @@ class Hub:
         self._on_auction_event(auction_id, state, bus.encode(state))
         if state["status"] in ENDED_STATUSES and feed.ended_seq < 0 and (previous is not None):
             if previous["status"] not in ENDED_STATUSES:
-                ended = ended_from_state(state)
+                ended = dict(ended_from_state(cast("PublicState", state)))  # a state as decoded from the bus
                 self._on_auction_event(auction_id, ended, bus.encode(ended))
 
     async def refresh_all(self) -> None:
         """After (re)subscribing: reload every locally watched auction from the database."""
-        self.stats["refreshes"] += 1
         for auction_id in list(self.feeds):
             try:
                 state = await self.fetch_state(auction_id, not_before=self.loop.time())
@@ -306,7 +416,6 @@ class Hub:
             pass
 
     def on_message(self, channel, data) -> None:
-        self.stats["received"] += 1
         if isinstance(channel, bytes):
             channel = channel.decode()
         if channel.startswith(self.auction_prefix):
@@ -357,9 +466,7 @@ class Hub:
         if kind == "state":
             if seq <= feed.seq:
                 return
-            if feed.seq > feed.sent_seq:
-                self.stats["coalesced"] += 1  # a pending state replaced before it went out
-            feed.seq, feed.text, feed.state = seq, text, event
+            feed.seq, feed.text, feed.frame, feed.state = seq, text, None, event
             self._schedule(auction_id, feed, urgent=False)
         elif kind == "ended":
             if seq <= feed.ended_seq:
@@ -369,70 +476,105 @@ class Hub:
 
     # --- writing -------------------------------------------------------------------------
 
+    def _take_token(self, feed: _Feed) -> float:
+        """Take one write from the auction's budget: 0.0 when taken, else the seconds until
+        one is due."""
+        now = self.loop.time()
+        feed.tokens = min(self.burst, feed.tokens + (now - feed.tokens_at) * self.rate)
+        feed.tokens_at = now
+        if feed.tokens >= 1.0:
+            feed.tokens -= 1.0
+            return 0.0
+        return (1.0 - feed.tokens) / self.rate
+
     def _schedule(self, auction_id: int, feed: _Feed, *, urgent: bool) -> None:
         if feed.flushing:
             feed.again = True
             return
-        wait = 0.0 if urgent else feed.last_flush + self.interval - self.loop.time()
+        wait = 0.0 if urgent else self._take_token(feed)
         if wait <= 0:
             if feed.timer is not None:
                 feed.timer.cancel()
                 feed.timer = None
             feed.flushing = True
             self.loop.create_task(self._flush(auction_id, feed))
-        elif feed.timer is None:
+        elif feed.timer is None:  # else a write is already due: it takes the newest state
             feed.timer = self.loop.call_later(wait, self._timer_fired, auction_id, feed)
 
     def _timer_fired(self, auction_id: int, feed: _Feed) -> None:
         feed.timer = None
         if self.feeds.get(auction_id) is feed and not feed.flushing:
+            if feed.seq > feed.sent_seq:
+                self._take_token(feed)  # due by now (or a catch-up that found a new state)
+                feed.tokens = max(0.0, feed.tokens)
             feed.flushing = True
             self.loop.create_task(self._flush(auction_id, feed))
 
     async def _flush(self, auction_id: int, feed: _Feed) -> None:
         try:
             feed.again = False
-            feed.last_flush = self.loop.time()
-            self.stats["flushes"] += 1
             group = self.sockets.get(auction_id)
             if not group:
                 return
-            if feed.text is not None and feed.seq > feed.sent_seq:
+            # Before an `ended` every socket gets the final state, behind or not.
+            final = feed.ended_text is not None and not feed.ended_sent
+            if feed.text is not None and (feed.seq > feed.sent_seq or feed.lagging):
                 seq = feed.seq
                 feed.sent_seq = seq
-                message = {"type": "websocket.send", "text": feed.text}
-                for sock in list(group):
-                    # The check and the write happen without a suspension in between (Daphne's
-                    # send never suspends), so a socket never gets an older state after a newer
-                    # one, whoever else (snapshot, ack) writes to it.
-                    if not sock.rt_ready or sock.rt_last_seq >= seq:
-                        continue
-                    sock.rt_last_seq = seq
-                    await self._write(sock, message)
+                feed.lagging = False
+                await self._write_all(list(group), seq, feed, may_skip=not final)
             if feed.ended_text is not None and not feed.ended_sent:
                 feed.ended_sent = True
-                message = {"type": "websocket.send", "text": feed.ended_text}
-                for sock in list(group):
-                    if sock.rt_ready:
-                        await self._write(sock, message)
+                await self._write_all(list(group), None, _Text(feed.ended_text), may_skip=False)
         finally:
             feed.flushing = False
-        if feed.again and self.feeds.get(auction_id) is feed:
+        if self.feeds.get(auction_id) is not feed:
+            return
+        if feed.again:
             urgent = feed.ended_text is not None and not feed.ended_sent
             self._schedule(auction_id, feed, urgent=urgent)
+        elif feed.lagging and feed.timer is None:
+            feed.timer = self.loop.call_later(self.interval or 0.01, self._timer_fired, auction_id, feed)
+
+    async def _write_all(self, group: list, seq: int | None, item, *, may_skip: bool) -> None:
+        """Write one text to every ready socket of `group` (for a state: only to sockets that
+        hold an older one). The text is encoded and framed once; the check of a socket's
+        `rt_last_seq` and its write happen with no suspension in between, so a socket never
+        gets an older state after a newer one, whoever else (snapshot, ack) writes to it."""
+        message = None
+        written = 0
+        for sock in group:
+            if not sock.rt_ready or (seq is not None and sock.rt_last_seq >= seq):
+                continue
+            out = sock._rt_out
+            if out.proto is not None:
+                if item.frame is None:
+                    item.frame = ws_frame(item.text.encode())
+                result = write_frame(out.proto, item.frame, item.text, may_skip=may_skip)
+                if result == _PENDING:
+                    item.lagging = True
+                    continue
+                if seq is not None:
+                    sock.rt_last_seq = seq
+            else:
+                if message is None:
+                    message = {"type": "websocket.send", "text": item.text}
+                if seq is not None:
+                    sock.rt_last_seq = seq
+                try:
+                    await out.send(message)
+                except Exception as exc:  # a closing socket must not stop the others
+                    logger.debug("realtime write failed: %s", exc)
+            written += 1
+            if written % FLUSH_YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # acks and refusals of other sockets go first
 
     async def _send_personal(self, group: list, text: str) -> None:
+        # Personal events never reach a socket whose session ended (logout, password change,
+        # suspension); the consumer holds them while it re-checks its session.
         message = {"type": "websocket.send", "text": text}
-        for sock in group:
-            if sock.rt_ready and sock.rt_accepts_personal(message):
-                await self._write(sock, message)
-
-    async def _write(self, sock, message: dict) -> None:
-        try:
-            await sock.base_send(message)
-            self.stats["delivered"] += 1
-        except Exception as exc:  # a closing socket must not stop the others
-            logger.debug("realtime write failed: %s", exc)
+        accepting = [sock for sock in group if sock.rt_ready and sock.rt_accepts_personal(message)]
+        await self._write_all(accepting, None, _Text(text), may_skip=False)
 
     # --- the Redis subscription ----------------------------------------------------------
 
@@ -463,8 +605,8 @@ class Hub:
                         raise ConnectionError("no psubscribe confirmation")
                     if message["type"] == "psubscribe":
                         confirmed += 1
-                self.stats["subscribes"] += 1
-                if self.stats["subscribes"] > 1:
+                self._subscribes += 1
+                if self._subscribes > 1:
                     logger.info("realtime: bus subscription restored")
                 self.connected.set()
                 backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
@@ -475,7 +617,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self.connected.is_set() or self.stats["subscribes"] == 0:
+                if self.connected.is_set() or self._subscribes == 0:
                     logger.warning("realtime: bus subscription lost: %s", exc)
             finally:
                 self.connected.clear()
@@ -486,10 +628,10 @@ class Hub:
                         logger.debug("closing subscriber failed: %s", exc)
             if self._closed:
                 break
-            await asyncio.sleep(backoff * (0.5 + random.random()))
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 (reconnect jitter, not a secret)
             backoff = min(backoff * 2, backoff_max)
 
-    async def _pump(self, pubsub, timeout: float) -> None:
+    async def _pump(self, pubsub, timeout: float) -> None:  # noqa: ASYNC109 (how long a ping may go unanswered)
         idle_ping = realtime_setting("PING_IDLE_S", 5.0)
         last_rx = self.loop.time()
         ping_sent: float | None = None

@@ -8,9 +8,11 @@ neighbourhood-trust rule, request-id and amount checks, and the one write of a l
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
@@ -41,12 +43,13 @@ def check_amount(amount: int) -> int:
 def check_local_eligibility(*, user: User, neighbourhood_id: int | None) -> None:
     """The neighbourhood-trust rule for local auctions: a verified user whose home lies within
     their chosen range of the auction's neighbourhood."""
-    if not user_location_verified(user):
+    home_id = user.neighbourhood_id
+    if not user_location_verified(user) or home_id is None:  # verified implies a home
         raise NotEligible("동네 인증을 마친 이웃만 동네 경매에 참여할 수 있어요. 먼저 동네 인증을 해 주세요.")
-    if neighbourhood_id is None or neighbourhood_id == user.neighbourhood_id:
+    if neighbourhood_id is None or neighbourhood_id == home_id:
         return
-    places = {n.pk: n for n in Neighbourhood.objects.filter(pk__in=[user.neighbourhood_id, neighbourhood_id])}
-    km = neighbourhood_distance_km(places[user.neighbourhood_id], places[neighbourhood_id])
+    places = {n.pk: n for n in Neighbourhood.objects.filter(pk__in=[home_id, neighbourhood_id])}
+    km = neighbourhood_distance_km(places[home_id], places[neighbourhood_id])
     if km > user.search_radius_km:
         raise NotEligible(
             f"내 동네 범위({user.search_radius_km}km) 밖의 경매예요. (약 {km:.1f}km) 범위를 넓히면 참여할 수 있어요."
@@ -54,10 +57,18 @@ def check_local_eligibility(*, user: User, neighbourhood_id: int | None) -> None
 
 
 def check_participant(*, user: User, auction: Auction) -> None:
+    """May `user` bid on or buy `auction`: not the seller; on a local auction, the
+    neighbourhood-trust rule and the seller's minimum 매너온도 (if they set one)."""
     if auction.seller_id == user.pk:
         raise OwnAuction()
     if not auction.is_national:
         check_local_eligibility(user=user, neighbourhood_id=auction.neighbourhood_id)
+        minimum = auction.min_manner_temperature
+        if minimum is not None and user.manner_temperature < minimum:
+            raise NotEligible(
+                f"판매자가 매너온도 {minimum:.1f}°C 이상인 이웃만 참여할 수 있게 했어요. "
+                f"지금 내 매너온도는 {user.manner_temperature:.1f}°C예요."
+            )
 
 
 def ensure_open(auction: Auction, now: datetime) -> None:
@@ -102,10 +113,13 @@ def auction_write(auction: Auction, *fields: str) -> None:
     auction.seq += 1
     auction.updated_at = timezone.now()
     meta = Auction._meta
-    columns = [meta.get_field(name) for name in (*fields, "seq", "updated_at")]
+    # Only concrete fields are named here (never relations' reverse sides or generic keys).
+    columns = [cast("Field[Any, Any]", meta.get_field(name)) for name in (*fields, "seq", "updated_at")]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)  # type: ignore[union-attr]
-    params = [field.get_db_prep_save(getattr(auction, field.attname), connection) for field in columns]  # type: ignore[union-attr]
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608 (column names from the model's own meta, values bound)
+    # A concrete field always has a column; django-stubs types Field.column as `str | None`.
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)  # type: ignore[arg-type]
+    params = [field.get_db_prep_save(getattr(auction, field.attname), connection) for field in columns]
+    pk_column = quote(meta.pk.column)  # type: ignore[arg-type]  # the primary key has a column
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {pk_column} = %s"  # noqa: S608 (names from the model's own meta, values bound)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, auction.pk])

@@ -45,6 +45,7 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from neighborbid.logs import money_action
+from trades.services import trade_open
 from wallets.locks import wallet_rows_lock, wallets_lock
 from wallets.models import LedgerEntry
 from wallets.services import Move, Posting, wallet_moves_apply, wallet_moves_plan, wallet_moves_sql
@@ -324,11 +325,15 @@ def _bid_plan(auction: Any, *, user: User, amount: int, maximum: int, wallets: d
 def _leader_name(auction: Any) -> str:
     """The current leader's name (an automatic bid is made in their name): read with the locked
     row on the hot path (auctions.locks.auction_row_lock), from the relation otherwise."""
-    name = getattr(auction, "leader_name", None)
-    if name is None:
+    if isinstance(auction, Auction):
         leader = auction.leader
-        name = leader.nickname or leader.username
-    return name
+        return leader.nickname or leader.username
+    if auction.leader_name is not None:
+        return auction.leader_name
+    # The row changed while this transaction waited for its lock: PostgreSQL re-read the locked
+    # auction row but not the joined user row, so the join came back empty. Read the name.
+    row = User.objects.filter(pk=auction.leader_id).values_list("nickname", "username").first()
+    return (row[0] or row[1]) if row else "?"
 
 
 def _bid_apply_state(auction: Any, *, plan: _BidPlan, now: datetime) -> None:
@@ -359,7 +364,7 @@ def _bid_apply_state(auction: Any, *, plan: _BidPlan, now: datetime) -> None:
     auction.seq += 1
 
 
-def _bid_notifications(auction: Any, plan: _BidPlan) -> list[tuple[int, str, str, dict]]:
+def _bid_notifications(auction: Any, plan: _BidPlan) -> list[tuple[int, str, str, dict[str, int]]]:
     """Who is told what: the previous leader when this bid took the lead (their whole maximum
     came back), the bidder when a higher maximum answered at once."""
     notes = []
@@ -380,7 +385,8 @@ def _bid_notifications(auction: Any, plan: _BidPlan) -> list[tuple[int, str, str
             (
                 plan.outcome.rows[0].bidder_id,
                 Notification.Kind.OUTBID,
-                f"'{auction.title}' 경매에 더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. 지금 가격은 {price:,}원이에요.",
+                f"'{auction.title}' 경매에 더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. "
+                f"지금 가격은 {price:,}원이에요.",
                 {"current_price": price, "released": 0},
             )
         )
@@ -506,7 +512,7 @@ def _bid_write_sql(auction: Any, plan: _BidPlan, *, request_id: str, now: dateti
         auction.pk,
     ]
     note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"
-    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM placed), {note_select}"
+    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM placed), {note_select}"  # noqa: S608 (CTEs built above from meta)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         bid_id, note_ids = cursor.fetchone()
@@ -555,16 +561,16 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
 
         leader_id = auction.leader_id
         held = leader_hold(auction)
-        wallets = wallets_lock(user_ids=[user.pk, leader_id, auction.seller_id])
+        wallets = wallets_lock(user_ids=[user.pk, leader_id])
+        moves = []
         if leader_id == user.pk:
-            extra = price - held
+            paid_held, extra = held, price - held
             if wallets[user.pk].balance < extra:
                 raise InsufficientFunds(f"즉시구매에 {extra:,}원이 더 필요해요.")
-            moves = [Move.capture(wallets[user.pk], held=held, extra=extra, auction=auction)]
         else:
+            paid_held, extra = 0, price
             if wallets[user.pk].balance < price:
                 raise InsufficientFunds(f"즉시구매에 {price:,}원이 필요해요.")
-            moves = [Move.capture(wallets[user.pk], held=0, extra=price, auction=auction)]
             if leader_id is not None:
                 moves.append(Move.release(wallets[leader_id], amount=held, auction=auction))
                 notify(
@@ -574,8 +580,11 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
                     message=f"'{auction.title}' 경매가 즉시구매로 끝났어요. 입찰금 {held:,}원은 지갑으로 돌아왔어요.",
                     extra={"released": held},
                 )
-        moves.append(Move.credit(wallets[auction.seller_id], amount=price, auction=auction))
-        wallet_moves_apply(*moves)
+        if moves:
+            wallet_moves_apply(*moves)
+        # The buyer's money (their hold, if they led, plus the rest from their balance) moves
+        # into the trade's escrow; the seller is paid when the buyer confirms receipt.
+        trade = trade_open(auction=auction, buyer_wallet=wallets[user.pk], held=paid_held, extra=extra, now=now)
 
         auction.status = Status.SOLD
         auction.end_reason = Auction.EndReason.BUY_NOW
@@ -600,13 +609,17 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
             user_id=user.pk,
             kind=Notification.Kind.WON,
             auction=auction,
-            message=f"'{auction.title}' 상품을 {price:,}원에 즉시구매했어요.",
+            message=f"'{auction.title}' 상품을 {price:,}원에 "
+            "즉시구매했어요. 대금은 구매확정할 때까지 안전하게 보관돼요.",
+            extra={"trade_id": trade.pk},
         )
         notify(
             user_id=auction.seller_id,
             kind=Notification.Kind.SOLD,
             auction=auction,
-            message=f"'{auction.title}' 상품이 즉시구매로 {price:,}원에 팔렸어요. 대금이 지갑에 들어왔어요.",
+            message=f"'{auction.title}' 상품이 즉시구매로 {price:,}원에 팔렸어요. "
+            "대금은 안전하게 보관되고, 구매자가 구매확정하면 지갑에 들어와요.",
+            extra={"trade_id": trade.pk},
         )
         state = publish_state(auction, leader_name=user.nickname or user.username, ended=True)
     return auction, state

@@ -17,7 +17,12 @@ logger = logging.getLogger("neighborbid.money")
 
 
 def notification_create(
-    *, user_ids: list[int], kind: str, message: str, auction: Auction | None = None, extra: dict | None = None
+    *,
+    user_ids: list[int],
+    kind: str,
+    message: str,
+    auction: Auction | None = None,
+    extra: dict[str, object] | None = None,
 ) -> list[Notification]:
     """Notification rows in the caller's transaction, and a personal push to each user after
     commit. The only writer of Notification (other apps call this)."""
@@ -32,7 +37,9 @@ def notification_create(
     return notes
 
 
-def notify(*, user_id: int, kind: str, auction: Auction | None, message: str, extra: dict | None = None) -> None:
+def notify(
+    *, user_id: int, kind: str, auction: Auction | None, message: str, extra: dict[str, object] | None = None
+) -> None:
     notification_create(user_ids=[user_id], kind=kind, auction=auction, message=message, extra=extra)
 
 

@@ -18,6 +18,7 @@ from auctions.services._base import MODERATE, Status, auction_write, leader_hold
 from auctions.services.engagement import notification_create, notify
 from neighborbid.errors import AuctionNotOpen, HasBids, PermissionDenied
 from neighborbid.logs import money_action
+from trades.services import trade_open
 from wallets.locks import wallets_lock
 from wallets.services import Move, wallet_moves_apply
 
@@ -39,7 +40,8 @@ def auction_open(*, auction_id: int) -> Auction | None:
 
 @money_action("settle")
 def auction_settle(*, auction_id: int) -> Auction | None:
-    """End a due auction: the leader's hold pays the seller (sold), or nobody bid (unsold).
+    """End a due auction: the leader's hold moves into a trade's escrow (sold; the seller is
+    paid when the buyer confirms), or nobody bid (unsold).
 
     Runs once per auction however many workers race: the row is taken with SKIP LOCKED, and
     status and ends_at are re-read under the lock (soft close may have moved ends_at)."""
@@ -52,12 +54,12 @@ def auction_settle(*, auction_id: int) -> Auction | None:
         if auction.leader_id is not None:
             price = auction.current_price
             held = leader_hold(auction)
-            wallets = wallets_lock(user_ids=[auction.leader_id, auction.seller_id])
-            moves = [Move.capture(wallets[auction.leader_id], held=price, auction=auction)]
+            wallets = wallets_lock(user_ids=[auction.leader_id])
             if held > price:  # the rest of the winner's maximum goes back to them
-                moves.append(Move.release(wallets[auction.leader_id], amount=held - price, auction=auction))
-            moves.append(Move.credit(wallets[auction.seller_id], amount=price, auction=auction))
-            wallet_moves_apply(*moves)
+                wallet_moves_apply(Move.release(wallets[auction.leader_id], amount=held - price, auction=auction))
+            # The winning bid's hold moves into the trade's escrow; the seller is paid when
+            # the buyer confirms receipt (trades.services).
+            trade = trade_open(auction=auction, buyer_wallet=wallets[auction.leader_id], held=price, now=now)
             auction.leader_max = None
             auction.status = Status.SOLD
             auction.end_reason = Auction.EndReason.BIDS
@@ -66,13 +68,17 @@ def auction_settle(*, auction_id: int) -> Auction | None:
                 user_id=auction.leader_id,
                 kind=Notification.Kind.WON,
                 auction=auction,
-                message=f"축하해요! '{auction.title}' 상품을 {price:,}원에 낙찰받았어요.",
+                message=f"축하해요! '{auction.title}' 상품을 {price:,}원에 낙찰받았어요. "
+                "대금은 구매확정할 때까지 안전하게 보관돼요.",
+                extra={"trade_id": trade.pk},
             )
             notify(
                 user_id=auction.seller_id,
                 kind=Notification.Kind.SOLD,
                 auction=auction,
-                message=f"'{auction.title}' 상품이 {price:,}원에 낙찰됐어요. 대금이 지갑에 들어왔어요.",
+                message=f"'{auction.title}' 상품이 {price:,}원에 낙찰됐어요. "
+                "대금은 안전하게 보관되고, 구매자가 구매확정하면 지갑에 들어와요.",
+                extra={"trade_id": trade.pk},
             )
         else:
             auction.status = Status.UNSOLD

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import access_user
 from auctions.locks import auction_lock
-from auctions.models import Auction
+from auctions.models import Auction, AuctionPhoto
 from auctions.services._base import Status, auction_write, check_amount, check_local_eligibility, publish_state
 from neighborbid.errors import AuctionNotOpen, HasBids, InvalidAmount, InvalidRequest, NotEligible, PermissionDenied
 
@@ -37,6 +41,7 @@ def auction_create(
     soft_close_window_s: int = 60,
     soft_close_extension_s: int = 60,
     soft_close_cap_s: int = 30 * 60,
+    min_manner_temperature: Decimal | None = None,
 ) -> Auction:
     user = access_user(actor)
     title = (title or "").strip()
@@ -57,6 +62,16 @@ def auction_create(
         raise InvalidRequest("경매 기간은 1시간에서 7일 사이로 정해 주세요.")
     if min(soft_close_window_s, soft_close_extension_s, soft_close_cap_s) < 0:
         raise InvalidRequest("마감 연장 설정이 올바르지 않아요.")
+    if min_manner_temperature is not None:
+        if is_national:
+            raise InvalidRequest("최소 매너온도는 동네 경매에만 정할 수 있어요.")
+        if (
+            not isinstance(min_manner_temperature, Decimal)
+            or not min_manner_temperature.is_finite()
+            or not (0 <= min_manner_temperature <= 99)
+        ):
+            raise InvalidRequest("최소 매너온도는 0~99°C 사이로 정해 주세요.")
+        min_manner_temperature = min_manner_temperature.quantize(Decimal("0.1"))
     if not is_national:
         if user.neighbourhood_id is None:
             raise NotEligible("동네를 먼저 설정해 주세요.")
@@ -84,6 +99,7 @@ def auction_create(
         soft_close_window_s=soft_close_window_s,
         soft_close_extension_s=soft_close_extension_s,
         soft_close_cap_s=soft_close_cap_s,
+        min_manner_temperature=min_manner_temperature,
     )
     logger.info("auction created id=%s seller=%s national=%s", auction.pk, user.pk, is_national)
     return auction
@@ -106,7 +122,8 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
             raise AuctionNotOpen("이미 종료된 경매예요.")
         if auction.bid_count > 0:
             raise HasBids()
-        merged = {field: changes.get(field, getattr(auction, field)) for field in EDITABLE_FIELDS}
+        # Untrusted values, each checked below before it is written.
+        merged: dict[str, Any] = {field: changes.get(field, getattr(auction, field)) for field in EDITABLE_FIELDS}
         title = (merged["title"] or "").strip()
         if not title or len(title) > 100:
             raise InvalidRequest("제목은 1~100자로 입력해 주세요.")
@@ -128,12 +145,13 @@ def auction_update(*, auction_id: int, actor: User, **changes: object) -> Auctio
     return auction
 
 
-def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
+def auction_photos_add(*, auction_id: int, actor: User, files: Iterable[File[bytes]] | None) -> list[AuctionPhoto]:
     """The seller adds photos (at most auctions.images.MAX_PHOTOS per listing) while the
-    auction has not ended. Every file is checked and processed (resized, thumbnailed) before
-    anything is written; one bad file refuses them all."""
+    auction has not ended. Every file is checked, processed (resized, thumbnailed) and written
+    to storage before the auction's lock is taken (nothing slow under the lock); one bad file
+    refuses them all, and a refusal or failure deletes every file this call wrote, so a
+    refused upload leaves nothing on disk. Callers must not roll back after it returns."""
     from auctions.images import MAX_PHOTOS, process_upload
-    from auctions.models import AuctionPhoto
 
     user = access_user(actor)
     files = list(files or [])
@@ -142,21 +160,37 @@ def auction_photos_add(*, auction_id: int, actor: User, files: object) -> list:
     if len(files) > MAX_PHOTOS:
         raise InvalidRequest(f"사진은 최대 {MAX_PHOTOS}장까지 올릴 수 있어요.")
     processed = [process_upload(f) for f in files]
-    with transaction.atomic():
-        auction = auction_lock(auction_id=auction_id)
-        if auction.seller_id != user.pk:
-            raise PermissionDenied("내 경매에만 사진을 올릴 수 있어요.")
-        if auction.is_ended or auction.is_hidden:
-            raise AuctionNotOpen("이미 종료된 경매예요.")
-        existing = AuctionPhoto.objects.filter(auction=auction).count()
-        if existing + len(processed) > MAX_PHOTOS:
-            raise InvalidRequest(f"사진은 경매당 최대 {MAX_PHOTOS}장이에요. (지금 {existing}장)")
-        photos = []
-        for offset, item in enumerate(processed):
-            photo = AuctionPhoto(auction=auction, position=existing + offset)
+    photos: list[AuctionPhoto] = []
+    try:
+        for item in processed:  # file writes: outside the transaction and the lock
+            photo = AuctionPhoto(auction_id=auction_id)
             photo.image.save(item.image.name, item.image, save=False)
-            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)
-            photo.save()
             photos.append(photo)
+            photo.thumbnail.save(item.thumbnail.name, item.thumbnail, save=False)
+        with transaction.atomic():
+            auction = auction_lock(auction_id=auction_id)
+            if auction.seller_id != user.pk:
+                raise PermissionDenied("내 경매에만 사진을 올릴 수 있어요.")
+            if auction.is_ended or auction.is_hidden:
+                raise AuctionNotOpen("이미 종료된 경매예요.")
+            existing = AuctionPhoto.objects.filter(auction=auction).count()
+            if existing + len(processed) > MAX_PHOTOS:
+                raise InvalidRequest(f"사진은 경매당 최대 {MAX_PHOTOS}장이에요. (지금 {existing}장)")
+            for offset, photo in enumerate(photos):
+                photo.position = existing + offset
+            AuctionPhoto.objects.bulk_create(photos)
+    except BaseException:
+        _photo_files_delete(photos)
+        raise
     logger.info("auction photos added id=%s count=%s", auction_id, len(photos))
     return photos
+
+
+def _photo_files_delete(photos: list) -> None:
+    for photo in photos:
+        for field in (photo.image, photo.thumbnail):
+            if field.name:
+                try:
+                    field.storage.delete(field.name)
+                except OSError as exc:  # best effort: the refusal itself must still reach the caller
+                    logger.warning("photo file not deleted name=%s error=%s", field.name, exc)

@@ -7,9 +7,11 @@ from datetime import datetime
 from django import template
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from auctions.rules import mask_name
+from neighborbid import korean
 
 register = template.Library()
 
@@ -64,6 +66,28 @@ def timeleft(ends_at: datetime | None) -> str:
     if minutes:
         return _("%(m)s분 남음") % {"m": minutes}
     return _("곧 마감")
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """'방금 전' under a minute (never '0분 전'), else '5분 전', '3시간 전', '2일 전'."""
+    if value is None:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return _("방금 전")
+    return _("%(when)s 전") % {"when": timesince(value, depth=1)}
+
+
+@register.filter
+def josa(word, pair: str) -> str:
+    """{{ title|josa:"을/를" }} → '원목 책상을' (neighborbid.korean)."""
+    return korean.josa(str(word), pair)
+
+
+@register.filter
+def particle(word, pair: str) -> str:
+    """Only the particle, for copy that quotes the word: '{{ t }}'{{ t|particle:"을/를" }}."""
+    return korean.particle(str(word), pair)
 
 
 @register.filter

@@ -27,32 +27,232 @@
     if (!nodes.length) return;
     var root = document.querySelector("[data-auction-id]");
     var local = root && root.getAttribute("data-national") === "0";
-    var reloaded = false;
     var started = Date.now();
     function tick() {
       nodes.forEach(function (el) {
         var ends = Date.parse(el.getAttribute("data-ends-at"));
         var server = Date.parse(el.getAttribute("data-server-time"));
         if (isNaN(ends) || isNaN(server)) return;
-        // Server time at page load + time elapsed here = the server's "now".
-        var now = server + (Date.now() - started);
+        // The server's time when it was read + time elapsed here since = the server's "now".
+        var syncedAt = Number(el.getAttribute("data-synced-at")) || started;
+        var now = server + (Date.now() - syncedAt);
         var left = ends - now;
         var detail = el.getAttribute("data-live") === "countdown";
         if (el.getAttribute("data-ended") === "1") return;
         var status = detail && root && root.querySelector("[data-live='status']");
         if (status && ENDED.indexOf(status.getAttribute("data-status")) !== -1) return;
+        if (detail && local && left <= 0) {
+          // The countdown ran out: ask the server (an extension, or its decision) instead of
+          // reloading into an auction that may still be open.
+          el.textContent = "마감 처리 중…";
+          el.classList.remove("is-urgent");
+          if (el.getAttribute("data-end-asked") !== el.getAttribute("data-ends-at") && Date.now() - started > 1500) {
+            el.setAttribute("data-end-asked", el.getAttribute("data-ends-at"));
+            if (window.neighborbidLocal) window.neighborbidLocal.countdownEnded();
+            else setTimeout(function () { window.location.reload(); }, 2500);
+          }
+          return;
+        }
         el.textContent = formatLeft(left, detail);
         el.classList.toggle("is-urgent", left > 0 && left < 10 * 60 * 1000);
-        if (detail && left <= 0 && local && !reloaded && Date.now() - started > 1500) {
-          // The server settles the auction; show its decision shortly.
-          reloaded = true;
-          el.textContent = "마감 처리 중…";
-          setTimeout(function () { window.location.reload(); }, 2500);
-        }
       });
     }
     tick();
     setInterval(tick, 1000);
+  }
+
+  function won(n) { return Number(n).toLocaleString("ko-KR") + "원"; }
+
+  function visible() { return !document.visibilityState || document.visibilityState === "visible"; }
+
+  // Local (동네) auction pages have no socket: they re-check the public state over plain HTTP
+  // (GET /auctions/<id>/state.json, conditional on the seq) every ~15 s while visible and when
+  // the countdown runs out, and show what changed: the numbers, an extension, an outbid.
+  var LOCAL_POLL_MS = 15000;
+  var SETTLE_RETRY_MS = 3000;
+  var SETTLE_RETRIES = 10;
+
+  function LocalAuction(root) {
+    this.root = root;
+    this.url = "/auctions/" + root.getAttribute("data-auction-id") + "/state.json";
+    this.seq = parseInt(root.getAttribute("data-seq") || "-1", 10);
+    this.youTag = root.getAttribute("data-you-tag") || "";
+    this.leaderTag = root.getAttribute("data-leader-tag") || "";
+    this.countdown = root.querySelector("[data-live='countdown']");
+    this.endsAt = this.countdown ? Date.parse(this.countdown.getAttribute("data-ends-at")) : NaN;
+    this.etag = null;
+    this.inflight = false;
+    this.settleTries = 0;
+    this.amount = root.querySelector("#bid-amount");
+    this.userEdited = false;
+    var self = this;
+    if (this.amount) this.amount.addEventListener("input", function () { self.userEdited = true; });
+    setInterval(function () { if (visible()) self.check(); }, LOCAL_POLL_MS);
+    document.addEventListener("visibilitychange", function () { if (visible()) self.check(); });
+  }
+
+  LocalAuction.prototype.el = function (name) { return this.root.querySelector("[data-live='" + name + "']"); };
+
+  LocalAuction.prototype.check = function (then) {
+    var self = this;
+    if (this.inflight || !window.fetch) return;
+    this.inflight = true;
+    var headers = { Accept: "application/json" };
+    if (this.etag) headers["If-None-Match"] = this.etag;
+    fetch(this.url, { headers: headers, credentials: "same-origin", cache: "no-cache" })
+      .then(function (r) {
+        if (r.status === 404) { window.location.reload(); return null; }
+        if (r.status !== 200) return null; // 304: nothing new; 5xx: try again next time
+        self.etag = r.headers.get("ETag");
+        return r.json();
+      })
+      .then(function (state) {
+        self.inflight = false;
+        if (state) self.apply(state);
+        if (then) then();
+      })
+      .catch(function () { self.inflight = false; if (then) then(); });
+  };
+
+  LocalAuction.prototype.countdownEnded = function () {
+    var self = this;
+    this.check(function () {
+      if (self.stopped) return;
+      var server = Date.parse(self.countdown.getAttribute("data-server-time"));
+      var syncedAt = Number(self.countdown.getAttribute("data-synced-at")) || Date.now();
+      var now = server + (Date.now() - syncedAt);
+      if (!(self.endsAt > now)) {
+        // Past its end and not decided yet: the server settles it in a moment.
+        self.settleTries += 1;
+        if (self.settleTries > SETTLE_RETRIES) window.location.reload();
+        else setTimeout(function () { self.countdownEnded(); }, SETTLE_RETRY_MS);
+      }
+    });
+  };
+
+  LocalAuction.prototype.notice = function (text, kind) {
+    // One notice at a time, newest wins.
+    var box = this.root.querySelector("[data-local-notice]");
+    if (!box) {
+      box = document.createElement("p");
+      box.setAttribute("data-local-notice", "");
+      box.setAttribute("role", "status");
+      var numbers = this.root.querySelector(".numbers");
+      if (numbers) numbers.insertAdjacentElement("afterend", box);
+      else this.root.prepend(box);
+    }
+    box.className = "note note--" + (kind || "warn");
+    box.textContent = text;
+  };
+
+  LocalAuction.prototype.apply = function (state) {
+    if (typeof state.seq !== "number" || state.seq <= this.seq) return;
+    this.seq = state.seq;
+    this.root.setAttribute("data-seq", String(state.seq));
+    if (ENDED.indexOf(state.status) !== -1 || state.status !== this.root.querySelector("[data-live='status']").getAttribute("data-status")) {
+      this.stopped = true;
+      window.location.reload(); // the server's page shows its decision (winner, refunds)
+      return;
+    }
+    var price = this.el("current_price");
+    if (price) { price.textContent = won(state.current_price); price.setAttribute("data-value", String(state.current_price)); }
+    var label = price && price.previousElementSibling;
+    if (label && label.tagName === "DT") label.textContent = state.bid_count ? "현재가" : "시작가";
+    var min = this.el("min_next_bid");
+    if (min) { min.textContent = won(state.min_next_bid); min.setAttribute("data-value", String(state.min_next_bid)); }
+    var count = this.el("bid_count");
+    if (count) count.textContent = String(state.bid_count);
+    var youLead = Boolean(this.youTag && state.leader_tag === this.youTag);
+    var leader = this.el("leader");
+    if (leader) leader.textContent = state.leader ? state.leader + (youLead ? " (나)" : "") : "아직 없음";
+    var leadNote = this.root.querySelector("[data-you-lead]");
+    if (leadNote) leadNote.hidden = !youLead;
+    this.renderRecent(state.recent_bids || []);
+    if (this.amount) {
+      var typed = parseInt((this.amount.value || "").replace(/[^0-9]/g, ""), 10);
+      if (!this.userEdited || !(typed >= state.min_next_bid)) this.amount.value = state.min_next_bid.toLocaleString("ko-KR");
+    }
+    var wasLeading = Boolean(this.youTag && this.leaderTag === this.youTag);
+    this.leaderTag = state.leader_tag || "";
+    this.root.setAttribute("data-leader-tag", this.leaderTag);
+    var ends = Date.parse(state.ends_at);
+    var extended = !isNaN(this.endsAt) && ends - this.endsAt >= 1000;
+    if (this.countdown) {
+      this.countdown.setAttribute("data-ends-at", state.ends_at);
+      this.countdown.setAttribute("data-server-time", state.server_time);
+      this.countdown.setAttribute("data-synced-at", String(Date.now()));
+    }
+    var minutes = Math.round((ends - this.endsAt) / 60000);
+    this.endsAt = ends;
+    if (wasLeading && !youLead) {
+      this.notice("더 높은 입찰이 들어왔어요. 입찰금은 지갑으로 돌아왔어요. 최소 입찰가는 " + won(state.min_next_bid) + "이에요.", "warn");
+    } else if (extended) {
+      this.settleTries = 0;
+      this.notice(minutes >= 1 ? "마감이 " + minutes + "분 연장됐어요." : "마감이 연장됐어요.", "info");
+    }
+  };
+
+  LocalAuction.prototype.renderRecent = function (bids) {
+    var list = this.el("recent_bids");
+    if (!list) return;
+    list.innerHTML = "";
+    if (!bids.length) {
+      var empty = document.createElement("li");
+      empty.className = "history__empty";
+      empty.textContent = "아직 입찰이 없어요. 첫 입찰자가 되어 보세요!";
+      list.appendChild(empty);
+      return;
+    }
+    bids.forEach(function (b) {
+      var li = document.createElement("li");
+      var who = document.createElement("span");
+      who.className = "history__who";
+      who.textContent = b.bidder;
+      var amount = document.createElement("span");
+      amount.className = "history__amount";
+      amount.textContent = won(b.amount);
+      li.appendChild(who);
+      li.appendChild(amount);
+      list.appendChild(li);
+    });
+  };
+
+  function localAuction() {
+    var root = document.querySelector("[data-auction-id][data-national='0']");
+    var status = root && root.querySelector("[data-live='status']");
+    if (!root || !status || ENDED.indexOf(status.getAttribute("data-status")) !== -1) return;
+    window.neighborbidLocal = new LocalAuction(root);
+  }
+
+  // The header badge: GET /notifications/unread.json about once a minute while visible.
+  var BADGE_POLL_MS = 60000;
+
+  function unreadBadge() {
+    var bells = document.querySelectorAll(".topnav__bell, .bell-mobile");
+    if (!bells.length || !window.fetch) return;
+    function show(count) {
+      bells.forEach(function (bell) {
+        var badge = bell.querySelector(".badge");
+        if (!count) { if (badge) badge.remove(); return; }
+        if (!badge) {
+          badge = document.createElement("span");
+          badge.className = "badge";
+          badge.setAttribute("data-unread-badge", "");
+          bell.appendChild(badge);
+        }
+        badge.textContent = String(count);
+        badge.setAttribute("aria-label", "읽지 않은 알림 " + count + "개");
+      });
+    }
+    function poll() {
+      if (!visible()) return;
+      fetch("/notifications/unread.json", { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.status === 200 ? r.json() : null; })
+        .then(function (data) { if (data && data.signed_in) show(data.unread); })
+        .catch(function () {});
+    }
+    setInterval(poll, BADGE_POLL_MS);
+    document.addEventListener("visibilitychange", poll);
   }
 
   function confirmations() {
@@ -90,20 +290,38 @@
   }
 
   function geolocation() {
+    // Every press asks the browser for a fresh position (maximumAge: 0): after a refusal ("too
+    // far") the page comes back with the form, and a retry must never re-send the old position.
     var form = document.querySelector("form[data-geo-form]");
     if (!form) return;
     var status = form.querySelector("[data-geo-status]");
     var lat = form.querySelector("input[name='latitude']");
     var lon = form.querySelector("input[name='longitude']");
+    var buttons = form.querySelectorAll("button[type='submit']");
+    var initial = status.textContent;
+    var pending = false;
+    function reset(message, isError) {
+      lat.value = "";
+      lon.value = "";
+      pending = false;
+      delete form.dataset.submitting;
+      buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); });
+      status.textContent = message;
+      status.classList.toggle("error", !!isError);
+    }
+    reset(initial, false);
+    // Back/forward cache: a page restored after the POST starts clean too.
+    window.addEventListener("pageshow", function (event) { if (event.persisted) reset(initial, false); });
     form.addEventListener("submit", function (event) {
-      if (lat.value && lon.value) return; // already have a position: let it go
-      event.preventDefault();
-      form.dataset.submitting = "";
+      event.preventDefault(); // the position is sent by form.submit() below, once it is known
+      if (pending) return;
+      reset("현재 위치를 확인하는 중이에요…", false);
       if (!navigator.geolocation) {
-        status.textContent = "이 브라우저는 위치 확인을 지원하지 않아요.";
+        reset("이 브라우저는 위치 확인을 지원하지 않아요.", true);
         return;
       }
-      status.textContent = "현재 위치를 확인하는 중이에요…";
+      pending = true;
+      buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
       navigator.geolocation.getCurrentPosition(
         function (pos) {
           lat.value = pos.coords.latitude.toFixed(6);
@@ -112,12 +330,11 @@
           form.submit();
         },
         function (err) {
-          status.textContent = err && err.code === 1
+          reset(err && err.code === 1
             ? "위치 권한이 거부됐어요. 브라우저 설정에서 위치 권한을 허용한 뒤 다시 시도해 주세요. 인증 없이도 둘러볼 수 있어요."
-            : "현재 위치를 가져오지 못했어요. 잠시 후 다시 시도해 주세요.";
-          status.classList.add("error");
+            : "현재 위치를 가져오지 못했어요. 잠시 후 다시 시도해 주세요.", true);
         },
-        { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 }
       );
     });
   }
@@ -159,6 +376,8 @@
     geolocation();
     oneClick();
     autosubmit();
+    localAuction();
     startCountdowns();
+    unreadBadge();
   });
 })();

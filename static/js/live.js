@@ -103,6 +103,13 @@ class LiveAuction {
       this.setConn("offline");
       return;
     }
+    if (event.code === 1009) {
+      // "message too big": the same message would be refused again; never retry in a loop.
+      this.stopped = true;
+      this.setConn("offline");
+      this.toast("보낸 메시지가 너무 커서 실시간 연결이 끊겼어요. 새로고침해 주세요.", "error");
+      return;
+    }
     this.scheduleReconnect();
   }
 
@@ -180,9 +187,15 @@ class LiveAuction {
     this.root.dataset.seq = String(state.seq);
     if (state.server_time) this.offset = Date.parse(state.server_time) - Date.now();
     this.status = state.status;
+    const previousEnd = this.endsAt;
     this.endsAt = Date.parse(state.ends_at);
     this.root.dataset.leaderTag = state.leader_tag || "";
     this.render(state);
+    // A soft close moved the end later: say so (computed from ends_at, whatever the cause).
+    if (!isSnapshot && !Number.isNaN(previousEnd) && this.endsAt - previousEnd >= 1000 && state.status === "open") {
+      const minutes = Math.round((this.endsAt - previousEnd) / 60000);
+      this.toast(minutes >= 1 ? `마감이 ${minutes}분 연장됐어요.` : "마감이 연장됐어요.", "info");
+    }
   }
 
   render(state) {
@@ -303,13 +316,15 @@ class LiveAuction {
     }
     this.closeForms();
     this.renderCountdown();
-    const text =
-      msg.status === "sold"
+    const youWon = msg.status === "sold" && Boolean(this.youTag) && msg.winner_tag === this.youTag;
+    const text = youWon
+      ? `낙찰됐어요! ${won(msg.final_price)}에 내가 낙찰받았어요. 판매자와 거래 약속을 잡아 보세요.`
+      : msg.status === "sold"
         ? `경매가 끝났어요. ${won(msg.final_price)}에 낙찰됐어요${msg.winner ? ` (${msg.winner})` : ""}.`
         : msg.status === "cancelled"
           ? "경매가 취소됐어요."
           : "경매가 입찰 없이 끝났어요.";
-    this.toast(text, "info");
+    this.toast(text, youWon ? "ok" : "info");
   }
 
   closeForms() {
@@ -409,8 +424,8 @@ class LiveAuction {
     item.className = `live-toast live-toast--${kind}`;
     item.setAttribute("role", kind === "error" || kind === "warn" ? "alert" : "status");
     item.textContent = text;
-    this.toasts.append(item);
-    while (this.toasts.children.length > 4) this.toasts.firstElementChild.remove();
+    // One toast at a time, newest wins (a stack of them covers the bid history on a phone).
+    this.toasts.replaceChildren(item);
     setTimeout(() => item.remove(), 6000);
   }
 }

@@ -33,7 +33,9 @@ def market():
 def test_clean_books_pass(market, capsys):
     report = audit_ledger()
     assert report.ok, report.lines()
-    assert report.total_held == report.external_net == 200_000
+    # the sold auction's 20,000 won waits in its trade's escrow: on the platform, in no wallet
+    assert report.escrow_held == 20_000
+    assert report.total_held + report.escrow_held == report.external_net == 200_000
     call_command("audit_ledger")
     assert "OK" in capsys.readouterr().out
 
@@ -62,24 +64,138 @@ def test_money_created_from_nothing_is_found(market):
     assert any("books:" in v for v in report.violations)
 
 
-def test_second_payout_is_found(market):
-    wallet = Wallet.objects.get(user=market["seller"])
-    # a forged second payout, recorded consistently in the wallet and its ledger
-    Wallet.objects.filter(pk=wallet.pk).update(balance=wallet.balance + 20_000)
+def _forge(wallet, *, kind, amount, **links):
+    """A forged movement, recorded consistently in the wallet and its ledger."""
+    Wallet.objects.filter(pk=wallet.pk).update(balance=wallet.balance + amount)
     LedgerEntry.objects.create(
         wallet=wallet,
-        kind="sale_proceeds",
-        balance_delta=20_000,
+        kind=kind,
+        balance_delta=amount,
         locked_delta=0,
-        balance_after=wallet.balance + 20_000,
-        locked_after=0,
+        balance_after=wallet.balance + amount,
+        locked_after=wallet.locked_balance,
+        **links,
+    )
+
+
+def test_a_direct_payout_of_a_traded_sale_is_found(market):
+    # a sale_proceeds next to the trade (the old way of paying the seller, twice paid)
+    _forge(Wallet.objects.get(user=market["seller"]), kind="sale_proceeds", amount=20_000, auction=market["sold"])
+    report = audit_ledger()
+    assert any("also paid directly" in v for v in report.violations)
+
+
+def test_second_payout_of_a_trade_is_found(market):
+    from trades.services import trade_confirm
+
+    trade = trade_confirm(trade_id=market["sold"].trade.pk, actor=market["b"])
+    assert audit_ledger().ok
+    # a forged second release of the same trade
+    _forge(
+        Wallet.objects.get(user=market["seller"]),
+        kind="trade_release",
+        amount=20_000,
         auction=market["sold"],
+        trade=trade,
     )
     report = audit_ledger()
-    assert any("seller paid 2 time(s)" in v for v in report.violations)
+    assert any("2 release(s)" in v for v in report.violations)
+    assert any("escrow:" in v or "books:" in v for v in report.violations)
+
+
+def test_a_trade_marked_finished_without_a_payout_is_found(market):
+    from trades.models import Trade
+
+    Trade.objects.filter(auction=market["sold"]).update(status="completed")
+    report = audit_ledger()
+    assert any("0 release(s)" in v for v in report.violations)
+    assert any("escrow: the ledger holds 20000" in v for v in report.violations)
+
+
+def test_old_sales_paid_directly_remain_valid_history():
+    """Sales before trades: buyer charged by `purchase`, seller paid by `sale_proceeds`."""
+    from django.db import transaction
+
+    from wallets.locks import wallets_lock
+    from wallets.services import Move, wallet_moves_apply
+
+    seller, buyer = make_user(), make_user(balance=50_000)
+    auction = make_auction(seller=seller, start_price=10_000)
+    bid_place(auction_id=auction.pk, actor=buyer, amount=10_000, request_id=rid())
+    with transaction.atomic():  # settle it the pre-trade way
+        wallets = wallets_lock(user_ids=[buyer.pk, seller.pk])
+        wallet_moves_apply(
+            Move.capture(wallets[buyer.pk], held=10_000, auction=auction),
+            Move.credit(wallets[seller.pk], amount=10_000, auction=auction),
+        )
+        Auction.objects.filter(pk=auction.pk).update(status="sold", winner=buyer, end_reason="bids")
+    report = audit_ledger()
+    assert report.ok, report.lines()
+    assert report.escrow_held == 0
 
 
 def test_winner_on_an_unsold_auction_is_found(market):
     Auction.objects.filter(pk=market["sold"].pk).update(status="unsold")
     report = audit_ledger()
     assert any("has a winner" in v for v in report.violations)
+
+
+# --- issue 9 #14: the two invariants an independent audit checks ----------------------------------
+
+
+def _tamper(sql: str, params: list) -> None:
+    """Rewrite ledger history as a bug (or an intruder) would: the append-only trigger forbids
+    UPDATE, so switch it off inside this test's transaction (rolled back with it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending (deferred) trigger events
+        cursor.execute("ALTER TABLE wallets_ledgerentry DISABLE TRIGGER wallets_ledger_append_only")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE wallets_ledgerentry ENABLE TRIGGER wallets_ledger_append_only")
+
+
+def test_a_running_balance_that_does_not_follow_from_the_previous_row_is_found(market):
+    # given a's first entry (the deposit) rewritten: the sums and the last row still agree
+    first = LedgerEntry.objects.filter(wallet__user=market["a"]).order_by("id").first()
+    _tamper("UPDATE wallets_ledgerentry SET balance_after = balance_after - 5000 WHERE id = %s", [first.pk])
+    report = audit_ledger()
+    assert [v for v in report.violations] == [
+        f"ledger entry {first.pk} (wallet {first.wallet_id}): after 95000/0 but the previous "
+        "entries and this one add up to 100000/0"
+    ]
+
+
+def test_a_bid_hold_of_the_wrong_size_is_found(market):
+    # given a crafted second (empty) hold for a's bid: no sum, no running balance changes
+    bid = market["live"].bids.get()
+    wallet = Wallet.objects.get(user=market["a"])
+    LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=LedgerEntry.Kind.BID_HOLD,
+        balance_delta=0,
+        locked_delta=0,
+        balance_after=wallet.balance,
+        locked_after=wallet.locked_balance,
+        auction=market["live"],
+        bid=bid,
+    )
+    report = audit_ledger()
+    assert len(report.violations) == 1
+    assert report.violations[0].startswith(f"bid {bid.pk}: holds [(")
+    assert report.violations[0].endswith(f" but should hold [({wallet.pk}, 10000)]")
+
+
+def test_a_release_booked_against_the_wrong_bid_is_found(market):
+    # given b outbids a: b's bid releases a's hold; then the release is re-pointed at a's bid
+    first_bid = market["live"].bids.get()
+    b_bid = bid_place(auction_id=market["live"].pk, actor=market["b"], amount=11_000, request_id=rid()).bid
+    assert audit_ledger().ok
+    release = LedgerEntry.objects.get(bid=b_bid, kind=LedgerEntry.Kind.HOLD_RELEASE)
+    _tamper("UPDATE wallets_ledgerentry SET bid_id = %s WHERE id = %s", [first_bid.pk, release.pk])
+    report = audit_ledger()
+    a_wallet = Wallet.objects.get(user=market["a"]).pk
+    assert report.violations == [
+        f"bid {first_bid.pk}: releases [({a_wallet}, -10000)] but should release []",
+        f"bid {b_bid.pk}: releases [] but should release [({a_wallet}, -10000)]",
+    ]

@@ -1,4 +1,5 @@
-"""auction_buy_now: ends the auction at once; the buyer pays, the seller is credited."""
+"""auction_buy_now: ends the auction at once; the buyer pays into a trade's escrow (the seller is
+credited when the buyer confirms receipt, tests/trades)."""
 
 from datetime import timedelta
 
@@ -10,6 +11,8 @@ from auctions.services import auction_buy_now, bid_place
 from neighborbid.errors import AuctionNotOpen, BuyNowUnavailable, InsufficientFunds, NotEligible, OwnAuction
 from tests.factories import make_auction, make_user, rid, set_end
 from tests.money import assert_books_balance, wallet_of, world
+from trades.models import Trade
+from wallets.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +37,15 @@ def test_buy_now_without_bids_sells_at_once():
         "buy_now",
     )
     assert wallet_of(buyer) == (20_000, 0)
-    assert wallet_of(seller) == (30_000, 0)
+    # the seller is not credited at the sale: the money waits in the trade's escrow
+    assert wallet_of(seller) == (0, 0)
+    trade = Trade.objects.get(auction=auction)
+    assert (trade.buyer_id, trade.seller_id, trade.amount, trade.status) == (
+        buyer.pk,
+        seller.pk,
+        30_000,
+        "awaiting_handover",
+    )
     assert result.state["status"] == "sold"
     assert set(Notification.objects.values_list("user_id", "kind")) == {(buyer.pk, "won"), (seller.pk, "sold")}
     assert_books_balance()
@@ -48,7 +59,8 @@ def test_buy_now_releases_the_leaders_hold():
     auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=rid())
     assert wallet_of(leader) == (50_000, 0)
     assert wallet_of(buyer) == (20_000, 0)
-    assert wallet_of(seller) == (30_000, 0)
+    assert wallet_of(seller) == (0, 0)
+    assert Trade.objects.get(auction=auction).amount == 30_000
     assert Notification.objects.filter(user=leader, kind="outbid").exists()
     assert_books_balance()
 
@@ -60,7 +72,16 @@ def test_leader_buying_now_uses_their_hold_and_pays_the_difference():
     bid_place(auction_id=auction.pk, actor=leader, amount=12_000, request_id=rid())
     auction_buy_now(auction_id=auction.pk, actor=leader, request_id=rid())
     assert wallet_of(leader) == (20_000, 0)
-    assert wallet_of(seller) == (30_000, 0)
+    assert wallet_of(seller) == (0, 0)
+    # one escrow entry: the 12,000 hold from locked, the 18,000 difference from the balance
+    trade = Trade.objects.get(auction=auction)
+    entry = LedgerEntry.objects.get(trade=trade)
+    assert (entry.kind, entry.locked_delta, entry.balance_delta, trade.amount) == (
+        "trade_escrow",
+        -12_000,
+        -18_000,
+        30_000,
+    )
     assert_books_balance()
 
 

@@ -32,8 +32,56 @@ def test_seed_demo_is_idempotent_and_tops_up_ended_auctions(capsys):
     call_command("run_worker", "--once")
     assert not Auction.objects.filter(status="open").exists()
     call_command("seed_demo")
-    assert Auction.objects.filter(status="open").count() == len(first["auctions"])
+    assert Auction.objects.filter(status="open").count() == sum(
+        a["status"] == "open" for a in first["auctions"].values()
+    )
     assert User.objects.count() == users
     assert_books_balance()
     call_command("audit_ledger")
     assert "OK: the books balance." in capsys.readouterr().out
+
+
+def test_seed_demo_tops_up_whatever_state_the_demo_users_are_in(capsys):
+    # given: a demo whose auctions have ended, then an operator suspended one seller, another
+    # demo user lost their verification, a third spent their wallet, a fourth was deactivated
+    from accounts.services import user_suspend
+    from wallets.models import Wallet
+    from wallets.services import wallet_withdraw
+
+    call_command("seed_demo")
+    admin = User.objects.get(username="admin")
+    Auction.objects.update(ends_at=timezone.now() - timedelta(seconds=1), starts_at=timezone.now() - timedelta(hours=1))
+    call_command("run_worker", "--once")
+    user_suspend(user_id=User.objects.get(username="jiyoung").pk, staff_user=admin, reason="테스트 정지")
+    User.objects.filter(username="hyunwoo").update(location_verified_at=None)
+    minsu = User.objects.get(username="minsu")
+    wallet_withdraw(actor=minsu, amount=Wallet.objects.get(user=minsu).balance)
+    User.objects.filter(username="haneul").update(is_active=False)
+    capsys.readouterr()
+
+    # when: the demo is topped up (what `make run` does at every start)
+    call_command("seed_demo")
+
+    # then: it finished, the suspension and deactivation stand, the others got fresh auctions
+    out = capsys.readouterr().out
+    assert "demo ready" in out
+    jiyoung = User.objects.get(username="jiyoung")
+    assert jiyoung.is_suspended and not User.objects.get(username="haneul").is_active
+    open_sellers = set(Auction.objects.filter(status="open").values_list("seller__username", flat=True))
+    assert open_sellers == {"minsu", "hyunwoo", "seoyeon", "dohyun"}
+    assert not Auction.objects.filter(status="open", bids__bidder__username__in=["jiyoung", "haneul"]).exists()
+    assert Wallet.objects.get(user=minsu).balance > 0  # the spent demo wallet was refilled
+    assert_books_balance()
+    call_command("audit_ledger")
+    assert "OK: the books balance." in capsys.readouterr().out
+
+
+def test_seed_demo_shows_a_trade_in_each_state():
+    from trades.models import Trade
+
+    call_command("seed_demo")
+    states = set(Trade.objects.values_list("status", flat=True))
+    assert states == {"awaiting_handover", "shipped", "completed", "disputed", "refunded"}
+    call_command("seed_demo")
+    assert Trade.objects.count() == 5
+    assert_books_balance()

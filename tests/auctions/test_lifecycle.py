@@ -128,7 +128,7 @@ def test_scheduled_auction_opens_when_its_start_comes():
 # --- settlement --------------------------------------------------------------------------
 
 
-def test_settlement_pays_the_seller_from_the_winners_hold():
+def test_settlement_moves_the_winners_hold_into_the_trades_escrow():
     seller = make_user()
     auction = make_auction(seller=seller, start_price=10_000)
     loser, winner = make_user(balance=50_000), make_user(balance=50_000)
@@ -139,11 +139,21 @@ def test_settlement_pays_the_seller_from_the_winners_hold():
     assert (settled.status, settled.winner_id, settled.end_reason) == ("sold", winner.pk, "bids")
     assert wallet_of(winner) == (30_000, 0)
     assert wallet_of(loser) == (50_000, 0)
-    assert wallet_of(seller) == (20_000, 0)
+    # the seller is paid when the buyer confirms receipt, not at settlement
+    assert wallet_of(seller) == (0, 0)
+    trade = settled.trade
+    assert (trade.buyer_id, trade.seller_id, trade.amount, trade.status) == (
+        winner.pk,
+        seller.pk,
+        20_000,
+        "awaiting_handover",
+    )
     assert set(Notification.objects.filter(kind__in=["won", "sold"]).values_list("user_id", "kind")) == {
         (winner.pk, "won"),
         (seller.pk, "sold"),
     }
+    sold = Notification.objects.get(kind="sold")
+    assert "구매확정" in sold.message and "지갑에 들어왔어요" not in sold.message
     assert_books_balance()
 
 

@@ -1,7 +1,8 @@
 """A Hypothesis stateful test: random sequences of deposits, withdrawals, bids, buy-nows,
-settlements and cancellations run against the real services and against a small pure-Python
-model of wallets and auctions. After every step the database must equal the model, and the
-audit must pass."""
+settlements, cancellations and the trades after a sale (hand-over / shipping, 구매확정, seller
+refunds, disputes and their resolution, the automatic release) run against the real services
+and against a small pure-Python model of wallets, auctions and trades. After every step the
+database must equal the model, and the audit must pass."""
 
 from __future__ import annotations
 
@@ -24,11 +25,26 @@ from neighborbid.errors import (
     BuyNowUnavailable,
     InsufficientFunds,
     LimitExceeded,
+    MaximumNotRaised,
+    PermissionDenied,
+    TradeStateError,
     UseBuyNow,
 )
 from tests.factories import make_auction, make_moderator, make_user, rid, set_end
+from trades.models import Trade
+from trades.services import (
+    trade_confirm,
+    trade_dispute_open,
+    trade_dispute_resolve,
+    trade_mark_handed_over,
+    trade_mark_shipped,
+    trade_refund,
+    trades_auto_release_due,
+)
 from wallets.models import Wallet
 from wallets.services import wallet_deposit, wallet_withdraw
+
+OPEN_TRADE = ("awaiting_handover", "shipped", "handed_over", "disputed")
 
 pytestmark = pytest.mark.django_db
 
@@ -40,17 +56,29 @@ class ModelAuction:
     buy_now: int | None
     price: int
     leader: int | None = None
+    leader_max: int = 0  # what the leader's wallet holds: their whole maximum
     bids: int = 0
     status: str = "open"
+    national: bool = False
 
     def minimum(self) -> int:
         return self.price if self.leader is None else self.price + bid_increment(self.price)
 
 
 @dataclass
+class ModelTrade:
+    pk: int
+    buyer: int
+    amount: int
+    national: bool
+    status: str = "awaiting_handover"
+
+
+@dataclass
 class Model:
     wallets: dict[int, list[int]] = field(default_factory=dict)  # user id -> [balance, locked]
     auctions: dict[int, ModelAuction] = field(default_factory=dict)
+    trades: list[ModelTrade] = field(default_factory=list)
 
 
 class MarketMachine(RuleBasedStateMachine):
@@ -63,9 +91,25 @@ class MarketMachine(RuleBasedStateMachine):
         self.model.wallets = {u.pk: [100_000, 0] for u in self.users}
         self.model.wallets[self.seller.pk] = [0, 0]
         self.model.wallets[self.staff.pk] = [0, 0]
-        for start, buy_now in [(10_000, None), (5_000, 60_000)]:
-            a = make_auction(seller=self.seller, start_price=start, buy_now_price=buy_now)
-            self.model.auctions[a.pk] = ModelAuction(pk=a.pk, start=start, buy_now=buy_now, price=start)
+        for start, buy_now, national in [(10_000, None, False), (5_000, 60_000, False), (8_000, 40_000, True)]:
+            a = make_auction(seller=self.seller, start_price=start, buy_now_price=buy_now, is_national=national)
+            self.model.auctions[a.pk] = ModelAuction(
+                pk=a.pk, start=start, buy_now=buy_now, price=start, national=national
+            )
+
+    def sold(self, a: ModelAuction) -> None:
+        """A sale: the buyer's money is in the new trade's escrow; the seller is not paid yet."""
+        trade = Trade.objects.get(auction_id=a.pk)
+        self.model.trades.append(ModelTrade(pk=trade.pk, buyer=a.leader, amount=a.price, national=a.national))
+
+    def trade_at(self, which: int) -> ModelTrade | None:
+        return self.model.trades[which % len(self.model.trades)] if self.model.trades else None
+
+    def pay_seller(self, t: ModelTrade, amount: int) -> None:
+        self.model.wallets[self.seller.pk][0] += amount
+
+    def pay_buyer(self, t: ModelTrade, amount: int) -> None:
+        self.model.wallets[t.buyer][0] += amount
 
     def expect(self, error, action):
         """Run the real action; the model says which DomainError (or None) to expect."""
@@ -93,37 +137,67 @@ class MarketMachine(RuleBasedStateMachine):
         if error is None:
             self.model.wallets[user.pk][0] -= amount
 
-    @rule(who=st.integers(0, 2), which=st.integers(0, 1), step=st.sampled_from([-500, 0, 0, 700, 4_000, 40_000]))
-    def bid(self, who, which, step):
+    @rule(
+        who=st.integers(0, 2),
+        which=st.integers(0, 2),
+        step=st.sampled_from([-500, 0, 0, 700, 4_000, 40_000]),
+        extra=st.sampled_from([0, 0, 1_000, 2_500, 15_000]),
+    )
+    def bid(self, who, which, step, extra):
+        """A bid with a maximum (extra 0: a plain bid). The model states the second-price rule
+        on its own: the highest maximum leads at one step above the second (capped at its
+        maximum, never below the amount typed); the leader's whole maximum is held; a leader
+        who bids again raises their maximum, never their price."""
         user = self.users[who]
         a = list(self.model.auctions.values())[which]
         amount = max(1, a.minimum() + step)
-        raising = a.leader == user.pk
-        needed = amount - a.price if raising else amount
+        top = amount + extra
+        leading = a.leader == user.pk
+        needed = top - a.leader_max if leading else top
         if a.status != "open":
             error = AuctionNotOpen
-        elif amount < a.minimum():
+        elif leading and top <= a.leader_max:
+            error = MaximumNotRaised
+        elif not leading and amount < a.minimum():
             error = BidTooLow
-        elif a.buy_now is not None and amount >= a.buy_now:
+        elif a.buy_now is not None and top >= a.buy_now:
             error = UseBuyNow
         elif self.model.wallets[user.pk][0] < needed:
             error = InsufficientFunds
         else:
             error = None
-        self.expect(error, lambda: bid_place(auction_id=a.pk, actor=user, amount=amount, request_id=rid()))
-        if error is None:
-            if a.leader is not None and not raising:
-                self.model.wallets[a.leader][0] += a.price
-                self.model.wallets[a.leader][1] -= a.price
-            self.model.wallets[user.pk][0] -= needed
-            self.model.wallets[user.pk][1] += needed
-            a.price, a.leader, a.bids = amount, user.pk, a.bids + 1
+        self.expect(
+            error,
+            lambda: bid_place(
+                auction_id=a.pk, actor=user, amount=amount, max_amount=top if extra else None, request_id=rid()
+            ),
+        )
+        if error is not None:
+            return
+        wallets = self.model.wallets
+        if leading:  # a higher maximum: only the difference is held
+            wallets[user.pk][0] -= needed
+            wallets[user.pk][1] += needed
+            a.leader_max = top
+        elif a.leader is None:
+            wallets[user.pk][0] -= top
+            wallets[user.pk][1] += top
+            a.price, a.leader, a.leader_max = amount, user.pk, top
+        elif top > a.leader_max:  # takes the lead; the old maximum comes back whole
+            wallets[a.leader][0] += a.leader_max
+            wallets[a.leader][1] -= a.leader_max
+            wallets[user.pk][0] -= top
+            wallets[user.pk][1] += top
+            a.price = max(amount, min(a.leader_max + bid_increment(a.leader_max), top))
+            a.leader, a.leader_max = user.pk, top
+        else:  # the leader's maximum answers at once; no money moves
+            a.price = a.leader_max if top == a.leader_max else min(top + bid_increment(top), a.leader_max)
 
-    @rule(who=st.integers(0, 2), which=st.integers(0, 1))
+    @rule(who=st.integers(0, 2), which=st.integers(0, 2))
     def buy_now(self, who, which):
         user = self.users[who]
         a = list(self.model.auctions.values())[which]
-        held = a.price if a.leader == user.pk else 0
+        held = a.leader_max if a.leader == user.pk else 0
         if a.status != "open":
             error = AuctionNotOpen
         elif a.buy_now is None or a.price >= a.buy_now:
@@ -135,14 +209,14 @@ class MarketMachine(RuleBasedStateMachine):
         self.expect(error, lambda: auction_buy_now(auction_id=a.pk, actor=user, request_id=rid()))
         if error is None:
             if a.leader is not None and a.leader != user.pk:
-                self.model.wallets[a.leader][0] += a.price
-                self.model.wallets[a.leader][1] -= a.price
+                self.model.wallets[a.leader][0] += a.leader_max
+                self.model.wallets[a.leader][1] -= a.leader_max
             self.model.wallets[user.pk][0] -= a.buy_now - held
             self.model.wallets[user.pk][1] -= held
-            self.model.wallets[self.seller.pk][0] += a.buy_now
             a.price, a.leader, a.status = a.buy_now, user.pk, "sold"
+            self.sold(a)
 
-    @rule(which=st.integers(0, 1))
+    @rule(which=st.integers(0, 2))
     def time_runs_out(self, which):
         a = list(self.model.auctions.values())[which]
         auction = Auction.objects.get(pk=a.pk)
@@ -154,22 +228,125 @@ class MarketMachine(RuleBasedStateMachine):
             return
         assert result is not None
         if a.leader is not None:
-            self.model.wallets[a.leader][1] -= a.price
-            self.model.wallets[self.seller.pk][0] += a.price
+            # the price goes to the trade's escrow, the rest of the maximum back to the winner
+            self.model.wallets[a.leader][1] -= a.leader_max
+            self.model.wallets[a.leader][0] += a.leader_max - a.price
             a.status = "sold"
+            self.sold(a)
         else:
             a.status = "unsold"
 
-    @rule(which=st.integers(0, 1))
+    @rule(which=st.integers(0, 2))
     def staff_cancels(self, which):
         a = list(self.model.auctions.values())[which]
         error = AuctionNotOpen if a.status != "open" else None
         self.expect(error, lambda: auction_cancel(auction_id=a.pk, actor=self.staff, reason="테스트"))
         if error is None:
             if a.leader is not None:
-                self.model.wallets[a.leader][0] += a.price
-                self.model.wallets[a.leader][1] -= a.price
+                self.model.wallets[a.leader][0] += a.leader_max
+                self.model.wallets[a.leader][1] -= a.leader_max
             a.status = "cancelled"
+
+    # --- trades ------------------------------------------------------------------------------
+
+    @rule(which=st.integers(0, 5), right_kind=st.booleans())
+    def seller_marks(self, which, right_kind):
+        t = self.trade_at(which)
+        if t is None:
+            return
+        shipped = t.national if right_kind else not t.national
+        error = None if t.status == "awaiting_handover" and shipped == t.national else TradeStateError
+        if shipped:
+            action = lambda: trade_mark_shipped(  # noqa: E731
+                trade_id=t.pk, actor=self.seller, carrier="우체국택배", tracking_number="123-456"
+            )
+        else:
+            action = lambda: trade_mark_handed_over(trade_id=t.pk, actor=self.seller)  # noqa: E731
+        self.expect(error, action)
+        if error is None:
+            t.status = "shipped" if shipped else "handed_over"
+
+    @rule(which=st.integers(0, 5), by_buyer=st.booleans())
+    def buyer_confirms(self, which, by_buyer):
+        t = self.trade_at(which)
+        if t is None:
+            return
+        actor = next(u for u in self.users if u.pk == t.buyer) if by_buyer else self.staff
+        if not by_buyer:
+            error = PermissionDenied
+        elif t.status not in ("awaiting_handover", "shipped", "handed_over"):
+            error = TradeStateError
+        else:
+            error = None
+        self.expect(error, lambda: trade_confirm(trade_id=t.pk, actor=actor))
+        if error is None:
+            t.status = "completed"
+            self.pay_seller(t, t.amount)
+
+    @rule(which=st.integers(0, 5))
+    def seller_refunds(self, which):
+        t = self.trade_at(which)
+        if t is None:
+            return
+        error = None if t.status in OPEN_TRADE else TradeStateError
+        self.expect(error, lambda: trade_refund(trade_id=t.pk, actor=self.seller))
+        if error is None:
+            t.status = "refunded"
+            self.pay_buyer(t, t.amount)
+
+    @rule(which=st.integers(0, 5))
+    def buyer_disputes(self, which):
+        t = self.trade_at(which)
+        if t is None:
+            return
+        buyer = next(u for u in self.users if u.pk == t.buyer)
+        error = None if t.status in ("awaiting_handover", "shipped", "handed_over") else TradeStateError
+        self.expect(error, lambda: trade_dispute_open(trade_id=t.pk, actor=buyer, reason="물건이 달라요"))
+        if error is None:
+            t.status = "disputed"
+
+    @rule(which=st.integers(0, 5), outcome=st.sampled_from(["refunded", "released", "split"]), part=st.integers(1, 3))
+    def moderator_resolves(self, which, outcome, part):
+        t = self.trade_at(which)
+        if t is None:
+            return
+        buyer_amount = t.amount * part // 4 if outcome == "split" else None
+        error = None if t.status == "disputed" else TradeStateError
+        self.expect(
+            error,
+            lambda: trade_dispute_resolve(
+                trade_id=t.pk, staff_user=self.staff, outcome=outcome, buyer_amount=buyer_amount, memo="확인함"
+            ),
+        )
+        if error is None:
+            t.status = outcome
+            if outcome == "refunded":
+                self.pay_buyer(t, t.amount)
+            elif outcome == "released":
+                self.pay_seller(t, t.amount)
+            else:
+                self.pay_buyer(t, buyer_amount)
+                self.pay_seller(t, t.amount - buyer_amount)
+
+    @rule(which=st.integers(0, 5))
+    def trade_deadline_passes(self, which):
+        t = self.trade_at(which)
+        if t is None:
+            return
+        Trade.objects.filter(pk=t.pk, auto_release_at__isnull=False).update(
+            auto_release_at=timezone.now() - timedelta(seconds=1)
+        )
+        done = trades_auto_release_due()
+        if t.status == "awaiting_handover":  # never marked: back to the buyer
+            t.status = "refunded"
+            self.pay_buyer(t, t.amount)
+        elif t.status in ("shipped", "handed_over"):  # marked, no dispute: to the seller
+            t.status = "completed"
+            self.pay_seller(t, t.amount)
+        else:  # disputed or finished: the worker never touches it
+            assert done == 0
+            return
+        assert done == 1
 
     # --- invariants --------------------------------------------------------------------------
 
@@ -182,6 +359,8 @@ class MarketMachine(RuleBasedStateMachine):
         for a in self.model.auctions.values():
             row = Auction.objects.get(pk=a.pk)
             assert (row.status, row.current_price, row.leader_id) == (a.status, a.price, a.leader)
+        real_trades = dict(Trade.objects.filter(auction_id__in=self.model.auctions).values_list("id", "status"))
+        assert real_trades == {t.pk: t.status for t in self.model.trades}
 
     @invariant()
     def books_balance(self):
@@ -193,7 +372,7 @@ def test_services_agree_with_the_model():
     run_state_machine_as_test(
         MarketMachine,
         settings=settings(
-            max_examples=25,
+            max_examples=30,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

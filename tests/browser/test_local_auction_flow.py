@@ -151,6 +151,23 @@ def test_local_auction_story(site, new_page, shot, tmp_path):
     assert (auction.status, auction.winner_id) == (Auction.Status.SOLD, first.pk)
     assert wallet_of(first) == (20_000, 0)
     assert wallet_of(second)[1] == 0
+    assert wallet_of(seller) == (0, 0)  # the money waits in the trade until the buyer confirms
+
+    # --- the trade: the seller hands it over, the buyer confirms (구매확정), the seller is paid ----
+    seller_page.goto(detail)
+    seller_page.locator("[data-trade-link]").click()
+    trade_url = seller_page.url
+    assert "자동 환불 예정" in seller_page.content()
+    seller_page.locator("form[action$='/hand-over/'] button[type=submit]").click()
+    seller_page.wait_for_url(trade_url)
+    assert "전달 완료를 알렸어요" in flash(seller_page)
+    first_page.goto(trade_url)
+    assert "자동 구매확정 예정" in first_page.content()
+    first_page.once("dialog", lambda dialog: dialog.accept())
+    first_page.locator("form[action$='/confirm/'] button[type=submit]").click()
+    first_page.wait_for_url(trade_url)
+    assert "구매확정했어요" in flash(first_page)
+    shot(first_page, "08b-trade-completed")
     assert wallet_of(seller) == (80_000, 0)
 
     first_page.goto(f"{base}/me/?tab=won")

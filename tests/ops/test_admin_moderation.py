@@ -179,6 +179,9 @@ def test_manual_correction_writes_a_ledger_entry_naming_the_staff_user(mod_clien
         {"amount": "1.5", "reason": "사유"},
         {"amount": "NaN", "reason": "사유"},
         {"amount": "1e3", "reason": "사유"},
+        {"amount": "١٠٠٠", "reason": "사유"},
+        {"amount": "-１０００", "reason": "사유"},
+        {"amount": "१०००", "reason": "사유"},
         {"amount": "-99999", "reason": "잔액보다 큰 차감"},
     ],
 )
@@ -302,3 +305,128 @@ def test_a_superuser_adds_a_user_with_a_wallet_and_edits_accounts(client):
     created.refresh_from_db()
     assert created.is_staff and not created.is_superuser and created.has_perm("auctions.moderate_auction")
     assert not created.is_suspended
+
+
+# --- issue 9 #8: a moderator's own listing obeys the seller's rules -------------------------------
+
+
+@pytest.fixture
+def own_listing_with_bids(moderator):
+    """A live listing of the moderator's own, with a bid on it."""
+    bidder = make_user(balance=100_000)
+    auction = make_auction(seller=moderator, start_price=10_000)
+    bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+    return auction, bidder
+
+
+def test_a_moderator_cannot_cancel_their_own_listing_with_bids_on_the_page(mod_client, own_listing_with_bids):
+    auction, bidder = own_listing_with_bids
+    before = world()
+    response = mod_client.post(reverse("auctions:cancel", args=[auction.pk]))
+    assert response.status_code == 302  # back to the page with the seller's refusal
+    assert world() == before
+    assert wallet_of(bidder) == (90_000, 10_000)
+
+
+def test_a_moderator_cannot_cancel_or_hide_their_own_listing_in_the_admin(mod_client, own_listing_with_bids):
+    auction, bidder = own_listing_with_bids
+    before = world()
+    run_action(mod_client, "auctions_auction", "cancel_auctions", [auction.pk], reason="내 경매 정리")
+    run_action(mod_client, "auctions_auction", "hide_auctions", [auction.pk], reason="내 경매 숨김")
+    assert world() == before
+    auction.refresh_from_db()
+    assert auction.status == Auction.Status.OPEN and not auction.is_hidden
+
+
+def test_a_moderator_cannot_hide_their_own_listing_even_without_bids(moderator):
+    from auctions.services import auction_hide
+    from neighborbid.errors import PermissionDenied
+
+    auction = make_auction(seller=moderator)
+    before = world()
+    with pytest.raises(PermissionDenied):
+        auction_hide(auction_id=auction.pk, staff_user=moderator, reason="내 경매")
+    assert world() == before
+
+
+# --- issue 9 #9: a suspended moderator has no powers ---------------------------------------------
+
+
+def _suspend_directly(user):
+    User.objects.filter(pk=user.pk).update(is_suspended=True, suspended_reason="운영 규정 위반")
+
+
+def test_a_suspended_moderator_has_no_service_powers(moderator, contested_auction):
+    from accounts.services import user_suspend, user_unsuspend
+    from auctions.services import auction_cancel, auction_hide
+    from neighborbid.errors import AccountSuspended
+    from wallets.services import wallet_adjust
+
+    auction, seller, first, leader = contested_auction
+    _suspend_directly(moderator)
+    before = world()
+    with pytest.raises(AccountSuspended):
+        auction_cancel(auction_id=auction.pk, actor=moderator, reason="x")
+    with pytest.raises(AccountSuspended):
+        auction_hide(auction_id=auction.pk, staff_user=moderator, reason="x")
+    with pytest.raises(AccountSuspended):
+        wallet_adjust(user=first, amount=5_000, staff_user=moderator, reason="x")
+    with pytest.raises(AccountSuspended):
+        user_unsuspend(user_id=moderator.pk, staff_user=moderator)
+    # A suspension by a suspended moderator refuses before anything commits.
+    with pytest.raises(AccountSuspended):
+        user_suspend(user_id=seller.pk, staff_user=moderator, reason="사기")
+    assert world() == before
+    seller.refresh_from_db()
+    moderator.refresh_from_db()
+    assert not seller.is_suspended and moderator.is_suspended
+    assert_books_balance()
+
+
+def test_unsuspend_has_the_guards_of_suspend(moderator):
+    from accounts.services import user_unsuspend
+    from neighborbid.errors import PermissionDenied
+
+    other_staff = make_user(is_staff=True)
+    _suspend_directly(other_staff)
+    with pytest.raises(PermissionDenied):
+        user_unsuspend(user_id=other_staff.pk, staff_user=moderator)  # staff: only a superuser
+    other_staff.refresh_from_db()
+    assert other_staff.is_suspended
+
+
+def test_a_suspended_staff_user_cannot_use_the_admin(mod_client, moderator, contested_auction):
+    auction, seller, first, leader = contested_auction
+    wallet = Wallet.objects.get(user=first)
+    _suspend_directly(moderator)
+    before = world()
+    index = mod_client.get(reverse("admin:index"))
+    assert index.status_code == 302 and index["Location"].startswith(reverse("admin:login"))
+    login_page = mod_client.get(reverse("admin:login"))
+    assert login_page.status_code == 403
+    assert "이용 정지된 계정은 운영 화면을 쓸 수 없어요" in login_page.content.decode()
+    for url in (changelist("auctions_auction"), changelist("wallets_wallet"), changelist("accounts_user")):
+        assert mod_client.get(url).status_code == 302
+    run_action_response = mod_client.post(
+        changelist("wallets_wallet"),
+        {
+            "action": "manual_correction",
+            "_selected_action": [str(wallet.pk)],
+            "apply": "yes",
+            "amount": "5000",
+            "reason": "x",
+        },
+    )
+    assert run_action_response.status_code == 302
+    mod_client.post(changelist("accounts_user"), {"action": "unsuspend_users", "_selected_action": [str(moderator.pk)]})
+    assert world() == before
+    moderator.refresh_from_db()
+    assert moderator.is_suspended
+
+
+def test_a_suspended_staff_user_cannot_log_into_the_admin(client, moderator):
+    _suspend_directly(moderator)
+    response = client.post(reverse("admin:login"), {"username": moderator.username, "password": "pw-for-tests-1234"})
+    assert response.status_code in (200, 403)
+    assert "이용 정지된 계정은 운영 화면을 쓸 수 없어요" in response.content.decode()
+    assert client.get(reverse("admin:index")).status_code == 302

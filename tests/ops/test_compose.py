@@ -188,12 +188,24 @@ def test_dockerfile(dockerfile):
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
     user = re.findall(r"^USER (\S+)$", dockerfile, re.M)
     assert user and user[-1] not in ("root", "0")
-    assert "pip install -r requirements.txt" in dockerfile
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
     assert "manage.py collectstatic --noinput" in dockerfile
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             assert re.match(r"^[A-Za-z0-9_.\-\[\],]+==[0-9][\w.]*$", line), f"not pinned: {line}"
+    # The lock pins every package (dependencies too) with its hashes, and agrees with the inputs.
+    locked = {}
+    for block in re.split(r"\n(?=\S)", (ROOT / "requirements.lock").read_text()):
+        if block.startswith(("#", "--")) or not block.strip():
+            continue
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", block)
+        assert match and "--hash=sha256:" in block, f"not pinned with a hash: {block.splitlines()[0]}"
+        locked[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2]
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.split("#")[0].strip():
+            name, version = re.sub(r"\[.*\]", "", line.split("#")[0].strip()).split("==")
+            assert locked.get(re.sub(r"[-_.]+", "-", name).lower()) == version, f"lock out of date: {line}"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".env" in ignored and ".venv" in ignored
 

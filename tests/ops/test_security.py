@@ -328,3 +328,59 @@ def test_rate_limited_decorator(rf, tight_limits):
     request = rf.get("/x", REMOTE_ADDR="192.0.2.9")
     request.user = AnonymousUser()
     assert view(request).status_code == 200  # GETs are not limited
+
+
+@pytest.mark.django_db
+def test_a_forged_post_is_refused_by_csrf_first_and_spends_no_token(tight_limits):
+    victim = make_user()
+    forged = Client(enforce_csrf_checks=True)  # the victim's cookies, no token: a cross-site form
+    forged.force_login(victim)
+    url = reverse("wallets:deposit")
+    before = world()
+    for _ in range(3):
+        assert forged.post(url, {"amount": "10000"}).status_code == 403
+    assert world() == before
+    # the victim's own bucket (burst 2) is untouched
+    own = Client()
+    own.force_login(victim)
+    assert [own.post(url, {"amount": "10000"}).status_code for _ in range(3)] == [302, 302, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_forged_post_spends_no_token_under_asgi_either(tight_limits):
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    victim = await sync_to_async(make_user)()
+    forged = AsyncClient(enforce_csrf_checks=True)
+    await forged.aforce_login(victim)
+    url = reverse("wallets:deposit")
+    for _ in range(3):
+        assert (await forged.post(url, {"amount": "10000"})).status_code == 403
+    own = AsyncClient()
+    await own.aforce_login(victim)
+    assert [(await own.post(url, {"amount": "10000"})).status_code for _ in range(3)] == [302, 302, 429]
+
+
+def test_email_goes_to_the_console_unless_configured():
+    code = "from django.conf import settings; print(settings.EMAIL_BACKEND)"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    default = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**base, "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert default.stdout.strip().splitlines()[-1] == "django.core.mail.backends.console.EmailBackend", default.stderr
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    configured = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**base, "DEBUG": "1", "EMAIL_BACKEND": smtp},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert configured.stdout.strip().splitlines()[-1] == smtp, configured.stderr

@@ -17,6 +17,7 @@ from auctions.worker import worker_run_once
 from neighborbid.errors import AuctionNotOpen, BidTooLow, DomainError, InsufficientFunds
 from tests.factories import make_auction, make_user, rid, set_end
 from tests.money import assert_books_balance, wallet_of
+from trades.models import Trade
 from wallets.models import LedgerEntry
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
@@ -93,10 +94,12 @@ def test_buy_now_racing_bids_has_one_outcome_and_one_payout(concurrently):
         ]
         auction.refresh_from_db()
         assert auction.status == "sold" and auction.current_price == 100_000
-        assert wallet_of(seller) == (100_000, 0)
+        # one trade, one payment into its escrow; the seller is paid when the buyer confirms
+        assert wallet_of(seller) == (0, 0)
+        assert auction.trade.amount == 100_000
         for bidder in bidders:  # every hold was released
             assert wallet_of(bidder) == (200_000, 0)
-        assert LedgerEntry.objects.filter(auction=auction, kind="sale_proceeds").count() == 1
+        assert LedgerEntry.objects.filter(auction=auction, kind="trade_escrow").count() == 1
     assert_books_balance()
 
 
@@ -109,8 +112,9 @@ def test_settlement_racing_itself_pays_once(concurrently):
     outcomes = concurrently([lambda: auction_settle(auction_id=auction.pk) for _ in range(8)])
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     assert sum(o.value is not None for o in outcomes) == 1
-    assert wallet_of(seller) == (30_000, 0) and wallet_of(winner) == (20_000, 0)
-    assert LedgerEntry.objects.filter(auction=auction, kind="sale_proceeds").count() == 1
+    assert wallet_of(seller) == (0, 0) and wallet_of(winner) == (20_000, 0)
+    assert Trade.objects.filter(auction=auction, amount=30_000).count() == 1
+    assert LedgerEntry.objects.filter(auction=auction, kind="trade_escrow").count() == 1
     assert_books_balance()
 
 
@@ -127,5 +131,6 @@ def test_several_workers_settle_every_auction_exactly_once(concurrently):
     assert sum(o.value.settled for o in outcomes) == 20
     assert Auction.objects.filter(status="sold").count() == 10
     assert Auction.objects.filter(status="unsold").count() == 10
-    assert wallet_of(seller) == (100_000, 0)
+    assert wallet_of(seller) == (0, 0)  # ten trades wait for their buyer's confirmation
+    assert Trade.objects.filter(seller=seller, status="awaiting_handover").count() == 10
     assert_books_balance()

@@ -1,5 +1,6 @@
 """The storm: many threads, many users, several auctions, random bids, buy-nows, deposits,
-withdrawals and settlements at once. Afterwards the books must balance, every auction must
+withdrawals, settlements and trade steps (hand-over, 구매확정, refunds, disputes, the automatic
+release) at once. Afterwards the books must balance, every auction must
 have one leader and prices must strictly increase in bid order.
 
 The second test removes the auction row lock and shows that the same storm then breaks the
@@ -8,6 +9,7 @@ books (the audit catches it), so the first test has teeth."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -20,9 +22,17 @@ from auctions.selectors import auction_min_next_bid
 from auctions.services import auction_buy_now, auction_settle, bid_place, bidding, lifecycle
 from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid, set_end
+from trades.models import Trade
+from trades.services import (
+    trade_confirm,
+    trade_dispute_open,
+    trade_mark_handed_over,
+    trade_refund,
+    trades_auto_release_due,
+)
 from wallets.services import wallet_deposit, wallet_withdraw
 
-pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.race, pytest.mark.storm, pytest.mark.django_db(transaction=True)]
 
 THREADS = 24
 OPS_PER_THREAD = 40
@@ -45,9 +55,38 @@ def build_market():
     return seller, users, auctions
 
 
-def storm(users, auctions, seed):
+def trade_step(rng, auctions, users_by_id):
+    """One random step on one of the market's trades, by the right party."""
+    trades = list(
+        Trade.objects.filter(auction_id__in=[a.pk for a in auctions]).values_list("id", "buyer_id", "seller_id")
+    )
+    if not trades:
+        return
+    trade_id, buyer_id, seller_id = rng.choice(trades)
+    buyer, seller = users_by_id[buyer_id], users_by_id[seller_id]
+    roll = rng.random()
+    if roll < 0.25:
+        trade_mark_handed_over(trade_id=trade_id, actor=seller)
+    elif roll < 0.50:
+        trade_confirm(trade_id=trade_id, actor=buyer)
+    elif roll < 0.65:
+        trade_refund(trade_id=trade_id, actor=seller)
+    elif roll < 0.80:
+        trade_dispute_open(trade_id=trade_id, actor=buyer, reason="폭풍 속 분쟁")
+    else:
+        # as if the deadline had passed for this one, then the worker's step
+        Trade.objects.filter(pk=trade_id, auto_release_at__isnull=False).update(
+            auto_release_at=timezone.now() - timedelta(seconds=1)
+        )
+        trades_auto_release_due()
+
+
+def storm(users, auctions, seed, seller=None):
     rng = random.Random(seed)
     database_errors = []
+    users_by_id = {u.pk: u for u in users}
+    if seller is not None:
+        users_by_id[seller.pk] = seller
 
     def one_thread(thread_no):
         local_rng = random.Random(rng.random() + thread_no)
@@ -56,18 +95,23 @@ def storm(users, auctions, seed):
             auction = local_rng.choice(auctions)
             roll = local_rng.random()
             try:
-                if roll < 0.70:
+                if roll < 0.64:
                     fresh = Auction.objects.get(pk=auction.pk)
                     amount = auction_min_next_bid(fresh) + local_rng.choice([0, 0, 0, 500, 1_000, 5_000])
-                    bid_place(auction_id=auction.pk, actor=user, amount=amount, request_id=rid())
-                elif roll < 0.74:
+                    # half the bids carry a maximum (max bidding), the rest are plain
+                    extra = local_rng.choice([0, 0, 0, 1_000, 3_000, 12_000])
+                    maximum = amount + extra if extra else None
+                    bid_place(auction_id=auction.pk, actor=user, amount=amount, max_amount=maximum, request_id=rid())
+                elif roll < 0.68:
                     auction_buy_now(auction_id=auction.pk, actor=user, request_id=rid())
-                elif roll < 0.84:
+                elif roll < 0.76:
                     wallet_deposit(actor=user, amount=local_rng.choice([1_000, 10_000, 50_000]))
-                elif roll < 0.94:
+                elif roll < 0.84:
                     wallet_withdraw(actor=user, amount=local_rng.choice([1_000, 10_000, 100_000]))
-                else:
+                elif roll < 0.90:
                     auction_settle(auction_id=auction.pk)
+                else:
+                    trade_step(local_rng, auctions, users_by_id)
             except DomainError:
                 pass  # refusals are part of a storm
             except DatabaseError as exc:
@@ -79,7 +123,7 @@ def storm(users, auctions, seed):
 
 def run_storm(concurrently, seed, *, must_succeed=True):
     seller, users, auctions = build_market()
-    one_thread, database_errors = storm(users, auctions, seed)
+    one_thread, database_errors = storm(users, auctions, seed, seller=seller)
     outcomes = concurrently([lambda n=n: one_thread(n) for n in range(THREADS)], timeout=300)
     if must_succeed:
         assert all(o.ok for o in outcomes), [o.error for o in outcomes]
@@ -87,8 +131,10 @@ def run_storm(concurrently, seed, *, must_succeed=True):
 
 
 def prices_strictly_increase(auction) -> bool:
-    amounts = list(Bid.objects.filter(auction=auction).order_by("id").values_list("amount", flat=True))
-    return all(a < b for a, b in zip(amounts, amounts[1:], strict=False))
+    rows = list(
+        Bid.objects.filter(auction=auction).exclude(kind=Bid.Kind.RAISE).order_by("id").values_list("amount", "kind")
+    )
+    return all(a[0] < b[0] or (a[0] == b[0] and b[1] == Bid.Kind.AUTO) for a, b in zip(rows, rows[1:], strict=False))
 
 
 def settle_everything(auctions):
@@ -108,9 +154,15 @@ def test_storm_keeps_the_books_balanced(concurrently):
     assert Bid.objects.count() > THREADS  # the storm really bid
     for auction in auctions:
         auction.refresh_from_db()
-        amounts = list(Bid.objects.filter(auction=auction).order_by("id").values_list("amount", "bidder_id"))
-        # prices strictly increase in bid order
-        assert all(a[0] < b[0] for a, b in zip(amounts, amounts[1:], strict=False)), amounts
+        # a leader's bid again raises their maximum (a `raise` row at the unchanged price)
+        bids = Bid.objects.filter(auction=auction).exclude(kind=Bid.Kind.RAISE)
+        rows = list(bids.order_by("id").values_list("amount", "bidder_id", "kind"))
+        amounts = [(amount, bidder) for amount, bidder, _ in rows]
+        # prices strictly increase in bid order, except at a tie of maximums: the earlier
+        # maximum's automatic bid answers at the same amount (and keeps the lead)
+        assert all(
+            a[0] < b[0] or (a[0] == b[0] and b[2] == Bid.Kind.AUTO) for a, b in zip(rows, rows[1:], strict=False)
+        ), rows
         if amounts and auction.end_reason != Auction.EndReason.BUY_NOW:
             # one leader: the last bidder, at the last price
             assert (auction.current_price, auction.leader_id) == amounts[-1]
@@ -120,6 +172,15 @@ def test_storm_keeps_the_books_balanced(concurrently):
     report = audit_ledger()
     assert report.ok, "\n".join(report.lines())
     assert Auction.objects.filter(pk__in=[a.pk for a in auctions], status__in=["open", "scheduled"]).count() == 0
+    print(
+        "trades after the storm:",
+        dict(Counter(Trade.objects.filter(auction__in=auctions).values_list("status", flat=True))),
+    )
+    # every sale has its trade, and each trade was paid out at most once (the audit's per-trade check)
+    assert (
+        Trade.objects.filter(auction__in=auctions).count()
+        == Auction.objects.filter(pk__in=[a.pk for a in auctions], status="sold").count()
+    )
 
 
 def _auction_without_lock(*, auction_id, skip_locked=False):

@@ -13,20 +13,32 @@ ORIGIN = b"http://testserver"
 
 
 @database_sync_to_async
-def session_cookie(user) -> str:
+def logged_in_client(user) -> Client:
     client = Client()
     client.force_login(user)
+    return client
+
+
+async def session_cookie(user) -> str:
+    client = await logged_in_client(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def open_socket(auction_id: int, *, user=None, origin: bytes | None = ORIGIN, path: str | None = None):
-    """A connected socket and its first frame (the snapshot), or (communicator, close frame)."""
+async def open_socket(
+    auction_id: int, *, user=None, origin: bytes | None = ORIGIN, path: str | None = None, client: Client | None = None
+):
+    """A connected socket and its first frame (the snapshot), or (communicator, close frame).
+    With `client` (a logged-in test client) the socket shares that client's session."""
     from neighborbid.asgi import application
 
     headers = [(b"host", b"testserver")]
     if origin is not None:
         headers.append((b"origin", origin))
-    if user is not None:
+    if client is not None:
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        user = True
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    elif user is not None:
         cookie = await session_cookie(user)
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
     communicator = WebsocketCommunicator(application, path or f"/ws/auctions/{auction_id}/", headers=headers)

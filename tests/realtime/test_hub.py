@@ -121,3 +121,73 @@ async def test_a_socket_is_not_written_before_its_snapshot_and_never_backwards(h
     publish(hub, 7, state(7, 5, 500))
     await asyncio.sleep(0.06)
     assert [f["seq"] for f in sock.frames] == [5]
+
+
+async def loop_turns(n: int = 3) -> None:
+    """Let the event loop run a few iterations (no wall-clock wait)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_quiet_auction_gets_every_state_at_once(hub):
+    # given a watched auction whose last state went out a moment ago
+    sock = FakeSocket(7)
+    hub.register(sock)
+    publish(hub, 7, state(7, 1, 100))
+    await loop_turns()
+    # when the next state comes well within COALESCE_MS
+    publish(hub, 7, state(7, 2, 200))
+    await loop_turns()
+    # then it is written at once: coalescing only starts past the auction's burst
+    assert [f["seq"] for f in sock.frames] == [1, 2]
+
+
+async def test_a_hot_auction_is_bounded_and_ends_on_the_newest_state(hub):
+    # given a watched auction
+    sock = FakeSocket(7)
+    hub.register(sock)
+    # when 200 states arrive back to back, one per loop iteration
+    for seq in range(1, 201):
+        publish(hub, 7, state(7, seq, 100 * seq))
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.12)
+    # then the socket got its burst and then about one write per COALESCE_MS, in order, the newest last
+    seqs = [f["seq"] for f in sock.frames]
+    assert seqs == sorted(set(seqs)) and seqs[-1] == 200
+    assert len(seqs) <= hub.burst + 4
+
+
+async def test_a_large_flush_lets_other_work_run_before_it_is_done(hub):
+    # given 450 watchers of one auction
+    socks = [FakeSocket(7) for _ in range(450)]
+    for sock in socks:
+        hub.register(sock)
+    written_when_other_work_ran = []
+
+    async def other_work():  # an ack or a refusal of some socket, queued after the event
+        written_when_other_work_ran.append(sum(len(s.frames) for s in socks))
+
+    # when a state arrives and other work is queued right behind it
+    publish(hub, 7, state(7, 1, 100))
+    asyncio.get_running_loop().create_task(other_work())
+    await loop_turns(10)
+    # then everyone got it, and the other work did not wait for the whole flush
+    assert all([f["seq"] for f in s.frames] == [1] for s in socks)
+    assert written_when_other_work_ran and written_when_other_work_ran[0] < 450
+
+
+async def test_every_socket_gets_the_same_text_encoded_once(hub):
+    socks = [FakeSocket(7) for _ in range(3)]
+    for sock in socks:
+        hub.register(sock)
+        sock.texts = []
+        sock.base_send = lambda message, sock=sock: _record(sock, message)
+        hub.register(sock)  # resolve the new send
+    publish(hub, 7, state(7, 1, 100))
+    await loop_turns()
+    texts = [s.texts[0] for s in socks]
+    assert all(t is texts[0] for t in texts)
+
+
+async def _record(sock, message):
+    sock.texts.append(message["text"])

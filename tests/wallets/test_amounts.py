@@ -1,7 +1,7 @@
 import pytest
 
 from neighborbid.errors import InvalidAmount
-from wallets.amounts import format_won, parse_won
+from wallets.amounts import format_won, parse_signed_won, parse_won
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,46 @@ def test_refuses_everything_else(raw):
 
 def test_format_won():
     assert format_won(1234567) == "1,234,567원"
+
+
+# Arabic-Indic, Persian, full-width and Devanagari 12000, with and without separators / 원;
+# `\d` and int() take them all, docs/web.md allows only ASCII digits.
+NON_ASCII_AMOUNTS = [
+    "١٢٠٠٠",
+    "۱۲۰۰۰",
+    "１２０００",
+    "१२०००",
+    "١٢,٠٠٠",
+    "１２,０００원",
+    "12０00",
+    "12000\u3000",
+    "\u300012000",
+    "12,000\u00a0원",
+]
+
+
+@pytest.mark.parametrize("raw", NON_ASCII_AMOUNTS)
+def test_refuses_non_ascii_digits_and_blanks(raw):
+    with pytest.raises(InvalidAmount):
+        parse_won(raw)
+
+
+@pytest.mark.parametrize(("raw", "won"), [("2500", 2500), ("-7,500", -7500), ("+1,000원", 1000), (-3, -3)])
+def test_signed_amounts_for_corrections(raw, won):
+    assert parse_signed_won(raw) == won
+
+
+@pytest.mark.parametrize("raw", [*NON_ASCII_AMOUNTS, "-١٢٠٠٠", "0", "-0", "--5", "1.5", "NaN", "1e3", "", True, 1.0])
+def test_signed_amounts_refuse_the_rest(raw):
+    with pytest.raises(InvalidAmount):
+        parse_signed_won(raw)
+
+
+def test_frames_take_only_json_integers():
+    # JSON numbers are ASCII by grammar; a string amount (in any digits) is refused in a frame.
+    from auctions.realtime.frames import FrameRejected, parse_frame
+
+    assert parse_frame('{"type": "bid", "request_id": "r", "amount": 12000}').amount == 12000
+    for amount in ['"12000"', '"١٢٠٠٠"', "١٢٠٠٠", "12000.0", "1.2e4"]:
+        with pytest.raises(FrameRejected):
+            parse_frame('{"type": "bid", "request_id": "r", "amount": ' + amount + "}")

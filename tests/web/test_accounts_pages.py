@@ -104,7 +104,7 @@ def test_verify_within_range_records_verification():
 
 
 @pytest.mark.parametrize(
-    "lat,lon,message",
+    ("lat", "lon", "message"),
     [
         ("37.5006", "127.0366", "떨어져 있어요"),  # 역삼동: far from 합정동
         ("", "", "위치 권한"),  # location denied: nothing sent

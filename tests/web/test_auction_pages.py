@@ -157,6 +157,12 @@ def test_unverified_seller_cannot_list_locally():
         {"start_price": "만원"},
         {"start_price": ""},
         {"start_price": "99999999999999999999"},
+        {"start_price": "٢٠٠٠٠"},
+        {"start_price": "۲۰۰۰۰"},
+        {"start_price": "２０,０００원"},
+        {"start_price": "२००००"},
+        {"buy_now_price": "٥٠٠٠٠"},
+        {"buy_now_price": "５０,０００"},
         {"start_price": "50"},  # below the minimum start price
         {"buy_now_price": "10,000"},  # below the start price
         {"buy_now_price": "abc"},
@@ -179,7 +185,7 @@ def test_create_refuses_bad_input_and_creates_nothing(overrides):
 
 
 @pytest.mark.parametrize(
-    "photo,message",
+    ("photo", "message"),
     [
         (lambda: upload("notes.png", content=b"this is not an image at all"), "사진 파일이 아니거나"),
         (lambda: upload("script.jpg", content=b"<script>alert(1)</script>"), "사진 파일이 아니거나"),
@@ -245,6 +251,20 @@ def test_seller_edits_listing_and_adds_a_photo():
         None,
     )
     assert auction.photos.count() == 1
+
+
+@pytest.mark.parametrize("price", ["١٥٠٠٠", "۱۵۰۰۰", "１５,０００", "१५०००"])
+def test_edit_refuses_non_ascii_digits_and_changes_nothing(price):
+    seller = make_user()
+    auction = make_auction(seller=seller, start_price=10_000)
+    before = world()
+    response = signed_in(seller).post(
+        reverse("auctions:edit", args=[auction.pk]), listing_data(title="고친 제목", start_price=price)
+    )
+    assert response.status_code == 400
+    auction.refresh_from_db()
+    assert auction.start_price == 10_000 and auction.title != "고친 제목"
+    assert world() == before
 
 
 def test_someone_elses_auction_cannot_be_edited_cancelled_or_ended():

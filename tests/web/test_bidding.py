@@ -74,6 +74,10 @@ def test_outbid_releases_money_and_notifies():
         "12,00",
         "0x2710",
         "99999999999999999999",
+        "١٠٠٠٠",
+        "۱۰۰۰۰",
+        "１０,０００",
+        "१००००",
     ],
 )
 def test_bad_amounts_change_nothing(amount):
@@ -88,7 +92,7 @@ def test_bad_amounts_change_nothing(amount):
 
 
 @pytest.mark.parametrize(
-    "amount,message",
+    ("amount", "message"),
     [
         ("9,000", "최소 입찰가는 10,000원이에요."),
         ("5,000,000,000", "넘을 수 없어요"),
@@ -174,7 +178,7 @@ def test_bid_on_missing_auction_is_404_and_on_ended_is_a_message():
     assert world() == before
 
 
-def test_buy_now_ends_the_auction_and_pays_the_seller():
+def test_buy_now_ends_the_auction_and_opens_the_trade():
     auction = make_auction(start_price=10_000, buy_now_price=30_000)
     leader = make_user(balance=50_000)
     signed_in(leader).post(bid_url(auction), {"amount": "10,000", "request_id": rid()})
@@ -186,7 +190,8 @@ def test_buy_now_ends_the_auction_and_pays_the_seller():
     auction.refresh_from_db()
     assert (auction.status, auction.winner_id) == (Auction.Status.SOLD, buyer.pk)
     assert wallet_of(buyer) == (10_000, 0) and wallet_of(leader) == (50_000, 0)
-    assert wallet_of(auction.seller) == (30_000, 0)
+    assert wallet_of(auction.seller) == (0, 0)  # paid when the buyer confirms (the trade)
+    assert auction.trade.amount == 30_000
     # the same click again: harmless
     response = client.post(reverse("auctions:buy_now", args=[auction.pk]), {"request_id": request_id, "confirmed": "1"})
     assert any("이미 즉시구매한" in m for m in follow_messages(client, response))

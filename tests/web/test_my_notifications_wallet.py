@@ -136,6 +136,18 @@ def test_top_up_bad_amounts_change_nothing(amount):
     assert world() == before
 
 
+@pytest.mark.parametrize("amount", ["١٢٠٠٠", "۱۲۰۰۰", "１２０００", "१२०००", "１２,０００원"])
+@pytest.mark.parametrize("form", ["deposit", "withdraw"])
+def test_wallet_forms_refuse_non_ascii_digits_and_change_nothing(form, amount):
+    me = make_user(balance=50_000)
+    client = signed_in(me)
+    before = world()
+    response = client.post(reverse(f"wallets:{form}"), {"amount": amount})
+    assert response.status_code == 400
+    assert response.context[f"{form}_form"].errors["amount"]
+    assert world() == before
+
+
 def test_withdraw_and_its_refusals():
     me = make_user(balance=20_000)
     auction = make_auction(start_price=10_000)
@@ -143,7 +155,7 @@ def test_withdraw_and_its_refusals():
     client = signed_in(me)
     before = world()
     response = client.post(reverse("wallets:withdraw"), {"amount": "15,000"})  # 10,000 is locked in a bid
-    assert response.status_code == 400 and "출금 가능한 잔액이 부족합니다" in response.content.decode()
+    assert response.status_code == 400 and "출금 가능한 잔액이 부족해요" in response.content.decode()
     for bad in ["-1", "0", "1.5", "x", "", "999"]:
         assert client.post(reverse("wallets:withdraw"), {"amount": bad}).status_code == 400
     assert world() == before

@@ -1,11 +1,10 @@
 import signal
-import time
+import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
-from auctions.worker import worker_run_once
+from auctions.worker import worker_loop
 
 
 class Command(BaseCommand):
@@ -16,24 +15,20 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=settings.NEIGHBORBID["WORKER_INTERVAL_SECONDS"])
 
     def handle(self, *args, once=False, interval=1.0, **options):
-        stopping = False
+        stopping = threading.Event()
 
         def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
+            stopping.set()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"worker started (interval {interval}s)")
-        while True:
-            result = worker_run_once()
-            if result.opened or result.settled or result.warned or result.errors:
-                self.stdout.write(
-                    f"worker: opened={result.opened} settled={result.settled} "
-                    f"warned={result.warned} errors={result.errors}"
-                )
-            if once or stopping:
-                break
-            time.sleep(interval)
-            close_old_connections()  # drop a connection the database closed while we slept
+
+        def report(result):
+            self.stdout.write(
+                f"worker: opened={result.opened} settled={result.settled} warned={result.warned} errors={result.errors}"
+            )
+
+        # A database fault or one bad auction never ends the loop (auctions/worker.py).
+        worker_loop(interval=interval, should_stop=stopping.is_set, once=once, report=report, sleep=stopping.wait)
         self.stdout.write("worker stopped")

@@ -1,5 +1,10 @@
 """Demo data: idempotent. Running it again neither duplicates nor breaks anything; it tops the
-demo up with fresh open auctions when the old ones have ended."""
+demo up with fresh open auctions when the old ones have ended.
+
+It works whatever state an operator left the demo users in: a suspended or deactivated demo
+user is left as the admin set them (no listings, no bids for them, said in the output); a demo
+wallet spent below DEMO_REFILL_BELOW is refilled to DEMO_BALANCE (a normal deposit, on the ledger);
+anything a service refuses is skipped with its message, never a crash."""
 
 from __future__ import annotations
 
@@ -15,10 +20,13 @@ from accounts.services import user_create
 from auctions.models import Auction
 from auctions.services import auction_create, bid_place
 from neighborbid.errors import DomainError
+from wallets.models import Wallet
 from wallets.services import wallet_deposit
 
 ADMIN = ("admin", "neighborbid-admin", "운영자")
-DEMO_PASSWORD = "demo-pass-1234"
+DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 (the documented demo login)
+DEMO_BALANCE = 3_000_000
+DEMO_REFILL_BELOW = 1_000_000
 # username, nickname, (district, 동)
 DEMO_USERS = [
     ("minsu", "민수네", ("서울특별시 마포구", "합정동")),
@@ -120,6 +128,71 @@ DEMO_BIDS = [  # (auction title prefix, bidder, amount)
 ]
 
 
+# Demo trades, one per state (issue 10): (title, seller, buyer, price, national, steps). The
+# steps run through the trade services; a trade already there is left alone (idempotent).
+DEMO_TRADES = [
+    ("[거래 데모] 원목 책장", "jiyoung", "minsu", 25_000, False, ()),
+    ("[거래 데모] 닌텐도 스위치 OLED", "dohyun", "haneul", 280_000, True, ("ship",)),
+    ("[거래 데모] 유아 식탁의자", "hyunwoo", "jiyoung", 15_000, False, ("hand_over", "confirm")),
+    ("[거래 데모] 블루투스 스피커", "seoyeon", "minsu", 60_000, True, ("ship", "dispute")),
+    ("[거래 데모] 캠핑 의자 2개", "minsu", "hyunwoo", 18_000, False, ("refund",)),
+]
+
+
+def seed_demo_trades(users: dict[str, User], *, say=lambda line: None) -> int:
+    """Buy each demo trade's item now and walk it to its state. Returns how many were made."""
+    from auctions.services import auction_buy_now
+    from trades.models import Trade
+    from trades.services import (
+        trade_confirm,
+        trade_dispute_open,
+        trade_mark_handed_over,
+        trade_mark_shipped,
+        trade_refund,
+    )
+
+    made = 0
+    for title, seller, buyer, price, national, steps in DEMO_TRADES:
+        if seller not in users or buyer not in users:
+            continue  # a suspended or deactivated demo user takes part in no new trade
+        if Trade.objects.filter(auction__title=title, seller=users[seller]).exists():
+            continue
+        auction = Auction.objects.filter(title=title, seller=users[seller], status=Auction.Status.OPEN).first()
+        if auction is None:
+            auction = auction_create(
+                actor=users[seller],
+                title=title,
+                description="거래 화면을 보여 주는 데모 상품이에요.",
+                category="other",
+                condition="good",
+                start_price=max(100, price // 2),
+                buy_now_price=price,
+                duration=timedelta(hours=1),
+                is_national=national,
+            )
+        try:
+            auction_buy_now(auction_id=auction.pk, actor=users[buyer], request_id=uuid.uuid4().hex)
+            trade = Trade.objects.get(auction=auction)
+            for step in steps:
+                if step == "ship":
+                    trade_mark_shipped(
+                        trade_id=trade.pk, actor=users[seller], carrier="CJ대한통운", tracking_number="6012-3456-7890"
+                    )
+                elif step == "hand_over":
+                    trade_mark_handed_over(trade_id=trade.pk, actor=users[seller])
+                elif step == "confirm":
+                    trade_confirm(trade_id=trade.pk, actor=users[buyer])
+                elif step == "dispute":
+                    trade_dispute_open(trade_id=trade.pk, actor=users[buyer], reason="소리가 한쪽만 나와요.")
+                elif step == "refund":
+                    trade_refund(trade_id=trade.pk, actor=users[seller])
+        except DomainError as exc:
+            say(f"demo trade skipped ({title}): {exc.message}")
+            continue
+        made += 1
+    return made
+
+
 class Command(BaseCommand):
     help = "Create or top up the demo data (users, funded wallets, local and national auctions)."
 
@@ -135,11 +208,17 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = user_create(username=username, password=DEMO_PASSWORD, nickname=nickname, neighbourhood=place)
-                wallet_deposit(actor=user, amount=3_000_000, memo="데모 충전")
                 self.stdout.write(f"created demo user {username}")
-            # demo users stay verified (verification lasts 30 days)
+            # demo users stay verified (verification lasts 30 days) and keep a home 동
             User.objects.filter(pk=user.pk).update(location_verified_at=now, search_radius_km=User.Radius.MIDDLE)
+            User.objects.filter(pk=user.pk, neighbourhood__isnull=True).update(neighbourhood=place)
             user.refresh_from_db()
+            if not user.is_active or user.is_suspended:
+                # An operator's decision: the demo respects it and goes on without this user.
+                state = "suspended" if user.is_suspended else "deactivated"
+                self.stdout.write(f"demo user {username} is {state}: no demo listings or bids for them")
+                continue
+            self._refill(user)
             users[username] = user
 
         live = Auction.objects.filter(
@@ -149,19 +228,23 @@ class Command(BaseCommand):
         live_titles = set(live.values_list("title", flat=True))
         created = []
         for seller, title, category, condition, start, buy_now, minutes, national, description in DEMO_AUCTIONS:
-            if title in live_titles:
+            if title in live_titles or seller not in users:
                 continue
-            auction = auction_create(
-                actor=users[seller],
-                title=title,
-                description=description,
-                category=category,
-                condition=condition,
-                start_price=start,
-                buy_now_price=buy_now,
-                duration=timedelta(hours=1),
-                is_national=national,
-            )
+            try:
+                auction = auction_create(
+                    actor=users[seller],
+                    title=title,
+                    description=description,
+                    category=category,
+                    condition=condition,
+                    start_price=start,
+                    buy_now_price=buy_now,
+                    duration=timedelta(hours=1),
+                    is_national=national,
+                )
+            except DomainError as exc:
+                self.stdout.write(f"demo auction skipped ({title}): {exc.message}")
+                continue
             # Demo only: some auctions end within minutes, so the worker's settlement shows.
             end = now + timedelta(minutes=minutes)
             with transaction.atomic():
@@ -169,15 +252,27 @@ class Command(BaseCommand):
             created.append(auction)
         for prefix, bidder, amount in DEMO_BIDS:
             auction = next((a for a in created if a.title.startswith(prefix)), None)
-            if auction is None:
+            if auction is None or bidder not in users:
                 continue
             try:
                 bid_place(auction_id=auction.pk, actor=users[bidder], amount=amount, request_id=uuid.uuid4().hex)
             except DomainError as exc:
                 self.stdout.write(f"demo bid skipped: {exc.message}")
+        trades_made = seed_demo_trades(users, say=self.stdout.write)
         self.stdout.write(
             self.style.SUCCESS(
-                f"demo ready: {len(created)} new auction(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
+                f"demo ready: {len(created)} new auction(s), {trades_made} new "
+                f"trade(s); log in as {', '.join(u[0] for u in DEMO_USERS)} "
                 f"with password {DEMO_PASSWORD!r}, admin: {ADMIN[0]} / {ADMIN[1]!r}"
             )
         )
+
+    def _refill(self, user: User) -> None:
+        wallet = Wallet.objects.filter(user=user).first()
+        balance = wallet.balance if wallet is not None else 0
+        if balance >= DEMO_REFILL_BELOW:
+            return
+        try:
+            wallet_deposit(actor=user, amount=DEMO_BALANCE - balance, memo="데모 충전")
+        except DomainError as exc:
+            self.stdout.write(f"demo top-up skipped for {user.username}: {exc.message}")

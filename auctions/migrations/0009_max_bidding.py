@@ -14,7 +14,7 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("auctions", "0003_recent_bids")]
+    dependencies = [("auctions", "0008_list_indexes")]
 
     operations = [
         migrations.AddField(

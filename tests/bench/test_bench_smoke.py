@@ -1,0 +1,117 @@
+"""Every bench under bench/ runs for a few seconds with tiny parameters against the test
+database and real servers, so none of them can rot unnoticed. No speed is asserted: these
+only check that each bench completes and prints its summary (numbers live in
+docs/benchmarks.md). `-m "not bench"` skips them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+from django.conf import settings
+
+from tests.realtime.servers import BASE_DIR, free_ports, subprocess_database_url
+
+pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
+
+BENCH = BASE_DIR / "bench"
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> str:
+    done = subprocess.run(cmd, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{cmd} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture
+def bench_env(tmp_path):
+    url = subprocess_database_url()
+    pg, db = url.rsplit("/", 1)
+    env = {
+        **os.environ,
+        "BENCH_PG": pg,
+        "BENCH_DB": db,
+        "BENCH_REDIS": settings.REDIS_URL,
+        "BENCH_PREFIX": f"smoke{uuid.uuid4().hex[:8]}",
+        "BENCH_PORT0": str(free_ports(1, start=8600, stop=8700)[0]),
+        "BENCH_DATA": str(tmp_path / "bench-data.json"),
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+def ws_bench(env, *args: str) -> str:
+    return run([sys.executable, str(BENCH / "ws_bench.py"), *args], env)
+
+
+def result_of(output: str) -> dict:
+    """The JSON result ws_bench prints before its summary line."""
+    body = output[output.index("{") : output.rindex("}") + 1]
+    return json.loads(body)
+
+
+@pytest.mark.parametrize("kind", ["hot", "spread", "fanout"])
+def test_ws_bench_runs_and_prints_its_summary_with_the_pgbench_ceiling(bench_env, kind):
+    # given the bench's users (setup: sessions, money through the services)
+    setup = ws_bench(bench_env, "setup", "--bidders", "3")
+    assert "setup: 3 bidders" in setup
+    # when a tiny run of the scenario goes against one real Daphne
+    tiny = ["--processes", "1", "--bidders", "2", "--watchers", "2", "--watcher-procs", "1", "--duration", "2"]
+    output = ws_bench(bench_env, kind, *tiny, "--auctions", "2", "--rate", "20", "--pgbench-seconds", "1")
+    # then it completed, everyone ended on the final state, and the ceiling and ratio are printed
+    result = result_of(output)
+    assert result["scenario"] == kind
+    assert result["watchers_on_final_state"] == "2/2"
+    assert result["errors"].get("timeout", 0) == 0
+    assert result["pgbench"]["tps"] is not None, result["pgbench"]
+    assert "ratio_ws_accepted_to_pgbench" in result
+    assert re.search(rf"^summary: {kind} accepted/s=.* pgbench\(.*\)=.* tps ratio=", output, re.M), output
+
+
+def test_ws_bench_deliver_measures_cpu_per_frame(bench_env):
+    ws_bench(bench_env, "setup", "--bidders", "1")
+    output = ws_bench(
+        bench_env,
+        "deliver",
+        *["--processes", "1", "--bidders", "0", "--watchers", "3", "--watcher-procs", "1", "--duration", "2"],
+        *["--rate", "20", "--pgbench-seconds", "0"],
+    )
+    result = result_of(output)
+    assert result["watchers_on_final_state"] == "3/3"
+    assert result["watcher_frames"] > 0
+    assert re.search(r"^summary: deliver .*cpu/frame=", output, re.M), output
+
+
+def test_service_bids_runs_and_prints_its_summary(bench_env):
+    env = {
+        **bench_env,
+        "DATABASE_URL": subprocess_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "BUS_PREFIX": bench_env["BENCH_PREFIX"],
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    output = run(
+        [sys.executable, str(BENCH / "service_bids.py"), "--no-reset", "--threads", "2", "--seconds", "1"], env
+    )
+    assert re.search(r"threads=2 auctions=1 .*accepted_per_s=\d+ .*statements_per_bid=\d+", output), output
+
+
+@pytest.mark.parametrize("script", ["pgbench_bid5.sql", "pgbench_bid1.sql", "pgbench_spread1.sql"])
+def test_pgbench_scripts_run_on_their_tables(script):
+    assert shutil.which("pgbench"), "pgbench is part of the PostgreSQL client tools the benches need"
+    db = subprocess_database_url()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    try:
+        run(["psql", db, "-qX", "-v", "ON_ERROR_STOP=1", "-f", str(BENCH / "pgbench_setup.sql")], env)
+        output = run(["pgbench", "-n", "-f", str(BENCH / script), "-c", "2", "-j", "1", "-T", "1", db], env)
+        assert re.search(r"tps = [0-9.]+", output), output
+    finally:
+        run(["psql", db, "-qXc", "DROP TABLE IF EXISTS pb_bid, pb_ledger, pb_wallet, pb_auction"], env)
