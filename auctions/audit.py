@@ -89,7 +89,7 @@ def _audit_sales(report: AuditReport) -> None:
     escrow trades.audit follows) and no purchase / sale_proceeds. Unsold or cancelled
     auctions moved no money and have no trade."""
     v = report.violations
-    paid = defaultdict(lambda: {"n": 0, "amount": 0})
+    paid: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
     for row in (
         LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS)
         .values("auction_id")
@@ -97,12 +97,15 @@ def _audit_sales(report: AuditReport) -> None:
     ):
         paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
     charged: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
-    for row in (
+    for purchase in (
         LedgerEntry.objects.filter(kind=Kind.PURCHASE)
         .values("auction_id")
         .annotate(n=Count("id"), b=Sum("balance_delta"), lk=Sum("locked_delta"))
     ):
-        charged[row["auction_id"]] = {"n": row["n"], "amount": -((row["b"] or 0) + (row["lk"] or 0))}
+        charged[purchase["auction_id"]] = {
+            "n": purchase["n"],
+            "amount": -((purchase["b"] or 0) + (purchase["lk"] or 0)),
+        }
     trades = {t["auction_id"]: t for t in Trade.objects.values("auction_id", "buyer_id", "seller_id", "amount")}
     seller_wallet = dict(Wallet.objects.values_list("user_id", "id"))
     proceeds_wallets = dict(LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS).values_list("auction_id", "wallet_id"))

@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, overload
+from typing import Any, Literal, cast, overload
 
 from django.db import connection
+from django.db.models import Field
 
 from auctions.models import Auction
 from neighborbid.errors import AuctionNotFound
@@ -67,7 +68,7 @@ class LockedAuction:
 
 
 _LOCKED_COLUMNS = [
-    f.name if f.name == "id" else f.attname
+    f.name if f.name == "id" else cast("Field[Any, Any]", f).attname
     for f in (
         Auction._meta.get_field(name)
         for name in (

@@ -46,6 +46,11 @@ def sure_loser_minimum(
     return minimum if amount < minimum else None
 
 
+def far_above_minimum(*, amount: int, minimum: int) -> bool:
+    """More than twice the minimum next bid: a slip of a zero? The pages ask once more."""
+    return amount > 2 * minimum
+
+
 def soft_close_end(
     *, now: datetime, ends_at: datetime, original_ends_at: datetime, window_s: int, extension_s: int, cap_s: int
 ) -> datetime:

@@ -143,7 +143,7 @@ def bid_place(
 _PREREAD_SQL = None
 
 
-def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[int | None, dict | None]:
+def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[int | None, dict[str, Any] | None]:
     """One statement: the id of this bidder's earlier bid with this request id (if any) and the
     auction's committed state (None: no such auction)."""
     global _PREREAD_SQL
@@ -163,7 +163,7 @@ def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[i
     return earlier_id, dict(zip(keys, row[2:], strict=True))
 
 
-def _refuse_early_if_too_low(committed: dict, *, user: User, amount: int) -> None:
+def _refuse_early_if_too_low(committed: dict[str, Any], *, user: User, amount: int) -> None:
     """Refuse a bid that is already too low against the committed price, without queueing for
     the row lock. In a drop most bids lose a race; they should not hold up the winners
     (auctions.rules.sure_loser_minimum says when that is safe). The locked path still checks
@@ -262,7 +262,7 @@ def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, reque
     return BidResult(bid=bid, state=state, leading=leading, my_max=plan.outcome.leader_max if leading else None)
 
 
-def _bid_check(auction: Any, *, user: User, amount: int, maximum: int, fast: bool, now: datetime) -> dict:
+def _bid_check(auction: Any, *, user: User, amount: int, maximum: int, fast: bool, now: datetime) -> dict[int, Any]:
     """The rules of a bid against the locked auction; returns the locked wallets."""
     ensure_open(auction, now)
     check_participant(user=user, auction=auction)
@@ -298,7 +298,7 @@ def _bid_check(auction: Any, *, user: User, amount: int, maximum: int, fast: boo
     return wallets
 
 
-def _bid_plan(auction: Any, *, user: User, amount: int, maximum: int, wallets: dict) -> _BidPlan:
+def _bid_plan(auction: Any, *, user: User, amount: int, maximum: int, wallets: dict[int, Any]) -> _BidPlan:
     """The outcome of the second-price rule (auctions.rules.proxy_bid) and its escrow movements:
     hold the new leader's whole maximum (or the raise of one's own), release the previous
     leader's whole maximum."""
@@ -375,8 +375,8 @@ def _bid_notifications(auction: Any, plan: _BidPlan) -> list[tuple[int, str, str
             (
                 plan.outbid_id,
                 Notification.Kind.OUTBID,
-                f"'{auction.title}' 경매에서 더 높은 입찰이 들어왔어요(지금 {price:,}원). "
-                f"잠겨 있던 {released:,}원은 지갑으로 돌아왔어요.",
+                f"'{auction.title}' 경매에서 더 높은 입찰({price:,}원)이 들어왔어요. "
+                f"입찰금 {released:,}원은 지갑으로 돌아왔어요.",
                 {"current_price": price, "released": released},
             )
         )
@@ -467,7 +467,7 @@ def _bid_write_sql(auction: Any, plan: _BidPlan, *, request_id: str, now: dateti
         "RETURNING id, client_request_id)",
         "placed AS (SELECT id FROM new_bids WHERE client_request_id = %s)",
     ]
-    params: list[object] = [auction.pk, now]
+    params: list[Any] = [auction.pk, now]
     for index, row in enumerate(rows):
         params += [
             index,
