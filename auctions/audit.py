@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 
 from auctions.models import Auction, Bid
 from trades.audit import audit_trades
@@ -32,7 +33,7 @@ def audit_ledger(*, max_violations: int = 200) -> AuditReport:
         for row in (
             Auction.objects.filter(status__in=LIVE, leader__isnull=False)
             .values("leader_id")
-            .annotate(total=Sum("current_price"))
+            .annotate(total=Sum(Coalesce("leader_max", "current_price")))
         ):
             holds[row["leader_id"]] = row["total"]
         escrow = audit_trades(report)
@@ -46,8 +47,9 @@ def audit_ledger(*, max_violations: int = 200) -> AuditReport:
 
 
 def _audit_bid_holds(report: AuditReport) -> None:
-    """Each bid holds what it should (its amount, or the raise over the bidder's own previous
-    bid) and releases exactly the previous leader's bid, from the previous leader's wallet."""
+    """Replay every auction's bids with their maximums: each bid holds exactly what it should
+    (a new leader's whole maximum, or a leader's raise of their own) and releases exactly the
+    previous leader's whole maximum, from the right wallets; automatic bids move no money."""
     v = report.violations
     wallet_of = dict(Wallet.objects.values_list("user_id", "id"))
     holds: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -56,19 +58,28 @@ def _audit_bid_holds(report: AuditReport) -> None:
         bid__isnull=False, kind__in=[Kind.BID_HOLD, Kind.HOLD_RELEASE]
     ).values_list("bid_id", "kind", "wallet_id", "locked_delta"):
         (holds if kind == Kind.BID_HOLD else releases)[bid_id].append((wallet_id, locked_delta))
-    previous: dict[int, tuple[int, int]] = {}  # auction -> (bidder, amount) of the last bid
-    for bid_id, auction_id, bidder_id, amount in Bid.objects.order_by("auction_id", "id").values_list(
-        "id", "auction_id", "bidder_id", "amount"
+    leading: dict[int, tuple[int, int]] = {}  # auction -> (leader, their maximum)
+    for bid_id, auction_id, bidder_id, max_amount, kind in Bid.objects.order_by("auction_id", "id").values_list(
+        "id", "auction_id", "bidder_id", "max_amount", "kind"
     ):
-        before = previous.get(auction_id)
-        own_raise = before is not None and before[0] == bidder_id
-        expected_hold = amount - before[1] if before is not None and own_raise else amount
-        if holds.get(bid_id) != [(wallet_of.get(bidder_id), expected_hold)]:
-            v.append(f"bid {bid_id}: holds {holds.get(bid_id)} but should hold {expected_hold} from its bidder")
-        expected_release = [] if before is None or own_raise else [(wallet_of.get(before[0]), -before[1])]
+        before = leading.get(auction_id)
+        expected_hold: list[tuple[int | None, int]] = []
+        expected_release: list[tuple[int | None, int]] = []
+        if kind == Bid.Kind.AUTO:
+            pass  # an automatic bid moves no money: the maximum behind it is already held
+        elif before is not None and before[0] == bidder_id:  # a leader raises their maximum
+            expected_hold = [(wallet_of.get(bidder_id), max_amount - before[1])]
+            leading[auction_id] = (bidder_id, max_amount)
+        elif before is None or max_amount > before[1]:  # takes the lead
+            expected_hold = [(wallet_of.get(bidder_id), max_amount)]
+            if before is not None:
+                expected_release = [(wallet_of.get(before[0]), -before[1])]
+            leading[auction_id] = (bidder_id, max_amount)
+        # else: a maximum that lost at once holds nothing
+        if holds.get(bid_id, []) != expected_hold:
+            v.append(f"bid {bid_id}: holds {holds.get(bid_id, [])} but should hold {expected_hold}")
         if releases.get(bid_id, []) != expected_release:
             v.append(f"bid {bid_id}: releases {releases.get(bid_id, [])} but should release {expected_release}")
-        previous[auction_id] = (bidder_id, amount)
 
 
 def _audit_sales(report: AuditReport) -> None:
@@ -78,7 +89,7 @@ def _audit_sales(report: AuditReport) -> None:
     escrow trades.audit follows) and no purchase / sale_proceeds. Unsold or cancelled
     auctions moved no money and have no trade."""
     v = report.violations
-    paid = defaultdict(lambda: {"n": 0, "amount": 0})
+    paid: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
     for row in (
         LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS)
         .values("auction_id")
@@ -86,12 +97,15 @@ def _audit_sales(report: AuditReport) -> None:
     ):
         paid[row["auction_id"]] = {"n": row["n"], "amount": row["amount"]}
     charged: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "amount": 0})
-    for row in (
+    for purchase in (
         LedgerEntry.objects.filter(kind=Kind.PURCHASE)
         .values("auction_id")
         .annotate(n=Count("id"), b=Sum("balance_delta"), lk=Sum("locked_delta"))
     ):
-        charged[row["auction_id"]] = {"n": row["n"], "amount": -((row["b"] or 0) + (row["lk"] or 0))}
+        charged[purchase["auction_id"]] = {
+            "n": purchase["n"],
+            "amount": -((purchase["b"] or 0) + (purchase["lk"] or 0)),
+        }
     trades = {t["auction_id"]: t for t in Trade.objects.values("auction_id", "buyer_id", "seller_id", "amount")}
     seller_wallet = dict(Wallet.objects.values_list("user_id", "id"))
     proceeds_wallets = dict(LedgerEntry.objects.filter(kind=Kind.SALE_PROCEEDS).values_list("auction_id", "wallet_id"))

@@ -83,10 +83,12 @@ def _money_call(func):
     return database_sync_to_async(func, thread_sensitive=False, executor=_money_executor)
 
 
-def _place_bid(*, session_key, user_id, auction_id, amount, request_id):
+def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amount=None):
     user = session_user(session_key=session_key, user_id=user_id)
     with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
-        return services.bid_place(auction_id=auction_id, actor=user, amount=amount, request_id=request_id)
+        return services.bid_place(
+            auction_id=auction_id, actor=user, amount=amount, max_amount=max_amount, request_id=request_id
+        )
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
@@ -325,12 +327,12 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             auction_id=self.rt_auction_id,
             amount=request.amount,
             request_id=request.request_id,
+            max_amount=request.max_amount,
         )
-        await self._ack(
-            request,
-            {"action": "bid", "duplicate": result.duplicate, "bid_id": result.bid.pk, "amount": result.bid.amount},
-            result.state,
-        )
+        fields = {"action": "bid", "duplicate": result.duplicate, "bid_id": result.bid.pk, "amount": result.bid.amount}
+        # max bidding: whether this bidder leads now, and their own maximum (never anyone else's)
+        fields |= {"leading": result.leading, "my_max": result.my_max}
+        await self._ack(request, fields, result.state)
 
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
         """The newest committed state this socket holds (the hub's feed or its own last ack)
@@ -344,6 +346,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             has_bids=bool(state["bid_count"]),
             current_price=state["current_price"],
             amount=amount,
+            is_leader=self._you_tag is not None and state.get("leader_tag") == self._you_tag,
         )
         if minimum is None:
             return None

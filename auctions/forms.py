@@ -138,7 +138,9 @@ class RequestIdField(forms.CharField):
 
 class BidForm(forms.Form):
     amount = WonField(label=_("입찰가 (원)"), error_messages={"required": _("입찰가를 입력해 주세요.")})
+    max_amount = WonField(label=_("최대 입찰가 (선택)"), required=False)
     request_id = RequestIdField()
+    confirmed = forms.BooleanField(required=False)
 
 
 class BuyNowForm(forms.Form):

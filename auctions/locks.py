@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, overload
+from typing import Any, Literal, cast, overload
 
 from django.db import connection
+from django.db.models import Field
 
 from auctions.models import Auction
 from neighborbid.errors import AuctionNotFound
@@ -49,6 +50,7 @@ class LockedAuction:
     current_price: int
     buy_now_price: int | None
     leader_id: int | None
+    leader_max: int | None
     bid_count: int
     recent_bids: list
     seq: int
@@ -56,6 +58,9 @@ class LockedAuction:
     soft_close_extension_s: int
     soft_close_cap_s: int
     min_manner_temperature: Decimal | None
+    # The leader's nickname (or username), read with the row; None when the row changed while
+    # the lock was awaited (the joined user row is not re-read then: see bidding._leader_name).
+    leader_name: str | None
 
     @property
     def id(self) -> int:
@@ -63,7 +68,7 @@ class LockedAuction:
 
 
 _LOCKED_COLUMNS = [
-    f.name if f.name == "id" else f.attname
+    f.name if f.name == "id" else cast("Field[Any, Any]", f).attname
     for f in (
         Auction._meta.get_field(name)
         for name in (
@@ -81,6 +86,7 @@ _LOCKED_COLUMNS = [
             "current_price",
             "buy_now_price",
             "leader",
+            "leader_max",
             "bid_count",
             "recent_bids",
             "seq",
@@ -91,18 +97,22 @@ _LOCKED_COLUMNS = [
         )
     )
 ]
-_ROW_SQL = f"SELECT {', '.join(_LOCKED_COLUMNS)} FROM {Auction._meta.db_table} WHERE id = %s"  # noqa: S608 (meta)
+_USER_TABLE = Auction._meta.get_field("leader").related_model._meta.db_table  # type: ignore[union-attr]
+_ROW_SQL = (
+    f"SELECT {', '.join('a.' + c for c in _LOCKED_COLUMNS)}, COALESCE(NULLIF(u.nickname, ''), u.username) "  # noqa: S608 (meta)
+    f"FROM {Auction._meta.db_table} a LEFT JOIN {_USER_TABLE} u ON u.id = a.leader_id WHERE a.id = %s"
+)
 
 
 def auction_row_lock(*, auction_id: int, for_update: bool = True) -> LockedAuction:
     """auction_lock as one plain statement (PostgreSQL; the bid's hot path): the same row lock,
     no ORM compile, no model instance. Raises AuctionNotFound."""
     with connection.cursor() as cursor:
-        cursor.execute(_ROW_SQL + (" FOR UPDATE" if for_update else ""), [auction_id])
+        cursor.execute(_ROW_SQL + (" FOR UPDATE OF a" if for_update else ""), [auction_id])
         row = cursor.fetchone()
     if row is None:
         raise AuctionNotFound()
     values = list(row)
-    recent = values[15]
-    values[15] = json.loads(recent) if isinstance(recent, str) else list(recent or [])
+    recent = values[16]
+    values[16] = json.loads(recent) if isinstance(recent, str) else list(recent or [])
     return LockedAuction(*values)

@@ -71,6 +71,8 @@ class Auction(models.Model):
         related_name="leading_auctions",
         verbose_name=_("최고 입찰자"),
     )
+    # The leader's whole maximum (max bidding), held in their wallet's locked money; never public.
+    leader_max = models.BigIntegerField(_("최고 입찰자의 최대 입찰가"), null=True, blank=True)
     bid_count = models.PositiveIntegerField(_("입찰 수"), default=0)
     # The last few bids (masked), kept on the row by bid_place so a live state needs no query.
     recent_bids = models.JSONField(_("최근 입찰"), default=list, blank=True)
@@ -143,11 +145,19 @@ class Auction(models.Model):
 
 
 class Bid(models.Model):
+    class Kind(models.TextChoices):
+        BID = "bid", _("입찰")
+        AUTO = "auto", _("자동 입찰")
+        RAISE = "raise", _("최대 입찰가 변경")
+
     auction = models.ForeignKey(Auction, on_delete=models.PROTECT, related_name="bids", verbose_name=_("경매"))
     bidder = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids", verbose_name=_("입찰자")
     )
     amount = models.BigIntegerField(_("입찰가"))
+    # The bidder's maximum when this row was made (= amount for a plain bid); never public.
+    max_amount = models.BigIntegerField(_("최대 입찰가"))
+    kind = models.CharField(_("종류"), max_length=10, choices=Kind.choices, default=Kind.BID)
     client_request_id = models.CharField(_("요청 번호"), max_length=64)
     created_at = models.DateTimeField(_("입찰 시각"), auto_now_add=True)
 
@@ -160,6 +170,9 @@ class Bid(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["bidder", "client_request_id"], name="bid_unique_request"),
             models.CheckConstraint(condition=models.Q(amount__gte=1), name="bid_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_amount__gte=models.F("amount")), name="bid_max_at_least_amount"
+            ),
         ]
         verbose_name = _("입찰")
         verbose_name_plural = _("입찰")

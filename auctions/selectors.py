@@ -396,3 +396,63 @@ def user_watches(*, user_id: int, auction_id: int) -> bool:
 def bid_request_seen(*, user_id: int, request_id: str) -> bool:
     """Was this request id used by this user before? One indexed lookup (bid_unique_request)."""
     return Bid.objects.filter(bidder_id=user_id, client_request_id=request_id).exists()
+
+
+# --- max bidding: the history, the chart, one's own maximum ---------------------------------
+
+
+def bid_history(*, auction_id: int, viewer_id: int | None) -> QuerySet[Bid]:
+    """Every bid of an auction, newest first, for the history page: automatic bids included
+    (marked), a leader's raise of their own maximum only for that leader. Maxima are never in
+    the rows shown (the template shows amounts and kinds)."""
+    from django.db.models import Q
+
+    qs = Bid.objects.filter(auction_id=auction_id).select_related("bidder")
+    visible = ~Q(kind=Bid.Kind.RAISE)
+    if viewer_id is not None:
+        visible |= Q(kind=Bid.Kind.RAISE, bidder_id=viewer_id)
+    return qs.filter(visible).order_by("-id")
+
+
+def price_points(*, auction_id: int, limit: int = 200) -> list[tuple[str, int]]:
+    """(time, price) after each price change, oldest first: the price chart's points."""
+    rows = (
+        Bid.objects.filter(auction_id=auction_id)
+        .exclude(kind=Bid.Kind.RAISE)
+        .order_by("-id")
+        .values_list("created_at", "amount")[:limit]
+    )
+    return [(at.isoformat(), amount) for at, amount in reversed(rows)]
+
+
+def price_chart_svg(points: list[tuple[str, int]], *, width: int = 320, height: int = 120) -> str:
+    """A dependency-free SVG polyline of the price over time (server-rendered; live pages
+    redraw it from `state` messages with the same scaling, static/js/chart.js)."""
+    from django.utils.html import format_html
+
+    if len(points) < 2:
+        return ""
+    times = [datetime.fromisoformat(t).timestamp() for t, _ in points]
+    prices = [p for _, p in points]
+    t0, t1 = min(times), max(times)
+    p0, p1 = min(prices), max(prices)
+    span_t, span_p = (t1 - t0) or 1.0, (p1 - p0) or 1
+    xy = " ".join(
+        f"{(t - t0) / span_t * (width - 8) + 4:.1f},{height - 4 - (p - p0) / span_p * (height - 8):.1f}"
+        for t, p in zip(times, prices, strict=True)
+    )
+    return format_html(
+        '<svg class="price-chart__svg" viewBox="0 0 {} {}" role="img" aria-label="{}">'
+        '<polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>',
+        width,
+        height,
+        f"가격 변화: {p0:,}원에서 {prices[-1]:,}원까지",
+        xy,
+    )
+
+
+def user_max_for(*, auction: Auction, user_id: int | None) -> int | None:
+    """The viewer's own maximum while they lead (never anyone else's)."""
+    if user_id is None or auction.leader_id != user_id:
+        return None
+    return auction.leader_max if auction.leader_max is not None else auction.current_price

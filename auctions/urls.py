@@ -13,6 +13,7 @@ urlpatterns = [
     path("auctions/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("auctions/<int:pk>/end/", views.end_early, name="end_early"),
     path("auctions/<int:pk>/bid/", views.bid, name="bid"),
+    path("auctions/<int:pk>/bids/", views.bid_history, name="bids"),
     path("auctions/<int:pk>/buy-now/", views.buy_now, name="buy_now"),
     path("auctions/<int:pk>/watch/", views.watch, name="watch"),
     path("auctions/<int:pk>/report/", views.report, name="report"),

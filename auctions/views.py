@@ -3,8 +3,10 @@ DomainError into a Korean message or a 4xx page. No rule is decided here."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -27,6 +29,7 @@ from accounts.selectors import (
 from auctions import admission, selectors
 from auctions.forms import AuctionEditForm, AuctionForm, BidForm, BuyNowForm, ReportForm
 from auctions.models import Auction
+from auctions.rules import far_above_minimum
 from auctions.services import (
     auction_buy_now,
     auction_cancel,
@@ -164,6 +167,9 @@ def detail(request, pk: int):
         "watching": user.is_authenticated and selectors.user_watches(user_id=user.pk, auction_id=auction.pk),
         "verified": user_location_verified(user),
         "bid_form": BidForm(initial={"amount": f"{state['min_next_bid']:,}", "request_id": request_id}),
+        "my_max": selectors.user_max_for(auction=auction, user_id=user.pk if user.is_authenticated else None),
+        "price_chart": selectors.price_chart_svg(points := selectors.price_points(auction_id=auction.pk)),
+        "price_points_json": json.dumps(points),
         "report_form": ReportForm(),
         "is_open": auction.status == Auction.Status.OPEN and not auction.is_hidden,
     }
@@ -214,24 +220,50 @@ def bid(request, pk: int):
     if not form.is_valid():
         messages.error(request, _first_error(form))
         return redirect(_detail_url(pk))
+    amount, maximum = form.cleaned_data["amount"], form.cleaned_data["max_amount"]
+    if not form.cleaned_data["confirmed"]:
+        # A slip of a zero? Far above the minimum (or a maximum far above it): ask once more.
+        auction = _visible_auction(request, pk)
+        minimum = selectors.auction_min_next_bid(auction)
+        top = max(amount, maximum or 0)
+        plausible = (auction.buy_now_price is None or top < auction.buy_now_price) and top <= settings.NEIGHBORBID[
+            "PRICE_MAX"
+        ]  # otherwise the service refuses it with its own reason: no question first
+        if plausible and far_above_minimum(amount=top, minimum=minimum):
+            return render(
+                request,
+                "auctions/bid_confirm.html",
+                {"auction": auction, "form": form, "amount": amount, "maximum": maximum, "minimum": minimum},
+            )
     try:
         with admission.bid_admitted(auction_id=pk):  # past the bound: Overloaded, a 503 (neighborbid/unavailable.py)
             result = bid_place(
                 auction_id=pk,
                 actor=request.user,
-                amount=form.cleaned_data["amount"],
+                amount=amount,
+                max_amount=maximum,
                 request_id=form.cleaned_data["request_id"],
             )
     except ServiceUnavailable:
         raise
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
+    price = f"{result.state['current_price']:,}"
     if result.duplicate:
         messages.info(request, _("이미 처리된 입찰이에요. (%(amount)s원)") % {"amount": f"{result.bid.amount:,}"})
-    else:
-        messages.success(
-            request, _("%(amount)s원에 입찰했어요. 지금 최고 입찰자예요!") % {"amount": f"{result.bid.amount:,}"}
+    elif not result.leading:
+        messages.warning(
+            request,
+            _("더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. 지금 가격은 %(price)s원이에요.") % {"price": price},
         )
+    elif result.my_max is not None and result.my_max > result.state["current_price"]:
+        messages.success(
+            request,
+            _("지금 최고 입찰자예요! 지금 가격은 %(price)s원, 최대 %(max)s원까지 자동으로 입찰해요.")
+            % {"price": price, "max": f"{result.my_max:,}"},
+        )
+    else:
+        messages.success(request, _("%(amount)s원에 입찰했어요. 지금 최고 입찰자예요!") % {"amount": price})
     return redirect(_detail_url(pk))
 
 
@@ -503,3 +535,14 @@ def notifications_read_all(request):
     if count:
         messages.success(request, _("알림 %(n)s개를 모두 읽음으로 표시했어요.") % {"n": count})
     return redirect("auctions:notifications")
+
+
+@require_GET
+def bid_history(request, pk: int):
+    """Every bid of an auction (masked names, automatic bids marked), newest first, paginated."""
+    auction = _visible_auction(request, pk)
+    viewer = request.user.pk if request.user.is_authenticated else None
+    page = Paginator(selectors.bid_history(auction_id=auction.pk, viewer_id=viewer), 30).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "auctions/bids.html", {"auction": auction, "page": page, "viewer": viewer})

@@ -63,6 +63,12 @@ class BidTooLow(DomainError):
         return cls(f"최소 입찰가는 {minimum:,}원이에요.", min_next_bid=minimum, **details)
 
 
+class MaximumNotRaised(DomainError):
+    code = "maximum_not_raised"
+    message = "최대 입찰가는 지금보다 높게만 바꿀 수 있어요."
+    http_status = 409
+
+
 class UseBuyNow(DomainError):
     code = "use_buy_now"
     message = "즉시구매가 이상의 금액은 입찰할 수 없어요. 즉시구매를 이용해 주세요."

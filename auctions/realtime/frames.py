@@ -31,7 +31,7 @@ REQUEST_ID_MAX = 64
 
 # type -> (allowed fields, required fields)
 CLIENT_TYPES: dict[str, tuple[frozenset, frozenset]] = {
-    "bid": (frozenset({"type", "request_id", "amount"}), frozenset({"request_id", "amount"})),
+    "bid": (frozenset({"type", "request_id", "amount", "max_amount"}), frozenset({"request_id", "amount"})),
     "buy_now": (frozenset({"type", "request_id"}), frozenset({"request_id"})),
     "sync": (frozenset({"type", "request_id", "seq"}), frozenset()),
 }
@@ -43,6 +43,7 @@ class ClientRequest:
     request_id: str | None
     amount: int | None = None
     seq: int | None = None
+    max_amount: int | None = None  # max bidding: optional, ≥ amount (docs/protocol.md)
 
 
 class FrameRejected(Exception):
@@ -107,9 +108,18 @@ def parse_frame(text: str | None, bytes_data: bytes | None = None) -> ClientRequ
             amount = parse_won(value)
         except InvalidAmount as exc:
             raise FrameRejected(exc, request_id) from None
+    max_amount = None
+    if kind == "bid" and data.get("max_amount") is not None:
+        value = data["max_amount"]
+        if type(value) is not int:
+            raise FrameRejected(InvalidAmount(), request_id)
+        try:
+            max_amount = parse_won(value)
+        except InvalidAmount as exc:
+            raise FrameRejected(exc, request_id) from None
     seq = None
     if "seq" in data:
         seq = data["seq"]
         if type(seq) is not int or seq < 0:
             raise FrameRejected(InvalidRequest("seq는 0 이상의 정수여야 합니다."), request_id)
-    return ClientRequest(type=kind, request_id=request_id, amount=amount, seq=seq)
+    return ClientRequest(type=kind, request_id=request_id, amount=amount, seq=seq, max_amount=max_amount)

@@ -86,6 +86,14 @@ def ensure_open(auction: Auction, now: datetime) -> None:
         raise AuctionNotOpen("마감된 경매예요.")
 
 
+def leader_hold(auction: Auction) -> int:
+    """What the leader's wallet holds for this auction: their whole maximum (max bidding), or
+    the current price for a leader from before maximums existed."""
+    if auction.leader_id is None:
+        return 0
+    return auction.leader_max if auction.leader_max is not None else auction.current_price
+
+
 def publish_state(auction: Auction, *, leader_name: str | None = None, ended: bool = False) -> PublicState:
     """Register the auction's whole public state (and, when it ended, the `ended` message) for
     after commit; returns the state."""

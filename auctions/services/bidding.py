@@ -6,6 +6,7 @@ wallets' locks by primary key); a raised DomainError means nothing was written."
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from accounts.selectors import access_user
 from auctions.events import send_user_event_on_commit
 from auctions.locks import auction_lock, auction_row_lock
 from auctions.models import Auction, Bid, Notification
-from auctions.rules import mask_name, soft_close_end, sure_loser_minimum
+from auctions.rules import RAISE, ProxyOutcome, mask_name, proxy_bid, soft_close_end, sure_loser_minimum
 from auctions.selectors import RECENT_BIDS, PublicState, auction_min_next_bid, auction_public_state
 from auctions.services._base import (
     Status,
@@ -27,6 +28,7 @@ from auctions.services._base import (
     check_participant,
     check_request_id,
     ensure_open,
+    leader_hold,
     publish_state,
 )
 from auctions.services.engagement import notify
@@ -37,7 +39,9 @@ from neighborbid.errors import (
     DomainError,
     DuplicateRequest,
     InsufficientFunds,
+    InvalidAmount,
     LoginRequired,
+    MaximumNotRaised,
     UseBuyNow,
 )
 from neighborbid.logs import money_action
@@ -52,6 +56,8 @@ class BidResult:
     bid: Bid
     state: PublicState
     duplicate: bool = False
+    leading: bool = True  # does the bidder lead after it (a maximum may have answered at once)
+    my_max: int | None = None  # the bidder's own maximum while leading (never public)
 
 
 @dataclass(frozen=True)
@@ -65,18 +71,34 @@ def _earlier_bid(*, bidder_id: int, request_id: str) -> Bid | None:
     return Bid.objects.filter(bidder_id=bidder_id, client_request_id=request_id).first()
 
 
-def _replay(earlier: Bid, *, auction_id: int, amount: int) -> BidResult:
+def _replay(earlier: Bid, *, auction_id: int, amount: int, max_amount: int | None) -> BidResult:
     """The same request again: the first outcome, or an error if it is not really the same."""
-    if earlier.auction_id != auction_id or earlier.amount != amount:
+    same_max = max_amount is None or earlier.max_amount == max(max_amount, amount) or earlier.kind == Bid.Kind.RAISE
+    if (
+        earlier.auction_id != auction_id
+        or (earlier.amount != amount and earlier.kind != Bid.Kind.RAISE)
+        or not same_max
+    ):
         raise DuplicateRequest()
     auction = Auction.objects.get(pk=auction_id)
-    return BidResult(bid=earlier, state=auction_public_state(auction), duplicate=True)
+    leading = auction.leader_id == earlier.bidder_id
+    return BidResult(
+        bid=earlier,
+        state=auction_public_state(auction),
+        duplicate=True,
+        leading=leading,
+        my_max=auction.leader_max if leading else None,
+    )
 
 
 @money_action("bid")
-def bid_place(*, auction_id: int, actor: User, amount: int, request_id: str) -> BidResult:
-    """Place a bid. Idempotent by (bidder, request_id): the same request again returns the
-    first outcome; the same id with another amount or auction is refused.
+def bid_place(
+    *, auction_id: int, actor: User, amount: int, request_id: str, max_amount: int | None = None
+) -> BidResult:
+    """Place a bid, optionally with a maximum (max bidding: the system bids for the bidder up
+    to it, one ladder step at a time, and the whole maximum is held while it leads).
+    Idempotent by (bidder, request_id): the same request again returns the first outcome; the
+    same id with another amount, maximum or auction is refused.
 
     The repeat check runs before the lock (the common retry costs no lock time); a twin that
     raced this request is recognised after the locked attempt failed, or by the unique
@@ -84,6 +106,10 @@ def bid_place(*, auction_id: int, actor: User, amount: int, request_id: str) -> 
     would commit whatever the block had written so far."""
     check_amount(amount)
     check_request_id(request_id)
+    if max_amount is not None:
+        check_amount(max_amount)
+        if max_amount < amount:
+            raise InvalidAmount("최대 입찰가는 입찰가보다 낮을 수 없어요.")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise LoginRequired()
     # One read before the lock: an earlier bid with this request id, and the committed state.
@@ -91,17 +117,18 @@ def bid_place(*, auction_id: int, actor: User, amount: int, request_id: str) -> 
     if earlier_id is not None:
         # A repeat is answered with the first outcome even if the user was suspended since:
         # the bid stands, and an error would tell the client nothing happened.
-        return _replay(Bid.objects.get(pk=earlier_id), auction_id=auction_id, amount=amount)
+        return _replay(Bid.objects.get(pk=earlier_id), auction_id=auction_id, amount=amount, max_amount=max_amount)
     if committed is None:
         raise AuctionNotFound()
     user = access_user(actor)
     _refuse_early_if_too_low(committed, user=user, amount=amount)
+    maximum = max_amount if max_amount is not None else amount
     try:
-        bid, state = _bid_atomic(auction_id=auction_id, user=user, amount=amount, request_id=request_id)
+        return _bid_atomic(auction_id=auction_id, user=user, amount=amount, maximum=maximum, request_id=request_id)
     except DomainError:
         twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
         if twin is not None:
-            return _replay(twin, auction_id=auction_id, amount=amount)
+            return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
         raise
     except IntegrityError as exc:
         # The same request id raced itself: the unique constraint decided.
@@ -110,14 +137,13 @@ def bid_place(*, auction_id: int, actor: User, amount: int, request_id: str) -> 
         twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
         if twin is None:
             raise DuplicateRequest() from exc
-        return _replay(twin, auction_id=auction_id, amount=amount)
-    return BidResult(bid=bid, state=state)
+        return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
 
 
 _PREREAD_SQL = None
 
 
-def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[int | None, dict | None]:
+def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[int | None, dict[str, Any] | None]:
     """One statement: the id of this bidder's earlier bid with this request id (if any) and the
     auction's committed state (None: no such auction)."""
     global _PREREAD_SQL
@@ -137,7 +163,7 @@ def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[i
     return earlier_id, dict(zip(keys, row[2:], strict=True))
 
 
-def _refuse_early_if_too_low(committed: dict, *, user: User, amount: int) -> None:
+def _refuse_early_if_too_low(committed: dict[str, Any], *, user: User, amount: int) -> None:
     """Refuse a bid that is already too low against the committed price, without queueing for
     the row lock. In a drop most bids lose a race; they should not hold up the winners
     (auctions.rules.sure_loser_minimum says when that is safe). The locked path still checks
@@ -152,6 +178,7 @@ def _refuse_early_if_too_low(committed: dict, *, user: User, amount: int) -> Non
         has_bids=committed["leader_id"] is not None,
         current_price=committed["current_price"],
         amount=amount,
+        is_leader=committed["leader_id"] == user.pk,
     )
     if minimum is not None:
         raise BidTooLow.below(minimum, current_price=committed["current_price"], seq=committed["seq"])
@@ -162,17 +189,28 @@ class _BidPlan:
     """What an accepted bid writes, decided by the rules under the lock."""
 
     bidder_name: str
-    needed: int
-    outbid_id: int | None
-    released: int
+    outcome: ProxyOutcome
+    previous_leader_id: int | None
+    previous_price: int
     postings: list[Posting]
     final: list[tuple[int, int, int]]
+    names: dict[int, str]
+
+    @property
+    def outbid_id(self) -> int | None:
+        """The previous leader, when this bid took the lead from them."""
+        return self.outcome.release[0] if self.outcome.release else None
+
+    @property
+    def lost_at_once(self) -> bool:
+        """The bidder's maximum was not enough: the leader's maximum answered automatically."""
+        return self.outcome.leader_id != self.outcome.rows[0].bidder_id
 
 
-def _bid_atomic(*, auction_id: int, user: User, amount: int, request_id: str) -> tuple[Bid, PublicState]:
+def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, request_id: str) -> BidResult:
     """Lock, decide, write, commit. On PostgreSQL the locked section is three statements with no
     ORM compile and no model instance: lock the auction row, lock the wallets (by primary key),
-    and one statement that writes the bid, the wallets, the ledger, the notification and the
+    and one statement that writes the bids, the wallets, the ledger, the notifications and the
     auction. A refusal commits the empty transaction instead of rolling back (nothing was
     written; a ROLLBACK would make psycopg deallocate every prepared statement)."""
     fast = connection.vendor == "postgresql"
@@ -181,40 +219,67 @@ def _bid_atomic(*, auction_id: int, user: User, amount: int, request_id: str) ->
         auction: Any = auction_row_lock(auction_id=auction_id) if fast else auction_lock(auction_id=auction_id)
         now = timezone.now()  # the server clock, read under the auction lock
         try:
-            wallets = _bid_check(auction, user=user, amount=amount, now=now, fast=fast)
+            wallets = _bid_check(auction, user=user, amount=amount, maximum=maximum, fast=fast, now=now)
         except DomainError as exc:
             refusal = exc
         else:
-            plan = _bid_plan(auction, user=user, amount=amount, wallets=wallets)
-            previous_price = auction.current_price
-            _bid_apply_state(auction, user=user, amount=amount, now=now, name=plan.bidder_name)
+            plan = _bid_plan(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
+            _bid_apply_state(auction, plan=plan, now=now)
             if fast:
-                bid_id, note_id = _bid_write_sql(
-                    auction, plan, user=user, amount=amount, request_id=request_id, now=now
-                )
+                bid_id, notes = _bid_write_sql(auction, plan, request_id=request_id, now=now)
             else:
-                bid_id, note_id = _bid_write_orm(auction, plan, user=user, amount=amount, request_id=request_id)
-            if plan.outbid_id is not None:
+                bid_id, notes = _bid_write_orm(auction, plan, request_id=request_id)
+            for (user_id, kind, message, extra), note_id in zip(_bid_notifications(auction, plan), notes, strict=True):
                 send_user_event_on_commit(
-                    user_id=plan.outbid_id,
-                    event=_outbid_event(auction, note_id=note_id, amount=amount, released=previous_price),
+                    user_id=user_id,
+                    event={
+                        "type": "notification",
+                        "kind": kind,
+                        "notification_id": note_id,
+                        "message": message,
+                        "auction_id": auction.pk,
+                        **extra,
+                    },
                 )
-            state = publish_state(auction, leader_name=plan.bidder_name)
+            if plan.outcome.price_moved:
+                state = publish_state(auction, leader_name=plan.names[auction.leader_id])
+            else:
+                state = auction_public_state(auction, leader_name=plan.names[auction.leader_id])
     if refusal is not None:
         raise refusal
-    bid = Bid(id=bid_id, auction_id=auction_id, bidder_id=user.pk, amount=amount, client_request_id=request_id)
+    placed = plan.outcome.rows[0]
+    bid = Bid(
+        id=bid_id,
+        auction_id=auction_id,
+        bidder_id=user.pk,
+        amount=placed.amount,
+        max_amount=placed.max_amount,
+        kind=placed.kind,
+        client_request_id=request_id,
+    )
     bid.created_at = now
-    return bid, state
+    leading = plan.outcome.leader_id == user.pk
+    return BidResult(bid=bid, state=state, leading=leading, my_max=plan.outcome.leader_max if leading else None)
 
 
-def _bid_check(auction: Any, *, user: User, amount: int, now: datetime, fast: bool) -> dict:
+def _bid_check(auction: Any, *, user: User, amount: int, maximum: int, fast: bool, now: datetime) -> dict[int, Any]:
     """The rules of a bid against the locked auction; returns the locked wallets."""
     ensure_open(auction, now)
     check_participant(user=user, auction=auction)
     minimum = auction_min_next_bid(auction)
-    if amount < minimum:
+    leading = auction.leader_id is not None and auction.leader_id == user.pk
+    if leading:
+        new_max = max(amount, maximum)
+        if new_max <= auction.leader_max:
+            raise MaximumNotRaised(
+                f"지금 최대 입찰가({auction.leader_max:,}원)보다 높게만 바꿀 수 있어요.",
+                my_max=auction.leader_max,
+                current_price=auction.current_price,
+            )
+    elif amount < minimum:
         raise BidTooLow.below(minimum, current_price=auction.current_price, seq=auction.seq)
-    if auction.buy_now_price is not None and amount >= auction.buy_now_price:
+    top = max(amount, maximum)
+    if auction.buy_now_price is not None and top >= auction.buy_now_price:
         raise UseBuyNow(
             f"즉시구매가({auction.buy_now_price:,}원) 이상은 입찰할 수 없어요. 즉시구매를 이용해 주세요.",
             buy_now_price=auction.buy_now_price,
@@ -223,7 +288,7 @@ def _bid_check(auction: Any, *, user: User, amount: int, now: datetime, fast: bo
         )
     lock = wallet_rows_lock if fast else wallets_lock
     wallets = lock(user_ids=[user.pk, auction.leader_id])
-    needed = amount - auction.current_price if auction.leader_id == user.pk else amount
+    needed = top - auction.leader_max if leading else top
     if wallets[user.pk].balance < needed:
         raise InsufficientFunds(
             f"사용 가능한 잔액({wallets[user.pk].balance:,}원)이 부족해요. 필요한 금액: {needed:,}원",
@@ -233,26 +298,59 @@ def _bid_check(auction: Any, *, user: User, amount: int, now: datetime, fast: bo
     return wallets
 
 
-def _bid_plan(auction: Any, *, user: User, amount: int, wallets: dict) -> _BidPlan:
-    """The escrow movements of an accepted bid: hold the new amount (or the raise over one's own
-    bid), release the previous leader's hold."""
-    raising_own = auction.leader_id == user.pk
-    needed = amount - auction.current_price if raising_own else amount
-    moves = [Move.hold(wallets[user.pk], amount=needed, auction=auction)]
-    outbid_id = auction.leader_id if auction.leader_id is not None and not raising_own else None
-    if outbid_id is not None:
-        moves.append(Move.release(wallets[outbid_id], amount=auction.current_price, auction=auction))
+def _bid_plan(auction: Any, *, user: User, amount: int, maximum: int, wallets: dict[int, Any]) -> _BidPlan:
+    """The outcome of the second-price rule (auctions.rules.proxy_bid) and its escrow movements:
+    hold the new leader's whole maximum (or the raise of one's own), release the previous
+    leader's whole maximum."""
+    outcome = proxy_bid(
+        leader_id=auction.leader_id,
+        leader_max=auction.leader_max,
+        price=auction.current_price,
+        bidder_id=user.pk,
+        amount=amount,
+        max_amount=maximum,
+    )
+    moves = []
+    if outcome.hold is not None:
+        moves.append(Move.hold(wallets[outcome.hold[0]], amount=outcome.hold[1], auction=auction))
+    if outcome.release is not None:
+        moves.append(Move.release(wallets[outcome.release[0]], amount=outcome.release[1], auction=auction))
     postings, final = wallet_moves_plan(*moves)
-    return _BidPlan(user.nickname or user.username, needed, outbid_id, auction.current_price, postings, final)
+    names = {user.pk: user.nickname or user.username}
+    if auction.leader_id is not None and auction.leader_id not in names:
+        names[auction.leader_id] = _leader_name(auction)
+    return _BidPlan(names[user.pk], outcome, auction.leader_id, auction.current_price, postings, final, names)
 
 
-def _bid_apply_state(auction: Any, *, user: User, amount: int, now: datetime, name: str) -> None:
+def _leader_name(auction: Any) -> str:
+    """The current leader's name (an automatic bid is made in their name): read with the locked
+    row on the hot path (auctions.locks.auction_row_lock), from the relation otherwise."""
+    if isinstance(auction, Auction):
+        leader = auction.leader
+        return leader.nickname or leader.username
+    if auction.leader_name is not None:
+        return auction.leader_name
+    # The row changed while this transaction waited for its lock: PostgreSQL re-read the locked
+    # auction row but not the joined user row, so the join came back empty. Read the name.
+    row = User.objects.filter(pk=auction.leader_id).values_list("nickname", "username").first()
+    return (row[0] or row[1]) if row else "?"
+
+
+def _bid_apply_state(auction: Any, *, plan: _BidPlan, now: datetime) -> None:
     """The auction's new state after an accepted bid (in memory; the write follows)."""
-    auction.current_price = amount
-    auction.leader_id = user.pk
-    auction.bid_count += 1
+    outcome = plan.outcome
+    auction.leader_max = outcome.leader_max
+    if not outcome.price_moved:
+        return  # the leader raised their maximum: nothing public changed (no seq, no soft close)
+    shown = [row for row in outcome.rows if row.kind != RAISE]
+    auction.current_price = outcome.price
+    auction.leader_id = outcome.leader_id
+    auction.bid_count += len(shown)
     auction.recent_bids = [
-        {"amount": amount, "bidder": mask_name(name), "at": now.isoformat()},
+        *(
+            {"amount": row.amount, "bidder": mask_name(plan.names[row.bidder_id]), "at": now.isoformat()}
+            for row in reversed(shown)
+        ),
         *(auction.recent_bids or []),
     ][:RECENT_BIDS]
     auction.ends_at = soft_close_end(
@@ -266,33 +364,63 @@ def _bid_apply_state(auction: Any, *, user: User, amount: int, now: datetime, na
     auction.seq += 1
 
 
-def _outbid_message(auction: Any, *, amount: int, released: int) -> str:
-    return (
-        f"'{auction.title}' 경매에서 더 높은 입찰({amount:,}원)이 들어왔어요. "
-        f"입찰금 {released:,}원은 지갑으로 돌아왔어요."
-    )
+def _bid_notifications(auction: Any, plan: _BidPlan) -> list[tuple[int, str, str, dict[str, int]]]:
+    """Who is told what: the previous leader when this bid took the lead (their whole maximum
+    came back), the bidder when a higher maximum answered at once."""
+    notes = []
+    price = plan.outcome.price
+    if plan.outbid_id is not None:
+        released = plan.outcome.release[1] if plan.outcome.release else 0
+        notes.append(
+            (
+                plan.outbid_id,
+                Notification.Kind.OUTBID,
+                f"'{auction.title}' 경매에서 더 높은 입찰({price:,}원)이 들어왔어요. "
+                f"입찰금 {released:,}원은 지갑으로 돌아왔어요.",
+                {"current_price": price, "released": released},
+            )
+        )
+    if plan.lost_at_once:
+        notes.append(
+            (
+                plan.outcome.rows[0].bidder_id,
+                Notification.Kind.OUTBID,
+                f"'{auction.title}' 경매에 더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. "
+                f"지금 가격은 {price:,}원이에요.",
+                {"current_price": price, "released": 0},
+            )
+        )
+    return notes
 
 
-def _outbid_event(auction: Any, *, note_id: int | None, amount: int, released: int) -> dict:
-    return {
-        "type": "notification",
-        "kind": Notification.Kind.OUTBID,
-        "notification_id": note_id,
-        "message": _outbid_message(auction, amount=amount, released=released),
-        "auction_id": auction.pk,
-        "current_price": amount,
-        "released": released,
-    }
+def _auto_request_id() -> str:
+    return f"auto-{uuid.uuid4().hex}"
 
 
-def _bid_write_orm(auction: Any, plan: _BidPlan, *, user: User, amount: int, request_id: str) -> tuple[int, int | None]:
+def _bid_write_orm(auction: Any, plan: _BidPlan, *, request_id: str) -> tuple[int, list[int]]:
     """The writes of an accepted bid through the ORM (SQLite, the embedded default)."""
-    bid = Bid.objects.create(auction_id=auction.pk, bidder_id=user.pk, amount=amount, client_request_id=request_id)
-    # wallet_moves_plan already computed the wallets' numbers: write exactly those
-    now = timezone.now()
+    bids = Bid.objects.bulk_create(
+        [
+            Bid(
+                auction_id=auction.pk,
+                bidder_id=row.bidder_id,
+                amount=row.amount,
+                max_amount=row.max_amount,
+                kind=row.kind,
+                client_request_id=request_id if index == 0 else _auto_request_id(),
+            )
+            for index, row in enumerate(plan.outcome.rows)
+        ]
+    )
+    placed = (
+        bids[0]
+        if bids[0].pk is not None
+        else Bid.objects.get(bidder_id=plan.outcome.rows[0].bidder_id, client_request_id=request_id)
+    )
     from wallets.services import _wallets_write
 
-    _wallets_write(plan.final, now=now)
+    if plan.final:
+        _wallets_write(plan.final, now=timezone.now())
     LedgerEntry.objects.bulk_create(
         [
             LedgerEntry(
@@ -303,23 +431,21 @@ def _bid_write_orm(auction: Any, plan: _BidPlan, *, user: User, amount: int, req
                 balance_after=p.balance_after,
                 locked_after=p.locked_after,
                 auction_id=auction.pk,
-                bid=bid,
+                bid=placed,
             )
             for p in plan.postings
         ]
     )
-    note_id = None
-    if plan.outbid_id is not None:
-        note = Notification.objects.create(
-            user_id=plan.outbid_id,
-            kind=Notification.Kind.OUTBID,
-            auction_id=auction.pk,
-            message=_outbid_message(auction, amount=amount, released=plan.released),
-        )
-        note_id = note.pk
-    auction.seq -= 1  # auction_write bumps it again
-    auction_write(auction, "current_price", "leader", "bid_count", "recent_bids", "ends_at", "status")
-    return bid.pk, note_id
+    note_ids = [
+        Notification.objects.create(user_id=user_id, kind=kind, auction_id=auction.pk, message=message).pk
+        for user_id, kind, message, _extra in _bid_notifications(auction, plan)
+    ]
+    if plan.outcome.price_moved:
+        auction.seq -= 1  # auction_write bumps it again
+        auction_write(auction, "current_price", "leader", "leader_max", "bid_count", "recent_bids", "ends_at", "status")
+    else:
+        Auction.objects.filter(pk=auction.pk).update(leader_max=auction.leader_max)
+    return placed.pk, note_ids
 
 
 _AUCTION_TABLE = Auction._meta.db_table
@@ -327,40 +453,56 @@ _BID_TABLE = Bid._meta.db_table
 _NOTE_TABLE = Notification._meta.db_table
 
 
-def _bid_write_sql(
-    auction: Any, plan: _BidPlan, *, user: User, amount: int, request_id: str, now: datetime
-) -> tuple[int, int | None]:
+def _bid_write_sql(auction: Any, plan: _BidPlan, *, request_id: str, now: datetime) -> tuple[int, list[int]]:
     """Every write of an accepted bid as ONE PostgreSQL statement (data-modifying CTEs): the
-    bid, the wallets and their ledger rows (wallets.services.wallet_moves_sql), the outbid
-    notification and the auction's new state. Returns (bid id, notification id)."""
-    wallet_ctes, wallet_params = wallet_moves_sql(
-        plan.postings, plan.final, now=now, auction_id=auction.pk, bid_cte="new_bid"
-    )
+    bid rows (the placed one, then any automatic ones, ids in that order), the wallets and
+    their ledger rows (wallets.services.wallet_moves_sql), the notifications and the auction's
+    new state. Returns (the placed bid's id, the notification ids)."""
+    rows = plan.outcome.rows
+    values = ", ".join(["(%s::int, %s::bigint, %s::bigint, %s::bigint, %s, %s)"] * len(rows))
     ctes = [
-        f"new_bid AS (INSERT INTO {_BID_TABLE} (auction_id, bidder_id, amount, client_request_id, created_at) "  # noqa: S608 (tables from meta)
-        "VALUES (%s, %s, %s, %s, %s) RETURNING id)",
-        *wallet_ctes,
+        f"new_bids AS (INSERT INTO {_BID_TABLE} (auction_id, bidder_id, amount, max_amount, kind, "  # noqa: S608 (tables from meta)
+        "client_request_id, created_at) SELECT %s, v.bidder_id, v.amount, v.max_amount, v.kind, v.request_id, %s "
+        f"FROM (VALUES {values}) AS v(ord, bidder_id, amount, max_amount, kind, request_id) ORDER BY v.ord "
+        "RETURNING id, client_request_id)",
+        "placed AS (SELECT id FROM new_bids WHERE client_request_id = %s)",
     ]
-    params: list[object] = [auction.pk, user.pk, amount, request_id, now, *wallet_params]
-    if plan.outbid_id is not None:
-        ctes.append(
-            f"new_note AS (INSERT INTO {_NOTE_TABLE} (user_id, kind, auction_id, message, created_at, read_at) "  # noqa: S608 (tables from meta)
-            "VALUES (%s, %s, %s, %s, %s, NULL) RETURNING id)"
-        )
+    params: list[Any] = [auction.pk, now]
+    for index, row in enumerate(rows):
         params += [
-            plan.outbid_id,
-            Notification.Kind.OUTBID,
-            auction.pk,
-            _outbid_message(auction, amount=amount, released=plan.released),
-            now,
+            index,
+            row.bidder_id,
+            row.amount,
+            row.max_amount,
+            row.kind,
+            request_id if index == 0 else _auto_request_id(),
         ]
+    params.append(request_id)
+    if plan.postings:
+        wallet_ctes, wallet_params = wallet_moves_sql(
+            plan.postings, plan.final, now=now, auction_id=auction.pk, bid_cte="placed"
+        )
+        ctes += wallet_ctes
+        params += wallet_params
+    notes = _bid_notifications(auction, plan)
+    if notes:
+        note_rows = ", ".join(["(%s::int, %s::bigint, %s, %s)"] * len(notes))
+        ctes.append(
+            f"new_notes AS (INSERT INTO {_NOTE_TABLE} (user_id, kind, auction_id, message, created_at, read_at) "  # noqa: S608 (tables from meta)
+            f"SELECT v.user_id, v.kind, %s, v.message, %s, NULL FROM (VALUES {note_rows}) "
+            "AS v(ord, user_id, kind, message) ORDER BY v.ord RETURNING id)"
+        )
+        params += [auction.pk, now]
+        for index, (user_id, kind, message, _extra) in enumerate(notes):
+            params += [index, user_id, str(kind), message]
     ctes.append(
-        f"auction_write AS (UPDATE {_AUCTION_TABLE} SET current_price = %s, leader_id = %s, bid_count = %s, "  # noqa: S608 (tables from meta)
-        "recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s WHERE id = %s)"
+        f"auction_write AS (UPDATE {_AUCTION_TABLE} SET current_price = %s, leader_id = %s, leader_max = %s, "  # noqa: S608 (tables from meta)
+        "bid_count = %s, recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s WHERE id = %s)"
     )
     params += [
         auction.current_price,
         auction.leader_id,
+        auction.leader_max,
         auction.bid_count,
         json.dumps(auction.recent_bids, ensure_ascii=False),
         auction.ends_at,
@@ -369,12 +511,12 @@ def _bid_write_sql(
         now,
         auction.pk,
     ]
-    note_select = "(SELECT id FROM new_note)" if plan.outbid_id is not None else "NULL"
-    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM new_bid), {note_select}"  # noqa: S608 (CTEs built above from meta)
+    note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"
+    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM placed), {note_select}"  # noqa: S608 (CTEs built above from meta)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        bid_id, note_id = cursor.fetchone()
-    return bid_id, note_id
+        bid_id, note_ids = cursor.fetchone()
+    return bid_id, list(note_ids or [])
 
 
 @money_action("buy_now")
@@ -418,7 +560,7 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
             raise BuyNowUnavailable()
 
         leader_id = auction.leader_id
-        held = auction.current_price if leader_id is not None else 0
+        held = leader_hold(auction)
         wallets = wallets_lock(user_ids=[user.pk, leader_id])
         moves = []
         if leader_id == user.pk:
@@ -451,8 +593,17 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
         auction.winner = user
         auction.ended_at = now
         auction.buy_now_request_id = request_id
+        auction.leader_max = None
         auction_write(
-            auction, "status", "end_reason", "current_price", "leader", "winner", "ended_at", "buy_now_request_id"
+            auction,
+            "status",
+            "end_reason",
+            "current_price",
+            "leader",
+            "winner",
+            "ended_at",
+            "buy_now_request_id",
+            "leader_max",
         )
         notify(
             user_id=user.pk,

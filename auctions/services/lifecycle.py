@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.selectors import access_user
 from auctions.locks import auction_lock
 from auctions.models import Auction, Bid, Notification, Watch
-from auctions.services._base import MODERATE, Status, auction_write, publish_state
+from auctions.services._base import MODERATE, Status, auction_write, leader_hold, publish_state
 from auctions.services.engagement import notification_create, notify
 from neighborbid.errors import AuctionNotOpen, HasBids, PermissionDenied
 from neighborbid.logs import money_action
@@ -53,10 +53,14 @@ def auction_settle(*, auction_id: int) -> Auction | None:
         auction.ended_at = now
         if auction.leader_id is not None:
             price = auction.current_price
+            held = leader_hold(auction)
+            wallets = wallets_lock(user_ids=[auction.leader_id])
+            if held > price:  # the rest of the winner's maximum goes back to them
+                wallet_moves_apply(Move.release(wallets[auction.leader_id], amount=held - price, auction=auction))
             # The winning bid's hold moves into the trade's escrow; the seller is paid when
             # the buyer confirms receipt (trades.services).
-            wallets = wallets_lock(user_ids=[auction.leader_id])
             trade = trade_open(auction=auction, buyer_wallet=wallets[auction.leader_id], held=price, now=now)
+            auction.leader_max = None
             auction.status = Status.SOLD
             auction.end_reason = Auction.EndReason.BIDS
             auction.winner_id = auction.leader_id
@@ -85,7 +89,7 @@ def auction_settle(*, auction_id: int) -> Auction | None:
                 auction=auction,
                 message=f"'{auction.title}' 경매가 입찰 없이 끝났어요.",
             )
-        auction_write(auction, "status", "end_reason", "winner", "ended_at")
+        auction_write(auction, "status", "end_reason", "winner", "ended_at", "leader_max")
         publish_state(auction, ended=True)
     return auction
 
@@ -94,12 +98,12 @@ def cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: datetim
     """Cancel a locked, not-yet-ended auction: release the leader's hold, tell everyone."""
     if auction.leader_id is not None:
         wallets = wallets_lock(user_ids=[auction.leader_id])
-        wallet_moves_apply(Move.release(wallets[auction.leader_id], amount=auction.current_price, auction=auction))
+        wallet_moves_apply(Move.release(wallets[auction.leader_id], amount=leader_hold(auction), auction=auction))
         notify(
             user_id=auction.leader_id,
             kind=Notification.Kind.CANCELLED,
             auction=auction,
-            message=f"'{auction.title}' 경매가 취소됐어요. 입찰금 {auction.current_price:,}원은 지갑으로 돌아왔어요.",
+            message=f"'{auction.title}' 경매가 취소됐어요. 잠겨 있던 {leader_hold(auction):,}원은 지갑으로 돌아왔어요.",
         )
     # everyone else with a stake: earlier bidders and watchers
     others = set(Bid.objects.filter(auction=auction).values_list("bidder_id", flat=True))
@@ -122,6 +126,7 @@ def cancel_locked(auction: Auction, *, reason: str, by_staff: bool, now: datetim
     auction.status = Status.CANCELLED
     auction.end_reason = Auction.EndReason.CANCELLED
     auction.ended_at = now
+    auction.leader_max = None
 
 
 @money_action("cancel")
@@ -141,7 +146,7 @@ def auction_cancel(*, auction_id: int, actor: User, reason: str = "") -> Auction
             if auction.bid_count > 0:
                 raise HasBids()
         cancel_locked(auction, reason=reason, by_staff=moderator, now=timezone.now())
-        auction_write(auction, "status", "end_reason", "ended_at")
+        auction_write(auction, "status", "end_reason", "ended_at", "leader_max")
         publish_state(auction, ended=True)
     return auction
 

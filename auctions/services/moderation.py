@@ -54,7 +54,7 @@ def _hide(*, auction_id: int, staff: User, reason: str) -> Auction:
         ended_now = False
         if not auction.is_ended:
             cancel_locked(auction, reason=reason, by_staff=True, now=timezone.now())
-            fields += ["status", "end_reason", "ended_at"]
+            fields += ["status", "end_reason", "ended_at", "leader_max"]
             ended_now = True
         auction.is_hidden = True
         auction.hidden_reason = reason

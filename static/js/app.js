@@ -381,3 +381,23 @@
     unreadBadge();
   });
 })();
+
+
+// Max bidding: say what will happen before the bid is sent (docs/web.md).
+(() => {
+  const form = document.getElementById("bid-form");
+  const preview = form && form.querySelector("[data-bid-preview]");
+  if (!form || !preview) return;
+  const digits = (el) => Number.parseInt(((el && el.value) || "").replace(/[^0-9]/g, ""), 10);
+  const won = (n) => `${n.toLocaleString("ko-KR")}원`;
+  const update = () => {
+    const amount = digits(form.querySelector("[name=amount]"));
+    const maximum = digits(form.querySelector("[name=max_amount]"));
+    if (!(amount > 0)) { preview.textContent = ""; return; }
+    preview.textContent = maximum > amount
+      ? `최대 ${won(maximum)}까지 자동으로 입찰해요; 지금 가격은 ${won(amount)}이 돼요.`
+      : `${won(amount)}에 입찰해요.`;
+  };
+  form.addEventListener("input", update);
+  update();
+})();

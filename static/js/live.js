@@ -229,6 +229,7 @@ class LiveAuction {
     const lead = this.root.querySelector("[data-live-you-lead]");
     if (lead) lead.hidden = !(youLead && state.status === "open");
     this.renderRecent(state.recent_bids || []);
+    this.renderChart(state);
     if (this.amountInput && !ended) {
       // Suggest the minimum next bid; keep what the user typed while it is still valid.
       const typed = Number.parseInt((this.amountInput.value || "").replace(/[^0-9]/g, ""), 10);
@@ -238,6 +239,42 @@ class LiveAuction {
     if (ended) this.closeForms();
     else if (this.buyForm && state.buy_now_price && state.current_price >= state.buy_now_price) this.buyForm.hidden = true;
     this.renderCountdown();
+  }
+
+  renderChart(state) {
+    // The price chart (auctions.selectors.price_chart_svg draws the first one): a point per
+    // new price, redrawn with the same scaling, no charting library.
+    const box = this.root.querySelector("[data-price-chart]");
+    if (!box || !state.bid_count) return;
+    if (!this.chartPoints) {
+      try { this.chartPoints = JSON.parse(box.dataset.points || "[]"); } catch { this.chartPoints = []; }
+    }
+    const last = this.chartPoints[this.chartPoints.length - 1];
+    if (last && last[1] === state.current_price) return;
+    this.chartPoints.push([state.server_time, state.current_price]);
+    if (this.chartPoints.length > 200) this.chartPoints.shift();
+    if (this.chartPoints.length < 2) return;
+    const w = 320, h = 120;
+    const ts = this.chartPoints.map((p) => Date.parse(p[0]));
+    const ps = this.chartPoints.map((p) => p[1]);
+    const t0 = Math.min(...ts), t1 = Math.max(...ts), p0 = Math.min(...ps), p1 = Math.max(...ps);
+    const xy = ts.map((t, i) => `${((t - t0) / ((t1 - t0) || 1)) * (w - 8) + 4},${h - 4 - ((ps[i] - p0) / ((p1 - p0) || 1)) * (h - 8)}`);
+    const empty = box.querySelector("[data-chart-empty]");
+    if (empty) empty.remove();
+    let svg = box.querySelector("svg");
+    if (!svg) {
+      svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("class", "price-chart__svg");
+      svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+      const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+      line.setAttribute("fill", "none");
+      line.setAttribute("stroke", "currentColor");
+      line.setAttribute("stroke-width", "2");
+      svg.appendChild(line);
+      box.appendChild(svg);
+    }
+    svg.querySelector("polyline").setAttribute("points", xy.join(" "));
+    svg.setAttribute("aria-label", `가격 변화: ${p0.toLocaleString("ko-KR")}원에서 ${ps[ps.length - 1].toLocaleString("ko-KR")}원까지`);
   }
 
   renderRecent(bids) {

@@ -183,7 +183,7 @@ def test_a_bid_hold_of_the_wrong_size_is_found(market):
     report = audit_ledger()
     assert len(report.violations) == 1
     assert report.violations[0].startswith(f"bid {bid.pk}: holds [(")
-    assert report.violations[0].endswith(" but should hold 10000 from its bidder")
+    assert report.violations[0].endswith(f" but should hold [({wallet.pk}, 10000)]")
 
 
 def test_a_release_booked_against_the_wrong_bid_is_found(market):

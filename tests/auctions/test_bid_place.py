@@ -17,6 +17,7 @@ from neighborbid.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidRequest,
+    MaximumNotRaised,
     NotEligible,
     OwnAuction,
     PermissionDenied,
@@ -207,10 +208,11 @@ def test_below_current_plus_increment_is_refused():
 
 
 def test_equal_bid_by_the_leader_is_refused():
+    # A leader's new bid raises their maximum (max bidding): the same maximum raises nothing.
     auction = make_auction(start_price=10_000)
     bidder = make_user(balance=50_000)
     bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
-    rejected(BidTooLow, auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+    rejected(MaximumNotRaised, auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
 
 
 def test_seller_cannot_bid_on_own_item():

@@ -32,9 +32,9 @@ def test_an_outbid_is_five_statements_three_of_them_under_the_lock():
     # then: pre-read, acting user, lock auction, lock wallets, one write
     sql = _statements(ctx)
     assert len(sql) == 5, "\n".join(sql)
-    assert sql[2].rstrip().endswith("FOR UPDATE") and "auctions_auction" in sql[2]
+    assert sql[2].rstrip().endswith("FOR UPDATE OF a") and "auctions_auction" in sql[2]
     assert sql[3].rstrip().endswith("FOR UPDATE") and "wallets_wallet" in sql[3]
-    assert sql[4].startswith("WITH new_bid AS (INSERT")
+    assert sql[4].startswith("WITH new_bids AS (INSERT")
     # and the one write did everything the ORM path did
     assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
     assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)

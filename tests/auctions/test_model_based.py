@@ -25,6 +25,7 @@ from neighborbid.errors import (
     BuyNowUnavailable,
     InsufficientFunds,
     LimitExceeded,
+    MaximumNotRaised,
     PermissionDenied,
     TradeStateError,
     UseBuyNow,
@@ -55,6 +56,7 @@ class ModelAuction:
     buy_now: int | None
     price: int
     leader: int | None = None
+    leader_max: int = 0  # what the leader's wallet holds: their whole maximum
     bids: int = 0
     status: str = "open"
     national: bool = False
@@ -135,37 +137,67 @@ class MarketMachine(RuleBasedStateMachine):
         if error is None:
             self.model.wallets[user.pk][0] -= amount
 
-    @rule(who=st.integers(0, 2), which=st.integers(0, 2), step=st.sampled_from([-500, 0, 0, 700, 4_000, 40_000]))
-    def bid(self, who, which, step):
+    @rule(
+        who=st.integers(0, 2),
+        which=st.integers(0, 2),
+        step=st.sampled_from([-500, 0, 0, 700, 4_000, 40_000]),
+        extra=st.sampled_from([0, 0, 1_000, 2_500, 15_000]),
+    )
+    def bid(self, who, which, step, extra):
+        """A bid with a maximum (extra 0: a plain bid). The model states the second-price rule
+        on its own: the highest maximum leads at one step above the second (capped at its
+        maximum, never below the amount typed); the leader's whole maximum is held; a leader
+        who bids again raises their maximum, never their price."""
         user = self.users[who]
         a = list(self.model.auctions.values())[which]
         amount = max(1, a.minimum() + step)
-        raising = a.leader == user.pk
-        needed = amount - a.price if raising else amount
+        top = amount + extra
+        leading = a.leader == user.pk
+        needed = top - a.leader_max if leading else top
         if a.status != "open":
             error = AuctionNotOpen
-        elif amount < a.minimum():
+        elif leading and top <= a.leader_max:
+            error = MaximumNotRaised
+        elif not leading and amount < a.minimum():
             error = BidTooLow
-        elif a.buy_now is not None and amount >= a.buy_now:
+        elif a.buy_now is not None and top >= a.buy_now:
             error = UseBuyNow
         elif self.model.wallets[user.pk][0] < needed:
             error = InsufficientFunds
         else:
             error = None
-        self.expect(error, lambda: bid_place(auction_id=a.pk, actor=user, amount=amount, request_id=rid()))
-        if error is None:
-            if a.leader is not None and not raising:
-                self.model.wallets[a.leader][0] += a.price
-                self.model.wallets[a.leader][1] -= a.price
-            self.model.wallets[user.pk][0] -= needed
-            self.model.wallets[user.pk][1] += needed
-            a.price, a.leader, a.bids = amount, user.pk, a.bids + 1
+        self.expect(
+            error,
+            lambda: bid_place(
+                auction_id=a.pk, actor=user, amount=amount, max_amount=top if extra else None, request_id=rid()
+            ),
+        )
+        if error is not None:
+            return
+        wallets = self.model.wallets
+        if leading:  # a higher maximum: only the difference is held
+            wallets[user.pk][0] -= needed
+            wallets[user.pk][1] += needed
+            a.leader_max = top
+        elif a.leader is None:
+            wallets[user.pk][0] -= top
+            wallets[user.pk][1] += top
+            a.price, a.leader, a.leader_max = amount, user.pk, top
+        elif top > a.leader_max:  # takes the lead; the old maximum comes back whole
+            wallets[a.leader][0] += a.leader_max
+            wallets[a.leader][1] -= a.leader_max
+            wallets[user.pk][0] -= top
+            wallets[user.pk][1] += top
+            a.price = max(amount, min(a.leader_max + bid_increment(a.leader_max), top))
+            a.leader, a.leader_max = user.pk, top
+        else:  # the leader's maximum answers at once; no money moves
+            a.price = a.leader_max if top == a.leader_max else min(top + bid_increment(top), a.leader_max)
 
     @rule(who=st.integers(0, 2), which=st.integers(0, 2))
     def buy_now(self, who, which):
         user = self.users[who]
         a = list(self.model.auctions.values())[which]
-        held = a.price if a.leader == user.pk else 0
+        held = a.leader_max if a.leader == user.pk else 0
         if a.status != "open":
             error = AuctionNotOpen
         elif a.buy_now is None or a.price >= a.buy_now:
@@ -177,8 +209,8 @@ class MarketMachine(RuleBasedStateMachine):
         self.expect(error, lambda: auction_buy_now(auction_id=a.pk, actor=user, request_id=rid()))
         if error is None:
             if a.leader is not None and a.leader != user.pk:
-                self.model.wallets[a.leader][0] += a.price
-                self.model.wallets[a.leader][1] -= a.price
+                self.model.wallets[a.leader][0] += a.leader_max
+                self.model.wallets[a.leader][1] -= a.leader_max
             self.model.wallets[user.pk][0] -= a.buy_now - held
             self.model.wallets[user.pk][1] -= held
             a.price, a.leader, a.status = a.buy_now, user.pk, "sold"
@@ -196,7 +228,9 @@ class MarketMachine(RuleBasedStateMachine):
             return
         assert result is not None
         if a.leader is not None:
-            self.model.wallets[a.leader][1] -= a.price
+            # the price goes to the trade's escrow, the rest of the maximum back to the winner
+            self.model.wallets[a.leader][1] -= a.leader_max
+            self.model.wallets[a.leader][0] += a.leader_max - a.price
             a.status = "sold"
             self.sold(a)
         else:
@@ -209,8 +243,8 @@ class MarketMachine(RuleBasedStateMachine):
         self.expect(error, lambda: auction_cancel(auction_id=a.pk, actor=self.staff, reason="테스트"))
         if error is None:
             if a.leader is not None:
-                self.model.wallets[a.leader][0] += a.price
-                self.model.wallets[a.leader][1] -= a.price
+                self.model.wallets[a.leader][0] += a.leader_max
+                self.model.wallets[a.leader][1] -= a.leader_max
             a.status = "cancelled"
 
     # --- trades ------------------------------------------------------------------------------

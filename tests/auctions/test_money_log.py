@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from auctions.services import bid_place
-from neighborbid.errors import BidTooLow
+from neighborbid.errors import MaximumNotRaised
 from tests.factories import make_auction, make_user, rid
 
 pytestmark = pytest.mark.django_db
@@ -21,11 +21,11 @@ def test_accepted_and_refused_bids_are_logged_with_their_outcome(caplog):
     bidder = make_user(balance=50_000)
     caplog.clear()
     bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
-    with pytest.raises(BidTooLow):
+    with pytest.raises(MaximumNotRaised):  # the leader's same maximum again
         bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
     lines = money_lines(caplog)
     assert [(x["event"], x["outcome"], x.get("code")) for x in lines] == [
         ("money.bid", "ok", None),
-        ("money.bid", "refused", "bid_too_low"),
+        ("money.bid", "refused", "maximum_not_raised"),
     ]
     assert all(x["auction_id"] == auction.pk and x["user_id"] == bidder.pk and x["amount"] == 10_000 for x in lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import DatabaseError
@@ -133,4 +134,39 @@ def test_several_workers_settle_every_auction_exactly_once(concurrently):
     assert Auction.objects.filter(status="unsold").count() == 10
     assert wallet_of(seller) == (0, 0)  # ten trades wait for their buyer's confirmation
     assert Trade.objects.filter(seller=seller, status="awaiting_handover").count() == 10
+    assert_books_balance()
+
+
+def _bid_with_max(auction_id: int, user, maximum: int):
+    """Bid the minimum with this maximum, again if the price moved first, until placed or the
+    maximum is below the minimum."""
+    from auctions.selectors import auction_min_next_bid
+
+    while True:
+        minimum = auction_min_next_bid(Auction.objects.get(pk=auction_id))
+        if minimum > maximum:
+            return None
+        try:
+            return bid_place(auction_id=auction_id, actor=user, amount=minimum, max_amount=maximum, request_id=rid())
+        except BidTooLow:
+            continue
+
+
+def test_many_maximums_at_once_give_one_leader_at_the_second_price(concurrently):
+    # given ten bidders who each leave a different maximum on one auction at the same moment
+    auction = make_auction(start_price=10_000)
+    maxima = [20_000, 35_000, 27_000, 41_000, 18_000, 33_000, 39_000, 22_000, 30_000, 25_000]
+    users = [make_user(balance=100_000) for _ in maxima]
+    # when they all bid behind a barrier
+    outcomes = concurrently([partial(_bid_with_max, auction.pk, u, m) for u, m in zip(users, maxima, strict=True)])
+    # then every one was accepted or refused as too low, one leads with the highest maximum at
+    # one step above the second highest, only the leader's whole maximum is held, and the
+    # books balance
+    assert all(o.error is None or isinstance(o.error, BidTooLow) for o in outcomes), outcomes
+    auction.refresh_from_db()
+    top = users[maxima.index(41_000)]
+    assert (auction.leader_id, auction.leader_max) == (top.pk, 41_000)
+    assert auction.current_price == 40_000  # 39,000 + the 1,000 step
+    locked = {u.pk: wallet_of(u)[1] for u in users}
+    assert locked == {u.pk: (41_000 if u == top else 0) for u in users}
     assert_books_balance()

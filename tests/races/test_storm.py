@@ -98,7 +98,10 @@ def storm(users, auctions, seed, seller=None):
                 if roll < 0.64:
                     fresh = Auction.objects.get(pk=auction.pk)
                     amount = auction_min_next_bid(fresh) + local_rng.choice([0, 0, 0, 500, 1_000, 5_000])
-                    bid_place(auction_id=auction.pk, actor=user, amount=amount, request_id=rid())
+                    # half the bids carry a maximum (max bidding), the rest are plain
+                    extra = local_rng.choice([0, 0, 0, 1_000, 3_000, 12_000])
+                    maximum = amount + extra if extra else None
+                    bid_place(auction_id=auction.pk, actor=user, amount=amount, max_amount=maximum, request_id=rid())
                 elif roll < 0.68:
                     auction_buy_now(auction_id=auction.pk, actor=user, request_id=rid())
                 elif roll < 0.76:
@@ -128,8 +131,10 @@ def run_storm(concurrently, seed, *, must_succeed=True):
 
 
 def prices_strictly_increase(auction) -> bool:
-    amounts = list(Bid.objects.filter(auction=auction).order_by("id").values_list("amount", flat=True))
-    return all(a < b for a, b in zip(amounts, amounts[1:], strict=False))
+    rows = list(
+        Bid.objects.filter(auction=auction).exclude(kind=Bid.Kind.RAISE).order_by("id").values_list("amount", "kind")
+    )
+    return all(a[0] < b[0] or (a[0] == b[0] and b[1] == Bid.Kind.AUTO) for a, b in zip(rows, rows[1:], strict=False))
 
 
 def settle_everything(auctions):
@@ -149,9 +154,15 @@ def test_storm_keeps_the_books_balanced(concurrently):
     assert Bid.objects.count() > THREADS  # the storm really bid
     for auction in auctions:
         auction.refresh_from_db()
-        amounts = list(Bid.objects.filter(auction=auction).order_by("id").values_list("amount", "bidder_id"))
-        # prices strictly increase in bid order
-        assert all(a[0] < b[0] for a, b in zip(amounts, amounts[1:], strict=False)), amounts
+        # a leader's bid again raises their maximum (a `raise` row at the unchanged price)
+        bids = Bid.objects.filter(auction=auction).exclude(kind=Bid.Kind.RAISE)
+        rows = list(bids.order_by("id").values_list("amount", "bidder_id", "kind"))
+        amounts = [(amount, bidder) for amount, bidder, _ in rows]
+        # prices strictly increase in bid order, except at a tie of maximums: the earlier
+        # maximum's automatic bid answers at the same amount (and keeps the lead)
+        assert all(
+            a[0] < b[0] or (a[0] == b[0] and b[2] == Bid.Kind.AUTO) for a, b in zip(rows, rows[1:], strict=False)
+        ), rows
         if amounts and auction.end_reason != Auction.EndReason.BUY_NOW:
             # one leader: the last bidder, at the last price
             assert (auction.current_price, auction.leader_id) == amounts[-1]

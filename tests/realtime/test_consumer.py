@@ -439,7 +439,8 @@ async def test_per_user_bid_rate_limit(settings):
         await (ws if n % 2 == 0 else ws2).send_json_to({"type": "bid", "amount": amount, "request_id": f"rl-{n}"})
         reply = (await receive_until(ws if n % 2 == 0 else ws2, lambda m: m["type"] in ("ack", "error")))[-1]
         assert reply["type"] == "ack", reply
-        amount = reply["state"]["min_next_bid"]
+        # the leader's next bid raises their maximum (max bidding): always a higher one
+        amount = max(reply["state"]["min_next_bid"], amount + 1_000)
     before = await snapshot_of_world()
     for sock in (ws, ws2):
         await sock.send_json_to({"type": "bid", "amount": amount, "request_id": f"rl-x-{id(sock)}"})
@@ -647,5 +648,28 @@ async def test_a_bid_below_a_committed_minimum_is_refused_at_the_door_and_retrie
     again = (await receive_until(ws_bob, lambda m: m["type"] in ("ack", "error")))[-1]
     assert again["type"] == "ack" and again["duplicate"] is True
     assert await db(Bid.objects.filter(bidder=bob).count)() == 1
+    await ws_alice.disconnect()
+    await ws_bob.disconnect()
+
+
+async def test_a_bid_frame_with_a_maximum_acks_my_maximum_and_others_see_only_the_price():
+    auction = await national(start_price=10_000)
+    alice, bob = await user(), await user()
+    ws_alice, _ = await open_socket(auction.pk, user=alice)
+    ws_bob, _ = await open_socket(auction.pk, user=bob)
+    await ws_alice.send_json_to({"type": "bid", "amount": 10_000, "max_amount": 30_000, "request_id": "mx-1"})
+    ack = (await receive_until(ws_alice, lambda m: m["type"] in ("ack", "error")))[-1]
+    assert ack["type"] == "ack" and ack["leading"] is True and ack["my_max"] == 30_000
+    state = (await receive_until(ws_bob, lambda m: m["type"] == "state"))[-1]
+    assert state["current_price"] == 10_000 and "30000" not in json.dumps(state) and "max" not in json.dumps(state)
+    # bob's plain bid loses at once to alice's maximum; his ack says so
+    await ws_bob.send_json_to({"type": "bid", "amount": 11_000, "request_id": "mx-2"})
+    ack = (await receive_until(ws_bob, lambda m: m["type"] in ("ack", "error")))[-1]
+    assert ack["type"] == "ack" and ack["leading"] is False and ack["my_max"] is None
+    assert ack["state"]["current_price"] == 12_000
+    # a non-integer maximum is refused with a frame and changes nothing
+    await ws_bob.send_json_to({"type": "bid", "amount": 13_000, "max_amount": "40000", "request_id": "mx-3"})
+    err = (await receive_until(ws_bob, lambda m: m["type"] in ("ack", "error")))[-1]
+    assert err["type"] == "error" and err["code"] == "invalid_amount"
     await ws_alice.disconnect()
     await ws_bob.disconnect()
