@@ -97,7 +97,7 @@ _LOCKED_COLUMNS = [
         )
     )
 ]
-_USER_TABLE = Auction._meta.get_field("leader").related_model._meta.db_table  # type: ignore[union-attr]
+_USER_TABLE = Auction._meta.get_field("leader").related_model._meta.db_table
 _ROW_SQL = (
     f"SELECT {', '.join('a.' + c for c in _LOCKED_COLUMNS)}, COALESCE(NULLIF(u.nickname, ''), u.username) "  # noqa: S608 (meta)
     f"FROM {Auction._meta.db_table} a LEFT JOIN {_USER_TABLE} u ON u.id = a.leader_id WHERE a.id = %s"

@@ -142,5 +142,5 @@ def proxy_bid(
             bidder_id, max_amount, new_price, tuple(rows), (bidder_id, max_amount), (leader_id, leader_max)
         )
     counter = leader_max if max_amount == leader_max else min(max_amount + bid_increment(max_amount), leader_max)
-    rows = (placed, BidRow(leader_id, counter, leader_max, AUTO))
-    return ProxyOutcome(leader_id, leader_max, counter, rows, None, None)
+    answered = (placed, BidRow(leader_id, counter, leader_max, AUTO))
+    return ProxyOutcome(leader_id, leader_max, counter, answered, None, None)

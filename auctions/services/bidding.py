@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -326,10 +326,10 @@ def _leader_name(auction: Any) -> str:
     """The current leader's name (an automatic bid is made in their name): read with the locked
     row on the hot path (auctions.locks.auction_row_lock), from the relation otherwise."""
     if isinstance(auction, Auction):
-        leader = auction.leader
+        leader = cast("User", auction.leader)  # called only while the auction has a leader
         return leader.nickname or leader.username
     if auction.leader_name is not None:
-        return auction.leader_name
+        return str(auction.leader_name)
     # The row changed while this transaction waited for its lock: PostgreSQL re-read the locked
     # auction row but not the joined user row, so the join came back empty. Read the name.
     row = User.objects.filter(pk=auction.leader_id).values_list("nickname", "username").first()
@@ -367,7 +367,7 @@ def _bid_apply_state(auction: Any, *, plan: _BidPlan, now: datetime) -> None:
 def _bid_notifications(auction: Any, plan: _BidPlan) -> list[tuple[int, str, str, dict[str, int]]]:
     """Who is told what: the previous leader when this bid took the lead (their whole maximum
     came back), the bidder when a higher maximum answered at once."""
-    notes = []
+    notes: list[tuple[int, str, str, dict[str, int]]] = []
     price = plan.outcome.price
     if plan.outbid_id is not None:
         released = plan.outcome.release[1] if plan.outcome.release else 0

@@ -14,7 +14,7 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("auctions", "0008_list_indexes")]
+    dependencies = [("auctions", "0010_notification_kinds_trade_and_chat")]
 
     operations = [
         migrations.AddField(
