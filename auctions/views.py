@@ -134,9 +134,9 @@ def home(request):
 def _visible_auction(request, pk: int) -> Auction:
     auction = selectors.auction_get(auction_id=pk)
     if auction is None:
-        raise Http404(_("경매를 찾을 수 없습니다."))
+        raise Http404(_("경매를 찾을 수 없어요."))
     if auction.is_hidden and not (request.user.is_authenticated and request.user.is_staff):
-        raise Http404(_("경매를 찾을 수 없습니다."))
+        raise Http404(_("경매를 찾을 수 없어요."))
     return auction
 
 
@@ -376,7 +376,7 @@ def create(request):
 def edit(request, pk: int):
     auction = _visible_auction(request, pk)
     if auction.seller_id != request.user.pk:
-        raise PermissionDenied(_("내 경매만 수정할 수 있습니다."))
+        raise PermissionDenied(_("내 경매만 수정할 수 있어요."))
     initial = {
         "title": auction.title,
         "description": auction.description,
@@ -520,7 +520,7 @@ def notification_read(request, pk: int):
 
     # Authorisation at the door: someone else's notification is simply not found.
     if not Notification.objects.filter(pk=pk, user_id=request.user.pk).exists():
-        raise Http404(_("알림을 찾을 수 없습니다."))
+        raise Http404(_("알림을 찾을 수 없어요."))
     notification_mark_read(actor=request.user, notification_id=pk)
     note = Notification.objects.filter(pk=pk).only("auction_id").first()
     if request.POST.get("open") and note is not None and note.auction_id:

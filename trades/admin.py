@@ -105,7 +105,7 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 buyer_amount=data.get("buyer_amount") if data["outcome"] == Trade.Status.SPLIT else None,
                 memo=data["reason"],
             )
-            return f"구매자 {done.buyer_refund:,}원, 판매자 {done.seller_payout:,}원으로 해결했습니다."
+            return f"구매자 {done.buyer_refund:,}원, 판매자 {done.seller_payout:,}원으로 해결했어요."
 
         return form_action(
             self,
@@ -116,6 +116,6 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             form_class=ResolveForm,
             perform=perform,
             single=True,
-            intro="분쟁 중인 거래의 보관 대금을 구매자에게 돌려주거나, 판매자에게 정산하거나, 원 단위로 나눕니다. "
-            "되돌릴 수 없고, 두 사람 모두에게 알림과 사유가 전달됩니다.",
+            intro="분쟁 중인 거래의 보관 대금을 구매자에게 돌려주거나, 판매자에게 정산하거나, 원 단위로 나눠요. "
+            "되돌릴 수 없고, 두 사람 모두에게 알림과 사유가 전달돼요.",
         )

@@ -76,9 +76,9 @@ def valid_request_id(value: object) -> str | None:
 
 def parse_frame(text: str | None, bytes_data: bytes | None = None) -> ClientRequest:
     if text is None:
-        raise FrameRejected(BadFrame("텍스트(JSON) 메시지만 받을 수 있습니다."))
+        raise FrameRejected(BadFrame("텍스트(JSON) 메시지만 받을 수 있어요."))
     if len(text) > MAX_FRAME_CHARS:
-        raise FrameRejected(FrameTooLarge(f"메시지가 너무 큽니다. ({MAX_FRAME_CHARS:,}자 이하)"))
+        raise FrameRejected(FrameTooLarge(f"메시지가 너무 커요. ({MAX_FRAME_CHARS:,}자 이하)"))
     try:
         data = json.loads(text, parse_constant=_no_constants, parse_float=Decimal, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError):
@@ -92,9 +92,9 @@ def parse_frame(text: str | None, bytes_data: bytes | None = None) -> ClientRequ
     allowed, required = CLIENT_TYPES[kind]
     unknown = set(data) - allowed
     if unknown:
-        raise FrameRejected(InvalidRequest("알 수 없는 항목이 있습니다."), request_id)
+        raise FrameRejected(InvalidRequest("알 수 없는 항목이 있어요."), request_id)
     if "request_id" in data and request_id is None:
-        raise FrameRejected(InvalidRequest("요청 번호(request_id)는 1~64자의 문자열이어야 합니다."))
+        raise FrameRejected(InvalidRequest("요청 번호(request_id)는 1~64자의 문자열이어야 해요."))
     missing = required - set(data)
     if missing:
         raise FrameRejected(InvalidRequest(f"빠진 항목: {', '.join(sorted(missing))}"), request_id)
@@ -121,5 +121,5 @@ def parse_frame(text: str | None, bytes_data: bytes | None = None) -> ClientRequ
     if "seq" in data:
         seq = data["seq"]
         if type(seq) is not int or seq < 0:
-            raise FrameRejected(InvalidRequest("seq는 0 이상의 정수여야 합니다."), request_id)
+            raise FrameRejected(InvalidRequest("seq는 0 이상의 정수여야 해요."), request_id)
     return ClientRequest(type=kind, request_id=request_id, amount=amount, seq=seq, max_amount=max_amount)
