@@ -65,7 +65,9 @@ def main() -> None:
     tag = uuid.uuid4().hex[:6]
     seller = user_create(username=f"seller-{tag}", password=None, nickname="판매자")
     bidders = []
-    for i in range(args.threads):
+    # two bidders per thread, taking turns: a leader's own bid only raises their maximum (max
+    # bidding), so each thread's bids alternate to keep moving the price
+    for i in range(2 * args.threads):
         user = user_create(username=f"bidder-{tag}-{i}", password=None, nickname=f"입찰자{i}")
         for _ in range(50):
             wallet_deposit(actor=user, amount=10_000_000)
@@ -97,10 +99,13 @@ def main() -> None:
     def bidder(i: int) -> None:
         auction = auctions[i % len(auctions)]
         price = 1_000
+        turn = 0
         barrier.wait()
         while time.monotonic() < stop_at[0]:
+            turn += 1
+            who = bidders[2 * i + turn % 2]
             try:
-                result = bid_place(auction_id=auction.pk, actor=bidders[i], amount=price, request_id=uuid.uuid4().hex)
+                result = bid_place(auction_id=auction.pk, actor=who, amount=price, request_id=uuid.uuid4().hex)
                 accepted[i] += 1
                 price = result.state["min_next_bid"]
             except DomainError as exc:

@@ -303,12 +303,18 @@ class Bidder:
         self.errors: Counter = Counter()
         self.commits: list[tuple[int, int, float]] = []  # (auction id, seq, commit time)
         self.replies: list[float] = []
+        self.tag: str | None = None  # this bidder's leader tag on its auction (from the snapshot)
+        self.leading = False
+        self.changed = asyncio.Event()
 
     def learn(self, state: dict) -> None:
         if state.get("seq", -1) >= self.known_seq:
             self.known_seq = state["seq"]
             self.known_min = state["min_next_bid"]
             self.step = max(500, state["min_next_bid"] - state["current_price"])
+            # people do not outbid themselves (a leader's bid only raises a maximum)
+            self.leading = self.tag is not None and state.get("leader_tag") == self.tag
+            self.changed.set()
 
     async def run(
         self, conn, snapshot, stop_at: float, *, pace: float = 0.0, bidding: str = "realistic", max_share: float = 0.0
@@ -317,6 +323,7 @@ class Bidder:
         price last seen (states, acks, errors), as people do; `minimum`: the exact minimum next
         bid (one time in five a step or two above), so nearly every attempt races. A share
         `max_share` of the bids also carries a `max_amount` (proxy bidding) a few steps higher."""
+        self.tag = (snapshot.get("you") or {}).get("tag")
         self.learn(snapshot)
         waiting: dict[str, float] = {}
         reply_event = asyncio.Event()
@@ -348,6 +355,13 @@ class Bidder:
         n = 0
         try:
             while time.time() < stop_at:
+                if self.leading:  # wait until someone outbids us
+                    self.changed.clear()
+                    try:
+                        await asyncio.wait_for(self.changed.wait(), 1.0)
+                    except TimeoutError:
+                        pass
+                    continue
                 if bidding == "realistic":
                     # known_min is one step above the price seen: one to four steps above it
                     amount = self.known_min + self.step * random.randint(0, 3)
