@@ -269,7 +269,11 @@ def bid_count(database_url: str, auction_ids: list[int]) -> int:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM auctions_bid WHERE auction_id = ANY(%s)", [auction_ids]).fetchone()[0]
+        # one row per accepted request: the placed bid or a leader's raise (max bidding may add
+        # automatic bids beside it, which are not requests)
+        return conn.execute(
+            "SELECT count(*) FROM auctions_bid WHERE auction_id = ANY(%s) AND kind <> 'auto'", [auction_ids]
+        ).fetchone()[0]
 
 
 def current_prices(database_url: str, auction_ids: list[int]) -> dict[int, int]:
