@@ -51,6 +51,17 @@ def far_above_minimum(*, amount: int, minimum: int) -> bool:
     return amount > 2 * minimum
 
 
+def bid_needs_confirmation(
+    *, amount: int, maximum: int | None, minimum: int, buy_now_price: int | None, price_max: int
+) -> bool:
+    """Ask once more before placing this bid? Only a bid the service would accept on its amounts
+    and that lies far above the minimum (the amount or its maximum): a bid the service refuses
+    anyway (at or above buy-now, above the price limit) gets its refusal, not a question."""
+    top = max(amount, maximum or 0)
+    refused_anyway = (buy_now_price is not None and top >= buy_now_price) or top > price_max
+    return not refused_anyway and far_above_minimum(amount=top, minimum=minimum)
+
+
 def soft_close_end(
     *, now: datetime, ends_at: datetime, original_ends_at: datetime, window_s: int, extension_s: int, cap_s: int
 ) -> datetime:

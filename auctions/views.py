@@ -29,7 +29,7 @@ from accounts.selectors import (
 from auctions import admission, selectors
 from auctions.forms import AuctionEditForm, AuctionForm, BidForm, BuyNowForm, ReportForm
 from auctions.models import Auction
-from auctions.rules import far_above_minimum
+from auctions.rules import bid_needs_confirmation
 from auctions.services import (
     auction_buy_now,
     auction_cancel,
@@ -225,11 +225,13 @@ def bid(request, pk: int):
         # A slip of a zero? Far above the minimum (or a maximum far above it): ask once more.
         auction = _visible_auction(request, pk)
         minimum = selectors.auction_min_next_bid(auction)
-        top = max(amount, maximum or 0)
-        plausible = (auction.buy_now_price is None or top < auction.buy_now_price) and top <= settings.NEIGHBORBID[
-            "PRICE_MAX"
-        ]  # otherwise the service refuses it with its own reason: no question first
-        if plausible and far_above_minimum(amount=top, minimum=minimum):
+        if bid_needs_confirmation(
+            amount=amount,
+            maximum=maximum,
+            minimum=minimum,
+            buy_now_price=auction.buy_now_price,
+            price_max=int(settings.NEIGHBORBID["PRICE_MAX"]),
+        ):
             return render(
                 request,
                 "auctions/bid_confirm.html",

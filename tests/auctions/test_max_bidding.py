@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from auctions.models import Auction, Bid
-from auctions.rules import AUTO, BID, RAISE, BidRow, proxy_bid
+from auctions.rules import AUTO, BID, RAISE, BidRow, bid_needs_confirmation, proxy_bid
 from auctions.services import auction_cancel, auction_settle, bid_place
 from neighborbid.errors import InvalidAmount, MaximumNotRaised, UseBuyNow
 from tests.factories import make_auction, make_moderator, make_user, rid, set_end
@@ -53,6 +53,25 @@ def test_the_leader_bidding_again_raises_the_maximum_never_the_price():
     out = proxy_bid(leader_id=1, leader_max=20_000, price=12_000, bidder_id=1, amount=13_000, max_amount=30_000)
     assert (out.leader_id, out.leader_max, out.price) == (1, 30_000, 12_000)
     assert out.rows == (BidRow(1, 12_000, 30_000, RAISE),) and out.hold == (1, 10_000) and not out.price_moved
+
+
+@pytest.mark.parametrize(
+    ("amount", "maximum", "buy_now", "asked"),
+    [
+        (20_000, None, None, False),  # twice the minimum: fine
+        (20_001, None, None, True),  # more than twice: a slip of a zero?
+        (10_000, 30_000, None, True),  # the maximum counts too
+        (30_000, None, 25_000, False),  # at/above buy-now: the service refuses it with its reason
+        (10_000_000_001, None, None, False),  # above the price limit: the same
+    ],
+)
+def test_a_bid_far_above_the_minimum_is_asked_about_unless_it_is_refused_anyway(amount, maximum, buy_now, asked):
+    assert (
+        bid_needs_confirmation(
+            amount=amount, maximum=maximum, minimum=10_000, buy_now_price=buy_now, price_max=10_000_000_000
+        )
+        is asked
+    )
 
 
 # --- the service: escrow of whole maximums -----------------------------------------------------

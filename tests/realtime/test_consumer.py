@@ -668,8 +668,10 @@ async def test_a_bid_frame_with_a_maximum_acks_my_maximum_and_others_see_only_th
     assert ack["type"] == "ack" and ack["leading"] is False and ack["my_max"] is None
     assert ack["state"]["current_price"] == 12_000
     # a non-integer maximum is refused with a frame and changes nothing
+    before = await snapshot_of_world()
     await ws_bob.send_json_to({"type": "bid", "amount": 13_000, "max_amount": "40000", "request_id": "mx-3"})
     err = (await receive_until(ws_bob, lambda m: m["type"] in ("ack", "error")))[-1]
     assert err["type"] == "error" and err["code"] == "invalid_amount"
+    assert await snapshot_of_world() == before
     await ws_alice.disconnect()
     await ws_bob.disconnect()
