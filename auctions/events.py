@@ -66,3 +66,12 @@ def send_auction_event_on_commit(*, auction_id: int, event: dict) -> None:
 
 def send_user_event_on_commit(*, user_id: int, event: dict) -> None:
     send_event_on_commit(channel=user_channel(user_id), event=event)
+
+
+def send_user_events_on_commit(*, user_ids: list[int], event: dict) -> None:
+    """One event for several users (a chat room's two sides): encoded once and published to
+    each user's channel in one Redis round trip, after commit."""
+    if "type" not in event:
+        raise ValueError("an event needs a type")
+    channels = [user_channel(user_id) for user_id in dict.fromkeys(user_ids)]
+    transaction.on_commit(partial(bus.publish_many, channels, event), robust=True)

@@ -147,6 +147,10 @@ class Side:
                     else:
                         stats["delivered"].add(key)
                         stats["latency"].append((now - float(sent)) * 1000)
+            elif kind == "ack":
+                stats["acks"] += 1
+                if frame.get("duplicate"):
+                    stats["duplicate_acks"] += 1  # an id seen before: this message was not sent again
             elif kind == "error":
                 stats["errors"][frame.get("code")] = stats["errors"].get(frame.get("code"), 0) + 1
 
@@ -156,8 +160,38 @@ class Side:
         await self.conn.send(json.dumps({"type": "send", "request_id": key, "text": text}))
 
 
+def _profile(servers: Servers, out: str, duration: float) -> list:
+    """py-spy (if installed: `pip install py-spy`, or PY_SPY=/path) records each server
+    process, all threads, for the sending phase; collapsed stacks (flamegraph.pl input) at OUT-<port>.txt."""
+    import os
+    import shutil
+    import subprocess
+
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if not spy:
+        raise SystemExit("--profile needs py-spy (pip install py-spy, or PY_SPY=/path/to/py-spy)")
+    return [
+        subprocess.Popen(
+            [spy, "record", "-p", str(proc.pid), "-d", str(int(duration)), "-r", "100"]
+            + ["-o", f"{out}-{port}.txt", "-f", "raw", "--threads", "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for proc, port in zip(servers.procs, servers.ports, strict=True)
+    ]
+
+
 async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
-    stats = {"sent": set(), "delivered": set(), "latency": [], "repeated": 0, "out_of_order": 0, "errors": {}}
+    stats = {
+        "sent": set(),
+        "delivered": set(),
+        "latency": [],
+        "repeated": 0,
+        "out_of_order": 0,
+        "errors": {},
+        "acks": 0,
+        "duplicate_acks": 0,
+    }
     ports = servers.ports
     sides: list[tuple[Side, Side]] = []
     for n, room in enumerate(rooms):
@@ -185,7 +219,12 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
     started = time.monotonic()
     await asyncio.gather(*(opened(side) for pair in sides for side in pair))
     connect_s = time.monotonic() - started
+    cpu_before = servers.cpu_s()
+    profilers = _profile(servers, args.profile, args.duration) if args.profile else []
 
+    # Request ids are the messages' client ids: a resend of one returns the first message, so
+    # each run needs its own (a run reusing an earlier run's ids would send nothing new).
+    run_id = f"{int(time.time() * 1000):x}"
     interval = 1.0 / args.rate
     begin = time.monotonic()
     stop_at = begin + args.duration
@@ -193,18 +232,23 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
     while time.monotonic() < stop_at:
         pair = sides[n % len(sides)]
         sender = pair[(n // len(sides)) % 2]
-        await sender.say(f"{sender.room}-{n}")
+        await sender.say(f"{run_id}-{sender.room}-{n}")
         n += 1
         delay = begin + n * interval - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
     send_s = time.monotonic() - begin
+    send_cpu = [round(b - a, 2) for a, b in zip(cpu_before, servers.cpu_s(), strict=True)]
     deadline = time.monotonic() + args.drain
-    while time.monotonic() < deadline and len(stats["delivered"]) < len(stats["sent"]):
+    while time.monotonic() < deadline and (
+        len(stats["delivered"]) < len(stats["sent"]) or stats["acks"] < len(stats["sent"])
+    ):
         await asyncio.sleep(0.05)
     for pair in sides:
         for side in pair:
             await side.conn.close()
+    for spy in profilers:
+        spy.wait(timeout=60)
     latency = stats["latency"]
     missing = len(stats["sent"] - stats["delivered"])
     return {
@@ -221,11 +265,15 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
         "repeated": stats["repeated"],
         "out_of_order": stats["out_of_order"],
         "errors": stats["errors"],
+        "acks": stats["acks"],
+        "duplicate_acks": stats["duplicate_acks"],
         "latency_ms": {
             "p50": round(pctl(latency, 0.50), 1),
             "p99": round(pctl(latency, 0.99), 1),
             "max": round(max(latency), 1) if latency else None,
         },
+        "server_cpu_s_while_sending": send_cpu,
+        "server_cpu_ms_per_message": round(1000 * sum(send_cpu) / max(1, len(stats["sent"])), 2),
         "exactly_once_in_order": missing == 0 and stats["repeated"] == 0 and stats["out_of_order"] == 0,
     }
 
@@ -259,6 +307,7 @@ def main() -> None:
     run.add_argument("--rate", type=float, default=200.0, help="messages per second across all rooms")
     run.add_argument("--processes", type=int, default=2)
     run.add_argument("--duration", type=float, default=20.0)
+    run.add_argument("--profile", metavar="OUT", help="py-spy flame graphs of the servers while sending")
     run.add_argument("--drain", type=float, default=5.0, help="seconds to wait for the last deliveries")
     args = parser.parse_args()
     {"setup": cmd_setup, "run": cmd_run}[args.command](args)

@@ -3,8 +3,9 @@ meeting proposals, read marks), and its safety (hide for oneself, block, report,
 
 Each service re-reads the acting user (accounts.selectors.access_user), runs one
 transaction.atomic, raises a DomainError before anything is written, and sends its live events
-only after commit (auctions.events.send_user_event_on_commit: one personal event per
-participant, delivered by each server process's hub to that user's chat sockets).
+only after commit (auctions.events.send_user_events_on_commit: one personal event per
+participant, both published in one Redis round trip, delivered by each server process's hub
+to that user's chat sockets).
 
 A room's messages are numbered by the room's `seq`, taken under the room's row lock, so the
 numbers have no gaps and every side sees the same order (docs/protocol.md, "Chat").
@@ -19,15 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
 from accounts.selectors import access_staff, access_user
-from auctions.events import send_user_event_on_commit
+from auctions.events import send_user_events_on_commit
 from auctions.models import Auction, Notification
 from auctions.services.engagement import notification_create
+from chat.locks import LockedRoom, room_lock
 from chat.models import QUESTION_MAX, TEXT_MAX, Answer, Block, ChatReport, Message, MessageHide, Question, Room
 from chat.selectors import message_payload, room_role
 from neighborbid.errors import (
@@ -84,7 +86,7 @@ def _refuse_if_blocked(user_id: int, other_id: int) -> None:
     if block is None:
         return
     if block.blocker_id == user_id:
-        raise ChatBlocked("내가 차단한 이웃이에요. 차단을 풀어야 메시지를 보낼 수 있어요.")
+        raise ChatBlocked.by_me()
     raise ChatBlocked()
 
 
@@ -170,33 +172,66 @@ class SendResult:
     warning: bool
 
 
-def _locked_room(room_id: int, user: User, *, writing: bool = True) -> Room:
-    room = Room.objects.select_for_update().filter(pk=room_id).first()
-    if room is None or user.pk not in (room.buyer_id, room.seller_id):
+def _locked_room(room_id: int, user: User, *, client_id: str = "") -> LockedRoom:
+    """The room, locked for a write by one of its two sides, refused when closed or blocked
+    (chat.locks.room_lock reads the block and resend checks with the lock: one statement)."""
+    locked = room_lock(room_id=room_id, user_id=user.pk, client_id=client_id)
+    if locked is None or user.pk not in (locked.room.buyer_id, locked.room.seller_id):
         raise ChatNotFound()
-    if writing:
-        if room.status == Room.Status.CLOSED:
-            raise ChatClosed()
-        _refuse_if_blocked(user.pk, room.other_id(user.pk))
-    return room
+    if locked.room.status == Room.Status.CLOSED:
+        raise ChatClosed()
+    if locked.blocked_by_me:
+        raise ChatBlocked.by_me()
+    if locked.blocked_me:
+        raise ChatBlocked()
+    return locked
 
 
 def _publish(room: Room, event: dict) -> None:
-    for user_id in (room.buyer_id, room.seller_id):
-        send_user_event_on_commit(user_id=user_id, event=event)
+    send_user_events_on_commit(user_ids=[room.buyer_id, room.seller_id], event=event)
+
+
+_MESSAGE_TABLE = Message._meta.db_table
+_ROOM_TABLE = Room._meta.db_table
+_MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key]
+_MESSAGE_COLUMNS = [str(f.column) for f in _MESSAGE_FIELDS]
+_ROOM_COLUMN = {f.name: str(f.column) for f in Room._meta.concrete_fields}
+
+
+def _write_message(message: Message, *, room_id: int, updates: dict) -> None:
+    """Insert the message and move the room's counters. On PostgreSQL one statement (a
+    data-modifying CTE: the insert, then the room's update); elsewhere the ORM's two."""
+    if connection.vendor != "postgresql":
+        message.save(force_insert=True)
+        Room.objects.filter(pk=room_id).update(**updates)
+        return
+    quote = connection.ops.quote_name
+    values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in _MESSAGE_FIELDS]
+    columns = ", ".join(quote(column) for column in _MESSAGE_COLUMNS)
+    sets = ", ".join(f"{quote(_ROOM_COLUMN[name])} = %s" for name in updates)
+    sql = (
+        f"WITH m AS (INSERT INTO {quote(_MESSAGE_TABLE)} ({columns}) "  # noqa: S608 (names from meta)
+        f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id) "
+        f"UPDATE {quote(_ROOM_TABLE)} SET {sets} WHERE id = %s RETURNING (SELECT id FROM m)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *updates.values(), room_id])
+        (message.pk,) = cursor.fetchone()
+    message._state.adding = False
+    message._state.db = connection.alias
 
 
 def _append(room: Room, *, sender: User | None, now: datetime, **fields) -> Message:
     """Number and write one message in a locked room, mark it read for its sender, and
     announce it to both sides after commit."""
     room.seq += 1
-    message = Message.objects.create(room=room, seq=room.seq, sender=sender, **fields)
+    message = Message(room=room, seq=room.seq, sender=sender, **fields)
     updates: dict = {"seq": room.seq, "last_message_at": now}
     if sender is not None:
         read_field = "buyer_read_seq" if sender.pk == room.buyer_id else "seller_read_seq"
         updates[read_field] = room.seq
         setattr(room, read_field, room.seq)
-    Room.objects.filter(pk=room.pk).update(**updates)
+    _write_message(message, room_id=room.pk, updates=updates)
     room.last_message_at = now
     _publish(room, {"type": "chat.message", "room_id": room.pk, "seq": room.seq, "message": message_payload(message)})
     return message
@@ -210,10 +245,24 @@ def _valid_client_id(client_id: str | None) -> str:
     return client_id
 
 
-def _earlier(room: Room, user: User, client_id: str) -> Message | None:
-    if not client_id:
+def _earlier(locked: LockedRoom) -> Message | None:
+    """The message this writer sent before with the same client id (a resend), if any."""
+    if locked.earlier_id is None:
         return None
-    return Message.objects.filter(room=room, sender=user, client_id=client_id).first()
+    return Message.objects.select_related("room").get(pk=locked.earlier_id)
+
+
+def _twin(error: IntegrityError, *, room_id: int, user: User, client_id: str) -> SendResult:
+    """After a write refused by the one-message-per-client-id constraint: the twin request that
+    committed it first (the lock's resend check reads as of its statement's start, so a twin
+    committed while we waited for the lock is seen only by the constraint). Anything else is
+    re-raised."""
+    twin = None
+    if client_id:
+        twin = Message.objects.select_related("room").filter(room_id=room_id, sender=user, client_id=client_id).first()
+    if twin is None:
+        raise error
+    return SendResult(twin, True, twin.warning)
 
 
 def message_send(*, actor: User, room_id: int, text: str, client_id: str | None = None) -> SendResult:
@@ -224,20 +273,23 @@ def message_send(*, actor: User, room_id: int, text: str, client_id: str | None 
     text = _clean(text, label="메시지", max_length=TEXT_MAX)
     client_id = _valid_client_id(client_id)
     warning = contact_warning(text)
-    with transaction.atomic():
-        room = _locked_room(room_id, user)
-        earlier = _earlier(room, user, client_id)
-        if earlier is not None:
-            return SendResult(earlier, True, earlier.warning)
-        message = _append(
-            room,
-            sender=user,
-            now=timezone.now(),
-            kind=Message.Kind.TEXT,
-            text=text,
-            client_id=client_id,
-            warning=warning,
-        )
+    try:
+        with transaction.atomic():
+            locked = _locked_room(room_id, user, client_id=client_id)
+            room, earlier = locked.room, _earlier(locked)
+            if earlier is not None:
+                return SendResult(earlier, True, earlier.warning)
+            message = _append(
+                room,
+                sender=user,
+                now=timezone.now(),
+                kind=Message.Kind.TEXT,
+                text=text,
+                client_id=client_id,
+                warning=warning,
+            )
+    except IntegrityError as error:
+        return _twin(error, room_id=room_id, user=user, client_id=client_id)
     return SendResult(message, False, warning)
 
 
@@ -249,23 +301,26 @@ def message_send_photo(*, actor: User, room_id: int, upload, client_id: str | No
     user = access_user(actor)
     client_id = _valid_client_id(client_id)
     processed = process_upload(upload)
-    with transaction.atomic():
-        room = _locked_room(room_id, user)
-        earlier = _earlier(room, user, client_id)
-        if earlier is not None:
-            return SendResult(earlier, True, False)
-        stem = f"chat/{room.pk}/{uuid.uuid4().hex[:16]}"
-        files = [(f"{stem}.jpg", processed.image), (f"{stem}_t.jpg", processed.thumbnail)]
-        message = _append(
-            room,
-            sender=user,
-            now=timezone.now(),
-            kind=Message.Kind.PHOTO,
-            image=files[0][0],
-            thumbnail=files[1][0],
-            client_id=client_id,
-        )
-        transaction.on_commit(lambda: _write_files(files), robust=True)
+    try:
+        with transaction.atomic():
+            locked = _locked_room(room_id, user, client_id=client_id)
+            room, earlier = locked.room, _earlier(locked)
+            if earlier is not None:
+                return SendResult(earlier, True, False)
+            stem = f"chat/{room.pk}/{uuid.uuid4().hex[:16]}"
+            files = [(f"{stem}.jpg", processed.image), (f"{stem}_t.jpg", processed.thumbnail)]
+            message = _append(
+                room,
+                sender=user,
+                now=timezone.now(),
+                kind=Message.Kind.PHOTO,
+                image=files[0][0],
+                thumbnail=files[1][0],
+                client_id=client_id,
+            )
+            transaction.on_commit(lambda: _write_files(files), robust=True)
+    except IntegrityError as error:
+        return _twin(error, room_id=room_id, user=user, client_id=client_id)
     return SendResult(message, False, False)
 
 
@@ -306,27 +361,31 @@ def meeting_propose(
             raise InvalidRequest("고를 수 있는 동네가 아니에요.")
     if not place and spot is None:
         raise InvalidRequest("만날 장소를 적거나 동네를 골라 주세요.")
-    with transaction.atomic():
-        room = _locked_room(room_id, user)
-        if spot is not None:
-            from chat.selectors import meeting_places
+    try:
+        with transaction.atomic():
+            locked = _locked_room(room_id, user, client_id=client_id)
+            room = locked.room
+            if spot is not None:
+                from chat.selectors import meeting_places
 
-            if spot.pk not in {n.pk for n in meeting_places(room=room)}:
-                raise InvalidRequest("고를 수 있는 동네가 아니에요.")
-        earlier = _earlier(room, user, client_id)
-        if earlier is not None:
-            return SendResult(earlier, True, False)
-        message = _append(
-            room,
-            sender=user,
-            now=now,
-            kind=Message.Kind.MEETING,
-            place=place,
-            place_neighbourhood=spot,
-            meet_at=meet_at,
-            client_id=client_id,
-            warning=contact_warning(place),
-        )
+                if spot.pk not in {n.pk for n in meeting_places(room=room)}:
+                    raise InvalidRequest("고를 수 있는 동네가 아니에요.")
+            earlier = _earlier(locked)
+            if earlier is not None:
+                return SendResult(earlier, True, False)
+            message = _append(
+                room,
+                sender=user,
+                now=now,
+                kind=Message.Kind.MEETING,
+                place=place,
+                place_neighbourhood=spot,
+                meet_at=meet_at,
+                client_id=client_id,
+                warning=contact_warning(place),
+            )
+    except IntegrityError as error:
+        return _twin(error, room_id=room_id, user=user, client_id=client_id)
     return SendResult(message, False, message.warning)
 
 
@@ -335,7 +394,7 @@ def meeting_accept(*, actor: User, room_id: int, message_id: int) -> Room:
     page), and a short notice joins the conversation."""
     user = access_user(actor)
     with transaction.atomic():
-        room = _locked_room(room_id, user)
+        room = _locked_room(room_id, user).room
         proposal = Message.objects.filter(pk=message_id, room=room, kind=Message.Kind.MEETING).first()
         if proposal is None:
             raise InvalidRequest("약속 제안을 찾을 수 없어요.")

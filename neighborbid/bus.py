@@ -1,8 +1,9 @@
 """The event bus that carries committed events out of the database transaction.
 
-With REDIS_URL: one Redis PUBLISH per event (a small JSON text, serialized once), so every
-server process that subscribed (see auctions.realtime) hears it. Without REDIS_URL (the
-embedded default): an in-process bus, so one dev server still works live.
+With REDIS_URL: one Redis PUBLISH per event and channel (a small JSON text, serialized once;
+several channels go in one pipeline), so every server process that subscribed (see
+auctions.realtime) hears it. Without REDIS_URL (the embedded default): an in-process bus, so
+one dev server still works live.
 
 Publishing never raises: money never depends on the bus. A lost event is recovered by the
 clients' resync (every state message is complete).
@@ -84,11 +85,33 @@ def publish(channel: str, message: dict) -> bool:
         except Exception as exc:
             logger.warning("bus publish failed channel=%s error=%s", channel, exc)
             return False
+    _deliver_locally([channel], data)
+    return True
+
+
+def publish_many(channels: list[str], message: dict) -> bool:
+    """Publish one event to several channels: encoded once, one Redis round trip (a
+    pipeline, not a transaction). Returns False (and logs) when the transport failed."""
+    data = encode(message)
+    if settings.REDIS_URL and channels:
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for channel in channels:
+                pipe.publish(channel, data)
+            pipe.execute()
+        except Exception as exc:
+            logger.warning("bus publish failed channels=%s error=%s", channels, exc)
+            return False
+    _deliver_locally(channels, data)
+    return True
+
+
+def _deliver_locally(channels: list[str], data: str) -> None:
     with _local_lock:
         listeners = list(_local_listeners)
-    for listener in listeners:
-        try:
-            listener(channel, data)
-        except Exception:  # a broken listener never breaks the caller
-            logger.exception("bus local listener failed channel=%s", channel)
-    return True
+    for channel in channels:
+        for listener in listeners:
+            try:
+                listener(channel, data)
+            except Exception:  # a broken listener never breaks the caller
+                logger.exception("bus local listener failed channel=%s", channel)

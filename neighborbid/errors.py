@@ -220,6 +220,11 @@ class ChatBlocked(DomainError):
     message = "상대방에게 메시지를 보낼 수 없어요."
     http_status = 403
 
+    @classmethod
+    def by_me(cls) -> ChatBlocked:
+        """The writer blocked the other side (the other way round says only the default)."""
+        return cls("내가 차단한 이웃이에요. 차단을 풀어야 메시지를 보낼 수 있어요.")
+
 
 class InvalidMessage(InvalidRequest):
     code = "invalid_message"

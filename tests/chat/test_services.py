@@ -11,6 +11,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.services import user_suspend
+from auctions.events import user_channel
 from auctions.models import Notification
 from chat import selectors, services
 from chat.models import ChatReport, Message, Room
@@ -69,7 +70,9 @@ def test_buyer_and_seller_write_in_order_and_each_reads_their_own(django_capture
     assert (room.seq, room.buyer_read_seq, room.seller_read_seq) == (2, 1, 2)
     assert selectors.unread_chat_count(user_id=sale.buyer.pk) == 1
     assert selectors.unread_chat_count(user_id=sale.seller.pk) == 0
-    assert len(callbacks) == 4  # each message to both sides
+    # each message goes to both sides, in one publish after commit
+    both = [user_channel(sale.buyer.pk), user_channel(sale.seller.pk)]
+    assert [(cb.args[0], cb.args[1]["seq"]) for cb in callbacks] == [(both, 1), (both, 2)]
 
 
 def test_a_stranger_can_neither_read_nor_write_and_nothing_changes(django_capture_on_commit_callbacks):
