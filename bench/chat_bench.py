@@ -10,7 +10,9 @@ run:   P Daphne processes; each room's buyer on one process and its seller on th
        rooms (round robin, alternating sides) over the sockets. Reports p50/p99/max from the
        send to the moment the other side's socket receives it, and checks that every
        message reached the other side exactly once and in order (per-room seq without gaps or
-       repeats). The last line is a one-line summary.
+       repeats). The receiving side marks each message read (`read`, answered by `unread`),
+       as chat.js does on a visible page; --no-reads leaves that out. --profile OUT records
+       the servers with py-spy while sending. The last line is a one-line summary.
 
 Shares BENCH_DB, BENCH_PG, BENCH_REDIS, BENCH_PREFIX, BENCH_PORT0, BENCH_DATA with ws_bench.py.
 """
@@ -101,8 +103,9 @@ def cmd_setup(args) -> None:
 class Side:
     """One user's socket in one room: records what it receives, checks order and repeats."""
 
-    def __init__(self, room: int, role: str, url: str, cookie: str, stats: dict) -> None:
+    def __init__(self, room: int, role: str, url: str, cookie: str, stats: dict, *, reads: bool = True) -> None:
         self.room, self.role, self.url, self.cookie, self.stats = room, role, url, cookie, stats
+        self.reads = reads
         self.conn = None
         self.seq = 0
         self.pending: dict[str, float] = {}
@@ -147,6 +150,11 @@ class Side:
                     else:
                         stats["delivered"].add(key)
                         stats["latency"].append((now - float(sent)) * 1000)
+                    if self.reads:  # as chat.js does on a visible page: "shown up to here"
+                        stats["reads"] += 1
+                        await self.conn.send(json.dumps({"type": "read", "seq": seq}))
+            elif kind == "unread":
+                stats["unread_answers"] += 1
             elif kind == "ack":
                 stats["acks"] += 1
                 if frame.get("duplicate"):
@@ -191,6 +199,8 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
         "errors": {},
         "acks": 0,
         "duplicate_acks": 0,
+        "reads": 0,
+        "unread_answers": 0,
     }
     ports = servers.ports
     sides: list[tuple[Side, Side]] = []
@@ -201,6 +211,7 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
             f"ws://127.0.0.1:{ports[n % len(ports)]}/ws/chat/{room['room']}/",
             room["buyer"],
             stats,
+            reads=args.reads,
         )
         b = Side(
             room["room"],
@@ -208,6 +219,7 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
             f"ws://127.0.0.1:{ports[(n + 1) % len(ports)]}/ws/chat/{room['room']}/",
             room["seller"],
             stats,
+            reads=args.reads,
         )
         sides.append((a, b))
     gate = asyncio.Semaphore(50)
@@ -241,7 +253,9 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
     send_cpu = [round(b - a, 2) for a, b in zip(cpu_before, servers.cpu_s(), strict=True)]
     deadline = time.monotonic() + args.drain
     while time.monotonic() < deadline and (
-        len(stats["delivered"]) < len(stats["sent"]) or stats["acks"] < len(stats["sent"])
+        len(stats["delivered"]) < len(stats["sent"])
+        or stats["acks"] < len(stats["sent"])
+        or stats["unread_answers"] < stats["reads"]
     ):
         await asyncio.sleep(0.05)
     for pair in sides:
@@ -266,6 +280,8 @@ async def scenario(args, servers: Servers, rooms: list[dict]) -> dict:
         "out_of_order": stats["out_of_order"],
         "errors": stats["errors"],
         "acks": stats["acks"],
+        "reads_sent": stats["reads"],
+        "unread_answers": stats["unread_answers"],
         "duplicate_acks": stats["duplicate_acks"],
         "latency_ms": {
             "p50": round(pctl(latency, 0.50), 1),
@@ -291,7 +307,8 @@ def cmd_run(args) -> None:
     print(json.dumps(result, ensure_ascii=False, indent=2))
     lat = result["latency_ms"]
     print(
-        f"summary: chat rooms={result['rooms']} processes={result['processes']} sent/s={result['sent_per_s']} "
+        f"summary: chat rooms={result['rooms']} processes={result['processes']} reads={args.reads} "
+        f"sent/s={result['sent_per_s']} "
         f"p50={lat['p50']}ms p99={lat['p99']}ms missing={result['missing']} repeated={result['repeated']} "
         f"out_of_order={result['out_of_order']} exactly_once_in_order={result['exactly_once_in_order']}"
     )
@@ -307,6 +324,12 @@ def main() -> None:
     run.add_argument("--rate", type=float, default=200.0, help="messages per second across all rooms")
     run.add_argument("--processes", type=int, default=2)
     run.add_argument("--duration", type=float, default=20.0)
+    run.add_argument(
+        "--reads",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the receiving page marks each message read, as chat.js does while visible (default: on)",
+    )
     run.add_argument("--profile", metavar="OUT", help="py-spy flame graphs of the servers while sending")
     run.add_argument("--drain", type=float, default=5.0, help="seconds to wait for the last deliveries")
     args = parser.parse_args()

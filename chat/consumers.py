@@ -29,7 +29,7 @@ from auctions.realtime.frames import FrameRejected
 from auctions.realtime.hub import get_hub, realtime_setting
 from chat import services
 from chat.frames import ChatRequest, parse_chat_frame
-from chat.selectors import room_messages_after, room_participant, room_role
+from chat.selectors import room_messages_after, room_participant, room_role, unread_chat_count
 from neighborbid import bus
 from neighborbid.errors import (
     AccountSuspended,
@@ -85,9 +85,11 @@ def _send(*, session_key, user_id: int, room_id: int, text: str, client_id: str)
     return result, message_payload(result.message)
 
 
-def _read(*, session_key, user_id: int, room_id: int, seq: int) -> int:
+def _read(*, session_key, user_id: int, room_id: int, seq: int) -> tuple[int, int]:
+    """Move the read mark; answer with the mark and this user's unread total (the badge)."""
     user = session_user(session_key=session_key, user_id=user_id)
-    return services.room_mark_read(actor=user, room_id=room_id, seq=seq)
+    mark = services.room_mark_read(actor=user, room_id=room_id, seq=seq)
+    return mark, unread_chat_count(user_id=user.pk)
 
 
 def _check_session(*, session_key, user_id: int) -> None:
@@ -349,9 +351,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._offer([payload])
 
     async def _mark_read(self, request: ChatRequest) -> None:
-        await _money_call(_read)(
+        mark, total = await _money_call(_read)(
             session_key=self._session_key(), user_id=self.rt_user_id, room_id=self.rt_room_id, seq=request.seq
         )
+        # The header badge, without a page's HTTP re-check after each message it showed.
+        self._emit({"type": "unread", "room_id": self.rt_room_id, "seq": mark, "total": total})
 
     async def _error(self, error: DomainError, request_id: str | None) -> None:
         payload = {"type": "error", "request_id": request_id, "code": error.code, "message": error.message}

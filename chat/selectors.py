@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, F, IntegerField, Q, Sum, When
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, When
 
 from accounts.models import Neighbourhood
 from accounts.selectors import neighbourhood_distance_km, neighbourhood_ids_within
@@ -152,13 +152,18 @@ def user_rooms(*, user_id: int):
     )
 
 
+_UNREAD_SQL = (
+    "SELECT COALESCE(SUM(CASE WHEN buyer_id = %(user)s THEN seq - buyer_read_seq ELSE seq - seller_read_seq END), 0) "  # noqa: S608 (the table name from meta)
+    f"FROM {Room._meta.db_table} WHERE buyer_id = %(user)s OR seller_id = %(user)s"
+)
+
+
 def unread_chat_count(*, user_id: int) -> int:
-    """Messages waiting for this user over all their rooms (the header's chat badge)."""
-    total = (
-        Room.objects.filter(Q(buyer_id=user_id) | Q(seller_id=user_id))
-        .aggregate(n=Coalesce(Sum(_unread_expression(user_id)), 0))
-        .get("n")
-    )
+    """Messages waiting for this user over all their rooms (the header's chat badge, on every
+    page and after each read mark on a live room): one plain statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(_UNREAD_SQL, {"user": user_id})
+        (total,) = cursor.fetchone()
     return int(total or 0)
 
 

@@ -26,12 +26,12 @@ from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
 from accounts.selectors import access_staff, access_user
-from auctions.events import send_user_events_on_commit
+from auctions.events import send_user_event_on_commit, send_user_events_on_commit
 from auctions.models import Auction, Notification
 from auctions.services.engagement import notification_create
 from chat.locks import LockedRoom, room_lock
 from chat.models import QUESTION_MAX, TEXT_MAX, Answer, Block, ChatReport, Message, MessageHide, Question, Room
-from chat.selectors import message_payload, room_role
+from chat.selectors import message_payload
 from neighborbid.errors import (
     AuctionNotOpen,
     ChatBlocked,
@@ -417,23 +417,45 @@ def meeting_accept(*, actor: User, room_id: int, message_id: int) -> Room:
     return room
 
 
+_MOVE_READ_MARK = (  # noqa: S608 (the table name from meta)
+    # One statement moves this side's mark (never beyond the last message, never back) and
+    # says where both marks are; no row: not a side of the room, or nothing to move.
+    "UPDATE {room} SET "
+    "buyer_read_seq = CASE WHEN buyer_id = %(user)s THEN {mark} ELSE buyer_read_seq END, "
+    "seller_read_seq = CASE WHEN seller_id = %(user)s THEN {mark} ELSE seller_read_seq END "
+    "WHERE id = %(room)s AND ((buyer_id = %(user)s AND buyer_read_seq < {mark}) "
+    "OR (seller_id = %(user)s AND seller_read_seq < {mark})) "
+    "RETURNING buyer_id, seller_id, buyer_read_seq, seller_read_seq"
+).format(room=Room._meta.db_table, mark="(CASE WHEN %(seq)s < seq THEN %(seq)s ELSE seq END)")
+
+
 def room_mark_read(*, actor: User, room_id: int, seq: int) -> int:
     """This side has read the room up to `seq` (never beyond its last message, never back).
-    Returns the read mark; the other side hears it ("읽음") after commit."""
+    Returns the read mark; the other side hears it ("읽음") after commit.
+
+    Every message shown on an open page sends one, so this is a hot path: when the mark moves
+    it is ONE statement, run on its own (a single UPDATE is atomic by itself, so there is no
+    BEGIN/COMMIT round trip around it, and its event goes out once it has committed); when
+    it does not move, one read says why."""
     user = access_user(actor, allow_suspended=True)
     if type(seq) is not int or seq < 0:
         raise InvalidRequest("seq는 0 이상의 정수여야 해요.")
-    with transaction.atomic():
+    with connection.cursor() as cursor:
+        cursor.execute(_MOVE_READ_MARK, {"user": user.pk, "room": room_id, "seq": seq})
+        row = cursor.fetchone()
+    if row is None:  # not moved: not a side of this room, or the mark is there already
         room = Room.objects.filter(pk=room_id).first()
         if room is None or user.pk not in (room.buyer_id, room.seller_id):
             raise ChatNotFound()
-        field = "buyer_read_seq" if user.pk == room.buyer_id else "seller_read_seq"
-        mark = min(seq, room.seq)
-        if mark <= getattr(room, field):
-            return getattr(room, field)
-        updated = Room.objects.filter(pk=room.pk, **{f"{field}__lt": mark}).update(**{field: mark})
-        if updated:
-            _publish(room, {"type": "chat.read", "room_id": room.pk, "reader": room_role(room, user.pk), "seq": mark})
+        return room.buyer_read_seq if user.pk == room.buyer_id else room.seller_read_seq
+    buyer_id, seller_id, buyer_mark, seller_mark = row
+    role, mark, other_id = (
+        ("buyer", buyer_mark, seller_id) if user.pk == buyer_id else ("seller", seller_mark, buyer_id)
+    )
+    # Only the other side shows "읽음"; the reader's own pages know what they have shown.
+    send_user_event_on_commit(
+        user_id=other_id, event={"type": "chat.read", "room_id": room_id, "reader": role, "seq": mark}
+    )
     return mark
 
 

@@ -148,7 +148,13 @@
           break;
         case "message":
           this.add(frame.message);
+          // Sending moved our own mark on the server already: only the other side's messages
+          // need a `read` frame.
+          if (frame.message.sender === this.role) this.readSent = Math.max(this.readSent, frame.message.seq);
           this.markRead();
+          break;
+        case "unread":
+          setBadge(frame.total);
           break;
         case "read":
           if (frame.reader && frame.reader !== this.role) this.otherReadTo(frame.seq);
@@ -404,8 +410,7 @@
       if (!this.role || document.hidden || this.seq <= this.readSent) return;
       this.readSent = this.seq;
       if (this.live()) {
-        this.send({ type: "read", seq: this.seq });
-        setTimeout(() => this.refreshBadge(), 300);
+        this.send({ type: "read", seq: this.seq }); // answered by an `unread` frame (the badge)
         return;
       }
       try {
@@ -422,16 +427,6 @@
         if (answer.ok) setBadge(answer.unread_total);
       } catch (e) {
         this.readSent = 0;
-      }
-    }
-
-    async refreshBadge() {
-      try {
-        const response = await fetch("/chat/unread/", { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        const body = await response.json();
-        setBadge(body.total);
-      } catch (e) {
-        /* the next one will do */
       }
     }
 

@@ -31,5 +31,7 @@ def test_chat_bench_delivers_every_message_once_in_order_across_two_processes(be
         result = json.loads(output[output.index("{") : output.rindex("}") + 1])
         assert result["sent"] > 0 and result["missing"] == 0, result
         assert result["duplicate_acks"] == 0 and result["acks"] == result["sent"], result
+        # the receiving pages marked each message read and each mark was answered (the badge)
+        assert result["reads_sent"] == result["sent"] == result["unread_answers"], result
         assert result["exactly_once_in_order"] is True, result
         assert re.search(r"^summary: chat rooms=4 processes=2 .* exactly_once_in_order=True$", output, re.M), output

@@ -88,6 +88,27 @@ async def test_a_message_from_one_side_reaches_the_other_and_the_read_mark_comes
     await seller.disconnect()
 
 
+async def test_a_read_mark_is_answered_with_the_readers_unread_total_for_the_badge():
+    # given a seller with two rooms: two messages waiting in this one, one in another
+    sale = await db(make_sale)()
+    other = await db(make_sale)(seller=sale.seller, title="책장")
+    for text in ("하나", "둘"):
+        await db(services.message_send)(actor=sale.buyer, room_id=sale.room.pk, text=text)
+    await db(services.message_send)(actor=other.buyer, room_id=other.room.pk, text="셋")
+    seller, _, sync = await joined(sale.room.pk, sale.seller)
+    assert [m["seq"] for m in sync["messages"]] == [1, 2]
+    # when the seller's page has shown both and says so
+    await seller.send_json_to({"type": "read", "seq": 2})
+    # then the answer is the badge: only the other room's message is still waiting
+    unread = await until(seller, lambda m: m["type"] == "unread")
+    assert unread == {"type": "unread", "room_id": sale.room.pk, "seq": 2, "total": 1}
+    # and a mark that does not move answers the same, writing nothing
+    await seller.send_json_to({"type": "read", "seq": 1})
+    again = await until(seller, lambda m: m["type"] == "unread")
+    assert (again["seq"], again["total"]) == (2, 1)
+    await seller.disconnect()
+
+
 async def test_sync_after_a_reconnect_gives_exactly_what_was_missed():
     sale = await db(make_sale)()
     for text in ("하나", "둘", "셋"):

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from auctions.events import user_channel
 from chat import services
 from chat.models import Message, Room
 from neighborbid.errors import ChatBlocked
@@ -63,3 +64,29 @@ def test_a_blocked_writer_is_refused_by_the_lock_statement_alone():
     sql = _statements(ctx)
     assert len(sql) == 2 and "FOR UPDATE OF r" in sql[1], "\n".join(sql)  # the user, the lock
     assert chat_world() == before
+
+
+def test_a_read_mark_that_moves_is_one_update_and_one_event_to_the_other_side(django_capture_on_commit_callbacks):
+    sale = make_sale()
+    for text in ("하나", "둘"):
+        services.message_send(actor=sale.seller, room_id=sale.room.pk, text=text)
+    with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks() as callbacks:
+        mark = services.room_mark_read(actor=sale.buyer, room_id=sale.room.pk, seq=99)
+    sql = _statements(ctx)
+    assert mark == 2 and len(sql) == 2 and sql[1].startswith("UPDATE chat_room SET"), "\n".join(sql)
+    # the seller's pages show "읽음"; the buyer's own pages know what they showed
+    assert [cb.args for cb in callbacks] == [
+        (user_channel(sale.seller.pk), {"type": "chat.read", "room_id": sale.room.pk, "reader": "buyer", "seq": 2})
+    ]
+    assert Room.objects.get(pk=sale.room.pk).buyer_read_seq == 2
+
+
+def test_a_read_mark_that_does_not_move_writes_nothing_and_tells_nobody(django_capture_on_commit_callbacks):
+    sale = make_sale()
+    services.message_send(actor=sale.seller, room_id=sale.room.pk, text="하나")
+    services.room_mark_read(actor=sale.buyer, room_id=sale.room.pk, seq=1)
+    before = chat_world()
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.room_mark_read(actor=sale.buyer, room_id=sale.room.pk, seq=0) == 1
+        assert services.room_mark_read(actor=sale.seller, room_id=sale.room.pk, seq=1) == 1  # sent it: read
+    assert callbacks == [] and chat_world() == before
