@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta
 
@@ -109,6 +110,30 @@ def access_staff(actor: object, *, perm: str, message: str | None = None) -> Use
 _LOGGED_OUT = "로그인이 풀렸어요. 다시 로그인한 뒤 입찰해 주세요."
 
 
+@functools.lru_cache(maxsize=4096)
+def _session_belongs_to(session_data: str, password: str, user_id: int) -> bool:
+    """Does this encoded session name this user, through a configured backend, with the hash
+    of this password (so a password change ends it)? A pure function of its arguments (and the
+    SECRET_KEYs), so it is remembered: a socket re-checks its session on every write, and
+    decoding a signed session and hashing the password cost more than the query."""
+    from django.conf import settings
+    from django.contrib import auth
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils.crypto import constant_time_compare
+
+    data = SessionStore().decode(session_data)
+    owner = User(pk=user_id, password=password)
+    session_hash = data.get(auth.HASH_SESSION_KEY) or ""
+    return (
+        str(data.get(auth.SESSION_KEY)) == str(user_id)
+        and data.get(auth.BACKEND_SESSION_KEY) in settings.AUTHENTICATION_BACKENDS
+        and any(
+            constant_time_compare(session_hash, expected)
+            for expected in (owner.get_session_auth_hash(), *owner.get_session_auth_fallback_hash())
+        )
+    )
+
+
 def session_user(*, session_key: str | None, user_id: int) -> User:
     """The user of a socket's session *now*, refusing a session logged out (deleted or expired),
     one whose password changed since it was created, and a user deactivated or suspended.
@@ -122,7 +147,6 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
     from django.contrib import auth
     from django.db import connection
     from django.utils import timezone
-    from django.utils.crypto import constant_time_compare
 
     if not session_key:
         raise LoginRequired()
@@ -136,7 +160,6 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
             raise AccountSuspended.because(user.suspended_reason)
         user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
         return user
-    from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
 
     with connection.cursor() as cursor:
@@ -150,7 +173,6 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         row = cursor.fetchone()
     if row is None:
         raise LoginRequired(_LOGGED_OUT)
-    data = SessionStore().decode(row[0])
     user = User(
         pk=user_id,
         password=row[1],
@@ -163,15 +185,7 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         search_radius_km=row[8],
         is_active=True,
     )
-    session_hash = data.get(auth.HASH_SESSION_KEY) or ""
-    if (
-        str(data.get(auth.SESSION_KEY)) != str(user_id)
-        or data.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
-        or not any(
-            constant_time_compare(session_hash, expected)
-            for expected in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
-        )
-    ):
+    if not _session_belongs_to(row[0], row[1], user_id):
         raise LoginRequired(_LOGGED_OUT)
     if user.is_suspended:
         raise AccountSuspended.because(user.suspended_reason)
