@@ -170,7 +170,8 @@ class Side:
 
 def _profile(servers: Servers, out: str, duration: float) -> list:
     """py-spy (if installed: `pip install py-spy`, or PY_SPY=/path) records each server
-    process, all threads, for the sending phase; collapsed stacks (flamegraph.pl input) at OUT-<port>.txt."""
+    process for the sending phase, sampling whichever thread holds the GIL (where the Python
+    CPU goes); collapsed stacks (flamegraph.pl input) at OUT-<port>.txt."""
     import os
     import shutil
     import subprocess
@@ -181,7 +182,7 @@ def _profile(servers: Servers, out: str, duration: float) -> list:
     return [
         subprocess.Popen(
             [spy, "record", "-p", str(proc.pid), "-d", str(int(duration)), "-r", "100"]
-            + ["-o", f"{out}-{port}.txt", "-f", "raw", "--threads", "--nonblocking"],
+            + ["-o", f"{out}-{port}.txt", "-f", "raw", "--threads", "--gil", "--nonblocking"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
