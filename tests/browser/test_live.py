@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
+from auctions import services
 from tests import factories as f
 from tests.realtime.servers import BASE_DIR, Daphne, free_ports, server_env
 
@@ -103,3 +106,50 @@ def test_a_bid_on_one_page_updates_the_other_live_and_the_outbid_user_is_told(li
         assert page.evaluate("window.__notReloaded === true")
     auction.refresh_from_db()
     assert auction.current_price == 11_000 and auction.leader_id == bob.pk and auction.bid_count == 2
+
+
+def test_a_late_bid_extends_the_end_on_the_watchers_page_and_the_winner_is_told_they_won(
+    live_site, new_page, shot, settings
+):
+    # given: a national auction in its last minute (soft close: a bid in the last 60 s moves the
+    # end to 2 minutes after the bid, here about 75 s later than it was)
+    auction = f.make_auction(
+        is_national=True, start_price=10_000, title="빈티지 카메라", minutes=0.75, soft_close_extension_s=120
+    )
+    watcher = f.make_user(nickname="박서연", balance=1_000_000)
+    winner = f.make_user(nickname="정하늘", balance=1_000_000)
+    url = f"{live_site.url}/auctions/{auction.pk}/"
+    page_w, page_win = new_page(), new_page()
+    for page, user in ((page_w, watcher), (page_win, winner)):
+        login(page, live_site, user)
+        page.goto(url)
+        page.wait_for_selector("article[data-auction-id][data-conn='live']")
+        page.evaluate("window.__notReloaded = true")
+    ends_before = auction.ends_at
+
+    # when: the winner bids from their page inside the window
+    page_win.click("#bid-form button[type=submit]")
+    page_win.wait_for_selector(".live-toast--ok")
+
+    # then: the watcher's page says the end moved, one toast at a time
+    page_w.wait_for_selector(".live-toast--info >> text=마감이 1분 연장됐어요.")
+    assert page_w.locator(".live-toast").count() == 1
+    auction.refresh_from_db()
+    assert auction.ends_at > ends_before and auction.leader_id == winner.pk
+    shot(page_w, "live-extended")
+
+    # when: the end passes and the settlement runs (the worker's service, here in this process,
+    # publishing on the server's bus)
+    settings.BUS_PREFIX = live_site.env["BUS_PREFIX"]
+    f.set_end(auction, timezone.now() - timedelta(seconds=1))
+    assert services.auction_settle(auction_id=auction.pk) is not None
+
+    # then: the winner's page says "낙찰됐어요!", the watcher's names the price and the winner
+    page_win.wait_for_selector(".live-toast--ok >> text=낙찰됐어요!")
+    assert "10,000원에 내가 낙찰받았어요" in page_win.locator(".live-toast").inner_text()
+    page_w.wait_for_selector(".live-toast--info >> text=경매가 끝났어요.")
+    assert "10,000원에 낙찰됐어요 (정*늘)" in page_w.locator(".live-toast").inner_text()
+    for page in (page_w, page_win):
+        assert page.locator("#bid-form").is_hidden()
+        assert page.evaluate("window.__notReloaded === true")
+    shot(page_win, "live-won")
