@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
@@ -132,6 +134,13 @@ def _session_belongs_to(session_data: str, password: str, user_id: int) -> bool:
             for expected in (owner.get_session_auth_hash(), *owner.get_session_auth_fallback_hash())
         )
     )
+
+
+@receiver(setting_changed)
+def _forget_session_verdicts(*, setting: str, **kwargs) -> None:
+    """The remembered verdicts depend on these settings (tests override them)."""
+    if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "AUTHENTICATION_BACKENDS", "SESSION_ENGINE"}:
+        _session_belongs_to.cache_clear()
 
 
 def session_user(*, session_key: str | None, user_id: int) -> User:

@@ -78,7 +78,15 @@ def room_lock(*, room_id: int, user_id: int, client_id: str = "") -> LockedRoom 
     """The room's row, locked (SELECT … FOR UPDATE OF the room on PostgreSQL; SQLite's
     write transaction is the lock there), with the writer's block and resend checks as
     sub-selects of that one plain statement: one round trip and no ORM compile (the chat's
-    hot path; docs/benchmarks.md, "Chat"). None when there is no such room."""
+    hot path; docs/benchmarks.md, "Chat"). None when there is no such room.
+
+    Under READ COMMITTED the room's own columns are re-read after a wait for the lock, but the
+    sub-selects see the data as of the statement's start. So a block committed while this
+    writer waited for the room is not seen (the message is ordered before the block, as it
+    would have been a moment earlier), and a twin resend committed meanwhile is caught by the
+    `message_client_id_once` constraint instead (chat.services._twin)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("room_lock must run inside transaction.atomic()")  # the lock would end at once
     sql = _lock_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, {"user": user_id, "client_id": client_id, "room": room_id})

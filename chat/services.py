@@ -200,7 +200,8 @@ _ROOM_COLUMN = {f.name: str(f.column) for f in Room._meta.concrete_fields}
 
 def _write_message(message: Message, *, room_id: int, updates: dict) -> None:
     """Insert the message and move the room's counters. On PostgreSQL one statement (a
-    data-modifying CTE: the insert, then the room's update); elsewhere the ORM's two."""
+    data-modifying CTE: the insert, then the room's update; like `update()`, it sends no
+    pre_save/post_save signals, and nothing listens for Message's); elsewhere the ORM's two."""
     if connection.vendor != "postgresql":
         message.save(force_insert=True)
         Room.objects.filter(pk=room_id).update(**updates)
@@ -372,7 +373,7 @@ def meeting_propose(
                     raise InvalidRequest("고를 수 있는 동네가 아니에요.")
             earlier = _earlier(locked)
             if earlier is not None:
-                return SendResult(earlier, True, False)
+                return SendResult(earlier, True, earlier.warning)
             message = _append(
                 room,
                 sender=user,

@@ -82,6 +82,13 @@ def database_from_url(url: str) -> dict:
 
 
 def sqlite_database(path: Path) -> dict:
+    import sqlite3
+
+    if sqlite3.sqlite_version_info < (3, 35):  # UPDATE … RETURNING (chat read marks)
+        raise ImproperlyConfigured(
+            f"SQLite {sqlite3.sqlite_version} is too old for the embedded default: 3.35 or newer is needed "
+            "(or set DATABASE_URL to PostgreSQL)."
+        )
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),

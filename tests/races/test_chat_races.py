@@ -37,8 +37,17 @@ def test_both_sides_writing_at_once_get_gapless_distinct_numbers(concurrently):
     assert room.seq == ROUNDS * len(writers) == Message.objects.filter(room=room).count()
 
 
-def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently):
+def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently, monkeypatch):
     sale = make_sale()
+    # count the answers that came from the constraint (the twin committed while we waited)
+    caught = []
+    real_twin = services._twin
+
+    def counting_twin(*args, **kwargs):
+        caught.append(1)
+        return real_twin(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_twin", counting_twin)
     for round_ in range(ROUNDS):
         client_id = f"twin-{round_}"
         # when the same request (one client id) arrives twice at the same instant
@@ -55,3 +64,5 @@ def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently
         assert outcomes[0].value.message.pk == outcomes[1].value.message.pk
         assert sorted(o.value.duplicate for o in outcomes) == [False, True]
         assert Message.objects.filter(room=sale.room, client_id=client_id).count() == 1
+    # and the constraint's path ran: the lock's own resend check cannot see such a twin
+    assert caught, "no round raced past the lock's resend check"
