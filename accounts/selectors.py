@@ -137,7 +137,7 @@ def _session_belongs_to(session_data: str, password: str, user_id: int) -> bool:
 
 
 @receiver(setting_changed)
-def _forget_session_verdicts(*, setting: str, **kwargs) -> None:
+def _forget_session_verdicts(*, setting: str, **kwargs: object) -> None:
     """The remembered verdicts depend on these settings (tests override them)."""
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "AUTHENTICATION_BACKENDS", "SESSION_ENGINE"}:
         _session_belongs_to.cache_clear()
