@@ -4,13 +4,15 @@ room is opened; the seller accepts; both room pages update live without a reload
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from chat.models import Message
+from chat import services
+from chat.models import Message, Room
 from tests.browser.test_live import live_site, login, static_root  # noqa: F401  (fixtures)
 from tests.chat.conftest import make_sale
 
@@ -72,3 +74,35 @@ def test_the_winner_proposes_a_meeting_the_seller_accepts_and_both_pages_follow_
     assert proposal.accepted_at is not None
     sale.room.refresh_from_db()
     assert sale.room.meeting_id == proposal.pk
+
+
+def test_a_live_room_keeps_the_badge_right_from_the_socket_without_asking_over_http(live_site, new_page, settings):  # noqa: F811
+    # given: a seller with a second sale whose buyer wrote once (the badge says 1), and the
+    # first sale's room open on the seller's page
+    sale = make_sale(title="원목 책상")
+    other = make_sale(seller=sale.seller, title="책장")
+    services.message_send(actor=other.buyer, room_id=other.room.pk, text="책장 아직 있나요?")
+    seller = new_page()
+    login(seller, live_site, sale.seller)
+    asked = []
+    seller.on("request", lambda request: asked.append(request.url) if "/chat/unread/" in request.url else None)
+    seller.goto(f"{live_site.url}/chat/{sale.room.pk}/")
+    seller.wait_for_selector("[data-chat-room][data-conn='live']")
+    expect(seller.locator(".chat-mobile [data-chat-badge]")).to_have_text("1")
+
+    # when: the winner writes in the open room, three times (from this process, on the
+    # server's bus)
+    settings.BUS_PREFIX = live_site.env["BUS_PREFIX"]
+    for n in range(3):
+        services.message_send(actor=sale.buyer, room_id=sale.room.pk, text=f"내일 봬요 {n}")
+    seller.wait_for_selector(".chat-msg--theirs .chat-text >> text=내일 봬요 2")
+
+    # then: the page marked them read over the socket, its badge still counts only the other
+    # room's message, and it never fetched /chat/unread/ to know that
+    deadline = time.monotonic() + 10
+    while Room.objects.get(pk=sale.room.pk).seller_read_seq < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Room.objects.get(pk=sale.room.pk).seller_read_seq == 3
+    seller.wait_for_timeout(300)  # the old page asked 300 ms after each read mark
+    expect(seller.locator(".chat-mobile [data-chat-badge]")).to_have_text("1")
+    assert asked == []
