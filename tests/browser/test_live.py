@@ -57,18 +57,27 @@ def login(page, server: Daphne, user) -> None:
     )
 
 
+def live_pages(new_page, server: Daphne, url: str, users: list) -> list:
+    """One signed-in page per user on `url`, each live on its socket, marked so that a reload
+    would show (`window.__notReloaded`)."""
+    pages = []
+    for user in users:
+        page = new_page()
+        login(page, server, user)
+        page.goto(url)
+        page.wait_for_selector("article[data-auction-id][data-conn='live']")
+        page.evaluate("window.__notReloaded = true")
+        pages.append(page)
+    return pages
+
+
 def test_a_bid_on_one_page_updates_the_other_live_and_the_outbid_user_is_told(live_site, new_page, shot):
     auction = f.make_auction(is_national=True, start_price=10_000, buy_now_price=100_000, title="한정판 스니커즈")
     alice = f.make_user(nickname="김민수", balance=1_000_000)
     bob = f.make_user(nickname="이지은", balance=1_000_000)
     url = f"{live_site.url}/auctions/{auction.pk}/"
 
-    page_a, page_b = new_page(), new_page()
-    for page, user in ((page_a, alice), (page_b, bob)):
-        login(page, live_site, user)
-        page.goto(url)
-        page.wait_for_selector("article[data-auction-id][data-conn='live']")
-        page.evaluate("window.__notReloaded = true")
+    page_a, page_b = live_pages(new_page, live_site, url, [alice, bob])
     assert page_b.locator("[data-live-conn]").inner_text() == "실시간 연결됨"
 
     # Alice bids the suggested minimum over the socket.
@@ -120,12 +129,7 @@ def test_a_late_bid_extends_the_end_on_the_watchers_page_and_the_winner_is_told_
     watcher = f.make_user(nickname="박서연", balance=1_000_000)
     winner = f.make_user(nickname="정하늘", balance=1_000_000)
     url = f"{live_site.url}/auctions/{auction.pk}/"
-    page_w, page_win = new_page(), new_page()
-    for page, user in ((page_w, watcher), (page_win, winner)):
-        login(page, live_site, user)
-        page.goto(url)
-        page.wait_for_selector("article[data-auction-id][data-conn='live']")
-        page.evaluate("window.__notReloaded = true")
+    page_w, page_win = live_pages(new_page, live_site, url, [watcher, winner])
     ends_before = auction.ends_at
 
     # when: the winner bids from their page inside the window
