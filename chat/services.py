@@ -2,7 +2,8 @@
 meeting proposals, read marks), and its safety (hide for oneself, block, report, close).
 
 Each service re-reads the acting user (accounts.selectors.access_user), runs one
-transaction.atomic, raises a DomainError before anything is written, and sends its live events
+transaction.atomic (room_mark_read, one UPDATE, runs that statement on its own: it is atomic
+by itself), raises a DomainError before anything is written, and sends its live events
 only after commit (auctions.events.send_user_events_on_commit: one personal event per
 participant, both published in one Redis round trip, delivered by each server process's hub
 to that user's chat sockets).

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from auctions.realtime import get_hub
 from chat import services
-from chat.models import Message
+from chat.models import Message, Room
 from tests import factories as f
 from tests.chat.conftest import make_sale
 from tests.realtime.conftest import ORIGIN, session_cookie
@@ -106,6 +106,8 @@ async def test_a_read_mark_is_answered_with_the_readers_unread_total_for_the_bad
     await seller.send_json_to({"type": "read", "seq": 1})
     again = await until(seller, lambda m: m["type"] == "unread")
     assert (again["seq"], again["total"]) == (2, 1)
+    room = await db(Room.objects.get)(pk=sale.room.pk)
+    assert (room.seller_read_seq, room.buyer_read_seq, room.seq) == (2, 2, 2)
     await seller.disconnect()
 
 
