@@ -103,11 +103,12 @@ def _check_may_moderate(*, staff: User, target_id: int) -> User:
 
 def user_suspend(*, user_id: int, staff_user: User, reason: str) -> int:
     """Suspend a user: no listing, bidding or buying from now on (staff powers included); they
-    are told (a notification, pushed live); their live listings are hidden and refunded through
-    the auction services, each in its own transaction. Returns how many listings were hidden.
-    Safe to run again (it finishes what is left)."""
-    from auctions.models import Notification
-    from auctions.services import notification_create, seller_listings_hide
+    are told (a notification, pushed live); then the `accounts.signals.user_suspended` hook runs
+    (auctions hides and refunds their live listings, each in its own transaction). Returns how
+    many listings were hidden. Safe to run again (it finishes what is left)."""
+    from accounts.signals import user_suspended
+    from notifications.models import Notification
+    from notifications.services import notification_create
 
     staff = access_staff(staff_user, perm=SUSPEND)
     reason = (reason or "").strip()
@@ -126,7 +127,12 @@ def user_suspend(*, user_id: int, staff_user: User, reason: str) -> int:
             message=f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}",
         )
         user_sessions_changed(user_id=user_id)
-    hidden = seller_listings_hide(seller_id=user_id, staff_user=staff, reason=f"판매자 이용 정지: {reason}")
+    answers = user_suspended.send(sender=User, user_id=user_id, staff_user=staff, reason=reason)
+    hidden = 0
+    for _receiver, answer in answers:
+        answer_: object = answer
+        if isinstance(answer_, int):
+            hidden += answer_
     logger.info("user suspended id=%s staff=%s hidden=%s", user_id, staff.pk, hidden)
     return hidden
 
@@ -153,7 +159,7 @@ def user_temperature_set(*, user_id: int, temperature: Decimal) -> None:
 def user_sessions_changed(*, user_id: int) -> None:
     """A session of this user ended or lost its validity (logout, password change,
     suspension): after commit, every live socket of the user re-checks its own session and
-    stops personal delivery if it no longer holds (auctions.consumers)."""
-    from auctions.events import send_user_event_on_commit
+    stops personal delivery if it no longer holds (realtime.consumers)."""
+    from realtime.events import send_user_event_on_commit
 
     send_user_event_on_commit(user_id=user_id, event={"type": "session_recheck"})

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.dispatch import Signal
+
+# The hook of a suspension (accounts.services.user_suspend), sent after the suspension has
+# committed, with keyword arguments user_id (the suspended user), staff_user (the acting
+# moderator, already checked) and reason. Each receiver returns how many of the user's things
+# it took down (an int) or None; user_suspend returns the sum. Receivers run in order, outside
+# the suspension's transaction, and an exception propagates to the moderator (the suspension
+# stays: running user_suspend again finishes what is left). The feature apps connect here in
+# their AppConfig.ready() (auctions: hide and refund the live listings,
+# auctions.services.moderation.on_user_suspended), so accounts imports none of them.
+user_suspended = Signal()
+
 
 def on_logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     if user is None or getattr(user, "pk", None) is None:

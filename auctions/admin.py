@@ -11,22 +11,9 @@ from accounts.services import user_suspend
 from auctions.models import Auction, Bid, Report
 from auctions.services import auction_cancel, auction_hide, report_resolve
 from neighborbid.admin_actions import ReasonForm, form_action
+from neighborbid.admin_readonly import ReadOnlyAdminMixin
 from neighborbid.errors import DomainError
 from neighborbid.korean import josa, particle
-
-
-class ReadOnlyAdminMixin:
-    """No add, change or delete through the admin for anyone (superusers included): the page is
-    for reading; changes are admin actions calling services."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _won(amount: int | None) -> str:

@@ -1,6 +1,6 @@
 """The WebSocket door to a national auction: `ws/auctions/<id>/` (docs/protocol.md).
 
-Transport only, like the HTTP views: parse a frame strictly (auctions.realtime.frames), check
+Transport only, like the HTTP views: parse a frame strictly (realtime.frames), check
 who is asking (accounts.selectors.session_user), take a rate-limit token
 (neighborbid.ratelimit), call one service (auctions.services.bid_place / auction_buy_now) and
 turn the result or the DomainError into exactly one `ack` or `error` frame matched by request
@@ -9,7 +9,7 @@ auctions.rules.sure_loser_minimum, shared with the service) and never puts clien
 anywhere.
 
 Live updates do not come through the Channels layer: the socket registers with the process's
-hub (auctions.realtime.hub), which writes committed states and personal events straight to
+hub (realtime.hub), which writes committed states and personal events straight to
 `base_send`. So this consumer asks for no channel-layer channel at all.
 """
 
@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.selectors import session_user
 from auctions import admission, services
-from auctions.realtime.frames import ClientRequest, FrameRejected, parse_frame
-from auctions.realtime.hub import get_hub, realtime_setting
-from auctions.realtime.transport import install as install_transport_limits
 from auctions.rules import sure_loser_minimum
 from auctions.selectors import leader_tag
 from neighborbid import bus
@@ -41,7 +36,12 @@ from neighborbid.errors import (
     RateLimited,
     ServerError,
 )
-from neighborbid.ratelimit import LocalBucket, rate_limit_take_local
+from neighborbid.ratelimit import rate_limit_take_local
+from realtime.config import realtime_setting
+from realtime.consumers import LiveConsumer, money_call
+from realtime.frames import ClientRequest, parse_frame
+from realtime.hub import get_hub
+from realtime.transport import install as install_transport_limits
 
 logger = logging.getLogger("neighborbid.realtime")
 
@@ -52,7 +52,6 @@ CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)
 CLOSE_NOT_NATIONAL = 4403  # a local auction: its page works over HTTP only
 CLOSE_SERVER_ERROR = 1011
 
-_money_executor: ThreadPoolExecutor | None = None
 # Request ids this process has already handed to the bidding service (bounded): a resend of
 # one of them goes to the service (which replays the first outcome) even when its amount is
 # below the committed minimum by now.
@@ -66,21 +65,6 @@ def _remember_request(user_id: int, request_id: str) -> None:
     _KNOWN_REQUESTS.move_to_end(key)
     while len(_KNOWN_REQUESTS) > _KNOWN_REQUESTS_MAX:
         _KNOWN_REQUESTS.popitem(last=False)
-
-
-def _money_call(func):
-    """Run a money service call off the event loop. Channels' default (thread_sensitive)
-    puts every database call of a process on one thread, so one bid waiting for the hot
-    auction's row lock would stall every other socket's bid in this process. A small pool of
-    threads (REALTIME["DB_THREADS"], each with its own pooled connection) lets the waits
-    overlap; the row lock, not a thread, decides the order."""
-    global _money_executor
-    threads = realtime_setting("DB_THREADS", 4)
-    if threads <= 0:
-        return database_sync_to_async(func)
-    if _money_executor is None:
-        _money_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="money")
-    return database_sync_to_async(func, thread_sensitive=False, executor=_money_executor)
 
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amount=None):
@@ -103,29 +87,11 @@ def _request_seen(*, user_id: int, request_id: str) -> bool:
     return bid_request_seen(user_id=user_id, request_id=request_id)
 
 
-def _check_session(*, session_key, user_id) -> None:
-    session_user(session_key=session_key, user_id=user_id)
-
-
-class AuctionConsumer(AsyncWebsocketConsumer):
-    # No channel-layer channel per socket: the hub writes to base_send directly.
-    channel_layer_alias = "__no_channel_layer__"
-
+class AuctionConsumer(LiveConsumer):
     rt_auction_id: int | None = None
-    rt_user_id: int | None = None
     rt_last_seq = -1
-    rt_ready = False
 
     # --- plumbing --------------------------------------------------------------------------
-
-    async def dispatch(self, message):
-        # Channels >= 4.2 hops to the database thread (close_old_connections) before every
-        # handler; every database call here goes through database_sync_to_async, which does
-        # that itself, so skip the hop: a frame or a close costs no thread switch.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def websocket_disconnect(self, message):
         if self.rt_auction_id is not None:
@@ -143,8 +109,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         self.rt_user_id = user.pk if user is not None and user.is_authenticated else None
         self._you_tag = leader_tag(auction_id=auction_id, user_id=self.rt_user_id)
-        self._frames = LocalBucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
-        self._syncs = LocalBucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
+        self.setup_limits()
         self._ack_state: dict | None = None
         # Who this socket acts for, as far as the door knows: None while the session holds;
         # the refusal to give once a logout, password change or suspension was announced.
@@ -161,14 +126,10 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             state = await hub.fetch_state(auction_id, not_before=hub.loop.time() - 0.25)
         except Exception:
             logger.exception("realtime: connect check failed auction=%s", auction_id)
-            await self.accept()
-            await self.close(CLOSE_SERVER_ERROR)
+            await self.refuse(CLOSE_SERVER_ERROR)
             return
         if state is None or not state["is_national"]:
-            # Accept, then close with a code the client can read (a refused handshake would
-            # only show an HTTP 403 to a browser).
-            await self.accept()
-            await self.close(CLOSE_NOT_FOUND if state is None else CLOSE_NOT_NATIONAL)
+            await self.refuse(CLOSE_NOT_FOUND if state is None else CLOSE_NOT_NATIONAL)
             return
         await self.accept()
         self.rt_auction_id = auction_id
@@ -181,10 +142,10 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             state = await hub.snapshot_state(self.rt_auction_id, fresh=fresh)  # type: ignore[arg-type]  # set on connect
         except Exception:
             logger.exception("realtime: snapshot failed auction=%s", self.rt_auction_id)
-            await self._error(ServerError("잠시 후 다시 시도해 주세요."), request_id)
+            await self.send_error(ServerError("잠시 후 다시 시도해 주세요."), request_id)
             return
         if state is None:  # hidden or deleted since
-            await self._error(AuctionNotFound(), request_id)
+            await self.send_error(AuctionNotFound(), request_id)
             await self.close(CLOSE_NOT_FOUND)
             return
         if self._ack_state is not None and self._ack_state["seq"] > state["seq"]:
@@ -227,7 +188,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _recheck(self) -> None:
         try:
-            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+            await self.check_session()
         except (LoginRequired, AccountSuspended) as refusal:
             self._revoked = refusal
         except Exception:
@@ -241,35 +202,22 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     # --- frames --------------------------------------------------------------------------------
 
-    async def websocket_receive(self, message):
-        if not self.rt_ready:
-            return  # refused or closing
-        if not self._frames.take():
-            await self._error(RateLimited("메시지를 너무 자주 보내고 있어요. 잠시 후 다시 시도해 주세요."), None)
-            return
-        try:
-            request = parse_frame(message.get("text"), message.get("bytes"))
-        except FrameRejected as rejected:
-            await self._error(rejected.error, rejected.request_id)
-            return
-        try:
-            if request.type == "sync":
-                await self._handle_sync(request)
-            elif request.type == "bid":
-                await self._bid(request)
-            elif request.type == "buy_now":
-                await self._buy_now(request)
-        except DomainError as exc:
-            await self._error(exc, request.request_id)
-        except Exception:
-            logger.exception(
-                "realtime: %s failed auction=%s user=%s", request.type, self.rt_auction_id, self.rt_user_id
-            )
-            await self._error(ServerError(), request.request_id)
+    def parse_request(self, message: dict) -> ClientRequest:
+        return parse_frame(message.get("text"), message.get("bytes"))
+
+    async def handle_request(self, request: ClientRequest) -> None:
+        if request.type == "sync":
+            await self._handle_sync(request)
+        elif request.type == "bid":
+            await self._bid(request)
+        elif request.type == "buy_now":
+            await self._buy_now(request)
+
+    def describe(self) -> str:
+        return f"auction={self.rt_auction_id} user={self.rt_user_id}"
 
     async def _handle_sync(self, request: ClientRequest) -> None:
-        if not self._syncs.take():
-            raise RateLimited("동기화 요청이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
+        self.take_sync()
         if request.seq is not None:
             logger.debug("realtime: sync from seq=%s auction=%s", request.seq, self.rt_auction_id)
         await self._send_snapshot(request_id=request.request_id, fresh=True)
@@ -297,15 +245,11 @@ class AuctionConsumer(AsyncWebsocketConsumer):
         if now - self._session_checked_at < realtime_setting("SESSION_CHECK_S", 1.0):
             return
         try:
-            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+            await self.check_session()
         except (LoginRequired, AccountSuspended) as refusal:
             self._revoked = refusal  # personal delivery ends too
             raise
         self._session_checked_at = now
-
-    def _session_key(self) -> str | None:
-        session = self.scope.get("session")
-        return getattr(session, "session_key", None) if session is not None else None
 
     async def _bid(self, request: ClientRequest) -> None:
         await self._money_gate()
@@ -317,11 +261,11 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             # this request id was used before (then the service replays the first outcome).
             # Who first: the session may have ended with no announcement (Redis down).
             await self._session_recent()
-            seen = await _money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
+            seen = await money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
             if not seen:
                 raise too_low
         _remember_request(self.rt_user_id, request.request_id)
-        result = await _money_call(_place_bid)(
+        result = await money_call(_place_bid)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
             auction_id=self.rt_auction_id,
@@ -354,7 +298,7 @@ class AuctionConsumer(AsyncWebsocketConsumer):
 
     async def _buy_now(self, request: ClientRequest) -> None:
         await self._money_gate()
-        result = await _money_call(_buy_now)(
+        result = await money_call(_buy_now)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
             auction_id=self.rt_auction_id,
@@ -374,12 +318,8 @@ class AuctionConsumer(AsyncWebsocketConsumer):
             self._ack_state = state
         await self.send_json({"type": "ack", "request_id": request.request_id, **fields, "state": state})
 
-    async def _error(self, error: DomainError, request_id: str | None) -> None:
-        payload = {"type": "error", "request_id": request_id, "code": error.code, "message": error.message}
-        for key, value in error.details.items():
-            if key not in payload:
-                payload[key] = value
-        await self.send_json(payload)
+    async def send_error(self, error: DomainError, request_id: str | None) -> None:
+        await self.send_json(self.error_payload(error, request_id))
 
 
 class NotFoundConsumer(AsyncWebsocketConsumer):

@@ -11,32 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from auctions.images import MAX_PHOTOS
 from auctions.models import Auction, Report
-from neighborbid.errors import InvalidAmount
-from wallets.amounts import parse_won
-
-AMOUNT_HELP = _("숫자만 입력해 주세요. 예: 12,000")
-
-
-class WonField(forms.CharField):
-    """A whole-won amount: "12000", "12,000" or "12,000원". Floats, negatives, text → error."""
-
-    default_error_messages = {
-        "invalid_amount": _("금액은 1원 이상의 정수(원)로 입력해 주세요. 예: 12,000"),
-    }
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "numeric", "autocomplete": "off", "placeholder": "0", "maxlength": "20"})
-        return attrs
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value in self.empty_values:
-            return None
-        try:
-            return parse_won(value)
-        except InvalidAmount as exc:
-            raise forms.ValidationError(self.error_messages["invalid_amount"], code="invalid_amount") from exc
+from wallets.forms import AMOUNT_HELP, WonField
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from django.db.models.expressions import RawSQL
 
     from accounts.models import User
-    from auctions.models import AuctionPhoto, Notification
+    from auctions.models import AuctionPhoto
+    from notifications.models import Notification
 
 RECENT_BIDS = 5
 
@@ -370,13 +371,13 @@ def user_won(*, user_id: int) -> QuerySet[Auction]:
 
 
 def unread_notification_count(*, user_id: int) -> int:
-    from auctions.models import Notification
+    from notifications.models import Notification
 
     return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
 
 
 def user_notifications(*, user_id: int) -> QuerySet[Notification]:
-    from auctions.models import Notification
+    from notifications.models import Notification
 
     return Notification.objects.filter(user_id=user_id).select_related("auction").order_by("-id")
 

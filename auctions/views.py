@@ -518,7 +518,7 @@ def notifications(request):
 @login_required
 @require_POST
 def notification_read(request, pk: int):
-    from auctions.models import Notification
+    from notifications.models import Notification
 
     # Authorisation at the door: someone else's notification is simply not found.
     if not Notification.objects.filter(pk=pk, user_id=request.user.pk).exists():

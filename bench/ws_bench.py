@@ -432,8 +432,8 @@ async def deliver(auction_id: int, rate: float, stop_at: float) -> int:
     import redis.asyncio as aioredis
     from asgiref.sync import sync_to_async
 
-    from auctions.realtime.hub import load_public_state
     from neighborbid import bus
+    from realtime.hub import load_public_state
 
     state = await sync_to_async(load_public_state)(auction_id)
     client = aioredis.Redis.from_url(REDIS)

@@ -5,7 +5,7 @@ the session re-read on every write (accounts.selectors.session_user), strict fra
 (chat.frames), one service call per request and exactly one `ack` or `error` for it.
 
 Delivery: the services publish each committed message to both participants' personal
-channels; the process's hub (auctions.realtime.hub, its chat registry) hands those events to
+channels; the process's hub (realtime.hub, its chat registry) hands those events to
 this user's chat sockets of this room. Each socket keeps the last `seq` it gave its client and
 a small buffer of messages that arrived ahead of a gap: a gap (an event lost while Redis was
 away, or two processes' publishes crossing) is filled from the database before anything after
@@ -17,16 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.selectors import session_user
-from auctions.consumers import _money_call
-from auctions.realtime.frames import FrameRejected
-from auctions.realtime.hub import get_hub, realtime_setting
 from chat import services
 from chat.frames import ChatRequest, parse_chat_frame
 from chat.selectors import room_messages_after, room_participant, room_role, unread_chat_count
@@ -37,9 +32,11 @@ from neighborbid.errors import (
     DomainError,
     LoginRequired,
     RateLimited,
-    ServerError,
 )
-from neighborbid.ratelimit import LocalBucket, rate_limit_take_local
+from neighborbid.ratelimit import rate_limit_take_local
+from realtime.config import realtime_setting
+from realtime.consumers import LiveConsumer, money_call
+from realtime.hub import get_hub
 
 logger = logging.getLogger("neighborbid.chat")
 
@@ -92,23 +89,12 @@ def _read(*, session_key, user_id: int, room_id: int, seq: int) -> tuple[int, in
     return mark, unread_chat_count(user_id=user.pk)
 
 
-def _check_session(*, session_key, user_id: int) -> None:
-    session_user(session_key=session_key, user_id=user_id)
-
-
-class ChatConsumer(AsyncWebsocketConsumer):
-    channel_layer_alias = "__no_channel_layer__"
+class ChatConsumer(LiveConsumer):
+    log_prefix = "chat"
+    rt_logger = logger
 
     rt_room_id: int | None = None
-    rt_user_id: int | None = None
-    rt_ready = False
     rt_seq: int | None = None  # the last message seq this client has (None until its first sync)
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     # --- connect / disconnect ----------------------------------------------------------------
 
@@ -120,11 +106,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._refetch = False
         self._outbox: asyncio.Queue = asyncio.Queue()
         self._writer: asyncio.Task | None = None
-        self._frames = LocalBucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
-        self._syncs = LocalBucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
+        self.setup_limits()
         if user is None or not user.is_authenticated:
-            await self.accept()
-            await self.close(CLOSE_LOGIN)
+            await self.refuse(CLOSE_LOGIN)
             return
         self.rt_user_id = user.pk
         hub = get_hub()
@@ -135,13 +119,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
         except (LoginRequired, AccountSuspended, ChatNotFound) as refusal:
             code = {"login_required": CLOSE_LOGIN, "suspended": CLOSE_FORBIDDEN}.get(refusal.code, CLOSE_NOT_FOUND)
-            await self.accept()
-            await self.close(code)
+            await self.refuse(code)
             return
         except Exception:
             logger.exception("chat: connect failed room=%s", room_id)
-            await self.accept()
-            await self.close(CLOSE_SERVER_ERROR)
+            await self.refuse(CLOSE_SERVER_ERROR)
             return
         await self.accept()
         self.rt_room_id = room_id
@@ -157,10 +139,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self._writer is not None:
             self._writer.cancel()
         raise StopConsumer()
-
-    def _session_key(self) -> str | None:
-        session = self.scope.get("session")
-        return getattr(session, "session_key", None) if session is not None else None
 
     # --- writing to the client (one writer: frames leave in the order they were emitted) -------
 
@@ -215,7 +193,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _recheck(self) -> None:
         try:
-            await _money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+            await self.check_session()
         except (LoginRequired, AccountSuspended):
             self._emit_close(CLOSE_LOGIN)
         except Exception:
@@ -283,33 +261,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # --- frames -----------------------------------------------------------------------------
 
-    async def websocket_receive(self, message):
-        if not self.rt_ready:
-            return
-        if not self._frames.take():
-            await self._error(RateLimited("메시지를 너무 자주 보내고 있어요. 잠시 후 다시 시도해 주세요."), None)
-            return
-        try:
-            request = parse_chat_frame(message.get("text"))
-        except FrameRejected as rejected:
-            await self._error(rejected.error, rejected.request_id)
-            return
-        try:
-            if request.type == "sync":
-                await self._handle_sync(request)
-            elif request.type == "send":
-                await self._send_message(request)
-            elif request.type == "read":
-                await self._mark_read(request)
-        except DomainError as exc:
-            await self._error(exc, request.request_id)
-        except Exception:
-            logger.exception("chat: %s failed room=%s user=%s", request.type, self.rt_room_id, self.rt_user_id)
-            await self._error(ServerError(), request.request_id)
+    def parse_request(self, message: dict) -> ChatRequest:
+        return parse_chat_frame(message.get("text"))
+
+    async def handle_request(self, request: ChatRequest) -> None:
+        if request.type == "sync":
+            await self._handle_sync(request)
+        elif request.type == "send":
+            await self._send_message(request)
+        elif request.type == "read":
+            await self._mark_read(request)
+
+    def describe(self) -> str:
+        return f"room={self.rt_room_id} user={self.rt_user_id}"
 
     async def _handle_sync(self, request: ChatRequest) -> None:
-        if not self._syncs.take():
-            raise RateLimited("동기화 요청이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
+        self.take_sync()
         after = request.seq or 0
         self._fetching += 1
         try:
@@ -331,7 +298,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         if not allowed:
             raise RateLimited("메시지를 너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.")
-        result, payload = await _money_call(_send)(
+        result, payload = await money_call(_send)(
             session_key=self._session_key(),
             user_id=self.rt_user_id,
             room_id=self.rt_room_id,
@@ -351,16 +318,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._offer([payload])
 
     async def _mark_read(self, request: ChatRequest) -> None:
-        mark, total = await _money_call(_read)(
+        mark, total = await money_call(_read)(
             session_key=self._session_key(), user_id=self.rt_user_id, room_id=self.rt_room_id, seq=request.seq
         )
         # The header badge, without a page's HTTP re-check after each message it showed.
         self._emit({"type": "unread", "room_id": self.rt_room_id, "seq": mark, "total": total})
 
-    async def _error(self, error: DomainError, request_id: str | None) -> None:
-        payload = {"type": "error", "request_id": request_id, "code": error.code, "message": error.message}
-        for key, value in error.details.items():
-            payload.setdefault(key, value)
-        self._emit(payload)
+    async def send_error(self, error: DomainError, request_id: str | None) -> None:
+        self._emit(self.error_payload(error, request_id))
         if error.code == "chat_not_found":
             self._emit_close(CLOSE_NOT_FOUND)

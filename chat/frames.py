@@ -1,5 +1,5 @@
 """Strict parsing of chat client frames (docs/protocol.md, "Chat"), by the same rules as the
-auction door (auctions.realtime.frames): one JSON object, no NaN/Infinity, no duplicate keys,
+auction door (realtime.frames): one JSON object, no NaN/Infinity, no duplicate keys,
 an allow-list of types with exact field sets, typed values only."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from auctions.realtime.frames import FrameRejected, _no_constants, _no_duplicates, valid_request_id
 from chat.models import TEXT_MAX
 from neighborbid.errors import BadFrame, FrameTooLarge, InvalidMessage, InvalidRequest, UnknownType
+from realtime.frames import FrameRejected, no_constants, no_duplicates, valid_request_id
 
 # 1,000 characters of text, each possibly written as a 6-character \uXXXX escape, plus the rest.
 MAX_FRAME_CHARS = 6 * TEXT_MAX + 512
@@ -36,7 +36,7 @@ def parse_chat_frame(text: str | None) -> ChatRequest:
     if len(text) > MAX_FRAME_CHARS:
         raise FrameRejected(FrameTooLarge(f"메시지가 너무 커요. ({MAX_FRAME_CHARS:,}자 이하)"))
     try:
-        data = json.loads(text, parse_constant=_no_constants, parse_float=Decimal, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, parse_constant=no_constants, parse_float=Decimal, object_pairs_hook=no_duplicates)
     except (ValueError, RecursionError):
         raise FrameRejected(BadFrame()) from None
     if not isinstance(data, dict):

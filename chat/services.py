@@ -17,10 +17,14 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
+from django.core.files import File
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -28,8 +32,7 @@ from django.utils import timezone
 from accounts.models import Neighbourhood, User
 from accounts.selectors import access_staff, access_user
 from auctions.events import send_user_event_on_commit, send_user_events_on_commit
-from auctions.models import Auction, Notification
-from auctions.services.engagement import notification_create
+from auctions.models import Auction
 from chat.locks import LockedRoom, room_lock
 from chat.models import QUESTION_MAX, TEXT_MAX, Answer, Block, ChatReport, Message, MessageHide, Question, Room
 from chat.selectors import message_payload
@@ -43,6 +46,11 @@ from neighborbid.errors import (
     PermissionDenied,
     QuestionNotFound,
 )
+from notifications.models import Notification
+from notifications.services import notification_create
+
+if TYPE_CHECKING:
+    from trades.models import Trade
 
 logger = logging.getLogger("neighborbid.chat")
 
@@ -141,7 +149,7 @@ def question_answer(*, actor: User, question_id: int, text: str) -> Answer:
 # --- the room of a trade ------------------------------------------------------------------------
 
 
-def chat_room_open_for_trade(*, trade) -> Room:
+def chat_room_open_for_trade(*, trade: Trade) -> Room:
     """The trade's private room. Called by trades.services.trade_open inside the sale's
     transaction; idempotent (also opens, lazily, the room of a trade from before chat)."""
     room = Room.objects.filter(trade_id=trade.pk).first()
@@ -188,7 +196,7 @@ def _locked_room(room_id: int, user: User, *, client_id: str = "") -> LockedRoom
     return locked
 
 
-def _publish(room: Room, event: dict) -> None:
+def _publish(room: Room, event: dict[str, Any]) -> None:
     send_user_events_on_commit(user_ids=[room.buyer_id, room.seller_id], event=event)
 
 
@@ -199,7 +207,7 @@ _MESSAGE_COLUMNS = [str(f.column) for f in _MESSAGE_FIELDS]
 _ROOM_COLUMN = {f.name: str(f.column) for f in Room._meta.concrete_fields}
 
 
-def _write_message(message: Message, *, room_id: int, updates: dict) -> None:
+def _write_message(message: Message, *, room_id: int, updates: dict[str, Any]) -> None:
     """Insert the message and move the room's counters. On PostgreSQL one statement (a
     data-modifying CTE: the insert, then the room's update; like `update()`, it sends no
     pre_save/post_save signals, and nothing listens for Message's); elsewhere the ORM's two."""
@@ -223,12 +231,12 @@ def _write_message(message: Message, *, room_id: int, updates: dict) -> None:
     message._state.db = connection.alias
 
 
-def _append(room: Room, *, sender: User | None, now: datetime, **fields) -> Message:
+def _append(room: Room, *, sender: User | None, now: datetime, **fields: Any) -> Message:
     """Number and write one message in a locked room, mark it read for its sender, and
     announce it to both sides after commit."""
     room.seq += 1
     message = Message(room=room, seq=room.seq, sender=sender, **fields)
-    updates: dict = {"seq": room.seq, "last_message_at": now}
+    updates: dict[str, Any] = {"seq": room.seq, "last_message_at": now}
     if sender is not None:
         read_field = "buyer_read_seq" if sender.pk == room.buyer_id else "seller_read_seq"
         updates[read_field] = room.seq
@@ -267,7 +275,13 @@ def _twin(error: IntegrityError, *, room_id: int, user: User, client_id: str) ->
     return SendResult(twin, True, twin.warning)
 
 
-def message_send(*, actor: User, room_id: int, text: str, client_id: str | None = None) -> SendResult:
+def message_send(
+    *,
+    actor: User,
+    room_id: int,
+    text: str,
+    client_id: str | None = None,
+) -> SendResult:
     """A text message from one side of the room. The same `client_id` again returns the first
     message (a resend after a lost answer sends nothing twice). A phone or account number
     only sets the gentle warning."""
@@ -295,7 +309,9 @@ def message_send(*, actor: User, room_id: int, text: str, client_id: str | None 
     return SendResult(message, False, warning)
 
 
-def message_send_photo(*, actor: User, room_id: int, upload, client_id: str | None = None) -> SendResult:
+def message_send_photo(
+    *, actor: User, room_id: int, upload: UploadedFile[Any], client_id: str | None = None
+) -> SendResult:
     """A photo, through the listing photos' pipeline: checked and resized before the lock, the
     files written after commit (the row names them)."""
     from auctions.images import process_upload
@@ -326,7 +342,7 @@ def message_send_photo(*, actor: User, room_id: int, upload, client_id: str | No
     return SendResult(message, False, False)
 
 
-def _write_files(files: list) -> None:
+def _write_files(files: Sequence[tuple[str, File[Any]]]) -> None:
     for name, content in files:
         stored = default_storage.save(name, content)
         if stored != name:  # random names: never expected
@@ -450,7 +466,7 @@ def room_mark_read(*, actor: User, room_id: int, seq: int) -> int:
         if room is None or user.pk not in (room.buyer_id, room.seller_id):
             raise ChatNotFound()
         return room.buyer_read_seq if user.pk == room.buyer_id else room.seller_read_seq
-    buyer_id, seller_id, buyer_mark, seller_mark = row
+    buyer_id, seller_id, buyer_mark, seller_mark = cast(tuple[int, int, int, int], row)
     role, mark, other_id = (
         ("buyer", buyer_mark, seller_id) if user.pk == buyer_id else ("seller", seller_mark, buyer_id)
     )

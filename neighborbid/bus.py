@@ -2,7 +2,7 @@
 
 With REDIS_URL: one Redis PUBLISH per event and channel (a small JSON text, serialized once;
 several channels go in one pipeline), so every server process that subscribed (see
-auctions.realtime) hears it. Without REDIS_URL (the embedded default): an in-process bus, so
+realtime) hears it. Without REDIS_URL (the embedded default): an in-process bus, so
 one dev server still works live.
 
 Publishing never raises: money never depends on the bus. A lost event is recovered by the

@@ -152,7 +152,7 @@ class TradeStateError(DomainError):
     http_status = 409
 
 
-# --- the live door's own refusals (auctions.realtime.frames, auctions.consumers) ------------
+# --- the live door's own refusals (realtime.frames, auctions.consumers) ------------
 
 
 class BadFrame(DomainError):

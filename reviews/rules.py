@@ -94,7 +94,7 @@ def review_delta(*, rating: str, tags: Iterable[str]) -> float:
 def recency_weight(*, created_at: datetime, now: datetime) -> float:
     """1 for a review written now, halving every HALF_LIFE_DAYS (a future time counts as now)."""
     age_days = max(0.0, (now - created_at).total_seconds() / 86400.0)
-    return 0.5 ** (age_days / HALF_LIFE_DAYS)
+    return float(0.5 ** (age_days / HALF_LIFE_DAYS))
 
 
 @dataclass(frozen=True)

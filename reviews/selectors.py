@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from reviews import rules
 from reviews.models import Review
+
+if TYPE_CHECKING:
+    from auctions.models import Auction
 from trades.models import Trade
 
 # Trades whose two sides may review each other: the goods changed hands (구매확정, or a
@@ -101,7 +106,7 @@ def user_review_texts(*, user_id: int) -> QuerySet[Review]:
     )
 
 
-def user_public_listings(*, user_id: int, ended: bool, limit: int = 12) -> list:
+def user_public_listings(*, user_id: int, ended: bool, limit: int = 12) -> list[Auction]:
     """A user's visible listings: live ones (open or scheduled) or ended ones, newest first."""
     from auctions.models import Auction
     from auctions.selectors import user_listings
@@ -111,7 +116,7 @@ def user_public_listings(*, user_id: int, ended: bool, limit: int = 12) -> list:
     return list(qs[:limit])
 
 
-def review_edit_deadline(review: Review):
+def review_edit_deadline(review: Review) -> datetime:
     """Until when the reviewer may change `review` (REVIEW_EDIT_DAYS after writing it)."""
     from datetime import timedelta
 

@@ -69,25 +69,6 @@ def user_temperature_recompute(*, user_id: int) -> None:
     user_temperature_set(user_id=user_id, temperature=temperature)
 
 
-def review_request_notify(*, trade: Trade) -> None:
-    """Ask both sides of a trade that just completed for a review ("거래 후기를 남겨 주세요"),
-    in the caller's transaction (the trade services call this when a trade becomes
-    reviewable: 구매확정, automatic completion, or a dispute released to the seller)."""
-    from django.urls import reverse
-
-    from auctions.models import Notification
-    from auctions.services import notification_create
-
-    auction = trade.auction  # the trade services have it loaded already
-    notification_create(
-        user_ids=sorted({trade.buyer_id, trade.seller_id}),
-        kind=Notification.Kind.TRADE_COMPLETED,
-        auction=auction,
-        message=f"'{auction.title}' 거래가 끝났어요. 거래 후기를 남겨 주세요.",
-        extra={"trade_id": trade.pk, "review_url": reverse("reviews:review", args=[trade.pk])},
-    )
-
-
 def review_create(*, trade_id: int, actor: User, rating: str, tags: Iterable[str], text: str = "") -> Review:
     """The buyer or the seller of a completed trade reviews the other side, once.
 

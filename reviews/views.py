@@ -91,7 +91,7 @@ def review_form(request, trade_id: int):
         "trade": trade,
         "other": other,
         "existing": existing,
-        "can_edit": existing is None or timezone.now() <= deadline,
+        "can_edit": deadline is None or timezone.now() <= deadline,
         "deadline": deadline,
         "reviewable": trade.status in selectors.REVIEWABLE_STATUSES,
         "form": form,

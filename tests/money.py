@@ -4,7 +4,8 @@ action can be shown to have changed nothing."""
 from __future__ import annotations
 
 from auctions.audit import audit_ledger
-from auctions.models import Auction, Bid, Notification
+from auctions.models import Auction, Bid
+from notifications.models import Notification
 from trades.models import Trade
 from wallets.models import LedgerEntry, Wallet
 

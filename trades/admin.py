@@ -7,8 +7,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
-from auctions.admin import ReadOnlyAdminMixin
 from neighborbid.admin_actions import ReasonForm, form_action
+from neighborbid.admin_readonly import ReadOnlyAdminMixin
 from trades.models import Trade, TradeDisputePhoto
 from trades.services import trade_dispute_resolve
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest
+
 from trades.selectors import trades_needing_action_count
 
 
-def header(request) -> dict:
+def header(request: HttpRequest) -> dict[str, int]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"trades_todo": 0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -23,11 +25,11 @@ class MultipleFileField(forms.FileField):
     """Several files in one input (Django's documented pattern); the images are checked by
     the service (auctions.images.process_upload)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
         super().__init__(*args, **kwargs)
 
-    def clean(self, data, initial=None):
+    def clean(self, data: Any, initial: Any = None) -> Any:
         single = super().clean
         if isinstance(data, (list, tuple)):
             return [single(item, initial) for item in data]

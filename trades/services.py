@@ -22,25 +22,33 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import access_staff, access_user
-from auctions.models import Auction, Notification
-from auctions.services.engagement import notification_create
+from auctions.models import Auction
 from neighborbid.errors import InvalidAmount, InvalidRequest, PermissionDenied, TradeStateError
 from neighborbid.logs import money_action
-from reviews.services import review_request_notify
+from notifications.models import Notification
+from notifications.services import notification_create
 from trades.locks import trade_lock
 from trades.models import Trade, TradeDisputePhoto, dispute_photo_path
 from wallets.locks import wallets_lock
 from wallets.models import Wallet
 from wallets.services import Move, wallet_moves_apply
+
+if TYPE_CHECKING:
+    from auctions.images import NamedContentFile
 
 logger = logging.getLogger("neighborbid.trades")
 Status = Trade.Status
@@ -100,7 +108,7 @@ def _wallets(trade: Trade) -> dict[int, Wallet]:
     return wallets_lock(user_ids=[trade.buyer_id, trade.seller_id])
 
 
-def _refuse_unless(trade: Trade, allowed: tuple, message: str) -> None:
+def _refuse_unless(trade: Trade, allowed: tuple[str, ...], message: str) -> None:
     if trade.status not in allowed:
         raise TradeStateError(f"{message} (지금 상태: {trade.get_status_display()})", status=trade.status)
 
@@ -120,7 +128,22 @@ def _release(trade: Trade, *, now: datetime, status: str, staff: User | None = N
     trade.status, trade.seller_payout, trade.buyer_refund = status, trade.amount, 0
     trade.completed_at = now if status == Status.COMPLETED else trade.completed_at
     trade.auto_release_at = None
-    review_request_notify(trade=trade)  # reviews: "거래 후기를 남겨 주세요" to both sides
+    _review_request_notify(trade=trade)  # "거래 후기를 남겨 주세요" to both sides
+
+
+def _review_request_notify(*, trade: Trade) -> None:
+    """Ask both sides of a trade that just completed for a review ("거래 후기를 남겨 주세요"),
+    in the caller's transaction (a trade becomes reviewable on 구매확정, automatic completion,
+    or a dispute released to the seller). The trade services own it; the link points at the
+    reviews page (a URL, not an import of the reviews services)."""
+    auction = trade.auction  # loaded already
+    notification_create(
+        user_ids=sorted({trade.buyer_id, trade.seller_id}),
+        kind=Notification.Kind.TRADE_COMPLETED,
+        auction=auction,
+        message=f"'{auction.title}' 거래가 끝났어요. 거래 후기를 남겨 주세요.",
+        extra={"trade_id": trade.pk, "review_url": reverse("reviews:review", args=[trade.pk])},
+    )
 
 
 def _refund(trade: Trade, *, now: datetime, staff: User | None = None, memo: str = "") -> None:
@@ -283,7 +306,7 @@ def trade_confirm(*, trade_id: int, actor: User) -> Trade:
     return trade
 
 
-def _dispute_photos(photos) -> list:
+def _dispute_photos(photos: Iterable[UploadedFile[Any]] | None) -> list[NamedContentFile]:
     from auctions.images import process_upload
 
     photos = list(photos or [])
@@ -294,7 +317,9 @@ def _dispute_photos(photos) -> list:
 
 
 @money_action("trade_dispute")
-def trade_dispute_open(*, trade_id: int, actor: User, reason: str, photos=()) -> Trade:
+def trade_dispute_open(
+    *, trade_id: int, actor: User, reason: str, photos: Iterable[UploadedFile[Any]] | None = ()
+) -> Trade:
     """The buyer opens a dispute (until completion): the automatic release stops and a
     moderator decides. Photos are processed before the lock; their files are written after
     commit (the rows are written with the dispute)."""
@@ -332,7 +357,7 @@ def trade_dispute_open(*, trade_id: int, actor: User, reason: str, photos=()) ->
     return trade
 
 
-def _write_files(files: list) -> None:
+def _write_files(files: Sequence[tuple[str, File[Any]]]) -> None:
     for name, content in files:
         stored = default_storage.save(name, content)
         if stored != name:  # uuid names: never expected

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from neighborbid.admin_actions import form_action
+from neighborbid.admin_readonly import ReadOnlyAdminMixin
 from neighborbid.errors import InvalidAmount
 from wallets.amounts import parse_signed_won
 from wallets.models import LedgerEntry, Wallet
@@ -22,17 +23,6 @@ from wallets.services import wallet_adjust
 
 if TYPE_CHECKING:
     from neighborbid.http import AuthenticatedHttpRequest
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 class CorrectionForm(forms.Form):

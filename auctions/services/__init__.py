@@ -6,7 +6,7 @@ One module per capability (docs/architecture.md has the map):
 - `bidding`     bid and buy-now: the only ways money enters escrow for an auction
 - `lifecycle`   open, settle, cancel, end early, warn watchers (the worker, the seller)
 - `moderation`  hide listings, hide a suspended seller's listings (moderators)
-- `engagement`  watch, notifications, reports
+- `engagement`  watch, reading notifications, reports (notifications.services writes them)
 - `_base`       shared guards and the one plain-SQL write of a locked auction (private)
 
 Each write is one `transaction.atomic()`: lock the auction (auctions.locks), then the wallets
@@ -19,7 +19,6 @@ services` / `from auctions.services import bid_place`.
 from auctions.services._base import check_local_eligibility
 from auctions.services.bidding import BidResult, PurchaseResult, auction_buy_now, bid_place
 from auctions.services.engagement import (
-    notification_create,
     notification_mark_read,
     report_create,
     report_resolve,
@@ -62,7 +61,6 @@ __all__ = [
     "auction_update",
     "bid_place",
     "check_local_eligibility",
-    "notification_create",
     "notification_mark_read",
     "report_create",
     "report_resolve",

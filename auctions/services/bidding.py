@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.selectors import access_user
 from auctions.events import send_user_event_on_commit
 from auctions.locks import auction_lock, auction_row_lock
-from auctions.models import Auction, Bid, Notification
+from auctions.models import Auction, Bid
 from auctions.rules import RAISE, ProxyOutcome, mask_name, proxy_bid, soft_close_end, sure_loser_minimum
 from auctions.selectors import RECENT_BIDS, PublicState, auction_min_next_bid, auction_public_state
 from auctions.services._base import (
@@ -31,7 +31,6 @@ from auctions.services._base import (
     leader_hold,
     publish_state,
 )
-from auctions.services.engagement import notify
 from neighborbid.errors import (
     AuctionNotFound,
     BidTooLow,
@@ -45,6 +44,8 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from neighborbid.logs import money_action
+from notifications.models import Notification
+from notifications.services import notify
 from trades.services import trade_open
 from wallets.locks import wallet_rows_lock, wallets_lock
 from wallets.models import LedgerEntry

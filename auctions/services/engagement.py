@@ -1,4 +1,5 @@
-"""Watching (찜), notifications and reports: the small things users do around auctions."""
+"""Watching (찜), reading notifications and reports: the small things users do around auctions.
+(Notifications are written by notifications.services.notification_create.)"""
 
 from __future__ import annotations
 
@@ -9,38 +10,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import access_staff, access_user
-from auctions.events import send_user_event_on_commit
-from auctions.models import Auction, Notification, Report, Watch
+from auctions.models import Auction, Report, Watch
 from neighborbid.errors import AuctionNotOpen, InvalidRequest
+from notifications.models import Notification
 
 logger = logging.getLogger("neighborbid.money")
-
-
-def notification_create(
-    *,
-    user_ids: list[int],
-    kind: str,
-    message: str,
-    auction: Auction | None = None,
-    extra: dict[str, object] | None = None,
-) -> list[Notification]:
-    """Notification rows in the caller's transaction, and a personal push to each user after
-    commit. The only writer of Notification (other apps call this)."""
-    notes = Notification.objects.bulk_create(
-        [Notification(user_id=uid, kind=kind, auction=auction, message=message) for uid in user_ids]
-    )
-    for note in notes:
-        event = {"type": "notification", "kind": kind, "notification_id": note.pk, "message": message}
-        if auction is not None:
-            event["auction_id"] = auction.pk
-        send_user_event_on_commit(user_id=note.user_id, event={**event, **(extra or {})})
-    return notes
-
-
-def notify(
-    *, user_id: int, kind: str, auction: Auction | None, message: str, extra: dict[str, object] | None = None
-) -> None:
-    notification_create(user_ids=[user_id], kind=kind, auction=auction, message=message, extra=extra)
 
 
 def watch_toggle(*, actor: User, auction_id: int) -> bool:

@@ -13,11 +13,12 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import access_user
 from auctions.locks import auction_lock
-from auctions.models import Auction, Bid, Notification, Watch
+from auctions.models import Auction, Bid, Watch
 from auctions.services._base import MODERATE, Status, auction_write, leader_hold, publish_state
-from auctions.services.engagement import notification_create, notify
 from neighborbid.errors import AuctionNotOpen, HasBids, PermissionDenied
 from neighborbid.logs import money_action
+from notifications.models import Notification
+from notifications.services import notification_create, notify
 from trades.services import trade_open
 from wallets.locks import wallets_lock
 from wallets.services import Move, wallet_moves_apply

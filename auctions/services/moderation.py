@@ -29,9 +29,9 @@ def auction_hide(*, auction_id: int, staff_user: User, reason: str) -> Auction:
 
 
 def seller_listings_hide(*, seller_id: int, staff_user: User, reason: str) -> int:
-    """Part of a suspension (accounts.suspend_user): hide and refund every live listing of a
-    suspended seller, each in its own transaction (never many auction locks at once). Returns
-    how many were hidden; safe to run again."""
+    """Part of a suspension (accounts.services.user_suspend, through on_user_suspended): hide
+    and refund every live listing of a suspended seller, each in its own transaction (never
+    many auction locks at once). Returns how many were hidden; safe to run again."""
     user = access_staff(staff_user, perm="accounts.suspend_user")
     if not User.objects.filter(pk=seller_id, is_suspended=True).exists():
         raise InvalidRequest("이용 정지된 판매자의 경매만 한꺼번에 숨길 수 있어요.")
@@ -41,6 +41,12 @@ def seller_listings_hide(*, seller_id: int, staff_user: User, reason: str) -> in
         _hide(auction_id=auction_id, staff=user, reason=reason)
         hidden += 1
     return hidden
+
+
+def on_user_suspended(*, user_id: int, staff_user: User, reason: str, **kwargs: object) -> int:
+    """Receiver of accounts.signals.user_suspended (connected in AuctionsConfig.ready): the
+    suspended seller's live listings are hidden and refunded. Returns how many."""
+    return seller_listings_hide(seller_id=user_id, staff_user=staff_user, reason=f"판매자 이용 정지: {reason}")
 
 
 def _hide(*, auction_id: int, staff: User, reason: str) -> Auction:

@@ -6,8 +6,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import distance_km, neighbourhood_ids_within, user_location_verified
 from accounts.services import user_create, user_set_radius, user_suspend, user_unsuspend, user_verify_location
-from auctions.models import Notification
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
+from notifications.models import Notification
 from tests.factories import make_moderator, make_user, neighbourhood
 from wallets.models import Wallet
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from auctions.models import Auction, Bid, Notification
+from auctions.models import Auction, Bid
 from auctions.services import auction_cancel, bid_place
 from neighborbid.errors import (
     AccountSuspended,
@@ -23,6 +23,7 @@ from neighborbid.errors import (
     PermissionDenied,
     UseBuyNow,
 )
+from notifications.models import Notification
 from tests.factories import make_auction, make_user, neighbourhood, rid, set_end
 from tests.money import assert_books_balance, wallet_of, world
 from wallets.models import LedgerEntry

@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from auctions.models import Auction, Notification
+from auctions.models import Auction
 from auctions.services import auction_buy_now, bid_place
 from neighborbid.errors import AuctionNotOpen, BuyNowUnavailable, InsufficientFunds, NotEligible, OwnAuction
+from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid, set_end
 from tests.money import assert_books_balance, wallet_of, world
 from trades.models import Trade

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_suspend
-from auctions.models import Auction, Notification, Watch
+from auctions.models import Auction, Watch
 from auctions.services import (
     auction_cancel,
     auction_create,
@@ -29,6 +29,7 @@ from neighborbid.errors import (
     NotEligible,
     PermissionDenied,
 )
+from notifications.models import Notification
 from tests.factories import make_auction, make_moderator, make_user, rid, set_end
 from tests.money import assert_books_balance, wallet_of, world
 

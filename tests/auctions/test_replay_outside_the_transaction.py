@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from auctions.models import Notification
 from auctions.services import bid_place, bidding
 from neighborbid.errors import BidTooLow
+from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid
 
 pytestmark = pytest.mark.django_db(transaction=True)

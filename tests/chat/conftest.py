@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accounts.models import User
-from auctions.models import Notification
 from auctions.services import auction_buy_now
 from chat.models import Answer, Block, ChatReport, Message, MessageHide, Question, Room
+from notifications.models import Notification
 from tests import factories as f
 from trades.models import Trade
 

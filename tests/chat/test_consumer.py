@@ -12,9 +12,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from auctions.realtime import get_hub
 from chat import services
 from chat.models import Message, Room
+from realtime.hub import get_hub
 from tests import factories as f
 from tests.chat.conftest import make_sale
 from tests.realtime.conftest import ORIGIN, session_cookie

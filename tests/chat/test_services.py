@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from accounts.services import user_suspend
 from auctions.events import user_channel
-from auctions.models import Notification
 from chat import selectors, services
 from chat.models import ChatReport, Message, Room
 from neighborbid.errors import (
@@ -25,6 +24,7 @@ from neighborbid.errors import (
     InvalidRequest,
     PermissionDenied,
 )
+from notifications.models import Notification
 from tests import factories as f
 from tests.chat.conftest import chat_world, make_sale
 from tests.web.conftest import upload

@@ -10,8 +10,9 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.roles import MODERATOR_PERMISSIONS, MODERATORS
 from accounts.services import user_create
-from auctions.models import Auction, Notification, Report
+from auctions.models import Auction, Report
 from auctions.services import bid_place, report_create
+from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid
 from tests.money import assert_books_balance, wallet_of, world
 from wallets.models import LedgerEntry, Wallet

@@ -130,8 +130,8 @@ def test_a_bid_whose_connection_is_gone_is_a_503_and_changes_nothing():
 
 def test_an_idempotent_read_is_retried_once_on_a_fresh_connection():
     # given: the hub's state read, on a connection the server has just terminated
-    from auctions.realtime.hub import load_public_state
     from neighborbid.dbretry import read_with_retry
+    from realtime.hub import load_public_state
 
     auction = f.make_auction(is_national=True)
     terminate_my_own_session()

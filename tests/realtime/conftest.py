@@ -72,8 +72,8 @@ async def receive_all(communicator, types: set[str], *, timeout: float = 3.0) ->
 async def _realtime_cleanup():
     """Each test has its own event loop: stop that loop's hub and rate-limit client after it."""
     yield
-    from auctions.realtime import close_hub
     from neighborbid import ratelimit
+    from realtime.hub import close_hub
 
     await close_hub()
     for client in list(ratelimit._async_clients.values()):
@@ -91,7 +91,7 @@ def _close_db_pool_at_end(django_db_setup):
     yield
     from django.db import connections
 
-    from auctions import consumers
+    from realtime import consumers
 
     # Threads that ran database work keep their own Django connection: close them there.
     if consumers._money_executor is not None:

@@ -591,7 +591,7 @@ async def test_snapshot_is_never_older_than_what_the_socket_already_has():
 
 
 def test_frames_parse_json_strictly():
-    from auctions.realtime.frames import FrameRejected, parse_frame
+    from realtime.frames import FrameRejected, parse_frame
 
     assert parse_frame(json.dumps({"type": "bid", "amount": 12_000, "request_id": "a"})).amount == 12_000
     assert parse_frame('{"type": "sync"}').request_id is None

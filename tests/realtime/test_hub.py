@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from auctions.realtime.hub import Hub
 from neighborbid import bus
+from realtime.hub import Hub
 
 
 class FakeSocket:

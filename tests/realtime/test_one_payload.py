@@ -10,8 +10,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from auctions.realtime.hub import load_public_state
 from auctions.services import bid_place
+from realtime.hub import load_public_state
 from tests import factories as f
 from tests.realtime.conftest import open_socket
 

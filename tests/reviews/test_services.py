@@ -158,7 +158,7 @@ def test_one_reviewer_moves_a_user_once_across_many_trades():
 
 def test_a_completed_trade_asks_both_sides_for_a_review():
     # given a trade waiting for the buyer's 구매확정 (through the real trade services)
-    from auctions.models import Notification
+    from notifications.models import Notification
     from trades.services import trade_confirm, trade_mark_handed_over
 
     trade = sold_trade()

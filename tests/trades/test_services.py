@@ -14,7 +14,6 @@ from PIL import Image
 
 from accounts.services import user_suspend
 from auctions.images import InvalidImage
-from auctions.models import Notification
 from auctions.worker import worker_run_once
 from neighborbid.errors import (
     AccountSuspended,
@@ -25,6 +24,7 @@ from neighborbid.errors import (
     TradeNotFound,
     TradeStateError,
 )
+from notifications.models import Notification
 from tests.factories import make_moderator, make_user
 from tests.money import assert_books_balance, wallet_of, world
 from tests.trades.conftest import local_deal

@@ -83,7 +83,7 @@ def test_signed_amounts_refuse_the_rest(raw):
 
 def test_frames_take_only_json_integers():
     # JSON numbers are ASCII by grammar; a string amount (in any digits) is refused in a frame.
-    from auctions.realtime.frames import FrameRejected, parse_frame
+    from realtime.frames import FrameRejected, parse_frame
 
     assert parse_frame('{"type": "bid", "request_id": "r", "amount": 12000}').amount == 12000
     for amount in ['"12000"', '"١٢٠٠٠"', "١٢٠٠٠", "12000.0", "1.2e4"]:

@@ -12,9 +12,9 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from auctions.models import Notification
 from neighborbid import errors
 from neighborbid.korean import josa, particle
+from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid
 from tests.money import world
 from tests.web.conftest import follow_messages, signed_in

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from auctions.models import Notification
 from auctions.services import auction_settle, bid_place
+from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid, set_end
 from tests.money import wallet_of, world
 from tests.web.conftest import follow_messages, signed_in

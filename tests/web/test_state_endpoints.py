@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from auctions.models import Auction
 from auctions.selectors import auction_public_state
-from auctions.services import bid_place, notification_create
+from auctions.services import bid_place
+from notifications.services import notification_create
 from tests.factories import make_auction, make_user, rid
 from tests.web.conftest import signed_in
 

@@ -7,7 +7,7 @@ the client sees 1006 and, as docs/protocol.md tells it for 1006, reconnects — 
 keeps sending the same thing. Here the server process closes such a socket properly instead:
 close code 1009 with the reason "message too big", which the client must not retry as is.
 Frames over MAX_FRAME_CHARS but within the transport limit still get the `frame_too_large`
-error frame and the socket stays open (auctions.realtime.frames).
+error frame and the socket stays open (realtime.frames).
 
 Installed when this module is imported inside a Daphne process (auctions.consumers imports it;
 Daphne has loaded the application before it builds its WebSocket factory)."""

@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
-import random
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -43,6 +41,10 @@ from auctions.events import ended_event as ended_from_state  # noqa: F401  (the 
 from auctions.models import Auction
 from neighborbid import bus
 from neighborbid.dbretry import retrying
+from realtime.config import realtime_setting
+from realtime.feeds import _Feed, _Fetch
+from realtime.subscription import BusSubscriber
+from realtime.wire import _CLOSED, _PENDING, _SENT, _Text, resolve_out, write_frame, ws_frame  # noqa: F401
 
 if TYPE_CHECKING:
     from auctions.selectors import PublicState
@@ -51,10 +53,6 @@ logger = logging.getLogger("neighborbid.realtime")
 
 ENDED_STATUSES = tuple(str(status) for status in Auction.ENDED_STATUSES)
 BIGINT_MAX = 2**63 - 1
-
-
-def realtime_setting(name: str, default: Any) -> Any:
-    return getattr(settings, "REALTIME", {}).get(name, default)
 
 
 def load_public_state(auction_id: int) -> PublicState | None:
@@ -78,149 +76,7 @@ def load_public_state(auction_id: int) -> PublicState | None:
 FLUSH_YIELD_EVERY = 200  # sockets written between two yields to the event loop
 
 
-class _Feed:
-    """What this process knows about one locally watched auction."""
-
-    __slots__ = (
-        "since",
-        "seq",
-        "text",
-        "frame",
-        "state",
-        "sent_seq",
-        "tokens",
-        "tokens_at",
-        "timer",
-        "flushing",
-        "again",
-        "lagging",
-        "ended_seq",
-        "ended_text",
-        "ended_sent",
-    )
-
-    def __init__(self, since: float, burst: float) -> None:
-        self.since = since  # loop time when this process started tracking the auction
-        self.seq = -1  # newest state seen
-        self.text: str | None = None
-        self.frame: bytes | None = None  # `text` as one WebSocket frame, built at most once
-        self.state: dict | None = None
-        self.sent_seq = -1  # newest state written to the sockets
-        self.tokens = burst  # the auction's write budget (token bucket)
-        self.tokens_at = since
-        self.timer: asyncio.TimerHandle | None = None
-        self.flushing = False
-        self.again = False
-        self.lagging = False  # some socket skipped (its previous write unsent): catch it up
-        self.ended_seq = -1
-        self.ended_text: str | None = None
-        self.ended_sent = True
-
-
-class _Out:
-    """Where a socket's frames go. Under Daphne the ASGI send chain (Channels' session wrapper
-    → Daphne's handle_reply) ends at an autobahn protocol: frames are written to its transport
-    directly. Otherwise (tests' communicators, other servers) the innermost ASGI send, past
-    the session wrapper, which does nothing for `websocket.send` but look at the session."""
-
-    __slots__ = ("send", "proto")
-
-    def __init__(self, send, proto) -> None:
-        self.send = send
-        self.proto = proto
-
-
-def _innermost_send(send):
-    for _ in range(16):  # Channels' middlewares keep the next send as `real_send`
-        inner = getattr(getattr(send, "__self__", None), "real_send", None)
-        if inner is None:
-            break
-        send = inner
-    return send
-
-
-@functools.cache
-def _autobahn():
-    """(WebSocketServerProtocol, PreparedMessage, twisted tcp.Connection), or None."""
-    try:
-        from autobahn.websocket.protocol import PreparedMessage, WebSocketServerProtocol
-        from twisted.internet.tcp import Connection
-    except ImportError:  # pragma: no cover - daphne depends on both
-        return None
-    return WebSocketServerProtocol, PreparedMessage, Connection
-
-
-def resolve_out(sock) -> _Out:
-    send = _innermost_send(sock.base_send)
-    proto = None
-    if realtime_setting("DIRECT_WRITE", True) and isinstance(send, functools.partial) and send.args:
-        classes = _autobahn()
-        candidate = send.args[0]
-        if classes is not None and isinstance(candidate, classes[0]):
-            proto = candidate
-    return _Out(send, proto)
-
-
-def ws_frame(data: bytes) -> bytes:
-    """One unmasked, uncompressed text frame (autobahn's own framing, done once)."""
-    return _autobahn()[1](data, False, False, True).payloadHybi
-
-
-_SENT, _PENDING, _CLOSED = 0, 1, 2
-
-
-def write_frame(proto, frame: bytes, text: str, *, may_skip: bool) -> int:
-    """Write a prepared frame to an autobahn server protocol. `may_skip`: leave a socket whose
-    previous write is still unsent alone (_PENDING; it is caught up later with the newest state).
-
-    On a plain TCP transport with nothing buffered the frame goes to the kernel with one
-    send(); whatever the kernel does not take (and everything when something is buffered, so
-    the order on the wire is the order of the calls) goes through Twisted's own buffer."""
-    if proto.state != proto.STATE_OPEN:
-        return _CLOSED
-    transport = proto.transport
-    if proto.send_queue or proto._perMessageCompress is not None:
-        proto.sendMessage(text.encode(), False)  # autobahn's own path (chopped sends, compression)
-        return _SENT
-    buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-    if buffered:
-        if may_skip:
-            return _PENDING
-        transport.write(frame)
-        return _SENT
-    if not isinstance(transport, _autobahn()[2]) or transport.disconnecting or not transport.connected:
-        transport.write(frame)
-        return _SENT
-    try:
-        sent = transport.socket.send(frame)
-    except (BlockingIOError, InterruptedError):
-        sent = 0
-    except OSError:
-        transport.write(frame)  # Twisted notices the lost connection itself
-        return _SENT
-    if sent < len(frame):
-        transport.write(frame[sent:])
-    return _SENT
-
-
-class _Text:
-    """A one-off text (ended, notification) with its frame, built at most once."""
-
-    __slots__ = ("text", "frame", "lagging")
-
-    def __init__(self, text: str) -> None:
-        self.text, self.frame, self.lagging = text, None, False
-
-
-class _Fetch:
-    __slots__ = ("task", "started")
-
-    def __init__(self, task: asyncio.Task, started: float) -> None:
-        self.task = task
-        self.started = started
-
-
-class Hub:
+class Hub(BusSubscriber):
     """One per event loop (per server process). Sockets are objects with the attributes
     `rt_auction_id`, `rt_user_id`, `rt_last_seq`, `rt_ready` and an ASGI `base_send`."""
 
@@ -437,65 +293,6 @@ class Hub:
             if state is not None:
                 self.offer_state(auction_id, state)
 
-    # --- incoming events -----------------------------------------------------------------
-
-    def _local_listener(self, channel: str, data: str) -> None:
-        """bus listener (no REDIS_URL): called on whatever thread committed."""
-        try:
-            self.loop.call_soon_threadsafe(self.on_message, channel, data)
-        except RuntimeError:  # the loop is closed
-            pass
-
-    def on_message(self, channel, data) -> None:
-        if isinstance(channel, bytes):
-            channel = channel.decode()
-        if channel.startswith(self.auction_prefix):
-            try:
-                auction_id = int(channel[len(self.auction_prefix) :])
-            except ValueError:
-                return
-            if auction_id not in self.feeds:
-                return  # nobody in this process watches it: drop before parsing
-            event = self._decode(data)
-            if event is not None:
-                self._on_auction_event(auction_id, event, data if isinstance(data, str) else data.decode())
-        elif channel.startswith(self.user_prefix):
-            try:
-                user_id = int(channel[len(self.user_prefix) :])
-            except ValueError:
-                return
-            group = self.users.get(user_id)
-            chats = self.chat_users.get(user_id)
-            if not group and not chats:
-                return
-            event = self._decode(data)
-            if event is None:
-                return
-            kind = event.get("type")
-            if isinstance(kind, str) and kind.startswith("chat."):
-                if chats:
-                    self._chat_event(user_id, event)
-                return
-            if kind == "session_recheck":
-                for sock in [*(group or ()), *(chats or ())]:
-                    sock.rt_session_recheck()
-                return
-            if not group:
-                return
-            if event.get("type") != "notification":
-                return
-            text = data if isinstance(data, str) else data.decode()
-            self.loop.create_task(self._send_personal(list(group), text))
-
-    @staticmethod
-    def _decode(data) -> dict | None:
-        try:
-            event = json.loads(data)
-        except ValueError:
-            logger.warning("realtime: undecodable bus message dropped")
-            return None
-        return event if isinstance(event, dict) else None
-
     def _on_auction_event(self, auction_id: int, event: dict, text: str) -> None:
         feed = self.feeds.get(auction_id)
         seq = event.get("seq")
@@ -614,85 +411,6 @@ class Hub:
         message = {"type": "websocket.send", "text": text}
         accepting = [sock for sock in group if sock.rt_ready and sock.rt_accepts_personal(message)]
         await self._write_all(accepting, None, _Text(text), may_skip=False)
-
-    # --- the Redis subscription ----------------------------------------------------------
-
-    async def _subscribe_forever(self) -> None:
-        import redis.asyncio as aioredis
-
-        backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
-        backoff_max = realtime_setting("RECONNECT_MAX_S", 5.0)
-        timeout = max(float(getattr(settings, "REDIS_SOCKET_TIMEOUT", 1.0)), 0.5)
-        patterns = [self.auction_prefix + "*", self.user_prefix + "*"]
-        while not self._closed:
-            client = None
-            try:
-                # A dedicated client: one connection, no read timeout (a subscriber waits by
-                # design); liveness comes from our own PING below.
-                client = aioredis.Redis.from_url(
-                    settings.REDIS_URL,
-                    socket_connect_timeout=timeout,
-                    socket_keepalive=True,
-                    max_connections=2,
-                )
-                pubsub = client.pubsub()
-                await asyncio.wait_for(pubsub.psubscribe(*patterns), timeout)
-                confirmed = 0
-                while confirmed < len(patterns):
-                    message = await asyncio.wait_for(pubsub.get_message(timeout=timeout), timeout * 2)
-                    if message is None:
-                        raise ConnectionError("no psubscribe confirmation")
-                    if message["type"] == "psubscribe":
-                        confirmed += 1
-                self._subscribes += 1
-                if self._subscribes > 1:
-                    logger.info("realtime: bus subscription restored")
-                self.connected.set()
-                backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
-                if self.chat_users:
-                    self._chat_resync_all()  # chat events published while we were away are lost
-                if self.feeds:
-                    # Events published while we were away are lost: reload from the database.
-                    self._refresh_task = self.loop.create_task(self.refresh_all())
-                await self._pump(pubsub, timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self.connected.is_set() or self._subscribes == 0:
-                    logger.warning("realtime: bus subscription lost: %s", exc)
-            finally:
-                self.connected.clear()
-                if client is not None:
-                    try:
-                        await asyncio.wait_for(client.aclose(), timeout)
-                    except BaseException as exc:  # noqa: B036 - best effort, also on cancel
-                        logger.debug("closing subscriber failed: %s", exc)
-            if self._closed:
-                break
-            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 (reconnect jitter, not a secret)
-            backoff = min(backoff * 2, backoff_max)
-
-    async def _pump(self, pubsub, timeout: float) -> None:  # noqa: ASYNC109 (how long a ping may go unanswered)
-        idle_ping = realtime_setting("PING_IDLE_S", 5.0)
-        last_rx = self.loop.time()
-        ping_sent: float | None = None
-        while not self._closed:
-            message = await pubsub.get_message(timeout=1.0)
-            now = self.loop.time()
-            if message is None:
-                if ping_sent is not None and now - ping_sent > idle_ping + timeout:
-                    raise ConnectionError("bus subscription did not answer a ping")
-                if ping_sent is None and now - last_rx > idle_ping:
-                    await asyncio.wait_for(pubsub.ping(), timeout)
-                    ping_sent = now
-                continue
-            last_rx = now
-            ping_sent = None
-            if message["type"] == "pmessage":
-                try:
-                    self.on_message(message["channel"], message["data"])
-                except Exception:
-                    logger.exception("realtime: handling a bus message failed")
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -55,11 +55,11 @@ class FrameRejected(Exception):
         self.request_id = request_id
 
 
-def _no_constants(name: str):
+def no_constants(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _no_duplicates(pairs: list) -> dict:
+def no_duplicates(pairs: list) -> dict:
     result: dict = {}
     for key, value in pairs:
         if key in result:
@@ -80,7 +80,7 @@ def parse_frame(text: str | None, bytes_data: bytes | None = None) -> ClientRequ
     if len(text) > MAX_FRAME_CHARS:
         raise FrameRejected(FrameTooLarge(f"메시지가 너무 커요. ({MAX_FRAME_CHARS:,}자 이하)"))
     try:
-        data = json.loads(text, parse_constant=_no_constants, parse_float=Decimal, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, parse_constant=no_constants, parse_float=Decimal, object_pairs_hook=no_duplicates)
     except (ValueError, RecursionError):
         raise FrameRejected(BadFrame()) from None
     if not isinstance(data, dict):

@@ -1,0 +1,145 @@
+"""What both WebSocket doors (auctions.consumers, chat.consumers) share: `LiveConsumer`, the
+base consumer, and `money_call`, the thread hop for a service call that may wait on a row lock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from neighborbid.errors import DomainError, RateLimited, ServerError
+from neighborbid.ratelimit import LocalBucket
+from realtime.config import realtime_setting
+from realtime.frames import FrameRejected
+
+logger = logging.getLogger("neighborbid.realtime")
+
+T = TypeVar("T")
+
+_money_executor: ThreadPoolExecutor | None = None
+
+
+def money_call(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Run a money service call off the event loop. Channels' default (thread_sensitive)
+    puts every database call of a process on one thread, so one bid waiting for the hot
+    auction's row lock would stall every other socket's bid in this process. A small pool of
+    threads (REALTIME["DB_THREADS"], each with its own pooled connection) lets the waits
+    overlap; the row lock, not a thread, decides the order."""
+    global _money_executor
+    threads = realtime_setting("DB_THREADS", 4)
+    if threads <= 0:
+        return database_sync_to_async(func)
+    if _money_executor is None:
+        _money_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="money")
+    return database_sync_to_async(func, thread_sensitive=False, executor=_money_executor)
+
+
+def _check_session(*, session_key: str | None, user_id: int | None) -> None:
+    from accounts.selectors import session_user
+    from neighborbid.errors import LoginRequired
+
+    if user_id is None:  # an anonymous socket has no session to hold
+        raise LoginRequired()
+    session_user(session_key=session_key, user_id=user_id)
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """The plumbing both WebSocket doors share, written once: no channel per socket and no
+    thread hop before a handler (dispatch), accept-then-close with a code the browser can read
+    (refuse), the frame and sync rate limits (REALTIME FRAME_*/SYNC_*), the session re-check
+    (check_session), and the receive loop: take a frame token, parse strictly (parse_request),
+    route (handle_request), and turn a DomainError, or any other failure, into one `error`
+    frame matched by request id (send_error).
+
+    Close codes (docs/protocol.md): 4401 not signed in / session ended, 4403 refused here
+    (suspended, or a local auction), 4404 not found, 1011 server error."""
+
+    # No channel-layer channel per socket: the hub writes to base_send directly.
+    channel_layer_alias = "__no_channel_layer__"
+    log_prefix = "realtime"
+    rt_logger = logger
+
+    rt_user_id: int | None = None
+    rt_ready = False
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels >= 4.2 hops to the database thread (close_old_connections) before every
+        # handler; every database call here goes through database_sync_to_async, which does
+        # that itself, so skip the hop: a frame or a close costs no thread switch.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def setup_limits(self) -> None:
+        self._frames = LocalBucket(realtime_setting("FRAME_RATE_PER_S", 20), realtime_setting("FRAME_BURST", 40))
+        self._syncs = LocalBucket(realtime_setting("SYNC_RATE_PER_S", 1), realtime_setting("SYNC_BURST", 5))
+
+    def take_sync(self) -> None:
+        if not self._syncs.take():
+            raise RateLimited("동기화 요청이 너무 잦아요. 잠시 후 다시 시도해 주세요.")
+
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with a code the client can read (a refused handshake would only
+        show an HTTP 403 to a browser)."""
+        await self.accept()
+        await self.close(code)
+
+    def _session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return getattr(session, "session_key", None) if session is not None else None
+
+    async def check_session(self) -> None:
+        """Re-read this socket's session (logged out? suspended?): LoginRequired or
+        AccountSuspended when it no longer holds."""
+        await money_call(_check_session)(session_key=self._session_key(), user_id=self.rt_user_id)
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def parse_request(self, message: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    async def handle_request(self, request: Any) -> None:
+        raise NotImplementedError
+
+    async def send_error(self, error: DomainError, request_id: str | None) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"user={self.rt_user_id}"
+
+    @staticmethod
+    def error_payload(error: DomainError, request_id: str | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "type": "error",
+            "request_id": request_id,
+            "code": error.code,
+            "message": error.message,
+        }
+        for key, value in error.details.items():
+            payload.setdefault(key, value)
+        return payload
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if not self.rt_ready:
+            return  # refused or closing
+        if not self._frames.take():
+            await self.send_error(RateLimited("메시지를 너무 자주 보내고 있어요. 잠시 후 다시 시도해 주세요."), None)
+            return
+        try:
+            request = self.parse_request(message)
+        except FrameRejected as rejected:
+            await self.send_error(rejected.error, rejected.request_id)
+            return
+        try:
+            await self.handle_request(request)
+        except DomainError as exc:
+            await self.send_error(exc, request.request_id)
+        except Exception:
+            self.rt_logger.exception("%s: %s failed %s", self.log_prefix, request.type, self.describe())
+            await self.send_error(ServerError(), request.request_id)
