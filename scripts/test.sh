@@ -72,6 +72,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy  # files and strictness: [tool.mypy] in pyproject.toml
+echo "== import contracts"
+.venv/bin/lint-imports --no-cache  # [tool.importlinter] in pyproject.toml: the layers between the apps
 echo "== migrations"
 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "== pytest"
