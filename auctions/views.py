@@ -29,7 +29,7 @@ from accounts.selectors import (
 from auctions import admission, selectors
 from auctions.forms import AuctionEditForm, AuctionForm, BidForm, BuyNowForm, ReportForm
 from auctions.models import Auction
-from auctions.rules import bid_needs_confirmation
+from auctions.rules import CONFIRM_FACTOR, bid_needs_confirmation
 from auctions.services import (
     auction_buy_now,
     auction_cancel,
@@ -172,6 +172,9 @@ def detail(request, pk: int):
         "price_points_json": json.dumps(points),
         "report_form": ReportForm(),
         "is_open": auction.status == Auction.Status.OPEN and not auction.is_hidden,
+        # bid_needs_confirmation's parameters, for the live page's "이 금액이 맞나요?" (static/js/live.js)
+        "confirm_factor": CONFIRM_FACTOR,
+        "price_max": int(settings.NEIGHBORBID["PRICE_MAX"]),
     }
     return render(request, "auctions/detail.html", context)
 
