@@ -365,3 +365,21 @@ def test_who_may_not_ask_or_answer_and_nothing_changes():
     with pytest.raises(AuctionNotOpen):
         services.question_ask(actor=asker, auction_id=10**9, text="질문")
     assert chat_world() == before
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("http://localhost/auctions/1/", True),
+        ("http://evil.example\\@localhost:8000/pay", False),  # a browser goes to evil.example
+        ("http://evil.example\\.localhost/pay", False),
+        ("http://user:pw@localhost/pay", False),
+        ("http://localhost@evil.example/pay", False),
+        ("https://evil.example/x", False),
+    ],
+)
+def test_only_links_a_browser_would_open_on_our_own_host_are_made_clickable(url, linked):
+    # given/when: a message with the link, shown as a room page and a question thread show it
+    html = Template("{% load chat %}{{ text|chat_text }}").render(Context({"text": f"여기요 {url} 확인"}))
+    # then: an anchor only for a same-site link as the browser reads it
+    assert ("<a href=" in html) is linked, html
