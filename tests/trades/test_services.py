@@ -382,3 +382,38 @@ def test_the_worker_runs_the_trade_step(deal):
     assert worker_run_once().trades == 1
     assert deal.fresh().status == "completed"
     assert worker_run_once().trades == 0
+
+
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection after a failure
+def test_one_trade_that_fails_is_held_back_and_the_worker_goes_on_with_the_others(monkeypatch, caplog):
+    from auctions.worker import WorkerState, worker_run_once
+    from tests.trades.conftest import local_deal
+    from trades import services as trade_services
+
+    # given: two due trades; releasing the first raises a bug that is not the database's
+    bad, good = local_deal(), local_deal()
+    for d in (bad, good):
+        trade_mark_handed_over(trade_id=d.trade.pk, actor=d.seller)
+        make_due(d.trade)
+    real = trade_services.trade_auto_release
+    calls: list[int] = []
+
+    def release(*, trade_id, now=None):
+        calls.append(trade_id)
+        if trade_id == bad.trade.pk:
+            raise KeyError("bad data in this one trade")
+        return real(trade_id=trade_id, now=now)
+
+    monkeypatch.setattr(trade_services, "trade_auto_release", release)
+    state = WorkerState()
+
+    # when: the worker passes twice
+    first = worker_run_once(state=state)
+    second = worker_run_once(state=state)
+
+    # then: the good trade completed, the bad one was tried once, logged and held back
+    assert good.fresh().status == "completed" and bad.fresh().status == "handed_over"
+    assert first.trades == 1 and first.errors == 1
+    assert calls.count(bad.trade.pk) == 1 and second.errors == 0
+    assert f"('trade', {bad.trade.pk})" in caplog.text and "held back" in caplog.text
+    assert_books_balance()
