@@ -383,3 +383,24 @@ def test_only_links_a_browser_would_open_on_our_own_host_are_made_clickable(url,
     html = Template("{% load chat %}{{ text|chat_text }}").render(Context({"text": f"여기요 {url} 확인"}))
     # then: an anchor only for a same-site link as the browser reads it
     assert ("<a href=" in html) is linked, html
+
+
+def test_a_moderator_closes_only_a_reported_room_they_are_not_part_of():
+    # given: a room nobody reported, and a reported room whose buyer is a moderator
+    moderator = f.make_moderator()
+    quiet = make_sale()
+    send(quiet.buyer, quiet, "안녕하세요")
+    own = make_sale(buyer=f.make_moderator(balance=100_000))
+    services.chat_report_create(actor=own.seller, room_id=own.room.pk, reason="abuse")
+    before = chat_world()
+
+    # when/then: closing either is "not found", as their pages are, and nothing is written
+    with pytest.raises(ChatNotFound):
+        services.room_close(staff_user=moderator, room_id=quiet.room.pk, reason="확인")
+    with pytest.raises(ChatNotFound):
+        services.room_close(staff_user=own.buyer, room_id=own.room.pk, reason="내 거래")
+    assert chat_world() == before
+
+    # and another moderator may close the reported one
+    services.room_close(staff_user=moderator, room_id=own.room.pk, reason="신고 확인")
+    assert Room.objects.get(pk=own.room.pk).status == Room.Status.CLOSED
