@@ -367,6 +367,10 @@ def meeting_propose(
         with transaction.atomic():
             locked = _locked_room(room_id, user, client_id=client_id)
             room = locked.room
+            from trades.models import Trade
+
+            if Trade.objects.filter(pk=room.trade_id, is_national=True).exists():
+                raise InvalidRequest("택배 거래는 만날 약속 없이 발송 정보로 진행해요.")
             if spot is not None:
                 from chat.selectors import meeting_places
 

@@ -404,3 +404,21 @@ def test_a_moderator_closes_only_a_reported_room_they_are_not_part_of():
     # and another moderator may close the reported one
     services.room_close(staff_user=moderator, room_id=own.room.pk, reason="신고 확인")
     assert Room.objects.get(pk=own.room.pk).status == Room.Status.CLOSED
+
+
+def test_a_parcel_trade_has_no_meeting_proposals():
+    # given: the room of a national (택배) sale
+    seller, buyer = f.make_user(), f.make_user(balance=100_000)
+    auction = f.make_auction(seller=seller, start_price=10_000, buy_now_price=30_000, is_national=True)
+    from auctions.services import auction_buy_now
+
+    auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=f.rid())
+    room = Room.objects.get(trade__auction=auction)
+    before = chat_world()
+    # when: either side proposes a meeting; then: refused, nothing written
+    for actor in (buyer, seller):
+        with pytest.raises(InvalidRequest):
+            services.meeting_propose(
+                actor=actor, room_id=room.pk, meet_at=timezone.now() + timedelta(hours=2), place="역 앞"
+            )
+    assert chat_world() == before

@@ -179,7 +179,19 @@ def test_buyer_confirms_and_the_seller_is_paid(deal):
     assert_books_balance()
 
 
-def test_buyer_may_confirm_before_the_seller_marks_it(national):
+def test_a_local_buyer_may_confirm_before_the_seller_marks_it(deal):
+    trade_confirm(trade_id=deal.trade.pk, actor=deal.buyer)
+    assert wallet_of(deal.seller) == (20_000, 0)
+    assert_books_balance()
+
+
+def test_a_parcel_buyer_confirms_only_after_the_seller_shipped(national):
+    # given: a 택배 trade not shipped yet; when: the buyer confirms; then: refused, nothing moved
+    refused(TradeStateError, trade_confirm, trade_id=national.trade.pk, actor=national.buyer)
+    # when: the seller ships; then: the buyer's 구매확정 pays the seller
+    trade_mark_shipped(
+        trade_id=national.trade.pk, actor=national.seller, carrier="우체국", tracking_number="1234567890"
+    )
     trade_confirm(trade_id=national.trade.pk, actor=national.buyer)
     assert wallet_of(national.seller) == (30_000, 0)
     assert_books_balance()
