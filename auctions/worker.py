@@ -135,13 +135,17 @@ def _trades_step(result: WorkerPass, *, batch: int, state: WorkerState) -> int:
     return done
 
 
+def _named(key: HoldKey) -> str:
+    return f"trade {key[1]}" if isinstance(key, tuple) else f"auction {key}"
+
+
 def _safely(service, key: HoldKey, result: WorkerPass, state: WorkerState, **kwargs):
     try:
         outcome = service(**kwargs) if kwargs else service(auction_id=key)
     except DatabaseError:
         # A lock timeout or a lost connection: leave it for the next pass, on a fresh connection.
         result.errors += 1
-        logger.exception("worker: %s failed for %s (database); retried next pass", service.__name__, key)
+        logger.exception("worker: %s failed for %s (database); retried next pass", service.__name__, _named(key))
         close_old_connections()
         return None
     except Exception:
@@ -151,7 +155,7 @@ def _safely(service, key: HoldKey, result: WorkerPass, state: WorkerState, **kwa
         logger.exception(
             "worker: %s failed for %s; held back for %.0fs, the others go on",
             service.__name__,
-            key,
+            _named(key),
             delay,
         )
         close_old_connections()

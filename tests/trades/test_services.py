@@ -427,5 +427,5 @@ def test_one_trade_that_fails_is_held_back_and_the_worker_goes_on_with_the_other
     assert good.fresh().status == "completed" and bad.fresh().status == "handed_over"
     assert first.trades == 1 and first.errors == 1
     assert calls.count(bad.trade.pk) == 1 and second.errors == 0
-    assert f"('trade', {bad.trade.pk})" in caplog.text and "held back" in caplog.text
+    assert f"failed for trade {bad.trade.pk}" in caplog.text and "held back" in caplog.text
     assert_books_balance()
