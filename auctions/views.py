@@ -131,6 +131,14 @@ def home(request):
 # --- one auction ---------------------------------------------------------------------------
 
 
+def _can_see(request, pk: int) -> bool:
+    try:
+        _visible_auction(request, pk)
+    except Http404:
+        return False
+    return True
+
+
 def _visible_auction(request, pk: int) -> Auction:
     auction = selectors.auction_get(auction_id=pk)
     if auction is None:
@@ -529,6 +537,9 @@ def notification_read(request, pk: int):
     notification_mark_read(actor=request.user, notification_id=pk)
     note = Notification.objects.filter(pk=pk).only("auction_id").first()
     if request.POST.get("open") and note is not None and note.auction_id:
+        if not _can_see(request, note.auction_id):
+            messages.info(request, _("운영 정책에 따라 숨겨진 경매라 더 볼 수 없어요."))
+            return redirect("auctions:notifications")
         return redirect(_detail_url(note.auction_id))
     return redirect("auctions:notifications")
 
