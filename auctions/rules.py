@@ -46,9 +46,14 @@ def sure_loser_minimum(
     return minimum if amount < minimum else None
 
 
+# A bid above this many times the minimum next bid is asked about once more. The live page gets
+# the factor (and the buy-now price and PRICE_MAX) from the server rather than its own copy.
+CONFIRM_FACTOR = 2
+
+
 def far_above_minimum(*, amount: int, minimum: int) -> bool:
     """More than twice the minimum next bid: a slip of a zero? The pages ask once more."""
-    return amount > 2 * minimum
+    return amount > CONFIRM_FACTOR * minimum
 
 
 def bid_needs_confirmation(

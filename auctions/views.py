@@ -29,7 +29,7 @@ from accounts.selectors import (
 from auctions import admission, selectors
 from auctions.forms import AuctionEditForm, AuctionForm, BidForm, BuyNowForm, ReportForm
 from auctions.models import Auction
-from auctions.rules import bid_needs_confirmation
+from auctions.rules import CONFIRM_FACTOR, bid_needs_confirmation
 from auctions.services import (
     auction_buy_now,
     auction_cancel,
@@ -131,6 +131,14 @@ def home(request):
 # --- one auction ---------------------------------------------------------------------------
 
 
+def _can_see(request, pk: int) -> bool:
+    try:
+        _visible_auction(request, pk)
+    except Http404:
+        return False
+    return True
+
+
 def _visible_auction(request, pk: int) -> Auction:
     auction = selectors.auction_get(auction_id=pk)
     if auction is None:
@@ -172,6 +180,9 @@ def detail(request, pk: int):
         "price_points_json": json.dumps(points),
         "report_form": ReportForm(),
         "is_open": auction.status == Auction.Status.OPEN and not auction.is_hidden,
+        # bid_needs_confirmation's parameters, for the live page's "이 금액이 맞나요?" (static/js/live.js)
+        "confirm_factor": CONFIRM_FACTOR,
+        "price_max": int(settings.NEIGHBORBID["PRICE_MAX"]),
     }
     return render(request, "auctions/detail.html", context)
 
@@ -526,6 +537,9 @@ def notification_read(request, pk: int):
     notification_mark_read(actor=request.user, notification_id=pk)
     note = Notification.objects.filter(pk=pk).only("auction_id").first()
     if request.POST.get("open") and note is not None and note.auction_id:
+        if not _can_see(request, note.auction_id):
+            messages.info(request, _("운영 정책에 따라 숨겨진 경매라 더 볼 수 없어요."))
+            return redirect("auctions:notifications")
         return redirect(_detail_url(note.auction_id))
     return redirect("auctions:notifications")
 

@@ -50,24 +50,29 @@ class WorkerPass:
         return bool(self.opened or self.settled or self.warned or self.errors)
 
 
+# What is held back: an auction's id, or ("trade", a trade's id).
+HoldKey = int | tuple[str, int]
+
+
 @dataclass
 class WorkerState:
-    """What one worker remembers between passes: auctions held back after a non-database error."""
+    """What one worker remembers between passes: auctions and trades held back after a
+    non-database error."""
 
-    held_back: dict[int, tuple[float, float]] = field(default_factory=dict)  # id -> (until, last delay)
+    held_back: dict[HoldKey, tuple[float, float]] = field(default_factory=dict)  # key -> (until, last delay)
 
-    def is_held_back(self, auction_id: int, now: float) -> bool:
-        entry = self.held_back.get(auction_id)
+    def is_held_back(self, key: HoldKey, now: float) -> bool:
+        entry = self.held_back.get(key)
         return entry is not None and entry[0] > now
 
-    def hold_back(self, auction_id: int, now: float) -> float:
-        last = self.held_back.get(auction_id, (0.0, HOLD_BACK_SECONDS / 2))[1]
+    def hold_back(self, key: HoldKey, now: float) -> float:
+        last = self.held_back.get(key, (0.0, HOLD_BACK_SECONDS / 2))[1]
         delay = min(last * 2, MAX_HOLD_BACK_SECONDS)
-        self.held_back[auction_id] = (now + delay, delay)
+        self.held_back[key] = (now + delay, delay)
         return delay
 
-    def succeeded(self, auction_id: int) -> None:
-        self.held_back.pop(auction_id, None)
+    def succeeded(self, key: HoldKey) -> None:
+        self.held_back.pop(key, None)
 
 
 def worker_run_once(*, batch: int = 100, state: WorkerState | None = None) -> WorkerPass:
@@ -102,44 +107,60 @@ def worker_run_once(*, batch: int = 100, state: WorkerState | None = None) -> Wo
                 result.settled += outcome is not None
             else:
                 result.warned += bool(outcome)
-    result.trades += _trades_step(result, batch=batch)
+    result.trades += _trades_step(result, batch=batch, state=state)
     return result
 
 
-def _trades_step(result: WorkerPass, *, batch: int) -> int:
-    """Trades whose deadline has come: completed or refunded, one transaction each (SKIP LOCKED)."""
-    from trades.services import trades_auto_release_due
+def _trades_step(result: WorkerPass, *, batch: int, state: WorkerState) -> int:
+    """Trades whose deadline has come: completed or refunded, one transaction each (SKIP LOCKED).
+    One trade that fails for a reason other than the database is held back as an auction is;
+    the trades after it go on."""
+    from trades.selectors import trades_due_for_release
+    from trades.services import trade_auto_release
 
     try:
-        return trades_auto_release_due(limit=batch)
-    except DatabaseError:
+        trade_ids = trades_due_for_release(limit=batch)
+    except Exception:
         result.errors += 1
-        logger.exception("worker: trades_auto_release_due failed")
+        result.read_failed = True
+        logger.exception("worker: reading the trades due for release failed")
+        close_old_connections()
         return 0
+    done = 0
+    for trade_id in trade_ids:
+        key = ("trade", trade_id)
+        if state.is_held_back(key, time.monotonic()):
+            continue
+        done += _safely(trade_auto_release, key, result, state, trade_id=trade_id) is not None
+    return done
 
 
-def _safely(service, auction_id: int, result: WorkerPass, state: WorkerState):
+def _named(key: HoldKey) -> str:
+    return f"trade {key[1]}" if isinstance(key, tuple) else f"auction {key}"
+
+
+def _safely(service, key: HoldKey, result: WorkerPass, state: WorkerState, **kwargs):
     try:
-        outcome = service(auction_id=auction_id)
+        outcome = service(**kwargs) if kwargs else service(auction_id=key)
     except DatabaseError:
         # A lock timeout or a lost connection: leave it for the next pass, on a fresh connection.
         result.errors += 1
-        logger.exception("worker: %s failed for auction %s (database); retried next pass", service.__name__, auction_id)
+        logger.exception("worker: %s failed for %s (database); retried next pass", service.__name__, _named(key))
         close_old_connections()
         return None
     except Exception:
         # Not the database: a bug or bad data in this one auction. Hold it back, go on with the others.
         result.errors += 1
-        delay = state.hold_back(auction_id, time.monotonic())
+        delay = state.hold_back(key, time.monotonic())
         logger.exception(
-            "worker: %s failed for auction %s; held back for %.0fs, the others go on",
+            "worker: %s failed for %s; held back for %.0fs, the others go on",
             service.__name__,
-            auction_id,
+            _named(key),
             delay,
         )
         close_old_connections()
         return None
-    state.succeeded(auction_id)
+    state.succeeded(key)
     return outcome
 
 

@@ -383,6 +383,10 @@ def meeting_propose(
         with transaction.atomic():
             locked = _locked_room(room_id, user, client_id=client_id)
             room = locked.room
+            from trades.models import Trade
+
+            if Trade.objects.filter(pk=room.trade_id, is_national=True).exists():
+                raise InvalidRequest("택배 거래는 만날 약속 없이 발송 정보로 진행해요.")
             if spot is not None:
                 from chat.selectors import meeting_places
 
@@ -569,7 +573,13 @@ def room_close(*, staff_user: User, room_id: int, reason: str) -> Room:
         raise InvalidRequest("닫는 이유는 500자 이하로 적어 주세요.")
     with transaction.atomic():
         room = Room.objects.select_for_update().filter(pk=room_id).first()
-        if room is None:
+        # As the room page: a moderator reaches only a reported room, and never one they are
+        # part of (no closing, no notice in one's own trade).
+        if (
+            room is None
+            or staff.pk in (room.buyer_id, room.seller_id)
+            or not ChatReport.objects.filter(room_id=room.pk).exists()
+        ):
             raise ChatNotFound()
         if room.status == Room.Status.CLOSED:
             return room

@@ -11,6 +11,7 @@ from neighborbid.admin_actions import ReasonForm, form_action
 from neighborbid.admin_readonly import ReadOnlyAdminMixin
 from trades.models import Trade, TradeDisputePhoto
 from trades.services import trade_dispute_resolve
+from wallets.forms import WonField
 
 
 def _won(amount: int | None) -> str:
@@ -27,9 +28,8 @@ class ResolveForm(ReasonForm):
         ],
         widget=forms.RadioSelect,
     )
-    buyer_amount = forms.IntegerField(
-        label="분할 정산: 구매자에게 돌려줄 금액(원)", required=False, min_value=1, max_value=1_000_000_000
-    )
+    # The one amount parser (wallets.amounts.parse_won): ASCII digits, commas, 원; never "١٢٣".
+    buyer_amount = WonField(label="분할 정산: 구매자에게 돌려줄 금액(원)", required=False)
     field_order = ["outcome", "buyer_amount", "reason"]
 
 

@@ -294,6 +294,9 @@ def trade_confirm(*, trade_id: int, actor: User) -> Trade:
             raise PermissionDenied("구매자만 구매확정할 수 있어요.")
         if trade.status == Status.DISPUTED:
             raise TradeStateError("분쟁 중인 거래는 운영자가 해결해요.", status=trade.status)
+        if trade.is_national and trade.status == Status.AWAITING_HANDOVER:
+            # 택배: nothing can have been received before it was sent.
+            raise TradeStateError("판매자가 발송한 뒤에 구매확정할 수 있어요.", status=trade.status)
         _refuse_unless(trade, CONFIRMABLE, "이미 끝난 거래예요.")
         _release(trade, now=timezone.now(), status=Status.COMPLETED)
         _write(trade, *_PAYOUT_FIELDS)

@@ -89,6 +89,9 @@ def _render_detail(request, trade: Trade, *, ship_form=None, dispute_form=None, 
 
 
 def _step(request, pk: int, service, success: str, **kwargs):
+    # Another person's trade is not found, for every step as for the page: a refusal naming
+    # the buyer or the seller would tell a stranger that the trade exists.
+    _visible_trade(request, pk)
     try:
         service(trade_id=pk, actor=request.user, **kwargs)
     except TradeNotFound as exc:

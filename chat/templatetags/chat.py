@@ -20,9 +20,16 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 
 def same_site(url: str) -> bool:
     """Is this absolute URL on one of our own hosts (ALLOWED_HOSTS, never a wildcard)?"""
+    # Read it as a browser does (WHATWG URL): tabs and newlines are dropped and a backslash is a
+    # slash in http(s), so "http://evil.example\\@our.host/" goes to evil.example. A user:password@
+    # part is never ours either.
+    url = re.sub(r"[\t\n\r]", "", url).replace("\\", "/")
     try:
-        host = (urlsplit(url).hostname or "").lower()
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
     except ValueError:
+        return False
+    if "@" in parts.netloc:
         return False
     if not host:
         return False

@@ -391,13 +391,14 @@
   const digits = (el) => Number.parseInt(((el && el.value) || "").replace(/[^0-9]/g, ""), 10);
   const won = (n) => `${n.toLocaleString("ko-KR")}원`;
   const update = () => {
-    const amount = digits(form.querySelector("[name=amount]"));
-    const maximum = digits(form.querySelector("[name=max_amount]"));
+    const amount = digits(form.querySelector("#bid-amount"));
+    const maximum = digits(form.querySelector("#bid-amount-max"));
     if (!(amount > 0)) { preview.textContent = ""; return; }
     preview.textContent = maximum > amount
       ? `최대 ${won(maximum)}까지 자동으로 입찰해요; 지금 가격은 ${won(amount)}이 돼요.`
       : `${won(amount)}에 입찰해요.`;
   };
   form.addEventListener("input", update);
+  form.addEventListener("bid-form:changed", update); // live.js set the amount or the mode
   update();
 })();

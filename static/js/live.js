@@ -21,6 +21,15 @@ const BACKOFF_MAX_MS = 15000;
 const REPLY_TIMEOUT_MS = 10000;
 
 const won = (n) => Number(n).toLocaleString("ko-KR") + "원";
+const grouped = (n) => Number(n).toLocaleString("ko-KR");
+// A typed amount: digits with optional commas, spaces or 원 (the server's parse_won says the rest).
+const typedWon = (text) => {
+  const digits = String(text || "").replace(/[,\s원]/g, "");
+  return /^[0-9]{1,13}$/.test(digits) ? Number.parseInt(digits, 10) : NaN;
+};
+// Toasts by weight: a lighter one never hides a heavier one still on screen; it joins it.
+const TOAST_WEIGHT = { info: 0, ok: 1, warn: 2, error: 3 };
+const TOAST_MS = 6000;
 
 function newRequestId() {
   if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
@@ -60,7 +69,18 @@ class LiveAuction {
     this.toasts = root.querySelector("[data-live-toasts]");
     this.bidForm = root.querySelector("#bid-form");
     this.buyForm = root.querySelector("#buy-now-form");
-    this.amountInput = this.bidForm ? this.bidForm.querySelector("input[name=amount]") : null;
+    // The bid form has two modes (templates/auctions/detail.html): "bid", and a leader's "raise"
+    // of their maximum. One fieldset is enabled; only its fields are sent.
+    this.modes = {
+      bid: this.bidForm ? this.bidForm.querySelector("[data-bid-mode='bid']") : null,
+      raise: this.bidForm ? this.bidForm.querySelector("[data-bid-mode='raise']") : null,
+    };
+    this.amountInput = this.modes.bid ? this.modes.bid.querySelector("input[name=amount]") : null;
+    this.raiseAmount = this.modes.raise ? this.modes.raise.querySelector("[data-raise-amount]") : null;
+    this.myMax = this.raiseAmount && this.raiseAmount.value ? Number.parseInt(this.raiseAmount.value, 10) : null;
+    this.minNext = this.bidForm ? Number(this.bidForm.dataset.min) : NaN;
+    this.youLead = root.dataset.youTag !== "" && root.dataset.youTag === root.dataset.leaderTag;
+    this.tradeLink = root.querySelector("[data-live-trade-link]");
     this.userEdited = false;
     this.placeWidgets();
     this.takeOverCountdown();
@@ -219,7 +239,13 @@ class LiveAuction {
     const leader = this.el("leader");
     const youLead = Boolean(state.leader_tag && this.youTag && state.leader_tag === this.youTag);
     this.root.dataset.youLead = youLead ? "1" : "0";
-    if (leader) leader.textContent = state.leader ? state.leader + (youLead ? " (나)" : "") : "아직 없음";
+    if (this.youLead && !youLead) this.myMax = null; // outbid: the held maximum came back
+    this.youLead = youLead;
+    if (leader) {
+      leader.textContent = state.leader ? state.leader + (youLead ? " (나)" : "") : "아직 없음";
+      const label = leader.previousElementSibling;
+      if (label && label.tagName === "DT") label.textContent = state.status === "sold" ? "낙찰자" : "최고 입찰자";
+    }
     const status = this.el("status");
     if (status) {
       status.textContent = STATUS_TEXT[state.status] || state.status;
@@ -230,12 +256,14 @@ class LiveAuction {
     if (lead) lead.hidden = !(youLead && state.status === "open");
     this.renderRecent(state.recent_bids || []);
     this.renderChart(state);
+    if (!ended) this.minNext = state.min_next_bid;
     if (this.amountInput && !ended) {
       // Suggest the minimum next bid; keep what the user typed while it is still valid.
-      const typed = Number.parseInt((this.amountInput.value || "").replace(/[^0-9]/g, ""), 10);
-      if (!this.userEdited || !(typed >= state.min_next_bid)) this.amountInput.value = String(state.min_next_bid);
-      this.amountInput.min = String(state.min_next_bid);
+      const typed = typedWon(this.amountInput.value);
+      if (!this.userEdited || !(typed >= state.min_next_bid)) this.amountInput.value = grouped(state.min_next_bid);
     }
+    this.renderMode();
+    if (state.status === "sold") this.showTradeLink(state.leader_tag);
     if (ended) this.closeForms();
     else if (this.buyForm && state.buy_now_price && state.current_price >= state.buy_now_price) this.buyForm.hidden = true;
     this.renderCountdown();
@@ -305,6 +333,8 @@ class LiveAuction {
     const mine = this.root.querySelector("[data-live-you-lead]");
     const pages = this.root.querySelector(".panel .note--good[data-you-lead], .panel .note--good");
     const numbers = this.root.querySelector(".panel .numbers");
+    const trade = this.root.querySelector("[data-live-trade-link]");
+    if (trade && numbers) numbers.after(trade);
     if (mine && pages && /최고 입찰자/.test(pages.textContent)) {
       mine.remove();
       pages.setAttribute("data-live-you-lead", "");
@@ -353,6 +383,16 @@ class LiveAuction {
     }
     this.closeForms();
     this.renderCountdown();
+    if (msg.status === "sold") {
+      const leader = this.el("leader");
+      const label = leader && leader.previousElementSibling;
+      if (label && label.tagName === "DT") label.textContent = "낙찰자";
+      this.showTradeLink(msg.winner_tag);
+    }
+    const lead = this.root.querySelector("[data-live-you-lead]");
+    if (lead) lead.hidden = true;
+    const note = this.root.querySelector("[data-my-max]");
+    if (note) note.hidden = true;
     const youWon = msg.status === "sold" && Boolean(this.youTag) && msg.winner_tag === this.youTag;
     const text = youWon
       ? `낙찰됐어요! ${won(msg.final_price)}에 내가 낙찰받았어요. 판매자와 거래 약속을 잡아 보세요.`
@@ -368,6 +408,65 @@ class LiveAuction {
     for (const form of [this.bidForm, this.buyForm]) if (form) form.hidden = true;
   }
 
+  showTradeLink(winnerTag) {
+    // The winner and the seller go on to the trade (trades:for_auction finds it once settled).
+    const link = this.tradeLink;
+    if (!link) return;
+    const youWon = Boolean(this.youTag && winnerTag && winnerTag === this.youTag);
+    if (youWon || link.dataset.for === "seller") link.hidden = false;
+  }
+
+  renderMode() {
+    // A leader whose maximum is known raises it; everybody else bids. The other fieldset is
+    // disabled, so neither the socket frame nor the HTTP fallback carries its fields.
+    if (!this.bidForm) return;
+    const mode = this.youLead && this.myMax !== null && this.status === "open" && this.modes.raise ? "raise" : "bid";
+    for (const [name, fieldset] of Object.entries(this.modes)) {
+      if (!fieldset) continue;
+      fieldset.disabled = name !== mode;
+      fieldset.hidden = name !== mode;
+    }
+    this.bidForm.dataset.leading = mode === "raise" ? "1" : "";
+    if (mode === "raise") {
+      this.raiseAmount.value = String(this.myMax);
+      const input = this.modes.raise.querySelector("input[name=max_amount]");
+      if (input) input.placeholder = `${won(this.myMax)}보다 높게`;
+    }
+    let note = this.root.querySelector("[data-my-max]");
+    if (mode === "raise") {
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "note note--good";
+        this.bidForm.before(note);
+      }
+      note.dataset.myMax = String(this.myMax);
+      note.textContent = `내 최대 입찰가는 ${won(this.myMax)}이에요. 다른 이웃이 입찰하면 이 금액까지 한 단계씩 자동으로 입찰해요. 이 금액 전부가 지갑에 보관 중이에요.`;
+      note.hidden = false;
+    } else if (note) {
+      note.hidden = true;
+    }
+    // app.js's preview ("최대 …원까지 자동으로 입찰해요") follows the values set here too.
+    this.bidForm.dispatchEvent(new Event("bid-form:changed"));
+  }
+
+  needsConfirmation(amount, maximum) {
+    // auctions.rules.bid_needs_confirmation, with its numbers from the server: the factor, the
+    // buy-now price and PRICE_MAX on the form, the minimum from the newest state.
+    const data = this.bidForm.dataset;
+    const factor = Number(data.confirmFactor);
+    const priceMax = Number(data.priceMax);
+    const buyNow = data.buyNow ? Number(data.buyNow) : null;
+    const top = Math.max(amount, maximum || 0);
+    const refusedAnyway = (buyNow !== null && top >= buyNow) || top > priceMax;
+    return !refusedAnyway && factor > 0 && top > factor * this.minNext;
+  }
+
+  release(form) {
+    // app.js marked the form as submitting (one click); nothing was sent after all.
+    form.dataset.submitting = "";
+    form.querySelectorAll("button[type='submit']").forEach((b) => b.removeAttribute("aria-disabled"));
+  }
+
   // --- requests -------------------------------------------------------------------------
 
   hookForms() {
@@ -379,10 +478,27 @@ class LiveAuction {
     if (this.bidForm) {
       this.bidForm.addEventListener("submit", (event) => {
         if (event.defaultPrevented || !this.isOpen()) return; // HTTP fallback
-        const digits = (this.amountInput.value || "").replace(/[,\s원]/g, "");
-        if (!/^[0-9]{1,13}$/.test(digits)) return; // let the server's form explain it
+        // Every enabled field of the form, as the HTTP fallback would send them.
+        const data = new FormData(this.bidForm);
+        const amount = typedWon(data.get("amount"));
+        const maxText = String(data.get("max_amount") || "").trim();
+        const maximum = maxText === "" ? null : typedWon(maxText);
+        if (Number.isNaN(amount) || Number.isNaN(maximum)) return; // let the server's form explain it
         event.preventDefault();
-        this.request({ type: "bid", amount: Number.parseInt(digits, 10), request_id: newRequestId() }, this.bidForm);
+        if (this.needsConfirmation(amount, maximum)) {
+          const top = Math.max(amount, maximum || 0);
+          const question =
+            `이 금액이 맞나요? ${won(top)}${maximum !== null && maximum > amount ? "(최대 입찰가)" : ""}은 ` +
+            `최소 입찰가(${won(this.minNext)})의 ${this.bidForm.dataset.confirmFactor}배가 넘어요. ` +
+            "0을 하나 더 누르지 않았는지 확인해 주세요.";
+          if (!window.confirm(question)) {
+            this.release(this.bidForm);
+            return;
+          }
+        }
+        const frame = { type: "bid", amount, request_id: newRequestId() };
+        if (maximum !== null) frame.max_amount = maximum;
+        this.request(frame, this.bidForm);
       });
     }
     if (this.buyForm) {
@@ -436,7 +552,18 @@ class LiveAuction {
     this.settle(msg.request_id, msg);
     if (msg.action === "bid") {
       this.userEdited = false;
-      this.toast(msg.duplicate ? "이미 처리된 입찰이에요." : `${won(msg.amount)} 입찰 완료! 지금 최고 입찰자예요.`, "ok");
+      const price = msg.state ? msg.state.current_price : msg.amount;
+      if (msg.leading) {
+        this.youLead = true;
+        if (typeof msg.my_max === "number") this.myMax = msg.my_max;
+      }
+      if (this.bidForm) this.bidForm.querySelectorAll("input[name=max_amount]").forEach((input) => { input.value = ""; });
+      this.renderMode();
+      if (msg.duplicate) this.toast("이미 처리된 입찰이에요.", "ok");
+      else if (!msg.leading) this.toast(`더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. 지금 가격은 ${won(price)}이에요.`, "warn");
+      else if (typeof msg.my_max === "number" && msg.my_max > price)
+        this.toast(`지금 최고 입찰자예요! 지금 가격은 ${won(price)}, 최대 ${won(msg.my_max)}까지 자동으로 입찰해요.`, "ok");
+      else this.toast(`${won(msg.amount)} 입찰 완료! 지금 최고 입찰자예요.`, "ok");
     } else if (msg.action === "buy_now") {
       this.toast(`${won(msg.price)}에 즉시구매했어요!`, "ok");
     }
@@ -444,10 +571,15 @@ class LiveAuction {
 
   onError(msg) {
     this.settle(msg.request_id, msg);
-    this.toast(msg.message || "요청을 처리하지 못했어요.", "error");
+    const link = msg.code === "insufficient_funds" && this.toasts && this.toasts.dataset.walletUrl
+      ? { href: this.toasts.dataset.walletUrl, text: "지갑 충전하기" }
+      : null;
+    this.toast(msg.message || "요청을 처리하지 못했어요.", "error", link);
     if (typeof msg.min_next_bid === "number" && this.amountInput) {
       this.userEdited = false;
-      this.amountInput.value = String(msg.min_next_bid);
+      this.minNext = msg.min_next_bid;
+      this.amountInput.value = grouped(msg.min_next_bid);
+      this.renderMode();
     }
   }
 
@@ -455,15 +587,34 @@ class LiveAuction {
     this.toast(msg.message, msg.kind === "outbid" ? "warn" : "info");
   }
 
-  toast(text, kind) {
+  toast(text, kind, link = null) {
     if (!this.toasts || !text) return;
+    // One toast at a time (a stack of them covers the bid history on a phone). A lighter one
+    // (an extension) joins a heavier one still shown (an outbid) instead of hiding it; a
+    // heavier one replaces a lighter one and keeps its words.
+    const shown = this.toasts.querySelector(".live-toast");
+    const shownKind = shown ? shown.dataset.kind : null;
+    if (shown && TOAST_WEIGHT[kind] < TOAST_WEIGHT[shownKind]) {
+      shown.querySelector("[data-toast-text]").textContent += " " + text;
+      return;
+    }
     const item = document.createElement("p");
     item.className = `live-toast live-toast--${kind}`;
+    item.dataset.kind = kind;
     item.setAttribute("role", kind === "error" || kind === "warn" ? "alert" : "status");
-    item.textContent = text;
-    // One toast at a time, newest wins (a stack of them covers the bid history on a phone).
+    const words = document.createElement("span");
+    words.dataset.toastText = "";
+    words.textContent = shown && shownKind === "info" && kind !== "info" && kind !== "error" ? `${text} ${shown.querySelector("[data-toast-text]").textContent}` : text;
+    item.append(words);
+    if (link) {
+      const a = document.createElement("a");
+      a.className = "live-toast__action";
+      a.href = link.href;
+      a.textContent = link.text;
+      item.append(" ", a);
+    }
     this.toasts.replaceChildren(item);
-    setTimeout(() => item.remove(), 6000);
+    setTimeout(() => item.remove(), link ? 2 * TOAST_MS : TOAST_MS);
   }
 }
 

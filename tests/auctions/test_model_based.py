@@ -276,6 +276,8 @@ class MarketMachine(RuleBasedStateMachine):
             error = PermissionDenied
         elif t.status not in ("awaiting_handover", "shipped", "handed_over"):
             error = TradeStateError
+        elif t.national and t.status == "awaiting_handover":
+            error = TradeStateError  # 택배: 구매확정 only after the seller shipped
         else:
             error = None
         self.expect(error, lambda: trade_confirm(trade_id=t.pk, actor=actor))

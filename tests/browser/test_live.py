@@ -81,8 +81,8 @@ def test_a_bid_on_one_page_updates_the_other_live_and_the_outbid_user_is_told(li
     assert page_b.locator("[data-live-conn]").inner_text() == "실시간 연결됨"
 
     # Alice bids the suggested minimum over the socket.
-    assert page_a.input_value("#bid-form input[name=amount]") in ("10000", "10,000")
-    page_a.click("#bid-form button[type=submit]")
+    assert page_a.input_value("#bid-amount") == "10,000"
+    page_a.click("#bid-form button[type=submit]:visible")
     page_a.wait_for_selector(".live-toast--ok")
     assert "10,000원 입찰 완료" in page_a.locator(".live-toast--ok").first.inner_text()
 
@@ -91,25 +91,25 @@ def test_a_bid_on_one_page_updates_the_other_live_and_the_outbid_user_is_told(li
     assert page_b.locator("[data-live='leader']").inner_text() == "김*수"
     assert page_b.locator("[data-live='min_next_bid']").inner_text() == "11,000원"
     assert "10,000원" in page_b.locator("[data-live='recent_bids']").inner_text()
-    assert page_b.input_value("#bid-form input[name=amount]") == "11000"
+    assert page_b.input_value("#bid-amount") == "11,000"
     assert page_a.locator("[data-live='leader']").inner_text() == "김*수 (나)"
 
     # Bob outbids her from his page; Alice's page updates and shows the outbid notice.
-    page_b.click("#bid-form button[type=submit]")
+    page_b.click("#bid-form button[type=submit]:visible")
     page_b.wait_for_selector(".live-toast--ok")
     page_a.wait_for_function("document.querySelector(\"[data-live='current_price']\").textContent === '11,000원'")
     page_a.wait_for_selector(".live-toast--warn")
     assert re.search(r"더 높은 입찰\(11,000원\)", page_a.locator(".live-toast--warn").first.inner_text())
     assert page_a.locator("[data-live='leader']").inner_text() == "이*은"
-    assert page_a.input_value("#bid-form input[name=amount]") == "12000"
+    assert page_a.input_value("#bid-amount") == "12,000"
     shot(page_a, "live-outbid")
 
     # A too-low bid typed by hand: an error toast, and the box is set to the real minimum.
-    page_a.fill("#bid-form input[name=amount]", "11000")
-    page_a.click("#bid-form button[type=submit]")
+    page_a.fill("#bid-amount", "11000")
+    page_a.click("#bid-form button[type=submit]:visible")
     page_a.wait_for_selector(".live-toast--error")
     assert "최소 입찰가는 12,000원" in page_a.locator(".live-toast--error").first.inner_text()
-    assert page_a.input_value("#bid-form input[name=amount]") == "12000"
+    assert page_a.input_value("#bid-amount") == "12,000"
 
     for page in (page_a, page_b):
         assert page.evaluate("window.__notReloaded === true")
@@ -133,7 +133,7 @@ def test_a_late_bid_extends_the_end_on_the_watchers_page_and_the_winner_is_told_
     ends_before = auction.ends_at
 
     # when: the winner bids from their page inside the window
-    page_win.click("#bid-form button[type=submit]")
+    page_win.click("#bid-form button[type=submit]:visible")
     page_win.wait_for_selector(".live-toast--ok")
 
     # then: the watcher's page says the end moved, one toast at a time

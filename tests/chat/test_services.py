@@ -365,3 +365,60 @@ def test_who_may_not_ask_or_answer_and_nothing_changes():
     with pytest.raises(AuctionNotOpen):
         services.question_ask(actor=asker, auction_id=10**9, text="질문")
     assert chat_world() == before
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("http://localhost/auctions/1/", True),
+        ("http://evil.example\\@localhost:8000/pay", False),  # a browser goes to evil.example
+        ("http://evil.example\\.localhost/pay", False),
+        ("http://user:pw@localhost/pay", False),
+        ("http://localhost@evil.example/pay", False),
+        ("https://evil.example/x", False),
+    ],
+)
+def test_only_links_a_browser_would_open_on_our_own_host_are_made_clickable(url, linked):
+    # given/when: a message with the link, shown as a room page and a question thread show it
+    html = Template("{% load chat %}{{ text|chat_text }}").render(Context({"text": f"여기요 {url} 확인"}))
+    # then: an anchor only for a same-site link as the browser reads it
+    assert ("<a href=" in html) is linked, html
+
+
+def test_a_moderator_closes_only_a_reported_room_they_are_not_part_of():
+    # given: a room nobody reported, and a reported room whose buyer is a moderator
+    moderator = f.make_moderator()
+    quiet = make_sale()
+    send(quiet.buyer, quiet, "안녕하세요")
+    own = make_sale(buyer=f.make_moderator(balance=100_000))
+    services.chat_report_create(actor=own.seller, room_id=own.room.pk, reason="abuse")
+    before = chat_world()
+
+    # when/then: closing either is "not found", as their pages are, and nothing is written
+    with pytest.raises(ChatNotFound):
+        services.room_close(staff_user=moderator, room_id=quiet.room.pk, reason="확인")
+    with pytest.raises(ChatNotFound):
+        services.room_close(staff_user=own.buyer, room_id=own.room.pk, reason="내 거래")
+    assert chat_world() == before
+
+    # and another moderator may close the reported one
+    services.room_close(staff_user=moderator, room_id=own.room.pk, reason="신고 확인")
+    assert Room.objects.get(pk=own.room.pk).status == Room.Status.CLOSED
+
+
+def test_a_parcel_trade_has_no_meeting_proposals():
+    # given: the room of a national (택배) sale
+    seller, buyer = f.make_user(), f.make_user(balance=100_000)
+    auction = f.make_auction(seller=seller, start_price=10_000, buy_now_price=30_000, is_national=True)
+    from auctions.services import auction_buy_now
+
+    auction_buy_now(auction_id=auction.pk, actor=buyer, request_id=f.rid())
+    room = Room.objects.get(trade__auction=auction)
+    before = chat_world()
+    # when: either side proposes a meeting; then: refused, nothing written
+    for actor in (buyer, seller):
+        with pytest.raises(InvalidRequest):
+            services.meeting_propose(
+                actor=actor, room_id=room.pk, meet_at=timezone.now() + timedelta(hours=2), place="역 앞"
+            )
+    assert chat_world() == before

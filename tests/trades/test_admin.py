@@ -71,3 +71,22 @@ def test_bad_resolutions_change_nothing(moderator, disputed):
     # a user without the permission has no such action
     stranger = signed_in(disputed.stranger)
     assert stranger.get(CHANGELIST).status_code == 302  # not staff: to the admin login
+
+
+@pytest.mark.parametrize("typed", ["١٢٣", "１２３", "5000.0", "-5000", "5e3"])
+def test_a_split_amount_the_one_parser_refuses_is_refused_and_nothing_changes(moderator, disputed, typed):
+    # given: a disputed trade; when: a moderator types an amount only int() would take
+    before = world()
+    response = resolve(signed_in(moderator), disputed.trade, outcome="split", buyer_amount=typed, reason="일부 파손")
+    # then: the form again, nothing paid
+    assert response.status_code == 200
+    assert disputed.fresh().status == "disputed"
+    assert world() == before
+
+
+def test_a_split_amount_with_commas_and_won_is_read_as_everywhere(moderator, disputed):
+    response = resolve(
+        signed_in(moderator), disputed.trade, outcome="split", buyer_amount="5,000원", reason="일부 파손"
+    )
+    assert response.status_code == 302
+    assert disputed.fresh().buyer_refund == 5_000

@@ -179,7 +179,19 @@ def test_buyer_confirms_and_the_seller_is_paid(deal):
     assert_books_balance()
 
 
-def test_buyer_may_confirm_before_the_seller_marks_it(national):
+def test_a_local_buyer_may_confirm_before_the_seller_marks_it(deal):
+    trade_confirm(trade_id=deal.trade.pk, actor=deal.buyer)
+    assert wallet_of(deal.seller) == (20_000, 0)
+    assert_books_balance()
+
+
+def test_a_parcel_buyer_confirms_only_after_the_seller_shipped(national):
+    # given: a 택배 trade not shipped yet; when: the buyer confirms; then: refused, nothing moved
+    refused(TradeStateError, trade_confirm, trade_id=national.trade.pk, actor=national.buyer)
+    # when: the seller ships; then: the buyer's 구매확정 pays the seller
+    trade_mark_shipped(
+        trade_id=national.trade.pk, actor=national.seller, carrier="우체국", tracking_number="1234567890"
+    )
     trade_confirm(trade_id=national.trade.pk, actor=national.buyer)
     assert wallet_of(national.seller) == (30_000, 0)
     assert_books_balance()
@@ -382,3 +394,38 @@ def test_the_worker_runs_the_trade_step(deal):
     assert worker_run_once().trades == 1
     assert deal.fresh().status == "completed"
     assert worker_run_once().trades == 0
+
+
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection after a failure
+def test_one_trade_that_fails_is_held_back_and_the_worker_goes_on_with_the_others(monkeypatch, caplog):
+    from auctions.worker import WorkerState, worker_run_once
+    from tests.trades.conftest import local_deal
+    from trades import services as trade_services
+
+    # given: two due trades; releasing the first raises a bug that is not the database's
+    bad, good = local_deal(), local_deal()
+    for d in (bad, good):
+        trade_mark_handed_over(trade_id=d.trade.pk, actor=d.seller)
+        make_due(d.trade)
+    real = trade_services.trade_auto_release
+    calls: list[int] = []
+
+    def release(*, trade_id, now=None):
+        calls.append(trade_id)
+        if trade_id == bad.trade.pk:
+            raise KeyError("bad data in this one trade")
+        return real(trade_id=trade_id, now=now)
+
+    monkeypatch.setattr(trade_services, "trade_auto_release", release)
+    state = WorkerState()
+
+    # when: the worker passes twice
+    first = worker_run_once(state=state)
+    second = worker_run_once(state=state)
+
+    # then: the good trade completed, the bad one was tried once, logged and held back
+    assert good.fresh().status == "completed" and bad.fresh().status == "handed_over"
+    assert first.trades == 1 and first.errors == 1
+    assert calls.count(bad.trade.pk) == 1 and second.errors == 0
+    assert f"failed for trade {bad.trade.pk}" in caplog.text and "held back" in caplog.text
+    assert_books_balance()

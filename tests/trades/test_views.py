@@ -67,7 +67,7 @@ def test_refusals_at_the_door_change_nothing(deal, national):
     # the buyer cannot refund, a stranger cannot act (404), a GET is not allowed
     response = signed_in(deal.buyer).post(url("refund", deal.trade))
     assert response.status_code == 302
-    assert signed_in(deal.stranger).post(url("confirm", deal.trade)).status_code == 302  # refused with a message
+    assert signed_in(deal.stranger).post(url("confirm", deal.trade)).status_code == 404  # as for the page
     assert signed_in(deal.buyer).get(url("confirm", deal.trade)).status_code == 405
     assert signed_in(deal.buyer).post(reverse("trades:confirm", args=[999_999])).status_code == 404
     # shipping without a tracking number: 400 and the form again
@@ -107,3 +107,24 @@ def test_auction_page_and_notifications_link_to_the_trade(deal):
     notes = buyer.get(reverse("auctions:notifications")).content.decode()
     assert reverse("trades:for_auction", args=[deal.trade.auction_id]) in notes
     assert buyer.get(reverse("trades:for_auction", args=[deal.trade.auction_id])).url == url("detail", deal.trade)
+
+
+def test_a_stranger_gets_404_from_every_step_as_for_a_missing_trade(deal, national):
+    # given: a trade between two others
+    before = world()
+    stranger = signed_in(deal.stranger)
+    steps = {
+        "hand_over": {},
+        "ship": {"carrier": "우체국", "tracking_number": "1234567890"},
+        "confirm": {},
+        "refund": {},
+        "dispute": {"reason": "물건이 달라요"},
+    }
+    for name, data in steps.items():
+        for trade in (deal.trade, national.trade):
+            # when: the stranger posts the step; then: the same 404 as for no trade at all
+            response = stranger.post(url(name, trade), data)
+            assert response.status_code == 404, (name, response.status_code)
+            assert "구매자만" not in response.content.decode() and "판매자만" not in response.content.decode()
+        assert stranger.post(reverse(f"trades:{name}", args=[999_999]), data).status_code == 404
+    assert world() == before
