@@ -12,6 +12,11 @@
     badges().forEach((el) => {
       el.textContent = String(total);
       el.hidden = !total;
+      const link = el.closest("[data-badge-label]");
+      if (link) {
+        const base = link.dataset.badgeLabel;
+        link.setAttribute("aria-label", total ? `${base}, ${link.dataset.badgeUnit} ${total}개` : base);
+      }
     });
   }
 
