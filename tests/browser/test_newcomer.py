@@ -1,0 +1,113 @@
+"""What a newcomer tripped over (issue 18 #17), done as a person does it in a real browser:
+sign-up help and errors in 해요체 and wired to the fields, a bid after being signed out in
+another tab, logging out, and a suspended account's auction page."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import User
+from auctions.models import Bid
+from tests.factories import make_auction, make_user, neighbourhood
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-for-tests-1234"
+
+
+def login(page, base: str, username: str, *, landing: str = "/") -> None:
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base}{landing}")
+
+
+def described_by_exists(page, selector: str) -> list[str]:
+    """The ids an input's aria-describedby names that the page lacks."""
+    return page.eval_on_selector(
+        selector,
+        "el => (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean)"
+        ".filter(id => !document.getElementById(id))",
+    )
+
+
+def test_signup_speaks_haeyoche_and_wires_help_and_errors_to_the_fields(site, new_page):
+    place = neighbourhood("합정동")
+    page = new_page()
+    page.goto(f"{site}/accounts/signup/")
+    help_text = page.locator("#id_password1_helptext").inner_text()
+    assert "합니다" not in help_text and "습니다" not in help_text and "수 없어요" in help_text
+    assert page.eval_on_selector("#id_email", "el => getComputedStyle(el).borderRadius") == "10px"
+    assert described_by_exists(page, "#id_password1") == []
+
+    page.fill("#id_username", "newbie")
+    page.fill("#id_nickname", "새내기")
+    page.select_option("#id_neighbourhood", str(place.pk))
+    page.fill("#id_email", "newbie@example.com")
+    page.fill("#id_password1", "12345678")
+    page.fill("#id_password2", "12345678")
+    page.get_by_role("button", name="가입하기").click()
+    page.wait_for_load_state()
+
+    errors = page.locator("#id_password2_error").inner_text()
+    assert "숫자로만 된 비밀번호예요" in errors
+    assert "니다" not in page.locator("main").inner_text()
+    assert page.get_attribute("#id_password2", "aria-invalid") == "true"
+    assert described_by_exists(page, "#id_password2") == []
+    assert not User.objects.filter(username="newbie").exists()
+
+    page.fill("#id_password1", "quiet-maple-tree-91")
+    page.fill("#id_password2", "quiet-maple-tree-91")
+    page.get_by_role("button", name="가입하기").click()
+    page.wait_for_url(f"{site}/accounts/verify/")
+    assert User.objects.filter(username="newbie", nickname="새내기").exists()
+
+
+def test_a_bid_sent_after_signing_out_elsewhere_keeps_the_typed_amounts(site, new_page):
+    auction = make_auction(start_price=10_000)
+    bidder = make_user(username="jiyoung", balance=100_000)
+    page = new_page(width=1280, height=900)
+    page.goto(f"{site}/accounts/login/")
+    login(page, site, "jiyoung")
+    page.goto(f"{site}/auctions/{auction.pk}/")
+    # signed out in another tab of the same browser
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{site}/")
+    other_tab.get_by_role("button", name="로그아웃").first.click()
+    other_tab.wait_for_url(f"{site}/")
+    assert "로그아웃했어요" in other_tab.locator(".messages").inner_text()
+
+    page.fill("#bid-amount", "15,000")
+    page.fill("#bid-max", "30,000")
+    page.locator("#bid-form button[type=submit]").click()
+    page.wait_for_url(f"{site}/accounts/login/**")
+    assert "로그인이 풀렸어요" in page.locator(".messages").inner_text()
+    assert Bid.objects.filter(auction=auction).count() == 0
+
+    login(page, site, "jiyoung", landing=f"/auctions/{auction.pk}/**")
+    assert page.input_value("#bid-amount") == "15,000"
+    assert page.input_value("#bid-max") == "30,000"
+    page.locator("#bid-form button[type=submit]").click()
+    page.get_by_role("button", name="네, 이 금액으로 입찰할게요").click()  # the maximum is far above the minimum
+    page.wait_for_url(f"{site}/auctions/{auction.pk}/")
+    bid = Bid.objects.get(auction=auction, bidder=bidder)
+    assert (bid.amount, bid.max_amount) == (15_000, 30_000)
+
+
+def test_a_suspended_account_sees_why_since_when_and_no_bid_forms(site, new_page):
+    from accounts.services import user_suspend
+    from tests.factories import make_moderator
+
+    auction = make_auction(start_price=10_000, buy_now_price=50_000)
+    person = make_user(username="jiyoung", balance=100_000)
+    user_suspend(user_id=person.pk, staff_user=make_moderator(), reason="신고 누적으로 이용을 정지해요.")
+    page = new_page()
+    page.goto(f"{site}/accounts/login/")
+    login(page, site, "jiyoung")
+    page.goto(f"{site}/auctions/{auction.pk}/")
+    banner = page.locator(".banner--danger").inner_text()
+    assert ".." not in banner
+    assert "부터 정지됐고" in banner
+    assert page.locator("#bid-form").count() == 0
+    assert page.locator("#buy-now-form").count() == 0
+    assert "입찰하거나 즉시구매할 수 없어요" in page.locator("[data-suspended]").inner_text()
