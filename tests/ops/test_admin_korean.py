@@ -48,3 +48,17 @@ def test_favicon_ico_leads_to_the_logo(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302
     assert response["Location"].endswith(".svg")
+
+
+@pytest.mark.django_db
+def test_admin_phrases_read_as_korean_and_bid_amounts_have_commas(mod_client):
+    from auctions.services import bid_place
+    from tests.factories import rid
+
+    auction = make_auction(start_price=12_000)
+    bid_place(actor=make_user(balance=50_000), auction_id=auction.pk, amount=12_000, request_id=rid())
+    page = mod_client.get(reverse("admin:auctions_bid_changelist")).content.decode()
+    assert "12,000원" in page
+    reports = mod_client.get(reverse("admin:auctions_report_changelist")).content.decode()
+    for bad in ("뷰 ", "(으)로", "볼 ", "변경할 "):
+        assert bad not in reports, bad
