@@ -111,3 +111,14 @@ def test_a_suspended_account_sees_why_since_when_and_no_bid_forms(site, new_page
     assert page.locator("#bid-form").count() == 0
     assert page.locator("#buy-now-form").count() == 0
     assert "입찰하거나 즉시구매할 수 없어요" in page.locator("[data-suspended]").inner_text()
+
+
+@pytest.mark.parametrize(("minutes", "colour"), [(90, "rgb(33, 33, 36)"), (5, "rgb(194, 38, 46)")])
+def test_the_countdown_turns_red_only_near_the_end(site, new_page, minutes, colour):
+    """Issue 18 #18: the countdown was always red; now ink, red in the last 10 minutes."""
+    auction = make_auction(start_price=10_000, minutes=minutes)
+    page = new_page()
+    page.goto(f"{site}/auctions/{auction.pk}/")
+    countdown = page.locator("[data-live='countdown']")
+    page.wait_for_function("document.querySelector(\"[data-live='countdown']\").textContent.includes('남음')")
+    assert countdown.evaluate("el => getComputedStyle(el).color") == colour
