@@ -47,3 +47,11 @@ def test_the_amount_help_does_not_say_digits_only_next_to_a_comma_example():
     from auctions.forms import AMOUNT_HELP
 
     assert "숫자만" not in str(AMOUNT_HELP) and "12,000" in str(AMOUNT_HELP)
+
+
+def test_card_badges_say_what_they_are(client):
+    """Issue 18 #22: the seller's 36.5°C and the hammer count were bare numbers on the cards."""
+    make_auction(start_price=10_000, is_national=True)
+    page = client.get("/?tab=national").content.decode()
+    assert "판매자 매너" in page
+    assert "입찰 0회" in page
