@@ -23,9 +23,13 @@ SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 
 def violations(page) -> list[str]:
     assert AXE.exists(), f"{AXE} is missing: run `npm ci` (scripts/test.sh does)"
+    found = []
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        found.append(f"overflow: the page is {overflow}px wider than the screen")
     page.evaluate(AXE.read_text(encoding="utf-8"))  # a DevTools evaluation: the site's CSP stays on
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
+    return found + [
         f"{v['id']} ({v['impact']}): {v['help']} -> "
         + "; ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"]) for n in v["nodes"][:4])
         for v in result["violations"]
