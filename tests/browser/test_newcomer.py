@@ -122,3 +122,37 @@ def test_the_countdown_turns_red_only_near_the_end(site, new_page, minutes, colo
     countdown = page.locator("[data-live='countdown']")
     page.wait_for_function("document.querySelector(\"[data-live='countdown']\").textContent.includes('남음')")
     assert countdown.evaluate("el => getComputedStyle(el).color") == colour
+
+
+def test_the_message_menu_is_a_finger_sized_target_and_hides_the_message(site, new_page):
+    """Issue 18 #20: the chat's "⋯" was a 13×20 px target."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from auctions.services import auction_settle, bid_place
+    from chat.models import MessageHide
+    from chat.services import chat_room_ensure, message_send
+    from tests.factories import rid, set_end
+    from trades.selectors import trade_for_auction
+
+    seller = make_user(username="minsu")
+    buyer = make_user(username="jiyoung", balance=50_000)
+    auction = make_auction(seller=seller, start_price=10_000)
+    bid_place(actor=buyer, auction_id=auction.pk, amount=10_000, request_id=rid())
+    set_end(auction, timezone.now() - timedelta(seconds=1))
+    auction_settle(auction_id=auction.pk)
+    room = chat_room_ensure(actor=buyer, trade_id=trade_for_auction(auction_id=auction.pk).pk)
+    sent = message_send(actor=seller, room_id=room.pk, text="내일 저녁에 괜찮으세요?")
+
+    page = new_page()
+    page.goto(f"{site}/accounts/login/")
+    login(page, site, "jiyoung")
+    page.goto(f"{site}/chat/{room.pk}/")
+    menu = page.get_by_label("메시지 메뉴").first
+    box = menu.bounding_box()
+    assert box and box["width"] >= 44 and box["height"] >= 44
+    menu.click()
+    page.get_by_role("button", name="나에게서 숨기기").first.click()
+    page.wait_for_load_state()
+    assert MessageHide.objects.filter(user=buyer, message_id=sent.message.pk).exists()
