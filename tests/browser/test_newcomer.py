@@ -156,3 +156,52 @@ def test_the_message_menu_is_a_finger_sized_target_and_hides_the_message(site, n
     page.get_by_role("button", name="나에게서 숨기기").first.click()
     page.wait_for_load_state()
     assert MessageHide.objects.filter(user=buyer, message_id=sent.message.pk).exists()
+
+
+def _won_trade(seller, buyer, title: str):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from auctions.services import auction_settle, bid_place
+    from tests.factories import rid, set_end
+    from trades.selectors import trade_for_auction
+
+    auction = make_auction(seller=seller, start_price=10_000, title=title)
+    bid_place(actor=buyer, auction_id=auction.pk, amount=10_000, request_id=rid())
+    set_end(auction, timezone.now() - timedelta(seconds=1))
+    auction_settle(auction_id=auction.pk)
+    return trade_for_auction(auction_id=auction.pk)
+
+
+def test_the_room_list_shows_the_last_message_and_unread_and_no_empty_rooms(site, new_page):
+    """Issue 18 #20: the room list had no last message, time or unread count, and listed empty rooms."""
+    from chat.models import Room
+    from chat.services import chat_room_ensure
+
+    seller = make_user(username="minsu")
+    buyer = make_user(username="jiyoung", balance=50_000)
+    talked = _won_trade(seller, buyer, "원목 식탁")
+    silent = _won_trade(seller, buyer, "캠핑 의자")
+    room = chat_room_ensure(actor=buyer, trade_id=talked.pk)
+    chat_room_ensure(actor=buyer, trade_id=silent.pk)  # opened with the trade, nobody wrote in it
+    assert not Room.objects.get(trade_id=silent.pk).messages.exists()
+
+    seller_page = new_page(width=1280, height=900)
+    seller_page.goto(f"{site}/accounts/login/")
+    login(seller_page, site, "minsu")
+    seller_page.goto(f"{site}/chat/{room.pk}/")
+    seller_page.fill("#chat-text", "내일 저녁 7시에 합정역 어때요?")
+    seller_page.get_by_role("button", name="보내기").click()
+    seller_page.wait_for_function("document.body.innerText.includes('합정역 어때요')")
+
+    buyer_page = new_page()
+    buyer_page.goto(f"{site}/accounts/login/")
+    login(buyer_page, site, "jiyoung")
+    buyer_page.goto(f"{site}/chat/")
+    items = buyer_page.locator(".chat-rooms__item")
+    assert items.count() == 1
+    assert "원목 식탁" in items.first.inner_text()
+    assert "합정역 어때요" in items.first.locator("[data-room-last]").inner_text()
+    assert items.first.locator("[data-room-time]").count() == 1
+    assert items.first.locator(f"[data-room-unread='{room.pk}']").inner_text() == "1"
