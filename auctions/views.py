@@ -169,7 +169,9 @@ def detail(request, pk: int):
         "is_seller": user.is_authenticated and auction.seller_id == user.pk,
         "watching": user.is_authenticated and selectors.user_watches(user_id=user.pk, auction_id=auction.pk),
         "verified": user_location_verified(user),
-        "bid_form": BidForm(initial={"amount": typed.get("amount", f"{state['min_next_bid']:,}"), "request_id": request_id}),
+        "bid_form": BidForm(
+            initial={"amount": typed.get("amount", f"{state['min_next_bid']:,}"), "request_id": request_id}
+        ),
         "typed_max": typed.get("max_amount", ""),
         "my_max": selectors.user_max_for(auction=auction, user_id=user.pk if user.is_authenticated else None),
         "price_chart": selectors.price_chart_svg(points := selectors.price_points(auction_id=auction.pk)),

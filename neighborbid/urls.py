@@ -10,7 +10,6 @@ from neighborbid import health
 handler500 = "neighborbid.unavailable.server_error"  # a lost database is a 503, never a 500
 
 
-
 def favicon(request):
     """Browsers ask for /favicon.ico whatever the page says: send them to the logo."""
     return HttpResponseRedirect(static_url("img/logo.svg"))

@@ -6,37 +6,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0001_review'),
-        ('trades', '0001_trade'),
+        ("reviews", "0001_review"),
+        ("trades", "0001_trade"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='review',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='작성 시각'),
+            model_name="review",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="작성 시각"),
         ),
         migrations.AlterField(
-            model_name='review',
-            name='reviewee',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews_received', to=settings.AUTH_USER_MODEL, verbose_name='받는 사람'),
+            model_name="review",
+            name="reviewee",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reviews_received",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="받는 사람",
+            ),
         ),
         migrations.AlterField(
-            model_name='review',
-            name='reviewer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews_written', to=settings.AUTH_USER_MODEL, verbose_name='작성자'),
+            model_name="review",
+            name="reviewer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reviews_written",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="작성자",
+            ),
         ),
         migrations.AlterField(
-            model_name='review',
-            name='trade',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='trades.trade', verbose_name='거래'),
+            model_name="review",
+            name="trade",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reviews",
+                to="trades.trade",
+                verbose_name="거래",
+            ),
         ),
         migrations.AlterField(
-            model_name='review',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, verbose_name='수정 시각'),
+            model_name="review",
+            name="updated_at",
+            field=models.DateTimeField(auto_now=True, verbose_name="수정 시각"),
         ),
     ]

@@ -30,8 +30,7 @@ def violations(page) -> list[str]:
     page.evaluate(AXE.read_text(encoding="utf-8"))  # a DevTools evaluation: the site's CSP stays on
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return found + [
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"]) for n in v["nodes"][:4])
+        f"{v['id']} ({v['impact']}): {v['help']} -> " + "; ".join(str(n["target"]) for n in v["nodes"][:4])
         for v in result["violations"]
     ]
 
