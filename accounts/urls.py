@@ -13,7 +13,7 @@ urlpatterns = [
         auth_views.LoginView.as_view(template_name="registration/login.html", authentication_form=LoginForm),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     # Password reset: Django's views, our templates and forms (docs/web.md, docs/operations.md).
     path(
         "password-reset/",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -135,3 +136,14 @@ def radius(request):
     else:
         messages.success(request, _("동네 범위를 %(km)skm로 바꿨어요.") % {"km": form.cleaned_data["radius_km"]})
     return redirect(back)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout (POST only), then a word that it worked on the page it lands on."""
+
+    def post(self, request, *args, **kwargs):
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:
+            messages.success(request, _("로그아웃했어요. 다음에 또 만나요."))
+        return response

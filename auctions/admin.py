@@ -151,11 +151,19 @@ class AuctionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Bid)
 class BidAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "auction", "bidder", "amount", "created_at")
+    list_display = ("id", "auction", "bidder", "amount_won", "max_won", "created_at")
     search_fields = ("=auction__id", "bidder__username", "bidder__nickname")
     list_select_related = ("auction", "bidder")
     show_full_result_count = False
     actions = None
+
+    @admin.display(description="입찰가", ordering="amount")
+    def amount_won(self, obj: Bid) -> str:
+        return _won(obj.amount)
+
+    @admin.display(description="최대 입찰가", ordering="max_amount")
+    def max_won(self, obj: Bid) -> str:
+        return _won(obj.max_amount)
 
 
 @admin.register(Report)

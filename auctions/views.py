@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -42,7 +43,8 @@ from auctions.services import (
     report_create,
     watch_toggle,
 )
-from neighborbid.errors import AuctionNotFound, DomainError, ServiceUnavailable
+from neighborbid.errors import AuctionNotFound, DomainError, InvalidAmount, ServiceUnavailable
+from wallets.amounts import parse_won
 
 PAGE_SIZE = 20
 
@@ -162,6 +164,7 @@ def detail(request, pk: int):
     ):
         distance = neighbourhood_distance_km(user.neighbourhood, auction.neighbourhood)
     request_id = uuid.uuid4().hex
+    typed = _typed_amounts(request.GET)
     you_tag = selectors.leader_tag(auction_id=auction.pk, user_id=user.pk) if user.is_authenticated else None
     context = {
         "auction": auction,
@@ -174,7 +177,10 @@ def detail(request, pk: int):
         "is_seller": user.is_authenticated and auction.seller_id == user.pk,
         "watching": user.is_authenticated and selectors.user_watches(user_id=user.pk, auction_id=auction.pk),
         "verified": user_location_verified(user),
-        "bid_form": BidForm(initial={"amount": f"{state['min_next_bid']:,}", "request_id": request_id}),
+        "bid_form": BidForm(
+            initial={"amount": typed.get("amount", f"{state['min_next_bid']:,}"), "request_id": request_id}
+        ),
+        "typed_max": typed.get("max_amount", ""),
         "my_max": selectors.user_max_for(auction=auction, user_id=user.pk if user.is_authenticated else None),
         "price_chart": selectors.price_chart_svg(points := selectors.price_points(auction_id=auction.pk)),
         "price_points_json": json.dumps(points),
@@ -223,10 +229,24 @@ def unread_json(request):
     return response
 
 
+def _typed_amounts(data) -> dict[str, str]:
+    """The amounts a signed-out bid carried, formatted, only where they read as amounts."""
+    kept = {}
+    for name in ("amount", "max_amount"):
+        try:
+            kept[name] = f"{parse_won(data.get(name, '')):,}"
+        except InvalidAmount:
+            pass
+    return kept
+
+
 @require_POST
 def bid(request, pk: int):
     if not request.user.is_authenticated:
-        return redirect_to_login(_detail_url(pk))
+        # Signed out in another tab: back to this page after login, with the typed amounts kept.
+        kept = _typed_amounts(request.POST)
+        messages.info(request, _("로그인이 풀렸어요. 다시 로그인하면 입력한 금액 그대로 입찰할 수 있어요."))
+        return redirect_to_login(_detail_url(pk) + (f"?{urlencode(kept)}" if kept else ""))
     form = BidForm(request.POST)
     if not form.is_valid():
         messages.error(request, _first_error(form))

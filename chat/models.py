@@ -16,10 +16,17 @@ QUESTION_MAX = 500
 class Question(models.Model):
     """A public question on a listing; the seller answers in its thread (Answer rows)."""
 
-    auction = models.ForeignKey("auctions.Auction", on_delete=models.CASCADE, related_name="questions")
-    asker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="questions_asked")
+    auction = models.ForeignKey(
+        "auctions.Auction", on_delete=models.CASCADE, related_name="questions", verbose_name=_("경매")
+    )
+    asker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="questions_asked",
+        verbose_name=_("문의한 사람"),
+    )
     text = models.TextField(_("질문"), max_length=QUESTION_MAX)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("작성 시각"))
 
     class Meta:
         ordering = ["-id"]
@@ -32,10 +39,12 @@ class Question(models.Model):
 
 
 class Answer(models.Model):
-    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers", verbose_name=_("문의"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("답변한 사람")
+    )
     text = models.TextField(_("답변"), max_length=QUESTION_MAX)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("작성 시각"))
 
     class Meta:
         ordering = ["id"]
@@ -54,21 +63,34 @@ class Room(models.Model):
         OPEN = "open", _("열림")
         CLOSED = "closed", _("운영자가 닫음")
 
-    trade = models.OneToOneField("trades.Trade", on_delete=models.PROTECT, related_name="chat_room")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    seq = models.BigIntegerField(default=0)
-    buyer_read_seq = models.BigIntegerField(default=0)
-    seller_read_seq = models.BigIntegerField(default=0)
-    meeting = models.ForeignKey("Message", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    last_message_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    trade = models.OneToOneField(
+        "trades.Trade", on_delete=models.PROTECT, related_name="chat_room", verbose_name=_("거래")
     )
-    closed_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("구매자")
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("판매자")
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, verbose_name=_("상태"))
+    seq = models.BigIntegerField(default=0, verbose_name=_("메시지 번호"))
+    buyer_read_seq = models.BigIntegerField(default=0, verbose_name=_("구매자가 읽은 번호"))
+    seller_read_seq = models.BigIntegerField(default=0, verbose_name=_("판매자가 읽은 번호"))
+    meeting = models.ForeignKey(
+        "Message", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("약속")
+    )
+    last_message_at = models.DateTimeField(null=True, blank=True, verbose_name=_("마지막 메시지 시각"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("닫은 시각"))
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("닫은 사람"),
+    )
+    closed_reason = models.TextField(blank=True, verbose_name=_("닫은 사유"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("생성 시각"))
 
     class Meta:
         ordering = ["-id"]
@@ -93,22 +115,31 @@ class Message(models.Model):
         MEETING = "meeting", _("거래 약속")
         SYSTEM = "system", _("안내")
 
-    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="messages")
-    seq = models.BigIntegerField()
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
-    text = models.TextField(max_length=TEXT_MAX, blank=True)
-    client_id = models.CharField(max_length=64, blank=True)
-    image = models.ImageField(upload_to="chat/", blank=True)
-    thumbnail = models.ImageField(upload_to="chat/", blank=True)
-    place = models.CharField(max_length=100, blank=True)
-    place_neighbourhood = models.ForeignKey(
-        "accounts.Neighbourhood", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="messages", verbose_name=_("채팅방"))
+    seq = models.BigIntegerField(verbose_name=_("번호"))
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("보낸 사람")
     )
-    meet_at = models.DateTimeField(null=True, blank=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    warning = models.BooleanField(default=False)  # a phone or account number: "안전결제를 이용하세요"
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT, verbose_name=_("종류"))
+    text = models.TextField(max_length=TEXT_MAX, blank=True, verbose_name=_("내용"))
+    client_id = models.CharField(max_length=64, blank=True, verbose_name=_("클라이언트 ID"))
+    image = models.ImageField(upload_to="chat/", blank=True, verbose_name=_("사진"))
+    thumbnail = models.ImageField(upload_to="chat/", blank=True, verbose_name=_("미리보기"))
+    place = models.CharField(max_length=100, blank=True, verbose_name=_("장소"))
+    place_neighbourhood = models.ForeignKey(
+        "accounts.Neighbourhood",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("장소 동네"),
+    )
+    meet_at = models.DateTimeField(null=True, blank=True, verbose_name=_("약속 시각"))
+    accepted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("수락 시각"))
+    warning = models.BooleanField(
+        default=False, verbose_name=_("주의 문구")
+    )  # a phone or account number: "안전결제를 이용하세요"
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("보낸 시각"))
 
     class Meta:
         ordering = ["room", "seq"]
@@ -130,11 +161,15 @@ class Message(models.Model):
 class MessageHide(models.Model):
     """A user hid a message for themselves (the other side and moderators still see it)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="hides")
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("회원")
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="hides", verbose_name=_("메시지"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("숨긴 시각"))
 
     class Meta:
+        verbose_name = _("숨긴 메시지")
+        verbose_name_plural = _("숨긴 메시지")
         constraints = [models.UniqueConstraint(fields=["user", "message"], name="message_hide_once")]
 
     def __str__(self) -> str:
@@ -144,9 +179,13 @@ class MessageHide(models.Model):
 class Block(models.Model):
     """`blocker` no longer hears from `blocked` (messages and questions); trades go on."""
 
-    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("차단한 사람")
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("차단된 사람")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("차단 시각"))
 
     class Meta:
         constraints = [
@@ -175,16 +214,25 @@ class ChatReport(models.Model):
         SPAM = "spam", _("광고/도배")
         OTHER = "other", _("기타")
 
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="reports")
-    message = models.ForeignKey(Message, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    text = models.TextField(blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
-    handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("신고한 사람")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="reports", verbose_name=_("채팅방"))
+    message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="reports", verbose_name=_("메시지")
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices, verbose_name=_("사유"))
+    text = models.TextField(blank=True, verbose_name=_("설명"))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, verbose_name=_("상태"))
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("처리한 사람"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("신고 시각"))
 
     class Meta:
         ordering = ["status", "-id"]

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, When
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, When
 
 from accounts.models import Neighbourhood
 from accounts.selectors import neighbourhood_distance_km, neighbourhood_ids_within
@@ -144,10 +144,17 @@ def _unread_expression(user_id: int):
 
 
 def user_rooms(*, user_id: int):
+    """The room list: rooms with at least one message, the newest first, each with its last
+    message (text and kind) and the viewer's unread count."""
+    last = Message.objects.filter(room_id=OuterRef("pk")).order_by("-seq")
     return (
-        Room.objects.filter(Q(buyer_id=user_id) | Q(seller_id=user_id))
+        Room.objects.filter(Q(buyer_id=user_id) | Q(seller_id=user_id), seq__gt=0)
         .select_related("trade__auction", "buyer", "seller")
-        .annotate(unread=_unread_expression(user_id))
+        .annotate(
+            unread=_unread_expression(user_id),
+            last_text=Subquery(last.values("text")[:1]),
+            last_kind=Subquery(last.values("kind")[:1]),
+        )
         .order_by(F("last_message_at").desc(nulls_last=True), "-id")
     )
 

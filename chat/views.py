@@ -71,7 +71,8 @@ def room_list(request):
     rooms = list(selectors.user_rooms(user_id=request.user.pk)[:100])
     for room in rooms:
         room.other = room.seller if room.buyer_id == request.user.pk else room.buyer
-    return render(request, "chat/list.html", {"rooms": rooms})
+    today = timezone.localdate().strftime("%Y%m%d")
+    return render(request, "chat/list.html", {"rooms": rooms, "today": today})
 
 
 @login_required

@@ -27,6 +27,12 @@ class NeighborBidAdminSite(AdminSite):
     site_title = "NeighborBid 운영"
     index_title = "운영 · 모더레이션"
     login_form = NeighborBidAuthenticationForm
+    index_template = "admin/neighborbid/index.html"
+
+    def index(self, request, extra_context=None):
+        from neighborbid.selectors import moderation_queue
+
+        return super().index(request, {"moderation_queue": moderation_queue(), **(extra_context or {})})
 
     def has_permission(self, request):
         # request.user is read from the database on every request (the session's user), so

@@ -1,13 +1,22 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 
 from neighborbid import health
 
 handler500 = "neighborbid.unavailable.server_error"  # a lost database is a 503, never a 500
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the logo."""
+    return HttpResponseRedirect(static_url("img/logo.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -16,15 +16,19 @@ class Review(models.Model):
         OK = rules.OK, _("보통이에요")
         BAD = rules.BAD, _("별로예요")
 
-    trade = models.ForeignKey("trades.Trade", on_delete=models.PROTECT, related_name="reviews")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_written")
-    reviewee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_received")
+    trade = models.ForeignKey("trades.Trade", on_delete=models.PROTECT, related_name="reviews", verbose_name=_("거래"))
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_written", verbose_name=_("작성자")
+    )
+    reviewee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_received", verbose_name=_("받는 사람")
+    )
     rating = models.CharField(_("평가"), max_length=10, choices=Rating.choices)
     # A list of reviews.rules.ALL_TAGS entries, validated by reviews.rules.tags_clean.
     tags = models.JSONField(_("칭찬/비매너 항목"), default=list, blank=True)
     text = models.CharField(_("후기"), max_length=rules.TEXT_MAX, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("작성 시각"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("수정 시각"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

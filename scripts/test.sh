@@ -76,5 +76,11 @@ echo "== import contracts"
 .venv/bin/lint-imports --no-cache  # [tool.importlinter] in pyproject.toml: the layers between the apps
 echo "== migrations"
 .venv/bin/python manage.py makemigrations --check --dry-run
+# The browser tests inject axe-core (pinned in package.json / package-lock.json) into the pages.
+if [ ${#fast[@]} -eq 0 ] && [ ! -f node_modules/axe-core/axe.min.js ]; then
+  echo "== npm ci (axe-core for the accessibility tests)"
+  command -v npm >/dev/null 2>&1 || { echo "FAIL: npm is required for the browser tests (axe-core)" >&2; exit 2; }
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
 echo "== pytest"
 .venv/bin/python -m pytest "${fast[@]}" "$@"

@@ -22,9 +22,15 @@ class Trade(models.Model):
 
     OPEN_STATUSES = (Status.AWAITING_HANDOVER, Status.SHIPPED, Status.HANDED_OVER, Status.DISPUTED)
 
-    auction = models.OneToOneField("auctions.Auction", on_delete=models.PROTECT, related_name="trade")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sales")
+    auction = models.OneToOneField(
+        "auctions.Auction", on_delete=models.PROTECT, related_name="trade", verbose_name=_("경매")
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("구매자")
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sales", verbose_name=_("판매자")
+    )
     amount = models.PositiveBigIntegerField(_("거래 금액"))
     is_national = models.BooleanField(_("전국 거래"), default=False)
     status = models.CharField(
@@ -41,13 +47,18 @@ class Trade(models.Model):
     dispute_reason = models.TextField(_("분쟁 사유"), blank=True)
     resolution_memo = models.TextField(_("해결 메모"), blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("분쟁 처리자"),
     )
     buyer_refund = models.PositiveBigIntegerField(_("구매자 환불액"), default=0)
     seller_payout = models.PositiveBigIntegerField(_("판매자 정산액"), default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("생성 시각"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("수정 시각"))
+    seq = models.PositiveIntegerField(default=0, verbose_name=_("변경 번호"))
 
     class Meta:
         ordering = ["-id"]
@@ -80,11 +91,13 @@ def dispute_photo_path(instance: TradeDisputePhoto, filename: str) -> str:
 
 
 class TradeDisputePhoto(models.Model):
-    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="dispute_photos")
-    image = models.ImageField(upload_to=dispute_photo_path)
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="dispute_photos", verbose_name=_("거래"))
+    image = models.ImageField(upload_to=dispute_photo_path, verbose_name=_("사진"))
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("올린 시각"))
 
     class Meta:
+        verbose_name = _("분쟁 사진")
+        verbose_name_plural = _("분쟁 사진")
         ordering = ["id"]
 
     def __str__(self) -> str:

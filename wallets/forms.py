@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from neighborbid.errors import InvalidAmount
 from wallets.amounts import parse_won
 
-AMOUNT_HELP = _("숫자만 입력해 주세요. 예: 12,000")
+AMOUNT_HELP = _("원 단위 금액을 입력해 주세요. 예: 12,000")
 
 
 class WonField(forms.CharField):

@@ -229,19 +229,24 @@
 
   function unreadBadge() {
     var bells = document.querySelectorAll(".topnav__bell, .bell-mobile");
+    function label(bell, count) {
+      var base = bell.getAttribute("data-badge-label");
+      if (base) bell.setAttribute("aria-label", count ? base + ", " + bell.getAttribute("data-badge-unit") + " " + count + "개" : base);
+    }
     if (!bells.length || !window.fetch) return;
     function show(count) {
       bells.forEach(function (bell) {
         var badge = bell.querySelector(".badge");
+        label(bell, count);
         if (!count) { if (badge) badge.remove(); return; }
         if (!badge) {
           badge = document.createElement("span");
           badge.className = "badge";
           badge.setAttribute("data-unread-badge", "");
+          badge.setAttribute("aria-hidden", "true");
           bell.appendChild(badge);
         }
         badge.textContent = String(count);
-        badge.setAttribute("aria-label", "읽지 않은 알림 " + count + "개");
       });
     }
     function poll() {

@@ -12,6 +12,11 @@
     badges().forEach((el) => {
       el.textContent = String(total);
       el.hidden = !total;
+      const link = el.closest("[data-badge-label]");
+      if (link) {
+        const base = link.dataset.badgeLabel;
+        link.setAttribute("aria-label", total ? `${base}, ${link.dataset.badgeUnit} ${total}개` : base);
+      }
     });
   }
 
@@ -466,6 +471,13 @@
           const response = await fetch(root.dataset.unreadUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
           const body = await response.json();
           setBadge(body.total);
+          // A room that got its first message is not in this list yet (empty rooms are left
+          // out): load the list again to show it with its last message.
+          const listed = new Set(Array.from(root.querySelectorAll("[data-room-unread]"), (b) => b.dataset.roomUnread));
+          if (Object.keys(body.rooms).some((id) => body.rooms[id] > 0 && !listed.has(id))) {
+            window.location.reload();
+            return;
+          }
           root.querySelectorAll("[data-room-unread]").forEach((badge) => {
             const n = body.rooms[badge.dataset.roomUnread] || 0;
             badge.textContent = String(n);

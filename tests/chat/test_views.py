@@ -60,7 +60,8 @@ def test_the_header_badge_counts_and_opening_the_room_clears_it():
     buyer = signed_in(sale.buyer)
     assert buyer.get(reverse("chat:unread")).json() == {"total": 1, "rooms": {str(sale.room.pk): 1}}
     home = buyer.get(reverse("chat:list")).content.decode()
-    assert 'data-chat-badge aria-label="읽지 않은 채팅">1</span>' in home
+    assert 'aria-label="채팅, 읽지 않은 메시지 1개"' in home  # the header link says the count
+    assert 'data-chat-badge aria-hidden="true">1</span>' in home
     buyer.get(reverse("chat:room", args=[sale.room.pk]))
     assert buyer.get(reverse("chat:unread")).json()["total"] == 0
 

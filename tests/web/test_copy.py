@@ -152,7 +152,7 @@ def test_the_admin_is_korean_everywhere():
         english = [h for h in headers if re.search(r"[A-Za-z]", h) and h.strip() != "ID"]
         assert english == [], (url, english)
     auctions_page = client.get(reverse("admin:auctions_auction_changelist")).content.decode()
-    assert "볼 경매 선택" in auctions_page
+    assert "경매 목록" in auctions_page and "볼 경매 선택" not in auctions_page  # issue 18 #21
     assert ">판매자<" in auctions_page
 
 
