@@ -45,6 +45,7 @@ from auctions.services import (
 from neighborbid.errors import AuctionNotFound, DomainError, ServiceUnavailable
 
 PAGE_SIZE = 20
+NEAR_KM = ("1", "3", "5", "10")  # the home's "내 근처" filter
 
 
 def _first_error(form) -> str:
@@ -85,8 +86,13 @@ def home(request):
     # the local tab lists (and shows distances to) only the 동 in range; the national tab none
     distances: dict[int, float] = {}
     neighbourhood_ids = None
+    # "내 근처": 1, 3, 5 or 10 km around my 동 (?km=), else my range (3, 6 or 10 km)
+    near_km = request.GET.get("km") or ""
+    if near_km not in NEAR_KM:
+        near_km = ""
     if tab == "local" and origin is not None:
-        distances = neighbourhood_distances_within(origin=origin, radius_km=user.search_radius_km)
+        radius_km = int(near_km) if near_km else user.search_radius_km
+        distances = neighbourhood_distances_within(origin=origin, radius_km=radius_km)
         neighbourhood_ids = list(distances)
 
     page = selectors.auction_list_page(
@@ -124,6 +130,8 @@ def home(request):
             "radius_form": RadiusForm(initial={"radius_km": user.search_radius_km}) if user.is_authenticated else None,
             "query_string": params.urlencode(),
             "max_pages": selectors.LIST_MAX_PAGES,
+            "near_km": near_km,
+            "near_choices": NEAR_KM,
         },
     )
 

@@ -42,7 +42,7 @@ def listing():
     hapjeong, seogyo, yeoksam = (
         neighbourhood("합정동"),
         neighbourhood("서교동"),
-        neighbourhood("역삼동", "서울특별시 강남구"),
+        neighbourhood("역삼1동", "서울특별시 강남구"),
     )
     sellers = [make_user(place=place) for place in (hapjeong, seogyo, yeoksam)]
     bidder = make_user(balance=10_000_000, place=hapjeong)
