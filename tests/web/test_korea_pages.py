@@ -43,7 +43,8 @@ def test_nearby_refuses_bad_positions_and_says_when_nothing_is_near(lat, lon, st
 
 
 def test_nearby_needs_a_login_and_a_post():
-    assert Client().post(reverse("accounts:verify_nearby"), {"latitude": "33.5", "longitude": "126.5"}).status_code == 302
+    position = {"latitude": "33.5", "longitude": "126.5"}
+    assert Client().post(reverse("accounts:verify_nearby"), position).status_code == 302
     assert signed_in(make_user()).get(reverse("accounts:verify_nearby")).status_code == 405
 
 
