@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import Neighbourhood, User
 from auctions.models import Bid
-from tests.factories import make_auction, make_user
+from tests.factories import ensure_neighbourhoods, make_auction, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,8 @@ JEJU = {"latitude": 33.4996, "longitude": 126.5312}  # 제주시, the issue's te
 
 def test_a_neighbour_in_jeju_verifies_from_the_browser_position_and_bids(site, new_page, shot):
     # given a seller in 일도1동 with a local listing, and a newcomer not yet verified anywhere near
-    ildo = Neighbourhood.objects.get(code="5011051000")  # make_user loaded the national table
+    ensure_neighbourhoods()  # a transaction test before this one flushed the table
+    ildo = Neighbourhood.objects.get(code="5011051000")
     seller = make_user(username="halla", nickname="한라봉농부", place=None)
     User.objects.filter(pk=seller.pk).update(neighbourhood=ildo)
     auction = make_auction(seller=User.objects.get(pk=seller.pk), title="제주 감귤 따는 가위 세트", start_price=8_000)
