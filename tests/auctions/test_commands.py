@@ -68,7 +68,7 @@ def test_seed_demo_tops_up_whatever_state_the_demo_users_are_in(capsys):
     jiyoung = User.objects.get(username="jiyoung")
     assert jiyoung.is_suspended and not User.objects.get(username="haneul").is_active
     open_sellers = set(Auction.objects.filter(status="open").values_list("seller__username", flat=True))
-    assert open_sellers == {"minsu", "hyunwoo", "seoyeon", "dohyun"}
+    assert open_sellers == {"minsu", "hyunwoo", "seoyeon", "dohyun", "halla", "jeonju", "haeundae"}
     assert not Auction.objects.filter(status="open", bids__bidder__username__in=["jiyoung", "haneul"]).exists()
     assert Wallet.objects.get(user=minsu).balance > 0  # the spent demo wallet was refilled
     assert_books_balance()
