@@ -26,7 +26,7 @@ class NeighbourhoodChoiceField(forms.ModelChoiceField):
 
 def neighbourhood_field(**kwargs) -> NeighbourhoodChoiceField:
     return NeighbourhoodChoiceField(
-        queryset=Neighbourhood.objects.order_by("district", "name"),
+        queryset=Neighbourhood.objects.filter(is_offered=True).order_by("district", "name"),
         label=kwargs.pop("label", _("내 동네")),
         empty_label=_("동네를 골라 주세요"),
         error_messages={"required": _("동네를 골라 주세요."), "invalid_choice": _("목록에 있는 동네를 골라 주세요.")},
@@ -58,7 +58,11 @@ class SignupForm(UserCreationForm):
 
 
 class VerifyLocationForm(forms.Form):
-    neighbourhood = neighbourhood_field(label=_("인증할 동네"))
+    # the page offers buttons (the nearest 동, search results), never a list of 3,500 names
+    neighbourhood = forms.ModelChoiceField(
+        queryset=Neighbourhood.objects.filter(is_offered=True),
+        error_messages={"required": _("동네를 골라 주세요."), "invalid_choice": _("목록에 있는 동네를 골라 주세요.")},
+    )
     latitude = forms.CharField(required=False, widget=forms.HiddenInput, max_length=40)
     longitude = forms.CharField(required=False, widget=forms.HiddenInput, max_length=40)
 

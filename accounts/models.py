@@ -11,22 +11,41 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Neighbourhood(models.Model):
-    """A 동 (administrative neighbourhood) with the coordinates of its centre."""
+    """A 동 (administrative neighbourhood: 행정동, 읍 or 면) with the coordinates of its centre.
 
+    Loaded from accounts/data/korea_dong.csv by `accounts.services.neighbourhoods_load`, keyed by
+    the 행정기관코드 (`code`). `district` is "시도 시군구" for display ("제주특별자치도 제주시"). A 동
+    that is no longer in the table (or one typed by hand before the table came, with no match in
+    it) keeps its row for old users and listings but is not offered (`is_offered`)."""
+
+    code = models.CharField(_("행정기관코드"), max_length=10, unique=True, null=True, blank=True)
     name = models.CharField(_("동 이름"), max_length=50)
     district = models.CharField(_("시/구"), max_length=50)
+    sido = models.CharField(_("시도"), max_length=20, blank=True)
+    sigungu = models.CharField(_("시군구"), max_length=30, blank=True)
     latitude = models.FloatField(_("위도"))
     longitude = models.FloatField(_("경도"))
+    is_offered = models.BooleanField(_("인증 목록에 표시"), default=True)
+    # the 초성 of the name, for the search box ("ㅇㅅ" finds 역삼1동); written by the loader
+    initials = models.CharField(_("초성"), max_length=50, blank=True, editable=False)
+    # the name a row had before the table matched it to a 행정동 ("역삼동" → 역삼1동): searchable,
+    # and what the migration's reverse restores
+    legacy_name = models.CharField(_("예전 이름"), max_length=50, blank=True)
 
     class Meta:
         ordering = ["district", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["district", "name"], name="neighbourhood_unique_name"),
+        indexes = [
+            # the bounding-box prefilter of accounts.selectors (nearest 동, 동 within a radius)
+            models.Index(fields=["latitude", "longitude"], name="neighbourhood_lat_lng"),
         ]
         verbose_name = _("동네")
         verbose_name_plural = _("동네")
 
     def __str__(self) -> str:
+        return f"{self.district} {self.name}"
+
+    @property
+    def full_name(self) -> str:
         return f"{self.district} {self.name}"
 
 

@@ -65,6 +65,72 @@ def neighbourhood_distances_within(*, origin: Neighbourhood, radius_km: float) -
     return found
 
 
+def _box(latitude: float, longitude: float, radius_km: float) -> dict[str, float]:
+    """The latitude/longitude bounds of a circle (with float slack), for the indexed prefilter."""
+    margin = 1.001
+    dlat = radius_km / KM_PER_DEGREE_LAT * margin
+    far_lat = min(89.9, abs(latitude) + dlat)
+    dlon = min(180.0, radius_km / (KM_PER_DEGREE_LAT * math.cos(math.radians(far_lat))) * margin)
+    return {
+        "latitude__gte": latitude - dlat,
+        "latitude__lte": latitude + dlat,
+        "longitude__gte": longitude - dlon,
+        "longitude__lte": longitude + dlon,
+    }
+
+
+NEAREST_STEPS_KM = (2.0, 6.0, 20.0, 60.0)
+NEAREST_MAX_KM = 60.0  # no offered 동 nearer than this: a sea point or abroad, said so
+
+
+def neighbourhood_nearest(*, latitude: float, longitude: float, limit: int = 3) -> list[tuple[Neighbourhood, float]]:
+    """The `limit` offered 동 whose centres are nearest to a point, nearest first, with their
+    distances in km; empty when none lies within NEAREST_MAX_KM (a point at sea, or abroad).
+
+    A bounding box on the indexed (latitude, longitude) comes first and grows (2, 6, 20, 60 km)
+    until it holds `limit` 동 within its radius; the haversine runs on the box's rows only (a
+    few to a few hundred of the 3,512), so one or two indexed queries answer on PostgreSQL and
+    on SQLite alike. A 동 outside the box is farther than its radius, so the answer is exact."""
+    found: list[tuple[Neighbourhood, float]] = []
+    for radius in NEAREST_STEPS_KM:
+        rows = Neighbourhood.objects.filter(is_offered=True, **_box(latitude, longitude, radius))
+        found = sorted(
+            ((n, distance_km(latitude, longitude, n.latitude, n.longitude)) for n in rows), key=lambda pair: pair[1]
+        )
+        found = [pair for pair in found if pair[1] <= radius]
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+SEARCH_LIMIT = 20
+
+
+def neighbourhood_search(*, q: str, limit: int = SEARCH_LIMIT) -> list[Neighbourhood]:
+    """Offered 동 matching every word of `q`: a part of the name, the 시군구 or 시도, or the
+    name a row had before the national table; a word of 초성 only ("ㅇㅅ") matches the name's
+    초성. Names that start with the first word come first, then shorter names."""
+    from django.db.models import Q
+
+    from accounts.geodata import initials, is_initials_query
+
+    words = (q or "").replace("\x00", "").split()[:4]
+    words = [word[:20] for word in words if word]
+    if not words:
+        return []
+    qs = Neighbourhood.objects.filter(is_offered=True)
+    for word in words:
+        if is_initials_query(word):
+            qs = qs.filter(initials__contains=word)
+        else:
+            qs = qs.filter(Q(name__contains=word) | Q(district__contains=word) | Q(legacy_name__contains=word))
+    first = words[0]
+    first_initials = first if is_initials_query(first) else initials(first)
+    rows = list(qs.order_by("district", "name")[:500])
+    rows.sort(key=lambda n: (not n.name.startswith(first) and not n.initials.startswith(first_initials), len(n.name)))
+    return rows[:limit]
+
+
 def neighbourhood_ids_within(*, origin: Neighbourhood, radius_km: float) -> list[int]:
     return list(neighbourhood_distances_within(origin=origin, radius_km=radius_km))
 

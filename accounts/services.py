@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.geodata import DongRow, initials, name_stem, read_rows
 from accounts.models import Neighbourhood, User
-from accounts.selectors import access_staff, access_user, distance_km
+from accounts.selectors import access_staff, access_user, distance_km, neighbourhood_nearest
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
 from wallets.services import wallet_create
 
@@ -65,20 +67,108 @@ def user_verify_location(*, actor: User, neighbourhood_id: int, latitude: object
         raise InvalidRequest("위치 정보를 읽을 수 없어요.") from exc
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also rejects NaN
         raise InvalidRequest("위치 정보가 올바르지 않아요.")
-    neighbourhood = Neighbourhood.objects.filter(pk=neighbourhood_id).first()
+    neighbourhood = Neighbourhood.objects.filter(pk=neighbourhood_id, is_offered=True).first()
     if neighbourhood is None:
         raise InvalidRequest("동네를 골라 주세요.")
     km = distance_km(lat, lon, neighbourhood.latitude, neighbourhood.longitude)
     limit = settings.NEIGHBORBID["VERIFY_RADIUS_KM"]
     if km > limit:
+        nearest = neighbourhood_nearest(latitude=lat, longitude=lon, limit=1)
+        if nearest:
+            place, place_km = nearest[0]
+            hint = f"가장 가까운 동네는 {place.full_name}(약 {place_km:.1f}km)예요."
+        else:
+            hint = "근처에 인증할 수 있는 동네가 없어요."
         raise NotEligible(
-            f"현재 위치가 {neighbourhood.name}에서 약 {km:.1f}km 떨어져 있어요. {limit:g}km 안에서만 인증할 수 있어요."
+            f"현재 위치가 {neighbourhood.name}에서 약 {km:.1f}km 떨어져 있어요. "
+            f"{limit:g}km 안에서만 인증할 수 있어요. {hint}"
         )
     user = access_user(actor, allow_suspended=True)
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(neighbourhood=neighbourhood, location_verified_at=timezone.now())
     actor.refresh_from_db(fields=["neighbourhood", "location_verified_at"])
     return km
+
+
+def neighbourhoods_load(*, rows: list[DongRow] | None = None, model: type[Neighbourhood] | None = None) -> Counter:
+    """Load the national 동 table (accounts/data/korea_dong.csv unless `rows`), idempotently,
+    keyed by the 행정기관코드, in one transaction. Returns what it did (`created`, `updated`,
+    `matched`, `retired`; empty when nothing changed).
+
+    - A row with a code takes the table's name, 시도/시군구 and centre (a renamed 동 is
+      updated, never duplicated).
+    - A row without a code (typed by hand before the table came) keeps its id and its users:
+      it is matched to the same name in the same 시군구, else to the nearest 행정동 of the same
+      name stem ("역삼동" → 역삼1동 or 역삼2동, whichever centre is nearer), and its old name is
+      kept in `legacy_name`. One with no match is kept but no longer offered.
+    - A coded row whose code left the table is kept (old users and listings) but not offered.
+
+    `model` is the historical model when a migration calls this."""
+    model = model or Neighbourhood
+    rows = read_rows() if rows is None else rows
+    report: Counter = Counter()
+    with transaction.atomic():
+        existing = list(model.objects.order_by("pk"))
+        by_code = {n.code: n for n in existing if n.code}
+        wanted = {row.code: row for row in rows}
+        free: dict[str, list[DongRow]] = {}
+        for row in rows:
+            if row.code not in by_code:
+                free.setdefault(row.district, []).append(row)
+        codeless = [n for n in existing if not n.code]
+        matched: set[int] = set()
+        for exact in (True, False):  # every same-name match first, then the name stems
+            for n in codeless:
+                if n.pk in matched:
+                    continue
+                stem = name_stem(n.name)
+                pool = [
+                    row
+                    for row in free.get(n.district, [])
+                    if row.code not in by_code
+                    and (row.name == n.name if exact else bool(stem) and name_stem(row.name) == stem)
+                ]
+                if not pool:
+                    continue
+                best = min(pool, key=lambda r: distance_km(n.latitude, n.longitude, r.latitude, r.longitude))
+                n.code = best.code
+                n.legacy_name = n.legacy_name or n.name
+                by_code[best.code] = n
+                matched.add(n.pk)
+                report["matched"] += 1
+        created: list[Neighbourhood] = []
+        for row in rows:
+            values = {
+                "name": row.name,
+                "district": row.district,
+                "sido": row.sido,
+                "sigungu": row.sigungu,
+                "latitude": row.latitude,
+                "longitude": row.longitude,
+                "is_offered": True,
+                "initials": initials(row.name),
+            }
+            found = by_code.get(row.code)
+            if found is None:
+                created.append(model(code=row.code, **values))
+                continue
+            n = found
+            changed = [field for field, value in values.items() if getattr(n, field) != value]
+            for field in changed:
+                setattr(n, field, values[field])
+            if n.pk in matched:
+                changed += ["code", "legacy_name"]
+            if changed:
+                n.save(update_fields=changed)
+                report["updated"] += 1
+        model.objects.bulk_create(created, batch_size=500)
+        report["created"] += len(created)
+        for n in existing:
+            if n.is_offered and (n.code not in wanted if n.code else n.pk not in matched):
+                n.is_offered = False
+                n.save(update_fields=["is_offered"])
+                report["retired"] += 1
+    return +report
 
 
 def user_set_radius(*, actor: User, radius_km: int) -> None:

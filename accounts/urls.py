@@ -47,5 +47,6 @@ urlpatterns = [
     ),
     path("profile/", views.profile, name="profile"),
     path("verify/", views.verify, name="verify"),
+    path("verify/nearby/", views.verify_nearby, name="verify_nearby"),
     path("radius/", views.radius, name="radius"),
 ]

@@ -10,13 +10,14 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.forms import RadiusForm, SignupForm, VerifyLocationForm
-from accounts.selectors import user_location_verified
+from accounts.selectors import neighbourhood_nearest, neighbourhood_search, user_location_verified
 from accounts.services import user_create, user_set_radius, user_verify_location
 from neighborbid.errors import DomainError
 
@@ -108,16 +109,48 @@ def verify(request):
                 for error in errors:
                     messages.error(request, error)
             status = 400
+    q = (request.GET.get("q") or "").strip()[:40]
+    current = user.neighbourhood if user.neighbourhood_id and user.neighbourhood.is_offered else None
     return render(
         request,
         "accounts/verify.html",
         {
             "form": form,
+            "q": q,
+            "results": neighbourhood_search(q=q) if q else [],
+            "current": current,
             "verified": user_location_verified(user),
             "radius_km": settings.NEIGHBORBID["VERIFY_RADIUS_KM"],
             "next": _safe_next(request, ""),
         },
         status=status,
+    )
+
+
+@login_required
+@require_POST
+def verify_nearby(request):
+    """The nearest 동 (and the next two) to the browser's position, for the verification page's
+    proposals (static/js/app.js). POST, so the position stays out of URLs and access logs."""
+    try:
+        lat = float(request.POST.get("latitude", ""))
+        lon = float(request.POST.get("longitude", ""))
+    except ValueError:
+        return JsonResponse({"error": _("위치 정보를 읽을 수 없어요.")}, status=400)
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also NaN
+        return JsonResponse({"error": _("위치 정보가 올바르지 않아요.")}, status=400)
+    found = neighbourhood_nearest(latitude=lat, longitude=lon, limit=3)
+    limit = settings.NEIGHBORBID["VERIFY_RADIUS_KM"]
+    return JsonResponse(
+        {
+            "results": [
+                {"id": n.pk, "name": n.name, "full_name": n.full_name, "km": round(km, 1), "in_range": km <= limit}
+                for n, km in found
+            ],
+            "message": ""
+            if found
+            else _("가까운 동네를 찾지 못했어요. 국내 육지에서 다시 시도하거나 아래에서 동네를 찾아 주세요."),
+        }
     )
 
 

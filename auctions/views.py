@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.forms import RadiusForm
 from accounts.selectors import (
     neighbourhood_distance_km,
-    neighbourhood_distances,
     neighbourhood_distances_within,
     user_location_verified,
 )
@@ -47,6 +46,7 @@ from neighborbid.errors import AuctionNotFound, DomainError, InvalidAmount, Serv
 from wallets.amounts import parse_won
 
 PAGE_SIZE = 20
+NEAR_KM = ("1", "3", "5", "10")  # the home's "내 근처" filter
 
 
 def _first_error(form) -> str:
@@ -87,8 +87,13 @@ def home(request):
     # the local tab lists (and shows distances to) only the 동 in range; the national tab none
     distances: dict[int, float] = {}
     neighbourhood_ids = None
+    # "내 근처": 1, 3, 5 or 10 km around my 동 (?km=), else my range (3, 6 or 10 km)
+    near_km = request.GET.get("km") or ""
+    if near_km not in NEAR_KM:
+        near_km = ""
     if tab == "local" and origin is not None:
-        distances = neighbourhood_distances_within(origin=origin, radius_km=user.search_radius_km)
+        radius_km = int(near_km) if near_km else user.search_radius_km
+        distances = neighbourhood_distances_within(origin=origin, radius_km=radius_km)
         neighbourhood_ids = list(distances)
 
     page = selectors.auction_list_page(
@@ -126,6 +131,8 @@ def home(request):
             "radius_form": RadiusForm(initial={"radius_km": user.search_radius_km}) if user.is_authenticated else None,
             "query_string": params.urlencode(),
             "max_pages": selectors.LIST_MAX_PAGES,
+            "near_km": near_km,
+            "near_choices": NEAR_KM,
         },
     )
 
@@ -501,10 +508,13 @@ def my_page(request):
         qs = selectors.user_won(user_id=uid)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     user = request.user
-    distances = neighbourhood_distances(origin=user.neighbourhood) if user.neighbourhood_id else {}
+    origin = user.neighbourhood if user.neighbourhood_id else None
     for auction in page.object_list:
         auction.my_state = _my_bid_state(auction, uid) if tab == "bids" else None
-        auction.distance_km = distances.get(auction.neighbourhood_id) if auction.neighbourhood_id else None
+        # the page's rows carry their 동 (select_related): no pass over all 3,512 동 per request
+        auction.distance_km = (
+            neighbourhood_distance_km(origin, auction.neighbourhood) if origin and auction.neighbourhood_id else None
+        )
     params = request.GET.copy()
     params.pop("page", None)
     return render(

@@ -1,11 +1,13 @@
 """List pages at scale (run by hand, not in CI; a smoke run is in tests/bench/). See docs/benchmarks.md.
 
-  .venv/bin/python bench/pages_bench.py setup   --auctions 100000 --neighbourhoods 500
+  .venv/bin/python bench/pages_bench.py setup   --auctions 100000
   .venv/bin/python bench/pages_bench.py run     --requests 100
   .venv/bin/python bench/pages_bench.py explain
 
-setup:   bulk-loads (COPY) a bench database: extra neighbourhoods (district prefix "벤치") up to
-         --neighbourhoods in total, --users verified users with wallets, --auctions open auctions
+setup:   bulk-loads (COPY) a bench database: the migrations load the 3,512 real 동 of Korea (every
+         seller lives in one of them at random: 행정동 are roughly population-sized units); extra
+         synthetic ones (district prefix "벤치") only if --neighbourhoods asks for more in total,
+         --users verified users with wallets, --auctions open auctions
          (about 20 % national) and --ended ended ones, some with a photo row. Replaces earlier
          bench rows; refuses a database whose name does not start with nb_bench or test_.
 run:     the pages in-process through Django's test Client (middleware, view, template: the
@@ -107,6 +109,9 @@ def cmd_setup(args) -> None:
 
     started = time.monotonic()
     call_command("migrate", verbosity=0)
+    from accounts.services import neighbourhoods_load
+
+    neighbourhoods_load()  # the 3,512 real 동 (idempotent; a flushed test database gets them back)
     rng = random.Random(args.seed)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
@@ -243,6 +248,14 @@ def pages(rng: random.Random) -> list[tuple[str, str | None, dict]]:
         ("category digital local 6km", "6", {"category": "digital"}),
         ("sort newest national", None, {"tab": "national", "sort": "newest"}),
         ("sort bids local 10km", "10", {"sort": "bids"}),
+        # "내 근처" (issue 20): ?km= around the viewer's 동, anywhere in Korea and in dense Seoul
+        ("near 1km", "3", {"km": "1"}),
+        ("near 3km", "3", {"km": "3"}),
+        ("near 5km", "6", {"km": "5"}),
+        ("near 10km", "10", {"km": "10"}),
+        ("near 10km Seoul", "seoul", {"km": "10"}),
+        ("near 10km Seoul search '식탁'", "seoul", {"km": "10", "q": "식탁"}),
+        ("near 10km Seoul newest page 50", "seoul", {"km": "10", "sort": "newest", "page": "50"}),
         ("page 50 (the last) national", None, {"tab": "national", "page": "50"}),
         ("page 50 (the last) all local", None, {"page": "50"}),
         ("page 50 local 10km newest", "10", {"sort": "newest", "page": "50"}),
@@ -254,11 +267,12 @@ def _viewers(radius: str, count: int):
 
     from accounts.models import User
 
-    users = list(
-        User.objects.filter(username__startswith="pbench-", search_radius_km=int(radius), neighbourhood__isnull=False)
-        .order_by("?")
-        .select_related("neighbourhood")[:count]
-    )
+    users = User.objects.filter(username__startswith="pbench-", neighbourhood__isnull=False)
+    if radius == "seoul":
+        users = users.filter(neighbourhood__district__startswith="서울특별시")
+    else:
+        users = users.filter(search_radius_km=int(radius))
+    users = list(users.order_by("?").select_related("neighbourhood")[:count])
     clients = []
     for user in users:
         client = Client()
@@ -274,7 +288,7 @@ def cmd_run(args) -> None:
 
     rng = random.Random(args.seed)
     anonymous = Client()
-    viewers = {r: _viewers(r, args.viewers) for r in ("3", "6", "10")}
+    viewers = {r: _viewers(r, args.viewers) for r in ("3", "6", "10", "seoul")}
     print(
         f"{'page':40} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'cpu50':>7}  queries  "
         f"(ms, n={args.requests}; cpu50: this process's CPU per request, p50, the least load-sensitive)"
@@ -316,7 +330,7 @@ def cmd_explain(args) -> None:
 
     rng = random.Random(args.seed)
     anonymous = Client()
-    viewers = {r: _viewers(r, 1) for r in ("3", "6", "10")}
+    viewers = {r: _viewers(r, 1) for r in ("3", "6", "10", "seoul")}
     for name, radius, params in pages(rng):
         clients = viewers[radius] if radius else [anonymous]
         if not clients:
@@ -345,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     setup = sub.add_parser("setup")
     setup.add_argument("--auctions", type=int, default=100_000)
     setup.add_argument("--ended", type=int, default=20_000)
-    setup.add_argument("--neighbourhoods", type=int, default=500)
+    setup.add_argument("--neighbourhoods", type=int, default=0, help="total 동 wanted (0: the real 3,512 only)")
     setup.add_argument("--users", type=int, default=2_000)
     run = sub.add_parser("run")
     run.add_argument("--requests", type=int, default=100)

@@ -18,17 +18,12 @@ _counter = itertools.count(1)
 
 
 def ensure_neighbourhoods() -> None:
-    """The 동 come from a data migration; transaction=True tests flush them, so put them back."""
+    """The 동 come from a data migration; transaction=True tests flush them, so put them back
+    (the national table, as the migration loads it)."""
     if not Neighbourhood.objects.exists():
-        from importlib import import_module
+        from accounts.services import neighbourhoods_load
 
-        data = [
-            *import_module("accounts.migrations.0002_seed_neighbourhoods").NEIGHBOURHOODS,
-            *import_module("accounts.migrations.0004_metropolitan_neighbourhoods").NEIGHBOURHOODS,
-        ]
-        Neighbourhood.objects.bulk_create(
-            [Neighbourhood(district=d, name=n, latitude=lat, longitude=lon) for d, n, lat, lon in data]
-        )
+        neighbourhoods_load()
 
 
 def neighbourhood(name: str = "합정동", district: str = "서울특별시 마포구") -> Neighbourhood:

@@ -297,36 +297,82 @@
   function geolocation() {
     // Every press asks the browser for a fresh position (maximumAge: 0): after a refusal ("too
     // far") the page comes back with the form, and a retry must never re-send the old position.
+    // On arrival the page asks for the position once and proposes the nearest 동 and the next
+    // two (data-geo-propose: /accounts/verify/nearby/), so verifying takes two taps.
     var form = document.querySelector("form[data-geo-form]");
     if (!form) return;
     var status = form.querySelector("[data-geo-status]");
     var lat = form.querySelector("input[name='latitude']");
     var lon = form.querySelector("input[name='longitude']");
-    var buttons = form.querySelectorAll("button[type='submit']");
+    var choice = form.querySelector("[data-geo-choice]");
+    var proposals = form.querySelector("[data-geo-proposals]");
     var initial = status.textContent;
     var pending = false;
+    function buttons() { return form.querySelectorAll("button[type='submit']"); }
     function reset(message, isError) {
       lat.value = "";
       lon.value = "";
       pending = false;
       delete form.dataset.submitting;
-      buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); });
+      buttons().forEach(function (b) { b.removeAttribute("aria-disabled"); });
       status.textContent = message;
       status.classList.toggle("error", !!isError);
     }
     reset(initial, false);
     // Back/forward cache: a page restored after the POST starts clean too.
     window.addEventListener("pageshow", function (event) { if (event.persisted) reset(initial, false); });
+    function denied(err) {
+      return err && err.code === 1
+        ? "위치 권한이 거부됐어요. 아래에서 동네 이름이나 초성으로 찾은 뒤, 위치 권한을 허용하고 인증해 주세요."
+        : "현재 위치를 가져오지 못했어요. 잠시 후 다시 시도하거나 아래에서 동네를 찾아 주세요.";
+    }
+    function propose(pos) {
+      var body = new FormData();
+      body.append("latitude", pos.coords.latitude.toFixed(6));
+      body.append("longitude", pos.coords.longitude.toFixed(6));
+      var token = form.querySelector("input[name='csrfmiddlewaretoken']");
+      fetch(form.dataset.geoPropose, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": token ? token.value : "", "Accept": "application/json" },
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        proposals.innerHTML = "";
+        (data.results || []).forEach(function (n, i) {
+          var li = document.createElement("li");
+          var b = document.createElement("button");
+          b.type = "submit";
+          b.name = "neighbourhood";
+          b.value = String(n.id);
+          b.className = "btn btn--block" + (i === 0 ? " btn--primary" : "");
+          b.setAttribute("data-geo-button", "");
+          b.textContent = n.full_name + " 인증하기 (" + n.km.toFixed(1) + "km)";
+          li.appendChild(b);
+          proposals.appendChild(li);
+        });
+        status.textContent = data.error || data.message || "가장 가까운 동네예요. 눌러서 인증해 주세요.";
+        status.classList.toggle("error", !!(data.error || data.message));
+      }).catch(function () {
+        status.textContent = "가까운 동네를 불러오지 못했어요. 아래에서 동네를 찾아 주세요.";
+      });
+    }
+    if (form.dataset.geoPropose && proposals && navigator.geolocation) {
+      status.textContent = "현재 위치에서 가까운 동네를 찾는 중이에요…";
+      navigator.geolocation.getCurrentPosition(propose, function (err) {
+        status.textContent = denied(err);
+        status.classList.add("error");
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+    }
     form.addEventListener("submit", function (event) {
       event.preventDefault(); // the position is sent by form.submit() below, once it is known
       if (pending) return;
+      // form.submit() leaves out the pressed button: its 동 goes into the hidden field
+      if (choice && event.submitter && event.submitter.name === "neighbourhood") choice.value = event.submitter.value;
       reset("현재 위치를 확인하는 중이에요…", false);
       if (!navigator.geolocation) {
         reset("이 브라우저는 위치 확인을 지원하지 않아요.", true);
         return;
       }
       pending = true;
-      buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+      buttons().forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
       navigator.geolocation.getCurrentPosition(
         function (pos) {
           lat.value = pos.coords.latitude.toFixed(6);

@@ -47,8 +47,9 @@ def test_sign_up_refuses_a_taken_username_case_insensitively():
 
 def test_distances_between_real_neighbourhoods():
     hapjeong, seogyo = neighbourhood("합정동"), neighbourhood("서교동")
-    yeoksam = neighbourhood("역삼동", "서울특별시 강남구")
-    assert 0.4 < distance_km(hapjeong.latitude, hapjeong.longitude, seogyo.latitude, seogyo.longitude) < 1.2
+    yeoksam = neighbourhood("역삼1동", "서울특별시 강남구")
+    # the 통계청 centres (accounts/data): 합정동 and 서교동 about 1.6 km apart, 역삼1동 about 11 km away
+    assert 1.2 < distance_km(hapjeong.latitude, hapjeong.longitude, seogyo.latitude, seogyo.longitude) < 2.0
     assert 10 < distance_km(hapjeong.latitude, hapjeong.longitude, yeoksam.latitude, yeoksam.longitude) < 13
     near = neighbourhood_ids_within(origin=hapjeong, radius_km=3)
     assert hapjeong.pk in near and seogyo.pk in near and yeoksam.pk not in near

@@ -291,7 +291,7 @@ def test_verification_expires_after_30_days():
 def test_local_bid_outside_the_chosen_range_is_refused():
     # 합정동 (Mapo) → 역삼동 (Gangnam) is about 11 km
     auction = make_auction(seller=make_user(place=neighbourhood("합정동")))
-    far = make_user(balance=50_000, place=neighbourhood("역삼동", "서울특별시 강남구"), radius_km=10)
+    far = make_user(balance=50_000, place=neighbourhood("역삼1동", "서울특별시 강남구"), radius_km=10)
     error = rejected(NotEligible, auction_id=auction.pk, actor=far, amount=10_000, request_id=rid())
     assert "km" in error.message
 

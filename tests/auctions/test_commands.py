@@ -68,7 +68,7 @@ def test_seed_demo_tops_up_whatever_state_the_demo_users_are_in(capsys):
     jiyoung = User.objects.get(username="jiyoung")
     assert jiyoung.is_suspended and not User.objects.get(username="haneul").is_active
     open_sellers = set(Auction.objects.filter(status="open").values_list("seller__username", flat=True))
-    assert open_sellers == {"minsu", "hyunwoo", "seoyeon", "dohyun"}
+    assert open_sellers == {"minsu", "hyunwoo", "seoyeon", "dohyun", "halla", "jeonju", "haeundae"}
     assert not Auction.objects.filter(status="open", bids__bidder__username__in=["jiyoung", "haneul"]).exists()
     assert Wallet.objects.get(user=minsu).balance > 0  # the spent demo wallet was refilled
     assert_books_balance()
@@ -85,3 +85,14 @@ def test_seed_demo_shows_a_trade_in_each_state():
     call_command("seed_demo")
     assert Trade.objects.count() == 5
     assert_books_balance()
+
+
+def test_seed_demo_lists_across_the_country():
+    # issue 20: a newcomer sees the national reach, and a second run adds nothing
+    call_command("seed_demo")
+    local = Auction.objects.filter(is_national=False, status=Auction.Status.OPEN)
+    sidos = set(local.values_list("neighbourhood__sido", flat=True))
+    assert {"제주특별자치도", "전북특별자치도", "부산광역시"} <= sidos
+    count = local.count()
+    call_command("seed_demo")
+    assert local.count() == count

@@ -42,7 +42,7 @@ def listing():
     hapjeong, seogyo, yeoksam = (
         neighbourhood("합정동"),
         neighbourhood("서교동"),
-        neighbourhood("역삼동", "서울특별시 강남구"),
+        neighbourhood("역삼1동", "서울특별시 강남구"),
     )
     sellers = [make_user(place=place) for place in (hapjeong, seogyo, yeoksam)]
     bidder = make_user(balance=10_000_000, place=hapjeong)
@@ -138,8 +138,9 @@ def test_the_deepest_page_offers_no_next_even_when_rows_remain(monkeypatch):
 
 @pytest.mark.parametrize("radius", [1, 3, 6, 10, 30])
 def test_the_radius_box_keeps_exactly_the_members_of_the_full_distance_table(radius):
-    neighbourhood()  # the seeded 동
-    for origin in Neighbourhood.objects.all():
+    neighbourhood()  # the seeded 동 (the national table: every 100th of the 3,512 as an origin,
+    # dense Seoul and sparse 읍·면 alike; all of them against all is 12 million distances)
+    for origin in Neighbourhood.objects.order_by("pk")[::100]:
         full = {pk: km for pk, km in neighbourhood_distances(origin=origin).items() if km <= radius}
         within = neighbourhood_distances_within(origin=origin, radius_km=radius)
         assert within.keys() == full.keys()

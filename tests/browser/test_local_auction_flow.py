@@ -54,20 +54,20 @@ def test_local_auction_story(site, new_page, shot, tmp_path):
     make_auction(seller=first, title="아기 범퍼침대 (거의 새 것)", start_price=15_000, category="kids")
 
     # --- a new neighbour signs up and verifies the neighbourhood by geolocation -----------------
-    second_page = new_page(geolocation={"latitude": 37.5561, "longitude": 126.9016})  # 망원동
+    second_page = new_page(geolocation={"latitude": 37.5561, "longitude": 126.9016})  # 망원1동
     second_page.goto(f"{base}/accounts/signup/")
     second_page.fill("#id_username", "hyunwoo")
     second_page.fill("#id_nickname", "현우아빠")
-    second_page.select_option("#id_neighbourhood", str(neighbourhood("망원동").pk))
+    second_page.select_option("#id_neighbourhood", str(neighbourhood("망원1동").pk))
     second_page.fill("#id_password1", "tangerine-lamp-42")
     second_page.fill("#id_password2", "tangerine-lamp-42")
     shot(second_page, "01-signup")
     second_page.click("form.stack button[type=submit]")
     second_page.wait_for_url(f"{base}/accounts/verify/")
     shot(second_page, "02-verify")
-    second_page.click("[data-geo-button]")
+    second_page.click("[data-geo-current]")  # the 동 chosen at sign-up
     second_page.wait_for_url(f"{base}/")
-    assert "망원동 인증을 마쳤어요" in flash(second_page)
+    assert "망원1동 인증을 마쳤어요" in flash(second_page)
     second = User.objects.get(username="hyunwoo")
     assert second.location_verified_at is not None
     # tops up the wallet with a Korean-style amount
@@ -105,7 +105,7 @@ def test_local_auction_story(site, new_page, shot, tmp_path):
     first_page = new_page(width=360, height=780)  # a small phone
     login(first_page, base, first.username)
     shot(first_page, "04-home")
-    assert first_page.locator(".card", has_text="이케아 4인용 원목 식탁").locator(".distance").inner_text() == "0.8km"
+    assert first_page.locator(".card", has_text="이케아 4인용 원목 식탁").locator(".distance").inner_text() == "1.6km"
     first_page.goto(detail)
     assert first_page.locator("[data-live='min_next_bid']").inner_text() == "30,000원"
     first_page.fill("#bid-form input[name=amount]", "30,000")

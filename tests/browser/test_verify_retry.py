@@ -29,7 +29,7 @@ def test_a_retry_after_too_far_sends_the_new_position(site, new_page):
     login(page, site, "retrier")
     page.goto(f"{site}/accounts/verify/")
     with page.expect_navigation():
-        page.click("[data-geo-button]")
+        page.click("[data-geo-current]")
     assert "떨어져 있어요" in page.locator(".messages").inner_text()
     assert page.locator("input[name='latitude']").input_value() == ""  # the old position is not kept
     user.refresh_from_db()
@@ -37,7 +37,7 @@ def test_a_retry_after_too_far_sends_the_new_position(site, new_page):
     # the user walks home; on the same page, without a reload, they press again
     page.context.set_geolocation(HAPJEONG)
     with page.expect_navigation():
-        page.click("[data-geo-button]")
+        page.click("[data-geo-current]")
     assert "인증을 마쳤어요" in page.locator(".messages").inner_text()
     assert User.objects.get(pk=user.pk).location_verified_at is not None
 
@@ -47,12 +47,12 @@ def test_a_retry_after_a_refused_permission_asks_again_and_clears_the_error(site
     page = new_page()  # no permission yet
     login(page, site, "permless")
     page.goto(f"{site}/accounts/verify/")
-    page.click("[data-geo-button]")
+    page.click("[data-geo-current]")
     page.wait_for_function("document.querySelector('[data-geo-status]').classList.contains('error')")
-    assert page.locator("[data-geo-button]").get_attribute("aria-disabled") is None
+    assert page.locator("[data-geo-current]").get_attribute("aria-disabled") is None
     page.context.grant_permissions(["geolocation"])
     page.context.set_geolocation(HAPJEONG)
     with page.expect_navigation():
-        page.click("[data-geo-button]")
+        page.click("[data-geo-current]")
     assert "인증을 마쳤어요" in page.locator(".messages").inner_text()
     assert User.objects.get(pk=user.pk).location_verified_at is not None

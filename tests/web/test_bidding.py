@@ -124,7 +124,7 @@ def test_missing_request_id_is_refused():
 def test_eligibility_is_enforced_by_the_service_and_shown():
     auction = make_auction()
     unverified = signed_in(make_user(verified=False, balance=50_000))
-    far = signed_in(make_user(place=neighbourhood("역삼동", "서울특별시 강남구"), radius_km=10, balance=50_000))
+    far = signed_in(make_user(place=neighbourhood("역삼1동", "서울특별시 강남구"), radius_km=10, balance=50_000))
     before = world()
     response = unverified.post(bid_url(auction), {"amount": "10,000", "request_id": rid()})
     assert any("동네 인증" in m for m in follow_messages(unverified, response))
@@ -138,7 +138,7 @@ def test_eligibility_is_enforced_by_the_service_and_shown():
 
 def test_national_auction_bid_over_http_for_unverified_user():
     auction = make_auction(is_national=True, start_price=10_000)
-    bidder = make_user(verified=False, place=neighbourhood("역삼동", "서울특별시 강남구"), balance=20_000)
+    bidder = make_user(verified=False, place=neighbourhood("역삼1동", "서울특별시 강남구"), balance=20_000)
     client = signed_in(bidder)
     client.post(bid_url(auction), {"amount": "10,000", "request_id": rid()})
     assert wallet_of(bidder) == (10_000, 10_000)

@@ -30,8 +30,8 @@ def test_anonymous_home_lists_open_local_auctions():
 
 
 def test_local_tab_follows_the_users_range_and_shows_distance():
-    near = make_user(place=neighbourhood("서교동"))  # ~0.8 km from 합정동
-    far = make_user(place=neighbourhood("역삼동", "서울특별시 강남구"))  # ~11 km
+    near = make_user(place=neighbourhood("서교동"))  # ~1.6 km from 합정동 (the 통계청 centres)
+    far = make_user(place=neighbourhood("역삼1동", "서울특별시 강남구"))  # ~11 km
     make_auction(seller=near, title="가까운 소파")
     make_auction(seller=far, title="먼 냉장고")
     viewer = make_user(radius_km=3)  # lives in 합정동
@@ -39,7 +39,7 @@ def test_local_tab_follows_the_users_range_and_shows_distance():
     response = client.get(reverse("auctions:home"))
     assert titles(response) == ["가까운 소파"]
     page = response.content.decode()
-    assert "0.8km" in page and "서교동" in page
+    assert "1.6km" in page and "서교동" in page
     User.objects.filter(pk=viewer.pk).update(search_radius_km=10)
     assert titles(client.get(reverse("auctions:home"))) == ["가까운 소파"]  # 역삼동 is beyond 10 km
     assert "먼 냉장고" not in client.get(reverse("auctions:home")).content.decode()

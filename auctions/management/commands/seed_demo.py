@@ -31,10 +31,14 @@ DEMO_REFILL_BELOW = 1_000_000
 DEMO_USERS = [
     ("minsu", "민수네", ("서울특별시 마포구", "합정동")),
     ("jiyoung", "지영", ("서울특별시 마포구", "서교동")),
-    ("hyunwoo", "현우아빠", ("서울특별시 마포구", "망원동")),
-    ("seoyeon", "서연", ("서울특별시 강남구", "역삼동")),
-    ("dohyun", "도현", ("서울특별시 강남구", "삼성동")),
+    ("hyunwoo", "현우아빠", ("서울특별시 마포구", "망원1동")),
+    ("seoyeon", "서연", ("서울특별시 강남구", "역삼1동")),
+    ("dohyun", "도현", ("서울특별시 강남구", "삼성1동")),
     ("haneul", "하늘맘", ("경기도 성남시 분당구", "정자동")),
+    # outside the capital region: the national reach (issue 20)
+    ("halla", "한라봉농부", ("제주특별자치도 제주시", "일도1동")),
+    ("jeonju", "전주댁", ("전북특별자치도 전주시 완산구", "풍남동")),
+    ("haeundae", "해운대갈매기", ("부산광역시 해운대구", "우1동")),
 ]
 # seller, title, category, condition, start, buy-now, minutes, national, description
 DEMO_AUCTIONS = [
@@ -84,6 +88,9 @@ DEMO_AUCTIONS = [
     ),
     ("dohyun", "캠핑 의자 2개 세트", "sports", "fair", 5_000, 20_000, 25, False, "사용감 있지만 튼튼해요."),
     ("haneul", "어린이 동화책 전집 60권", "books", "good", 20_000, 60_000, 600, False, "정자동 아파트 1층 직거래."),
+    ("halla", "제주 감귤 따는 가위 세트", "hobby", "good", 8_000, 20_000, 900, False, "일도1동 동문시장 앞 직거래."),
+    ("jeonju", "전주 한옥마을 원목 좌식 책상", "furniture", "good", 25_000, 60_000, 720, False, "풍남동 직거래만."),
+    ("haeundae", "서핑보드 7피트 (해운대)", "sports", "fair", 90_000, 200_000, 1_000, False, "해수욕장 앞 직거래."),
     (
         "seoyeon",
         "[한정판] 나이키 에어 조던 1 레트로 시카고",
