@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from auctions.models import Notification
 from auctions.services import auction_cancel, auction_hide, bid_place
+from notifications.models import Notification
 from tests.factories import make_auction, make_moderator, make_user, rid
 from tests.money import wallet_of
 from tests.web.conftest import follow_messages, signed_in
