@@ -143,7 +143,11 @@ def wallet_moves_plan(*moves: Move) -> tuple[list[Posting], list[tuple[int, int,
     wallet (refusing anything that would go negative), one posting per movement, and the final
     (wallet id, balance, locked) of each wallet touched. Updates the wallet objects in place.
     Used by wallet_moves_apply (ORM writes) and by the bid's one-statement write
-    (wallet_moves_sql)."""
+    (wallet_moves_sql).
+
+    No ceiling here, on purpose: WALLET_MAX bounds what a user puts in (wallet_deposit, the one
+    place it is checked), not what the market owes them. A release, refund or split is paid in
+    full whatever the balance (refusing it would strand escrow; capping it would lose money)."""
     postings: list[Posting] = []
     touched: dict[int, Any] = {}
     for move in moves:

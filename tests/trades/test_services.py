@@ -19,6 +19,7 @@ from neighborbid.errors import (
     AccountSuspended,
     InvalidAmount,
     InvalidRequest,
+    LimitExceeded,
     LoginRequired,
     PermissionDenied,
     TradeNotFound,
@@ -40,6 +41,7 @@ from trades.services import (
     trades_auto_release_due,
 )
 from wallets.models import LedgerEntry
+from wallets.services import wallet_deposit
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -176,6 +178,27 @@ def test_buyer_confirms_and_the_seller_is_paid(deal):
     assert LedgerEntry.objects.get(trade=trade, kind="trade_release").wallet.user_id == deal.seller.pk
     assert "20,000원이 지갑에 들어왔어요" in notes(deal.seller, "trade_completed")[0]
     assert wallet_trade_sums(user_id=deal.seller.pk) == {"incoming": 0, "in_trades": 0}
+    assert_books_balance()
+
+
+def test_payouts_are_owed_so_the_wallet_ceiling_never_refuses_or_caps_them(deal, settings):
+    """Issue 18 #11, decided: WALLET_MAX bounds what a user puts in (top-ups), not what the
+    market owes them. A release or refund past the ceiling is paid in full (refusing it would
+    strand escrow, capping it would lose money); the next top-up is refused, changing nothing."""
+    settings.NEIGHBORBID = {**settings.NEIGHBORBID, "WALLET_MAX": 10_000}
+    trade_mark_handed_over(trade_id=deal.trade.pk, actor=deal.seller)
+    trade = trade_confirm(trade_id=deal.trade.pk, actor=deal.buyer)
+    assert trade.seller_payout == 20_000
+    assert wallet_of(deal.seller) == (20_000, 0)  # past the 10,000 ceiling, paid in full
+    refused(LimitExceeded, wallet_deposit, actor=deal.seller, amount=1_000)
+    assert_books_balance()
+
+
+def test_a_refund_past_the_wallet_ceiling_is_paid_in_full(deal, settings):
+    settings.NEIGHBORBID = {**settings.NEIGHBORBID, "WALLET_MAX": 10_000}
+    trade = trade_refund(trade_id=deal.trade.pk, actor=deal.seller)
+    assert trade.buyer_refund == 20_000
+    assert wallet_of(deal.buyer) == (100_000, 0)
     assert_books_balance()
 
 
