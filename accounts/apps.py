@@ -21,9 +21,10 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(on_logged_in, dispatch_uid="neighborbid.logged_in")
 
         # A logout or a new password ends live sockets' personal delivery (issue: sessions).
-        from accounts.signals import on_logged_out, on_user_post_save, on_user_pre_save
+        from accounts.signals import on_logged_in_device, on_logged_out, on_user_post_save, on_user_pre_save
 
         user_logged_out.connect(on_logged_out, dispatch_uid="accounts.logged_out")
+        user_logged_in.connect(on_logged_in_device, dispatch_uid="accounts.device_sighting")
         user_model = self.get_model("User")
         pre_save.connect(on_user_pre_save, sender=user_model, dispatch_uid="accounts.password_changed")
         post_save.connect(on_user_post_save, sender=user_model, dispatch_uid="accounts.password_changed_saved")

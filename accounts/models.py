@@ -111,3 +111,24 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.nickname or self.username
+
+
+class DeviceSighting(models.Model):
+    """A browser (device cookie) a user signed in from. Only the cookie's SHA-256 is kept.
+
+    Two accounts seen on one device are a hard link: such an account may not bid on the
+    other's auctions (the shill-bidding rule, fraud/)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_sightings", verbose_name=_("회원"))
+    device_hash = models.CharField(_("기기 식별값 (SHA-256)"), max_length=64)
+    first_seen = models.DateTimeField(_("처음 본 시각"))
+    last_seen = models.DateTimeField(_("마지막으로 본 시각"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "device_hash"], name="device_sighting_unique")]
+        indexes = [models.Index(fields=["device_hash"], name="device_sighting_device")]
+        verbose_name = _("로그인 기기")
+        verbose_name_plural = _("로그인 기기")
+
+    def __str__(self) -> str:
+        return f"회원 #{self.user_id}의 기기 {self.device_hash[:8]}"

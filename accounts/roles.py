@@ -6,7 +6,8 @@ change): `auctions.moderate_auction` (cancel / hide a listing), `accounts.suspen
 `wallets.adjust_wallet` (the manual correction), `trades.resolve_dispute` (deciding a trade's
 dispute) and `chat.moderate_chat` (reading a reported chat room, closing it). Plain view
 permissions let moderators read auctions, bids, reports, users, wallets and the ledger;
-`auctions.change_report` lets them work the report queue. No add, change or delete permission
+`auctions.change_report` lets them work the report queue, `fraud.change_shillcase` the
+shill-bidding queue (자동 탐지). No add, change or delete permission
 on money or auction state is granted.
 
 `ensure_moderators_group()` is idempotent; it runs after every `migrate` (post_migrate, see
@@ -51,6 +52,9 @@ MODERATOR_PERMISSIONS = [
     ("chat", "room", "moderate_chat"),
     ("chat", "chatreport", "view_chatreport"),
     ("chat", "chatreport", "change_chatreport"),
+    ("fraud", "shillcase", "view_shillcase"),
+    ("fraud", "shillcase", "change_shillcase"),
+    ("accounts", "devicesighting", "view_devicesighting"),
 ]
 
 

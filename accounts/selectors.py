@@ -12,7 +12,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import timezone
 
-from accounts.models import Neighbourhood, User
+from accounts.models import DeviceSighting, Neighbourhood, User
 from neighborbid.errors import AccountSuspended, LoginRequired, PermissionDenied
 
 EARTH_RADIUS_KM = 6371.0088
@@ -267,3 +267,11 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
     # Read now, in this call: the services' access_user need not read the same row again.
     user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
     return user
+
+
+def users_share_device(*, user_id: int, other_id: int) -> bool:
+    """Whether the two accounts were ever signed in from the same browser (a hard link)."""
+    if user_id == other_id:
+        return False
+    theirs = DeviceSighting.objects.filter(user_id=other_id).values("device_hash")
+    return DeviceSighting.objects.filter(user_id=user_id, device_hash__in=theirs).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from decimal import Decimal
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.geodata import DongRow, initials, name_stem, read_rows
-from accounts.models import Neighbourhood, User
+from accounts.models import DeviceSighting, Neighbourhood, User
 from accounts.selectors import access_staff, access_user, distance_km, neighbourhood_nearest
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
 from wallets.services import wallet_create
@@ -253,3 +254,18 @@ def user_sessions_changed(*, user_id: int) -> None:
     from realtime.events import send_user_event_on_commit
 
     send_user_event_on_commit(user_id=user_id, event={"type": "session_recheck"})
+
+
+def device_sighting_record(*, user_id: int, device_id: str) -> None:
+    """Note that this user signed in from this browser (its device cookie; only the hash is
+    kept). Idempotent: a known device only moves its last_seen."""
+    if not device_id:
+        return
+    digest = hashlib.sha256(device_id.encode()).hexdigest()
+    now = timezone.now()
+    with transaction.atomic():
+        updated = DeviceSighting.objects.filter(user_id=user_id, device_hash=digest).update(last_seen=now)
+        if not updated:
+            DeviceSighting.objects.get_or_create(
+                user_id=user_id, device_hash=digest, defaults={"first_seen": now, "last_seen": now}
+            )

@@ -52,3 +52,13 @@ def on_user_post_save(sender: Any, instance: Any, created: bool = False, **kwarg
         from accounts.services import user_sessions_changed
 
         user_sessions_changed(user_id=instance.pk)  # after commit (or now, in autocommit)
+
+
+def on_logged_in_device(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """Record the browser a user signed in from (neighborbid.middleware.DeviceCookieMiddleware)."""
+    device_id = getattr(request, "nb_device_id", "") if request is not None else ""
+    if user is None or getattr(user, "pk", None) is None or not device_id:
+        return
+    from accounts.services import device_sighting_record
+
+    device_sighting_record(user_id=user.pk, device_id=device_id)

@@ -87,6 +87,17 @@ class OwnAuction(DomainError):
     http_status = 403
 
 
+class SellerLinked(DomainError):
+    """The hard shill-bidding rule (fraud/): an account seen on the seller's own browser."""
+
+    code = "seller_linked"
+    message = (
+        "판매자와 같은 기기에서 로그인한 적이 있는 계정은 이 판매자의 경매에 입찰할 수 없어요. "
+        "가족이 한 기기를 함께 쓰는 경우라면 고객센터에 알려 주세요."
+    )
+    http_status = 403
+
+
 class NotEligible(DomainError):
     code = "not_eligible"
     message = "동네 인증을 마친 이웃만 참여할 수 있어요."

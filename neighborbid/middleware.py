@@ -8,6 +8,8 @@
   NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] (POST only; answers 429 without calling the view;
   spent in process_view, after CsrfViewMiddleware has refused forged POSTs),
   and turns a login refused by the lockout (neighborbid.security) into a 429.
+- DeviceCookieMiddleware: a random, long-lived device id per browser (the `nb_device` cookie),
+  recorded at login (accounts.services.device_sighting_record) for the shill-bidding hard link.
 - FriendlyNotFoundMiddleware: DEBUG only (`make run`): the Korean 404 page instead of Django's
   technical one, unless the URL asks for `?debug`.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 import uuid
 
@@ -215,3 +218,42 @@ class FriendlyNotFoundMiddleware(_HybridMiddleware):
         if response.status_code != 404:
             return response
         return await sync_to_async(self._friendly)(request, response)
+
+
+DEVICE_COOKIE = "nb_device"
+DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
+
+
+class DeviceCookieMiddleware(_HybridMiddleware):
+    """Give each browser a random, long-lived device id (HttpOnly) and put it on the request as
+    `request.nb_device_id`; the login receiver records it (accounts.device_sighting_record).
+    Plumbing only: what a shared device means is the fraud rules' business."""
+
+    def _start(self, request) -> bool:
+        current = request.COOKIES.get(DEVICE_COOKIE, "")
+        fresh = not (16 <= len(current) <= 64 and current.isalnum())
+        request.nb_device_id = secrets.token_hex(16) if fresh else current
+        return fresh
+
+    def _finish(self, request, response, fresh: bool) -> None:
+        if fresh:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                request.nb_device_id,
+                max_age=DEVICE_COOKIE_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+
+    def call(self, request):
+        fresh = self._start(request)
+        response = self.get_response(request)
+        self._finish(request, response, fresh)
+        return response
+
+    async def acall(self, request):
+        fresh = self._start(request)
+        response = await self.get_response(request)
+        self._finish(request, response, fresh)
+        return response

@@ -163,6 +163,7 @@ INSTALLED_APPS = [
     "trades",
     "reviews",
     "chat",
+    "fraud",
 ]
 
 MIDDLEWARE = [
@@ -173,6 +174,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "neighborbid.middleware.DeviceCookieMiddleware",  # a device id per browser, recorded at login
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

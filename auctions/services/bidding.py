@@ -14,7 +14,7 @@ from typing import Any, cast
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import DeviceSighting, User
 from accounts.selectors import access_user
 from auctions.events import send_user_event_on_commit
 from auctions.locks import auction_lock, auction_row_lock
@@ -41,6 +41,7 @@ from neighborbid.errors import (
     InvalidAmount,
     LoginRequired,
     MaximumNotRaised,
+    SellerLinked,
     UseBuyNow,
 )
 from neighborbid.logs import money_action
@@ -122,6 +123,8 @@ def bid_place(
     if committed is None:
         raise AuctionNotFound()
     user = access_user(actor)
+    if committed["seller_linked"]:
+        raise SellerLinked()
     _refuse_early_if_too_low(committed, user=user, amount=amount)
     maximum = max_amount if max_amount is not None else amount
     try:
@@ -151,16 +154,20 @@ def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[i
     if _PREREAD_SQL is None:
         _PREREAD_SQL = (
             f"SELECT (SELECT b.id FROM {Bid._meta.db_table} b WHERE b.bidder_id = %s AND b.client_request_id = %s), "  # noqa: S608 (tables from meta)
-            f"a.id, a.status, a.current_price, a.leader_id, a.seq, a.is_national, a.seller_id "
+            f"a.id, a.status, a.current_price, a.leader_id, a.seq, a.is_national, a.seller_id, "
+            # The hard shill-bidding link (fraud/): the bidder signed in on the seller's browser.
+            f"EXISTS (SELECT 1 FROM {DeviceSighting._meta.db_table} mine "
+            f"JOIN {DeviceSighting._meta.db_table} theirs ON theirs.device_hash = mine.device_hash "
+            f"WHERE mine.user_id = %s AND theirs.user_id = a.seller_id AND a.seller_id <> %s) "
             f"FROM (SELECT 1 AS one) AS one LEFT JOIN {Auction._meta.db_table} a ON a.id = %s"
         )
     with connection.cursor() as cursor:
-        cursor.execute(_PREREAD_SQL, [bidder_id, request_id, auction_id])
+        cursor.execute(_PREREAD_SQL, [bidder_id, request_id, bidder_id, bidder_id, auction_id])
         row = cursor.fetchone()
     earlier_id, found = row[0], row[1]
     if found is None:
         return earlier_id, None
-    keys = ("status", "current_price", "leader_id", "seq", "is_national", "seller_id")
+    keys = ("status", "current_price", "leader_id", "seq", "is_national", "seller_id", "seller_linked")
     return earlier_id, dict(zip(keys, row[2:], strict=True))
 
 

@@ -5,6 +5,7 @@ one auction twice); the seller and moderators call cancel and end early."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from django.db import transaction
@@ -15,6 +16,7 @@ from accounts.selectors import access_user
 from auctions.locks import auction_lock
 from auctions.models import Auction, Bid, Watch
 from auctions.services._base import MODERATE, Status, auction_write, leader_hold, publish_state
+from auctions.signals import auction_settled
 from neighborbid.errors import AuctionNotOpen, HasBids, PermissionDenied
 from neighborbid.logs import money_action
 from notifications.models import Notification
@@ -92,6 +94,13 @@ def auction_settle(*, auction_id: int) -> Auction | None:
             )
         auction_write(auction, "status", "end_reason", "winner", "ended_at", "leader_max")
         publish_state(auction, ended=True)
+        if auction.status == Status.SOLD:
+            transaction.on_commit(
+                functools.partial(
+                    auction_settled.send_robust, sender=Auction, auction_id=auction.pk, seller_id=auction.seller_id
+                ),
+                robust=True,
+            )
     return auction
 
 

@@ -32,7 +32,15 @@ def test_a_refused_locked_attempt_that_finds_its_twin_commits_nothing_it_wrote(m
         "_bid_preread",
         lambda **kw: (
             None,
-            {"status": "open", "current_price": 0, "leader_id": None, "seq": 0, "is_national": False, "seller_id": 0},
+            {
+                "status": "open",
+                "current_price": 0,
+                "leader_id": None,
+                "seq": 0,
+                "is_national": False,
+                "seller_id": 0,
+                "seller_linked": False,
+            },
         ),
     )
     # when the same request arrives again, misses the first repeat check, and is refused

@@ -57,6 +57,7 @@ def test_moderators_group_has_only_the_moderation_permissions(moderator):
     assert {codename for _, codename in granted if codename.startswith("change_")} == {
         "change_report",
         "change_chatreport",
+        "change_shillcase",
     }
     assert moderator.has_perm("auctions.moderate_auction") and not moderator.has_perm("auth.change_group")
 
