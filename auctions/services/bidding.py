@@ -74,13 +74,20 @@ def _earlier_bid(*, bidder_id: int, request_id: str) -> Bid | None:
 
 
 def _replay(earlier: Bid, *, auction_id: int, amount: int, max_amount: int | None) -> BidResult:
-    """The same request again: the first outcome, or an error if it is not really the same."""
-    same_max = max_amount is None or earlier.max_amount == max(max_amount, amount) or earlier.kind == Bid.Kind.RAISE
-    if (
-        earlier.auction_id != auction_id
-        or (earlier.amount != amount and earlier.kind != Bid.Kind.RAISE)
-        or not same_max
-    ):
+    """The same request again: the first outcome, or an error if it is not really the same.
+
+    A request id names one bid: its auction, its amount and the maximum it asked for (the
+    amount when it sent none). A resend must ask for exactly that; a different amount, a
+    different or missing maximum, or another auction is `duplicate_request`. A maximum raise
+    is recorded at the price with the new maximum, so for a raise the maximum asked for (the
+    higher of amount and maximum, what a raise acts on) must match."""
+    asked_max = amount if max_amount is None else max(amount, max_amount)
+    same = (
+        earlier.auction_id == auction_id
+        and earlier.max_amount == asked_max
+        and (earlier.kind == Bid.Kind.RAISE or earlier.amount == amount)
+    )
+    if not same:
         raise DuplicateRequest()
     auction = Auction.objects.get(pk=auction_id)
     leading = auction.leader_id == earlier.bidder_id

@@ -184,3 +184,49 @@ def test_a_repeat_with_another_maximum_is_a_duplicate_request():
     assert again.duplicate and Bid.objects.filter(bidder=alice).count() == 1
     with pytest.raises(DuplicateRequest):
         bid_place(auction_id=auction.pk, actor=alice, amount=10_000, max_amount=45_000, request_id=request_id)
+
+
+@pytest.mark.django_db
+def test_a_request_id_pins_the_maximum_it_asked_for():
+    """Issue 18 #6: a bid with a maximum resent without one, or a plain bid resent with one, is
+    not the same request (it used to answer duplicate: true)."""
+    from neighborbid.errors import DuplicateRequest
+
+    auction = make_auction(start_price=10_000)
+    alice, bob = make_user(balance=100_000), make_user(balance=100_000)
+    with_max, plain = rid(), rid()
+    bid_place(auction_id=auction.pk, actor=alice, amount=10_000, max_amount=20_000, request_id=with_max)
+    bid_place(auction_id=auction.pk, actor=bob, amount=21_000, request_id=plain)
+    before = world()
+
+    for actor, request_id, max_amount in ((alice, with_max, None), (bob, plain, 30_000)):
+        amount = 10_000 if actor is alice else 21_000
+        with pytest.raises(DuplicateRequest):
+            bid_place(auction_id=auction.pk, actor=actor, amount=amount, max_amount=max_amount, request_id=request_id)
+        assert world() == before
+    # the identical resends are still answered with the first outcome
+    assert bid_place(
+        auction_id=auction.pk, actor=alice, amount=10_000, max_amount=20_000, request_id=with_max
+    ).duplicate
+    assert bid_place(auction_id=auction.pk, actor=bob, amount=21_000, request_id=plain).duplicate
+    assert world() == before
+
+
+@pytest.mark.django_db
+def test_a_raise_request_id_pins_the_new_maximum():
+    from neighborbid.errors import DuplicateRequest
+
+    auction = make_auction(start_price=10_000)
+    alice = make_user(balance=100_000)
+    bid_place(auction_id=auction.pk, actor=alice, amount=10_000, max_amount=20_000, request_id=rid())
+    raise_id = rid()
+    raised = bid_place(auction_id=auction.pk, actor=alice, amount=11_000, max_amount=30_000, request_id=raise_id)
+    assert raised.bid.kind == Bid.Kind.RAISE and wallet_of(alice) == (70_000, 30_000)
+    before = world()
+
+    for amount, max_amount in ((11_000, 35_000), (11_000, None), (31_000, None), (11_000, 29_000)):
+        with pytest.raises(DuplicateRequest):
+            bid_place(auction_id=auction.pk, actor=alice, amount=amount, max_amount=max_amount, request_id=raise_id)
+        assert world() == before
+    again = bid_place(auction_id=auction.pk, actor=alice, amount=11_000, max_amount=30_000, request_id=raise_id)
+    assert again.duplicate and again.bid.pk == raised.bid.pk and world() == before
