@@ -8,11 +8,11 @@ import hmac
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from auctions.models import Auction, Bid
@@ -251,7 +251,8 @@ CARD_FIELDS = (
 @dataclass(frozen=True)
 class ListPage:
     """One page of a list without a total count (no COUNT(*) over every open auction): the
-    page's rows and whether another page follows. Quacks like Django's Page for templates."""
+    page's rows and whether another page follows. Quacks like Django's Page for templates;
+    `next_cursor` / `prev_cursor` are the ids the 다음 / 이전 links carry (keyset pagination)."""
 
     object_list: list[Auction]
     number: int
@@ -272,14 +273,48 @@ class ListPage:
     def previous_page_number(self) -> int:
         return self.number - 1
 
+    @property
+    def next_cursor(self) -> int | None:
+        return self.object_list[-1].pk if self.object_list else None
+
+    @property
+    def prev_cursor(self) -> int | None:
+        """None when the previous page is the first (its link carries no cursor)."""
+        return self.object_list[0].pk if self.object_list and self.number > 2 else None
+
 
 def list_page_number(raw: str | None) -> int:
-    """A page number from the query string: 1 for anything odd, at most LIST_MAX_PAGES."""
+    """A page number from the query string: 1 for anything odd. Without a cursor (a typed or
+    old link) at most LIST_MAX_PAGES, read by OFFSET; with one, only the number shown."""
     try:
         number = int(raw or 1)
     except (TypeError, ValueError):
         return 1
-    return min(max(number, 1), LIST_MAX_PAGES)
+    return min(max(number, 1), 100_000)
+
+
+def list_cursor(raw: str | None) -> int | None:
+    """An auction id from the query string (the 다음/이전 link's cursor), or None."""
+    if raw is None or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw) or None
+
+
+def _beyond(order: tuple[str, ...], anchor: dict[str, Any], *, forward: bool) -> Q:
+    """Rows after (forward) or before the anchor row in `order` (keyset pagination): for
+    (a, b, id) the rows with a beyond, or a equal and b beyond, or a and b equal and id beyond.
+    The first key is also bounded non-strictly, so the index scan starts at the anchor instead
+    of filtering from the top of the list."""
+    condition = Q()
+    equal: dict[str, Any] = {}
+    for field in order:
+        name = field.lstrip("-")
+        op = "lt" if field.startswith("-") == forward else "gt"
+        condition |= Q(**equal, **{f"{name}__{op}": anchor[name]})
+        equal[name] = anchor[name]
+    first = order[0].lstrip("-")
+    bound = "lte" if order[0].startswith("-") == forward else "gte"
+    return Q(**{f"{first}__{bound}": anchor[first]}) & condition
 
 
 def auction_list_page(
@@ -290,29 +325,59 @@ def auction_list_page(
     category: str = "",
     sort: str = DEFAULT_SORT,
     page: int = 1,
+    after: int | None = None,
+    before: int | None = None,
     page_size: int = LIST_PAGE_SIZE,
     now: datetime | None = None,
 ) -> ListPage:
     """One page of `auction_list` in two short queries: the page's ids (one more to know if a
     next page exists; an index-only scan of the 0005 partial indexes), then the card columns
     and first thumbnail of those rows only (the thumbnail subquery never runs for skipped
-    rows)."""
-    page = min(max(page, 1), LIST_MAX_PAGES)
+    rows).
+
+    With a cursor (`after`: the last id of the page before; `before`: the first id of the page
+    after) the ids are read from the cursor's position in the sort order (keyset pagination:
+    page 500 costs what page 1 costs). Without one, the page is read by OFFSET, at most
+    LIST_MAX_PAGES deep (old and typed links)."""
     base = _open_list(
         national=national, neighbourhood_ids=neighbourhood_ids, q=q, category=category, sort=sort, now=now
     )
-    offset = (page - 1) * page_size
+    order = SORTS.get(sort, SORTS[DEFAULT_SORT])
+    cursor = after or before
+    anchor = None
+    if cursor is not None:
+        anchor = Auction.objects.filter(pk=cursor).values(*(f.lstrip("-") for f in order)).first()
+    if anchor is None:
+        page = min(max(page, 1), LIST_MAX_PAGES)
     # Prepared statements (settings: server-side binding) switch to a generic plan after five
     # runs; a generic plan cannot see the search term or the size of the 동 list and picked
     # full scans (search p50 18 ms -> 700 ms at 100k rows). Those lists are planned each run.
     custom_plan = connection.vendor == "postgresql" and bool((q or "").strip() or neighbourhood_ids)
     with transaction.atomic() if custom_plan else nullcontext():
         if custom_plan:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        ids = list(base.values_list("pk", flat=True)[offset : offset + page_size + 1])
-    more = len(ids) > page_size and page < LIST_MAX_PAGES
-    ids = ids[:page_size]
+            with connection.cursor() as db_cursor:
+                db_cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        if anchor is None:
+            offset = (page - 1) * page_size
+            ids = list(base.values_list("pk", flat=True)[offset : offset + page_size + 1])
+            more = len(ids) > page_size and page < LIST_MAX_PAGES
+            ids = ids[:page_size]
+        elif after is not None:
+            ids = list(base.filter(_beyond(order, anchor, forward=True)).values_list("pk", flat=True)[: page_size + 1])
+            more = len(ids) > page_size
+            ids = ids[:page_size]
+        else:
+            backwards = tuple(f[1:] if f.startswith("-") else "-" + f for f in order)
+            ids = list(
+                base.filter(_beyond(order, anchor, forward=False))
+                .order_by(*backwards)
+                .values_list("pk", flat=True)[: page_size + 1]
+            )
+            if len(ids) <= page_size:
+                page = 1  # nothing before these: this is the first page now
+            ids = ids[:page_size][::-1]
+            more = True
+    page = max(page, 1)
     if not ids:
         return ListPage(object_list=[], number=page, more=False)
     rows = _with_thumbnail(Auction.objects.filter(pk__in=ids)).only(*CARD_FIELDS).order_by()

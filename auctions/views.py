@@ -103,13 +103,16 @@ def home(request):
         category=category,
         sort=sort,
         page=selectors.list_page_number(request.GET.get("page")),
+        after=selectors.list_cursor(request.GET.get("after")),
+        before=selectors.list_cursor(request.GET.get("before")),
         page_size=PAGE_SIZE,
     )
     for auction in page.object_list:
         auction.distance_km = distances.get(auction.neighbourhood_id) if auction.neighbourhood_id else None
 
     params = request.GET.copy()
-    params.pop("page", None)
+    for key in ("page", "after", "before"):
+        params.pop(key, None)
     return render(
         request,
         "auctions/home.html",

@@ -281,6 +281,23 @@ def _viewers(radius: str, count: int):
     return clients
 
 
+def _follow_to_page(client, params: dict) -> dict:
+    """The GET params of the `params["page"]`-th page as the 다음 links lead there (with the
+    keyset cursor), or the last page if the list is shorter."""
+    import re
+    from urllib.parse import parse_qsl
+
+    target = int(params["page"])
+    current = {k: v for k, v in params.items() if k != "page"}
+    for _ in range(target - 1):
+        html = client.get("/", current).content.decode()
+        found = re.search(r'href="\?([^"]*)" rel="next"', html)
+        if not found:
+            break
+        current = dict(parse_qsl(found.group(1).replace("&amp;", "&")))
+    return current
+
+
 def cmd_run(args) -> None:
     from django.db import connection
     from django.test import Client
@@ -301,11 +318,15 @@ def cmd_run(args) -> None:
             continue
         times, cpu = [], []
         queries = 0
+        # A deep page is reached as a person reaches it: by the 다음 links (keyset cursors), so
+        # each viewer's page-N link is found first (untimed), then timed like any other page.
+        per_client = [_follow_to_page(client, params) for client in clients] if "page" in params else None
         for n in range(args.warmup + args.requests):
             client = clients[n % len(clients)]
+            page_params = per_client[n % len(clients)] if per_client else params
             with CaptureQueriesContext(connection) as ctx:
                 t0, c0 = time.perf_counter(), time.process_time()
-                response = client.get("/", params)
+                response = client.get("/", page_params)
                 elapsed = (time.perf_counter() - t0) * 1000
                 cpu_ms = (time.process_time() - c0) * 1000
             if response.status_code != 200:
@@ -335,6 +356,8 @@ def cmd_explain(args) -> None:
         clients = viewers[radius] if radius else [anonymous]
         if not clients:
             continue
+        if "page" in params:
+            params = _follow_to_page(clients[0], params)
         clients[0].get("/", params)  # warm
         with CaptureQueriesContext(connection) as ctx:
             clients[0].get("/", params)

@@ -110,6 +110,34 @@ def test_pagination():
     assert 'rel="next"' in first.content.decode()
 
 
+def test_the_next_and_previous_links_walk_the_whole_list_and_back():
+    import re
+
+    seller = make_user()
+    for i in range(45):
+        make_auction(seller=seller, title=f"물건 {i}")
+    client = Client()
+    link = lambda html, rel: re.search(rf'href="\?([^"]*)" rel="{rel}"', html)  # noqa: E731
+    seen, url, pages = [], "", []
+    while True:
+        response = client.get("/?" + url)
+        seen += titles(response)
+        pages.append(titles(response))
+        found = link(response.content.decode(), "next")
+        if not found:
+            break
+        url = found.group(1).replace("&amp;", "&")
+        assert "after=" in url
+    assert len(seen) == len(set(seen)) == 45 and len(pages) == 3
+    back = []
+    html = response.content.decode()
+    while (found := link(html, "prev")) is not None:
+        response = client.get("/?" + found.group(1).replace("&amp;", "&"))
+        html = response.content.decode()
+        back.insert(0, titles(response))
+    assert back == pages[:-1]
+
+
 def test_home_does_not_run_a_query_per_auction(django_assert_max_num_queries):
     seller = make_user(place=neighbourhood("서교동"))
     for i in range(20):
