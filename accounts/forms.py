@@ -19,27 +19,12 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-class NeighbourhoodChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Neighbourhood) -> str:
-        return f"{obj.name} ({obj.district})"
-
-
-def neighbourhood_field(**kwargs) -> NeighbourhoodChoiceField:
-    return NeighbourhoodChoiceField(
-        queryset=Neighbourhood.objects.filter(is_offered=True).order_by("district", "name"),
-        label=kwargs.pop("label", _("내 동네")),
-        empty_label=_("동네를 골라 주세요"),
-        error_messages={"required": _("동네를 골라 주세요."), "invalid_choice": _("목록에 있는 동네를 골라 주세요.")},
-        **kwargs,
-    )
-
-
 class SignupForm(UserCreationForm):
     """Django's UserCreationForm (password validators included); the account itself is
-    created by accounts.services.user_create."""
+    created by accounts.services.user_create. No 동 here: the verification page that follows
+    finds it from where the user stands (or by search), never from a list of 3,512 names."""
 
     nickname = forms.CharField(label=_("닉네임"), max_length=30, help_text=_("이웃에게 보이는 이름이에요."))
-    neighbourhood = neighbourhood_field()
     email = forms.EmailField(
         label=_("이메일 (선택)"),
         required=False,
@@ -49,7 +34,7 @@ class SignupForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username", "nickname", "neighbourhood", "email")
+        fields = ("username", "nickname", "email")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

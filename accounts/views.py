@@ -44,7 +44,6 @@ def signup(request):
                     username=data["username"],
                     password=data["password1"],
                     nickname=data["nickname"],
-                    neighbourhood=data["neighbourhood"],
                     email=data.get("email") or "",
                 )
             except DomainError as exc:

@@ -59,6 +59,8 @@ DEFAULTS: dict = {
         "report": {"rate": 1 / 60, "burst": 10, "per": "user"},
         # neighbourhood verification: positions come from the browser, so trying many is limited
         "verify": {"rate": 1 / 60, "burst": 10, "per": "user"},
+        # the nearest-동 proposals (one per page visit; a script walking the map is stopped)
+        "nearby": {"rate": 1 / 6, "burst": 20, "per": "user"},
     },
     # URL name -> scope, limited on POST by the middleware (no change to the views needed).
     "RATE_LIMITED_VIEWS": {},

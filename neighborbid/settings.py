@@ -270,6 +270,7 @@ NEIGHBORBID_SECURITY = {
         "auctions:buy_now": "bid",
         "auctions:report": "report",
         "accounts:verify": "verify",
+        "accounts:verify_nearby": "nearby",
     },
 }
 

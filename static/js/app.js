@@ -348,8 +348,10 @@
           li.appendChild(b);
           proposals.appendChild(li);
         });
-        status.textContent = data.error || data.message || "가장 가까운 동네예요. 눌러서 인증해 주세요.";
-        status.classList.toggle("error", !!(data.error || data.message));
+        // a refusal is {"error": "..."} (bad position) or {"error": {"message": ...}} (429)
+        var error = data.error && (data.error.message || data.error);
+        status.textContent = error || data.message || "가장 가까운 동네예요. 눌러서 인증해 주세요.";
+        status.classList.toggle("error", !!(error || data.message));
       }).catch(function () {
         status.textContent = "가까운 동네를 불러오지 못했어요. 아래에서 동네를 찾아 주세요.";
       });

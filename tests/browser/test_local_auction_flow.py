@@ -58,14 +58,14 @@ def test_local_auction_story(site, new_page, shot, tmp_path):
     second_page.goto(f"{base}/accounts/signup/")
     second_page.fill("#id_username", "hyunwoo")
     second_page.fill("#id_nickname", "현우아빠")
-    second_page.select_option("#id_neighbourhood", str(neighbourhood("망원1동").pk))
     second_page.fill("#id_password1", "tangerine-lamp-42")
     second_page.fill("#id_password2", "tangerine-lamp-42")
     shot(second_page, "01-signup")
     second_page.click("form.stack button[type=submit]")
     second_page.wait_for_url(f"{base}/accounts/verify/")
     shot(second_page, "02-verify")
-    second_page.click("[data-geo-current]")  # the 동 chosen at sign-up
+    # the page asked for the position and proposes the nearest 동 first
+    second_page.locator("[data-geo-proposals] button", has_text="망원1동").first.click()
     second_page.wait_for_url(f"{base}/")
     assert "망원1동 인증을 마쳤어요" in flash(second_page)
     second = User.objects.get(username="hyunwoo")

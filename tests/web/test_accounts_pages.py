@@ -20,7 +20,6 @@ def signup_data(**overrides):
     data = {
         "username": "newneighbour",
         "nickname": "새이웃",
-        "neighbourhood": neighbourhood().pk,
         "password1": "tangerine-lamp-42",
         "password2": "tangerine-lamp-42",
     }
@@ -34,11 +33,19 @@ def test_signup_creates_user_with_wallet_and_logs_in():
     response = client.post(reverse("accounts:signup"), signup_data())
     assert response.status_code == 302 and response.url == reverse("accounts:verify")
     user = User.objects.get(username="newneighbour")
-    assert user.nickname == "새이웃" and user.neighbourhood == neighbourhood()
+    # no 동 at sign-up: the verification page that follows finds it from where they stand
+    assert user.nickname == "새이웃" and user.neighbourhood is None
     assert Wallet.objects.filter(user=user).exists()
     assert user.location_verified_at is None
     page = client.get(reverse("accounts:profile"))
     assert page.status_code == 200 and "새이웃" in page.content.decode()
+
+
+def test_signup_offers_no_list_of_every_dong_and_ignores_a_posted_one():
+    page = Client().get(reverse("accounts:signup")).content.decode()
+    assert 'name="neighbourhood"' not in page and "<select" not in page
+    Client().post(reverse("accounts:signup"), signup_data(neighbourhood=neighbourhood().pk))
+    assert User.objects.get(username="newneighbour").neighbourhood is None
 
 
 @pytest.mark.parametrize(
@@ -47,8 +54,6 @@ def test_signup_creates_user_with_wallet_and_logs_in():
         {"password2": "different-pass-99"},
         {"password1": "1234", "password2": "1234"},  # validators: short, numeric, common
         {"nickname": ""},
-        {"neighbourhood": ""},
-        {"neighbourhood": "999999"},
         {"username": ""},
     ],
 )

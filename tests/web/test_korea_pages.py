@@ -48,6 +48,30 @@ def test_nearby_needs_a_login_and_a_post():
     assert signed_in(make_user()).get(reverse("accounts:verify_nearby")).status_code == 405
 
 
+def test_nearby_is_rate_limited_per_user_with_a_reason_in_korean(settings):
+    # the web tests lift the limits (tests/web/conftest.py); this one puts the product's back
+    from django.conf import settings as live
+
+    views = {"accounts:verify_nearby": "nearby"}
+    assert live.NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"] == {}  # lifted here, and in the product:
+    from neighborbid import settings as product
+
+    assert product.NEIGHBORBID_SECURITY["RATE_LIMITED_VIEWS"]["accounts:verify_nearby"] == "nearby"
+    settings.NEIGHBORBID_SECURITY = {**live.NEIGHBORBID_SECURITY, "RATE_LIMITED_VIEWS": views}
+    # a script walking the map is stopped after the burst; a neighbour next door is not
+    walker, neighbour = signed_in(make_user(verified=False)), signed_in(make_user(verified=False))
+    position = {"latitude": "33.4996", "longitude": "126.5312"}
+    answers = [
+        walker.post(reverse("accounts:verify_nearby"), position, HTTP_ACCEPT="application/json").status_code
+        for _ in range(25)
+    ]
+    assert answers[:20] == [200] * 20 and answers[20:] == [429] * 5
+    refused = walker.post(reverse("accounts:verify_nearby"), position, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 429 and refused["Retry-After"]
+    assert refused.json()["error"]["message"].endswith("요.")
+    assert neighbour.post(reverse("accounts:verify_nearby"), position).status_code == 200
+
+
 def test_the_verify_page_searches_by_partial_name_and_initials():
     client = signed_in(make_user(verified=False))
     page = client.get(reverse("accounts:verify"), {"q": "역삼"}).content.decode()
