@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -19,9 +21,7 @@ def browser():
     off (the factories and asserts are plain synchronous calls). Both end with the module, so
     the async tests that run later in the session are unaffected."""
     if not Path(CHROMIUM).exists():
-        if os.environ.get("NEIGHBORBID_REQUIRE_SERVICES"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+        missing(f"Chromium not found at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
