@@ -1,7 +1,10 @@
-"""Helpers to assert on the books: a full snapshot of everything money-related, so a rejected
-action can be shown to have changed nothing."""
+"""Helpers to assert on the books: a full snapshot of everything money-related and of what a
+listing shows (title, prices, the leader's maximum, the recent bids, a hidden reason) and a
+digest of every bid row, so a rejected action can be shown to have changed nothing."""
 
 from __future__ import annotations
+
+import hashlib
 
 from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid
@@ -11,6 +14,18 @@ from wallets.models import LedgerEntry, Wallet
 
 AUCTION_FIELDS = (
     "status",
+    "title",
+    "description",
+    "category",
+    "condition",
+    "start_price",
+    "buy_now_price",
+    "starts_at",
+    "original_ends_at",
+    "min_manner_temperature",
+    "leader_max",
+    "recent_bids",
+    "hidden_reason",
     "current_price",
     "leader_id",
     "bid_count",
@@ -39,11 +54,21 @@ def world() -> dict:
     return {
         "wallets": {w.user_id: (w.balance, w.locked_balance) for w in Wallet.objects.all()},
         "bids": Bid.objects.count(),
+        "bid_rows": bid_rows_digest(),
         "ledger": LedgerEntry.objects.count(),
         "notifications": Notification.objects.count(),
         "auctions": {a["id"]: a for a in Auction.objects.values("id", *AUCTION_FIELDS)},
         "trades": {t["id"]: t for t in Trade.objects.values("id", *TRADE_FIELDS)},
     }
+
+
+def bid_rows_digest() -> str:
+    """Every bid row (amount, maximum, kind, request id, time), hashed: a changed maximum or a
+    rewritten row shows, not only a changed count."""
+    rows = Bid.objects.order_by("pk").values_list(
+        "pk", "auction_id", "bidder_id", "amount", "max_amount", "kind", "client_request_id", "created_at"
+    )
+    return hashlib.sha256(repr(list(rows)).encode()).hexdigest()
 
 
 def wallet_of(user) -> tuple[int, int]:
