@@ -9,6 +9,7 @@ from accounts.services import user_create, user_set_radius, user_suspend, user_u
 from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
 from notifications.models import Notification
 from tests.factories import make_moderator, make_user, neighbourhood
+from tests.money import world
 from wallets.models import Wallet
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +42,10 @@ def test_sign_up_refuses_bad_input_and_weak_passwords(username, password, nickna
 
 def test_sign_up_refuses_a_taken_username_case_insensitively():
     make_user(username="minsu")
+    before = (world(), list(User.objects.values_list("pk", "username", "nickname", "password")))
     with pytest.raises(InvalidRequest):
         user_create(username="MinSu", password="a-long-pass-phrase", nickname="민수")
+    assert (world(), list(User.objects.values_list("pk", "username", "nickname", "password"))) == before
 
 
 def test_distances_between_real_neighbourhoods():

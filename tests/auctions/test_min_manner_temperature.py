@@ -59,8 +59,10 @@ def test_the_temperature_now_decides_not_the_stale_session_user():
     auction = make_auction(min_manner_temperature=Decimal("36.5"))
     bidder = make_user(balance=50_000)
     user_temperature_set(user_id=bidder.pk, temperature=Decimal("36.4"))
+    before = world()
     with pytest.raises(NotEligible):
         bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())  # stale actor object
+    assert world() == before
 
 
 def test_it_does_not_apply_to_national_auctions():

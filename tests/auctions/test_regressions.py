@@ -14,7 +14,7 @@ from auctions.worker import worker_run_once
 from neighborbid import bus
 from neighborbid.errors import DuplicateRequest
 from tests.factories import make_auction, make_moderator, make_user, rid
-from tests.money import assert_books_balance, wallet_of
+from tests.money import assert_books_balance, wallet_of, world
 
 pytestmark = pytest.mark.django_db
 
@@ -120,5 +120,7 @@ def test_twin_with_another_amount_that_commits_during_the_request_is_a_duplicate
         return None if calls["n"] == 1 else real(**kwargs)  # the first look ran before A committed
 
     monkeypatch.setattr(services, "_earlier_bid", earlier_bid)
+    before = world()
     with pytest.raises(DuplicateRequest):
         bid_place(auction_id=auction.pk, actor=bidder, amount=15_000, request_id=request_id)
+    assert world() == before

@@ -291,9 +291,13 @@ async def test_not_open_and_buy_now_unavailable():
     auction = await national(start_price=10_000)  # no buy-now price
     bidder = await user()
     ws, _ = await open_socket(auction.pk, user=bidder)
+    before = await snapshot_of_world()
     await _expect_error(ws, {"type": "buy_now", "request_id": "x1"}, "buy_now_unavailable", request_id="x1")
+    assert await snapshot_of_world() == before
     await db(f.set_end)(auction, auction.starts_at.__class__.now(tz=auction.ends_at.tzinfo))
+    before = await snapshot_of_world()
     await _expect_error(ws, {"type": "bid", "amount": 10_000, "request_id": "x2"}, "auction_not_open", request_id="x2")
+    assert await snapshot_of_world() == before
     await ws.disconnect()
 
 
@@ -304,8 +308,9 @@ async def test_suspended_user_cannot_bid():
     from accounts.models import User
 
     await db(User.objects.filter(pk=bidder.pk).update)(is_suspended=True, suspended_reason="테스트")
+    before = await snapshot_of_world()
     await _expect_error(ws, {"type": "bid", "amount": 10_000, "request_id": "s-1"}, "suspended", request_id="s-1")
-    assert await db(Bid.objects.count)() == 0
+    assert await snapshot_of_world() == before and await db(Bid.objects.count)() == 0
     await ws.disconnect()
 
 
