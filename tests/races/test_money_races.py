@@ -44,6 +44,64 @@ def test_double_spend_one_balance_two_auctions_exactly_one_bid_wins(concurrently
     assert_books_balance()
 
 
+def _wallets_without_lock(*, user_ids):
+    """wallets_lock with the lock taken out: the same rows, read plainly."""
+    from wallets.models import Wallet
+
+    ids = sorted({uid for uid in user_ids if uid is not None})
+    return {w.user_id: w for w in Wallet.objects.filter(user_id__in=ids).order_by("pk")}
+
+
+def _wallet_rows_without_lock(*, user_ids):
+    """wallet_rows_lock (the bid's hot path) without FOR UPDATE."""
+    from django.db import connection
+
+    from wallets.locks import WalletRow
+    from wallets.models import Wallet
+
+    ids = sorted({uid for uid in user_ids if uid is not None})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, user_id, balance, locked_balance FROM {Wallet._meta.db_table} "  # noqa: S608 (table from meta)
+            "WHERE user_id = ANY(%s) ORDER BY id",
+            [ids],
+        )
+        return {row[1]: WalletRow(*row) for row in cursor.fetchall()}
+
+
+def test_the_double_spend_race_has_teeth_without_the_wallet_lock(concurrently, monkeypatch):
+    """Issue 26 #6: the double spend above is decided by the wallet lock alone (two auctions,
+    two auction locks); with it reduced to a plain read the same race must go wrong."""
+    from auctions.services import bidding, lifecycle
+    from tests.money import audit_ledger
+
+    monkeypatch.setattr(bidding, "wallets_lock", _wallets_without_lock)
+    monkeypatch.setattr(lifecycle, "wallets_lock", _wallets_without_lock)
+    monkeypatch.setattr(bidding, "wallet_rows_lock", _wallet_rows_without_lock)
+    symptoms = []
+    for attempt in range(10):
+        user = make_user(balance=10_000)
+        a1, a2 = make_auction(start_price=10_000), make_auction(start_price=10_000)
+        outcomes = concurrently(
+            [
+                lambda a=a1, u=user: bid_place(auction_id=a.pk, actor=u, amount=10_000, request_id=rid()),
+                lambda a=a2, u=user: bid_place(auction_id=a.pk, actor=u, amount=10_000, request_id=rid()),
+            ]
+        )
+        if sum(o.ok for o in outcomes) != 1:
+            symptoms.append(f"attempt {attempt}: {sum(o.ok for o in outcomes)} bids accepted on one balance")
+        symptoms += [
+            f"attempt {attempt}: {o.error!r}"
+            for o in outcomes
+            if o.error and not isinstance(o.error, InsufficientFunds)
+        ]
+        symptoms += audit_ledger().violations
+        if symptoms:
+            break
+    print("\n".join(symptoms)[:2000])
+    assert symptoms, "the double-spend race found nothing wrong without the wallet lock: it has no teeth"
+
+
 def test_cross_outbid_on_two_auctions_never_deadlocks(concurrently):
     # given two users who keep outbidding each other on two auctions at the same time
     rounds = 150
