@@ -175,7 +175,11 @@ def test_nginx_proxies_http_and_websocket_with_honest_forwarding_headers(nginx):
     assert "proxy_set_header Upgrade $http_upgrade;" in ws and "proxy_http_version 1.1;" in ws
     # every proxied location sets the forwarding headers itself (nginx does not inherit them
     # into a location that sets any proxy_set_header)
-    for block in re.findall(r"location [^{]+\{([^}]*)\}", nginx):
+    blocks = re.findall(r"location ([^{]+)\{([^}]*)\}", nginx)
+    proxied = sorted(where.strip() for where, block in blocks if "proxy_pass" in block)
+    # the loop below must have something to check: the site and its socket door at least
+    assert "/" in proxied and "/ws/" in proxied, proxied
+    for _where, block in blocks:
         if "proxy_pass" in block:
             assert "proxy_set_header X-Forwarded-Proto $scheme;" in block
             assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in block
