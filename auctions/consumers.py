@@ -15,6 +15,7 @@ hub (realtime.hub), which writes committed states and personal events straight t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 
@@ -170,9 +171,13 @@ class AuctionConsumer(LiveConsumer):
 
     def rt_accepts_personal(self, message: dict) -> bool:
         """May the hub write this personal event now? Never after the session ended (logout,
-        password change, suspension); held while the session is being re-checked."""
-        if self._revoked is not None or self.rt_user_id is None:
+        password change, suspension) — except the suspension's own notice, which is for the
+        suspended user (it is published just before the session is cut and may arrive after);
+        held while the session is being re-checked."""
+        if self.rt_user_id is None:
             return False
+        if self._revoked is not None:
+            return isinstance(self._revoked, AccountSuspended) and _is_suspension_notice(message)
         if self._rechecking:
             self._held.append(message)
             return False
@@ -196,8 +201,10 @@ class AuctionConsumer(LiveConsumer):
             self._revoked = LoginRequired()  # fail closed: personal data stays private
         self._rechecking = False
         held, self._held = self._held, []
-        if self._revoked is None:
-            for message in held:
+        for message in held:
+            if self._revoked is None or (
+                isinstance(self._revoked, AccountSuspended) and _is_suspension_notice(message)
+            ):
                 await self.base_send(message)
 
     # --- frames --------------------------------------------------------------------------------
@@ -338,3 +345,15 @@ class NotFoundConsumer(AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message):
         raise StopConsumer()
+
+
+def _is_suspension_notice(message: dict) -> bool:
+    """The personal `notification` frame of kind `suspended` (docs/protocol.md)."""
+    text = message.get("text") or ""
+    if '"suspended"' not in text:  # the common case, without parsing
+        return False
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return False
+    return frame.get("type") == "notification" and frame.get("kind") == "suspended"

@@ -81,11 +81,37 @@ async def test_after_the_session_ends_elsewhere_no_personal_notification_reaches
     # then her socket still gets the public state, but not the notification
     frames = await receive_until(ws_alice, lambda m: m["type"] == "state" and m["current_price"] == 11_000)
     personal = [m["kind"] for m in frames if m["type"] == "notification"]
-    # (the suspension's own notice is published just before the session is cut: it may or may
-    # not come through; nothing after it does)
+    # (the suspension's own notice is published just before the session is cut and is let
+    # through: test_the_suspension_notice_always_reaches_the_socket; nothing after it is)
     assert [kind for kind in personal if kind != "suspended"] == []
     assert await ws_alice.receive_nothing(timeout=0.3)
     await ws_alice.disconnect()
+
+
+async def test_the_suspension_notice_always_reaches_the_socket_and_nothing_personal_after_it():
+    """Issue 26 #4, through real Redis and a real socket: the notice is published just before
+    the session is cut, so the socket may be re-checking its session when it arrives; it must
+    arrive anyway (it is about the suspension itself), every time, and nothing after it."""
+    for round_ in range(5):
+        # given alice leading a national auction, her socket on it
+        auction = await db(f.make_auction)(is_national=True, start_price=10_000)
+        alice = await db(f.make_user)(balance=100_000)
+        bob = await db(f.make_user)(balance=100_000)
+        await db(bid_place)(auction_id=auction.pk, actor=alice, amount=10_000, request_id=rid())
+        ws_alice, snap = await open_socket(auction.pk, client=await logged_in_client(alice))
+        assert snap["you"]["signed_in"] is True
+        # when a moderator suspends her (the suspension also cancels nothing here: she sells nothing)
+        await suspend(alice)
+        # then the notice reaches her socket
+        frames = await receive_until(
+            ws_alice, lambda m: m["type"] == "notification" and m["kind"] == "suspended", timeout=5
+        )
+        assert "정지" in frames[-1]["message"], (round_, frames)
+        # and after it only public states: bob's outbid of her brings no personal notification
+        await db(bid_place)(auction_id=auction.pk, actor=bob, amount=11_000, request_id=rid())
+        frames = await receive_until(ws_alice, lambda m: m["type"] == "state" and m["current_price"] == 11_000)
+        assert [m for m in frames if m["type"] == "notification"] == [], (round_, frames)
+        await ws_alice.disconnect()
 
 
 async def test_a_socket_whose_own_session_still_holds_keeps_its_notifications():
