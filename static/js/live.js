@@ -111,12 +111,30 @@ class LiveAuction {
       return;
     }
     this.socket = socket;
-    socket.addEventListener("message", (event) => this.onFrame(event.data));
-    socket.addEventListener("close", (event) => this.onClose(event));
+    // Events of a socket this page already gave up on (dropSocket) are ignored.
+    socket.addEventListener("message", (event) => {
+      if (socket === this.socket) this.onFrame(event.data);
+    });
+    socket.addEventListener("close", (event) => this.onClose(event, socket));
   }
 
-  onClose(event) {
-    if (this.socket && this.socket.readyState !== WebSocket.CLOSED) return;
+  // Give up on the current socket now (no answer in time: the server may be frozen or the
+  // network gone, and a close handshake with it can take minutes): show "reconnecting" and
+  // open a new one; pending requests are resent on it with the same ids.
+  dropSocket() {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = null;
+    try {
+      socket.close();
+    } catch (e) {
+      /* already closing */
+    }
+    this.scheduleReconnect();
+  }
+
+  onClose(event, socket) {
+    if (socket !== this.socket) return; // a socket already dropped
     this.socket = null;
     if (event.code === 4403 || event.code === 4404) {
       this.stopped = true;
@@ -522,7 +540,7 @@ class LiveAuction {
     entry.timer = setTimeout(() => {
       // No answer: the socket is probably dead. Reconnect; the request is resent with the
       // same id after the new snapshot (the server never does it twice).
-      if (this.socket) this.socket.close();
+      this.dropSocket();
     }, REPLY_TIMEOUT_MS);
   }
 
