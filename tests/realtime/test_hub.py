@@ -42,21 +42,30 @@ async def hub(settings):
     await hub.aclose()
 
 
+def writes_allowed(hub: Hub, started: float) -> int:
+    """The most writes the auction's budget allows since `started` (the burst, then one per
+    COALESCE_MS of the time that really passed, plus the due write), measured on the hub's own
+    clock: a slow machine allows more writes, never a failure."""
+    return int(hub.burst + (hub.loop.time() - started) * hub.rate) + 1
+
+
 async def test_states_are_coalesced_in_order_and_the_latest_always_arrives(hub):
     socks = [FakeSocket(7) for _ in range(3)]
     for sock in socks:
         hub.register(sock)
+    started = hub.loop.time()
     for seq in range(1, 101):
         publish(hub, 7, state(7, seq, 10_000 + seq))
         if seq % 10 == 0:
             await asyncio.sleep(0.01)
     await asyncio.sleep(0.15)
+    allowed = writes_allowed(hub, started)
     for sock in socks:
         seqs = [f["seq"] for f in sock.frames]
         assert seqs == sorted(set(seqs))
         assert seqs[-1] == 100 and sock.frames[-1]["current_price"] == 10_100
-        # about 100 ms of events at one write per 50 ms: a handful of writes, not a hundred
-        assert len(seqs) <= 6
+        # 100 states over ~0.25 s at one write per 50 ms: a handful of writes, not a hundred
+        assert len(seqs) <= allowed < 100, (len(seqs), allowed)
 
 
 async def test_older_or_repeated_states_are_dropped(hub):
@@ -147,6 +156,7 @@ async def test_a_hot_auction_is_bounded_and_ends_on_the_newest_state(hub):
     sock = FakeSocket(7)
     hub.register(sock)
     # when 200 states arrive back to back, one per loop iteration
+    started = hub.loop.time()
     for seq in range(1, 201):
         publish(hub, 7, state(7, seq, 100 * seq))
         await asyncio.sleep(0)
@@ -154,7 +164,7 @@ async def test_a_hot_auction_is_bounded_and_ends_on_the_newest_state(hub):
     # then the socket got its burst and then about one write per COALESCE_MS, in order, the newest last
     seqs = [f["seq"] for f in sock.frames]
     assert seqs == sorted(set(seqs)) and seqs[-1] == 200
-    assert len(seqs) <= hub.burst + 4
+    assert len(seqs) <= writes_allowed(hub, started) < 200
 
 
 async def test_a_large_flush_lets_other_work_run_before_it_is_done(hub):
