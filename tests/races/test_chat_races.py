@@ -10,6 +10,7 @@ import pytest
 from chat import services
 from chat.models import Message, Room
 from tests.chat.conftest import make_sale
+from tests.races.conftest import overlapped
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 
@@ -20,6 +21,7 @@ def test_both_sides_writing_at_once_get_gapless_distinct_numbers(concurrently):
     # given a trade's room
     sale = make_sale()
     writers = [sale.buyer, sale.seller] * 3
+    overlapping = 0
     for round_ in range(ROUNDS):
         # when six messages are sent at the same instant, three from each side
         outcomes = concurrently(
@@ -28,6 +30,7 @@ def test_both_sides_writing_at_once_get_gapless_distinct_numbers(concurrently):
                 for n, user in enumerate(writers)
             ]
         )
+        overlapping += overlapped(outcomes)
         # then every one was written, and the numbers run on without a gap or a repeat
         assert [o.error for o in outcomes] == [None] * len(writers)
         seqs = sorted(o.value.message.seq for o in outcomes)
@@ -35,6 +38,7 @@ def test_both_sides_writing_at_once_get_gapless_distinct_numbers(concurrently):
         assert seqs == list(range(first, first + len(writers)))
     room = Room.objects.get(pk=sale.room.pk)
     assert room.seq == ROUNDS * len(writers) == Message.objects.filter(room=room).count()
+    assert overlapping >= ROUNDS // 2, f"only {overlapping} of {ROUNDS} rounds ran their writers at the same time"
 
 
 def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently, monkeypatch):
@@ -48,6 +52,7 @@ def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently
         return real_twin(*args, **kwargs)
 
     monkeypatch.setattr(services, "_twin", counting_twin)
+    overlapping = 0
     for round_ in range(ROUNDS):
         client_id = f"twin-{round_}"
         # when the same request (one client id) arrives twice at the same instant
@@ -59,6 +64,7 @@ def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently
                 for _ in range(2)
             ]
         )
+        overlapping += overlapped(outcomes)
         # then neither fails, both answers name the one message, and one of them is the resend
         assert [o.error for o in outcomes] == [None, None]
         assert outcomes[0].value.message.pk == outcomes[1].value.message.pk
@@ -66,3 +72,4 @@ def test_a_resend_racing_its_first_send_is_one_message_and_no_error(concurrently
         assert Message.objects.filter(room=sale.room, client_id=client_id).count() == 1
     # and the constraint's path ran: the lock's own resend check cannot see such a twin
     assert caught, "no round raced past the lock's resend check"
+    assert overlapping >= ROUNDS // 2, f"only {overlapping} of {ROUNDS} rounds sent the twins at the same time"

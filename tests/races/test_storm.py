@@ -22,6 +22,7 @@ from auctions.selectors import auction_min_next_bid
 from auctions.services import auction_buy_now, auction_settle, bid_place, bidding, lifecycle
 from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid, set_end
+from tests.races.conftest import overlapped
 from trades.models import Trade
 from trades.services import (
     trade_confirm,
@@ -125,6 +126,7 @@ def run_storm(concurrently, seed, *, must_succeed=True):
     seller, users, auctions = build_market()
     one_thread, database_errors = storm(users, auctions, seed, seller=seller)
     outcomes = concurrently([lambda n=n: one_thread(n) for n in range(THREADS)], timeout=300)
+    assert overlapped(outcomes), "the storm's threads ran one after the other: nothing raced"
     if must_succeed:
         assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     return seller, users, auctions, database_errors, outcomes

@@ -12,6 +12,7 @@ from django.utils import timezone
 from auctions.audit import audit_ledger
 from neighborbid.errors import TradeStateError
 from tests.money import assert_books_balance, wallet_of
+from tests.races.conftest import overlapped
 from tests.trades.conftest import local_deal
 from trades import services as trade_services
 from trades.models import Trade
@@ -46,11 +47,14 @@ def _four_way(deal):
 
 def test_confirm_auto_release_dispute_and_refund_give_one_outcome(concurrently):
     seen = set()
-    for _ in range(8):
+    rounds = overlapping = 0
+    while rounds < 8 or (overlapping < 4 and rounds < 24):  # until enough rounds really raced
+        rounds += 1
         # given a handed-over trade whose automatic release is due
         deal = _due_handed_over_deal()
         # when the buyer confirms, the worker releases, the buyer disputes and the seller refunds at once
-        confirm, auto, dispute, refund = concurrently(_four_way(deal))
+        confirm, auto, dispute, refund = outcomes = concurrently(_four_way(deal))
+        overlapping += overlapped(outcomes)
         # then every loser was refused cleanly (or the worker found nothing to do)
         for outcome in (confirm, dispute, refund):
             assert outcome.ok or isinstance(outcome.error, TradeStateError), outcome.error
@@ -69,7 +73,8 @@ def test_confirm_auto_release_dispute_and_refund_give_one_outcome(concurrently):
             assert trade.status == "completed" and entries == ["trade_release"]
             assert wallet_of(deal.seller) == (20_000, 0) and wallet_of(deal.buyer) == (80_000, 0)
         seen.add(("confirm", "auto", "refund")[paid.index(True)] + ("+dispute" if dispute.ok else ""))
-    print("outcomes seen:", sorted(seen))
+    print("outcomes seen:", sorted(seen), f"{overlapping}/{rounds} rounds overlapped")
+    assert overlapping >= 4, f"only {overlapping} of {rounds} rounds ran their four calls at the same time"
     assert_books_balance()
 
 
