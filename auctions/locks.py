@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, Protocol, cast, overload
 
 from django.db import connection
 from django.db.models import Field
@@ -28,6 +28,35 @@ def auction_lock(*, auction_id: int, skip_locked: bool = False) -> Auction | Non
     if auction is None and not skip_locked:
         raise AuctionNotFound()
     return auction
+
+
+class BidAuction(Protocol):
+    """The locked auction as the bid's rules, plan and writers see it: an Auction on the ORM
+    path (auction_lock, the embedded SQLite default) or a LockedAuction on the hot path
+    (auction_row_lock). What they read and write, typed once."""
+
+    pk: Any
+    seller_id: Any
+    title: str
+    status: str
+    end_reason: str
+    is_hidden: bool
+    is_national: bool
+    neighbourhood_id: Any
+    starts_at: datetime
+    ends_at: datetime
+    original_ends_at: datetime
+    current_price: int
+    buy_now_price: int | None
+    leader_id: Any
+    leader_max: int | None
+    bid_count: int
+    recent_bids: Any
+    seq: int
+    soft_close_window_s: int
+    soft_close_extension_s: int
+    soft_close_cap_s: int
+    min_manner_temperature: Decimal | None
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -159,7 +160,8 @@ class Bid(models.Model):
     max_amount = models.BigIntegerField(_("최대 입찰가"))
     kind = models.CharField(_("종류"), max_length=10, choices=Kind.choices, default=Kind.BID)
     client_request_id = models.CharField(_("요청 번호"), max_length=64)
-    created_at = models.DateTimeField(_("입찰 시각"), auto_now_add=True)
+    # default, not auto_now_add: the bid's writers stamp the clock read under the lock
+    created_at = models.DateTimeField(_("입찰 시각"), default=timezone.now)
 
     class Meta:
         ordering = ["-id"]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from django.db.models.expressions import RawSQL
 
     from accounts.models import User
+    from auctions.locks import BidAuction
     from auctions.models import AuctionPhoto
     from notifications.models import Notification
 
@@ -56,7 +57,7 @@ class PublicState(TypedDict):
     recent_bids: list[RecentBid]
 
 
-def auction_min_next_bid(auction: Auction) -> int:
+def auction_min_next_bid(auction: BidAuction) -> int:
     return min_next_bid(current_price=auction.current_price, has_bids=auction.leader_id is not None)
 
 
@@ -70,7 +71,7 @@ def leader_tag(*, auction_id: int, user_id: int | None) -> str | None:
 
 
 def auction_public_state(
-    auction: Auction,
+    auction: BidAuction,
     *,
     recent_bids: list[RecentBid] | None = None,
     leader_name: str | None = None,
@@ -89,9 +90,11 @@ def auction_public_state(
             # The leader placed the latest bid: their name as it was then (masking is
             # idempotent), the same as the `state` of that bid carried.
             leader_name = latest["bidder"]
-        else:
+        elif isinstance(auction, Auction):
             leader = cast("User", auction.leader)  # leader_id is set, so the row is there
             leader_name = leader.nickname or leader.username
+        else:  # the hot path's row: its callers always pass the leader's name
+            raise TypeError("auction_public_state needs leader_name for a LockedAuction")
     now = now or timezone.now()
     return {
         "type": "state",

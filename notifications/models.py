@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -37,7 +38,8 @@ class Notification(models.Model):
         "auctions.Auction", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("경매")
     )
     message = models.CharField(_("내용"), max_length=300)
-    created_at = models.DateTimeField(_("보낸 시각"), auto_now_add=True)
+    # default, not auto_now_add: the bid's writers stamp the clock read under the lock
+    created_at = models.DateTimeField(_("보낸 시각"), default=timezone.now)
     read_at = models.DateTimeField(_("읽은 시각"), null=True, blank=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -89,7 +90,8 @@ class LedgerEntry(models.Model):
         verbose_name=_("처리한 운영자"),
     )
     memo = models.CharField(_("메모"), max_length=200, blank=True)
-    created_at = models.DateTimeField(_("시각"), auto_now_add=True, db_index=True)
+    # default, not auto_now_add: the bid's writers stamp the clock read under the lock
+    created_at = models.DateTimeField(_("시각"), default=timezone.now, db_index=True)
 
     objects = LedgerQuerySet.as_manager()
 

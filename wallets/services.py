@@ -199,6 +199,32 @@ def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
     )
 
 
+def wallet_postings_write(
+    postings: list[Posting], final: list[tuple[int, int, int]], *, now: datetime, auction_id: int, bid_id: int
+) -> None:
+    """The bid's ORM twin of wallet_moves_sql (the embedded SQLite default): the wallets' new
+    balances and one ledger row per posting, stamped `now` and naming the auction and the bid.
+    The same rows as the SQL form (tests/auctions/test_bid_writers.py compares them)."""
+    if final:
+        _wallets_write(final, now=now)
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                wallet_id=p.wallet_id,
+                kind=p.kind,
+                balance_delta=p.balance_delta,
+                locked_delta=p.locked_delta,
+                balance_after=p.balance_after,
+                locked_after=p.locked_after,
+                auction_id=auction_id,
+                bid_id=bid_id,
+                created_at=now,
+            )
+            for p in postings
+        ]
+    )
+
+
 def wallet_moves_sql(
     postings: list[Posting], final: list[tuple[int, int, int]], *, now: datetime, auction_id: int, bid_cte: str
 ) -> tuple[list[str], list[object]]:

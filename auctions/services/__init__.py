@@ -17,7 +17,8 @@ services` / `from auctions.services import bid_place`.
 """
 
 from auctions.services._base import check_local_eligibility
-from auctions.services.bidding import BidResult, PurchaseResult, auction_buy_now, bid_place
+from auctions.services.bidding import BidResult, bid_place
+from auctions.services.buy_now import PurchaseResult, auction_buy_now
 from auctions.services.engagement import (
     notification_mark_read,
     report_create,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Neighbourhood, User
 from accounts.selectors import neighbourhood_distance_km, user_location_verified
 from auctions.events import ended_event, send_auction_event_on_commit
+from auctions.locks import BidAuction
 from auctions.models import Auction
 from auctions.selectors import PublicState, auction_public_state
 from neighborbid.errors import AuctionNotOpen, InvalidAmount, InvalidRequest, NotEligible, OwnAuction
@@ -56,7 +57,7 @@ def check_local_eligibility(*, user: User, neighbourhood_id: int | None) -> None
         )
 
 
-def check_participant(*, user: User, auction: Auction) -> None:
+def check_participant(*, user: User, auction: BidAuction) -> None:
     """May `user` bid on or buy `auction`: not the seller; on a local auction, the
     neighbourhood-trust rule and the seller's minimum 매너온도 (if they set one)."""
     if auction.seller_id == user.pk:
@@ -71,7 +72,7 @@ def check_participant(*, user: User, auction: Auction) -> None:
             )
 
 
-def ensure_open(auction: Auction, now: datetime) -> None:
+def ensure_open(auction: BidAuction, now: datetime) -> None:
     """Open for bids: status open (a scheduled auction whose start has come opens here, under
     the lock, even if the worker has not reached it yet), starts_at ≤ now < ends_at."""
     if auction.is_hidden:
@@ -86,7 +87,7 @@ def ensure_open(auction: Auction, now: datetime) -> None:
         raise AuctionNotOpen("마감된 경매예요.")
 
 
-def leader_hold(auction: Auction) -> int:
+def leader_hold(auction: BidAuction) -> int:
     """What the leader's wallet holds for this auction: their whole maximum (max bidding), or
     the current price for a leader from before maximums existed."""
     if auction.leader_id is None:
@@ -94,7 +95,7 @@ def leader_hold(auction: Auction) -> int:
     return auction.leader_max if auction.leader_max is not None else auction.current_price
 
 
-def publish_state(auction: Auction, *, leader_name: str | None = None, ended: bool = False) -> PublicState:
+def publish_state(auction: BidAuction, *, leader_name: str | None = None, ended: bool = False) -> PublicState:
     """Register the auction's whole public state (and, when it ended, the `ended` message) for
     after commit; returns the state."""
     state = auction_public_state(auction, leader_name=leader_name)
@@ -104,14 +105,15 @@ def publish_state(auction: Auction, *, leader_name: str | None = None, ended: bo
     return state
 
 
-def auction_write(auction: Auction, *fields: str) -> None:
+def auction_write(auction: Auction, *fields: str, now: datetime | None = None) -> None:
     """Write the changed fields of a locked auction and bump its seq: one plain UPDATE.
+    `now`: the clock the caller read under the lock (the bid's writers), else read here.
 
     Auction has no save() override or signals; this runs under the row lock on every state
     change, where Model.save(update_fields=...) cost ~0.5 ms of Python here. Values go through
     each field's own get_db_prep_save, so JSON and datetimes are adapted per database."""
     auction.seq += 1
-    auction.updated_at = timezone.now()
+    auction.updated_at = now or timezone.now()
     meta = Auction._meta
     # Only concrete fields are named here (never relations' reverse sides or generic keys).
     columns = [cast("Field[Any, Any]", meta.get_field(name)) for name in (*fields, "seq", "updated_at")]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid
 from auctions.selectors import auction_min_next_bid
-from auctions.services import auction_buy_now, auction_settle, bid_place, bidding, lifecycle
+from auctions.services import auction_buy_now, auction_settle, bid_place, bidding, buy_now, lifecycle
 from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid, set_end
 from tests.races.conftest import overlapped
@@ -199,7 +199,7 @@ def _auction_row_without_lock(*, auction_id):
 
 def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(concurrently, monkeypatch):
     # given the services with the auction row lock removed
-    for module in (bidding, lifecycle):
+    for module in (bidding, buy_now, lifecycle):
         monkeypatch.setattr(module, "auction_lock", _auction_without_lock)
     monkeypatch.setattr(bidding, "auction_row_lock", _auction_row_without_lock)
     symptoms = []
