@@ -84,7 +84,7 @@ def room_lock(*, room_id: int, user_id: int, client_id: str = "") -> LockedRoom 
     sub-selects see the data as of the statement's start. So a block committed while this
     writer waited for the room is not seen (the message is ordered before the block, as it
     would have been a moment earlier), and a twin resend committed meanwhile is caught by the
-    `message_client_id_once` constraint instead (chat.services._twin)."""
+    `message_client_id_once` constraint instead (chat.services.messages._twin)."""
     if not connection.in_atomic_block:
         raise RuntimeError("room_lock must run inside transaction.atomic()")  # the lock would end at once
     sql = _lock_sql(connection.vendor)
