@@ -14,7 +14,6 @@ from neighborbid.errors import TradeStateError
 from tests.money import assert_books_balance, wallet_of
 from tests.races.conftest import overlapped
 from tests.trades.conftest import local_deal
-from trades import services as trade_services
 from trades.models import Trade
 from trades.services import (
     trade_confirm,
@@ -97,7 +96,10 @@ def _trade_without_lock(*, trade_id, skip_locked=False):
 
 def test_the_race_has_teeth_without_the_trade_lock_it_pays_twice(concurrently, monkeypatch):
     # given the trade services with the trade row lock removed
-    monkeypatch.setattr(trade_services, "trade_lock", _trade_without_lock)
+    from trades.services import _common, release
+
+    for module in (_common, release):  # every module that takes the trade's row lock
+        monkeypatch.setattr(module, "trade_lock", _trade_without_lock)
     symptoms = []
     for _ in range(10):
         deal = _due_handed_over_deal()
