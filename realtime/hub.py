@@ -85,6 +85,11 @@ class Hub(BusSubscriber):
         self.interval = realtime_setting("COALESCE_MS", 50) / 1000.0
         self.rate = 1.0 / self.interval if self.interval > 0 else float("inf")  # writes/s once hot
         self.burst = float(max(1, realtime_setting("COALESCE_BURST", 3)))
+        # The process's frame budget (issue 25): the state writes per second this process may
+        # make to all its auction sockets together. Each auction's gap between states grows
+        # with the process's audience: max(COALESCE_MS, watchers / budget).
+        self.frame_budget = float(realtime_setting("FRAME_BUDGET_PER_S", 20_000))
+        self.watchers = 0  # registered auction sockets in this process
         prefix = bus.channel_prefix()
         self.auction_prefix = f"{prefix}:auction:"
         self.user_prefix = f"{prefix}:user:"
@@ -155,7 +160,10 @@ class Hub(BusSubscriber):
 
     def register(self, sock) -> None:
         aid = sock.rt_auction_id
-        self.sockets.setdefault(aid, set()).add(sock)
+        group = self.sockets.setdefault(aid, set())
+        if sock not in group:
+            group.add(sock)
+            self.watchers += 1
         sock._rt_out = resolve_out(sock)
         if aid not in self.feeds:
             self.feeds[aid] = _Feed(since=self.loop.time(), burst=self.burst)
@@ -166,7 +174,9 @@ class Hub(BusSubscriber):
         aid = sock.rt_auction_id
         group = self.sockets.get(aid)
         if group is not None:
-            group.discard(sock)
+            if sock in group:
+                group.discard(sock)
+                self.watchers -= 1
             if not group:
                 del self.sockets[aid]
                 feed = self.feeds.pop(aid, None)
@@ -312,16 +322,30 @@ class Hub(BusSubscriber):
 
     # --- writing -------------------------------------------------------------------------
 
+    def state_interval(self) -> float:
+        """The gap between two state writes of one auction now: COALESCE_MS, or longer when the
+        process's audience would take more than FRAME_BUDGET_PER_S frames a second (watchers /
+        budget). Summed over the auctions of this process the state frames stay within the
+        budget; `ended`, acks, errors and personal events never wait for it."""
+        if self.frame_budget <= 0:
+            return self.interval
+        return max(self.interval, self.watchers / self.frame_budget)
+
+    def state_rate(self) -> float:
+        interval = self.state_interval()
+        return 1.0 / interval if interval > 0 else float("inf")
+
     def _take_token(self, feed: _Feed) -> float:
         """Take one write from the auction's budget: 0.0 when taken, else the seconds until
         one is due."""
         now = self.loop.time()
-        feed.tokens = min(self.burst, feed.tokens + (now - feed.tokens_at) * self.rate)
+        rate = self.state_rate()
+        feed.tokens = min(self.burst, feed.tokens + (now - feed.tokens_at) * rate)
         feed.tokens_at = now
         if feed.tokens >= 1.0:
             feed.tokens -= 1.0
             return 0.0
-        return (1.0 - feed.tokens) / self.rate
+        return (1.0 - feed.tokens) / rate
 
     def _schedule(self, auction_id: int, feed: _Feed, *, urgent: bool) -> None:
         if feed.flushing:
