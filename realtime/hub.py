@@ -44,7 +44,7 @@ from neighborbid.dbretry import retrying
 from realtime.config import realtime_setting
 from realtime.feeds import _Feed, _Fetch
 from realtime.subscription import BusSubscriber
-from realtime.wire import _CLOSED, _PENDING, _SENT, _Text, resolve_out, write_frame, ws_frame  # noqa: F401
+from realtime.wire import _CLOSED, _PENDING, _SENT, _Text, resolve_out, write_all, write_frame, ws_frame  # noqa: F401
 
 if TYPE_CHECKING:
     from auctions.selectors import PublicState
@@ -90,6 +90,7 @@ class Hub(BusSubscriber):
         # with the process's audience: max(COALESCE_MS, watchers / budget).
         self.frame_budget = float(realtime_setting("FRAME_BUDGET_PER_S", 20_000))
         self.watchers = 0  # registered auction sockets in this process
+        self.yield_every = max(1, int(realtime_setting("FLUSH_YIELD_EVERY", FLUSH_YIELD_EVERY)))
         prefix = bus.channel_prefix()
         self.auction_prefix = f"{prefix}:auction:"
         self.user_prefix = f"{prefix}:user:"
@@ -397,37 +398,7 @@ class Hub(BusSubscriber):
             feed.timer = self.loop.call_later(self.interval or 0.01, self._timer_fired, auction_id, feed)
 
     async def _write_all(self, group: list, seq: int | None, item, *, may_skip: bool) -> None:
-        """Write one text to every ready socket of `group` (for a state: only to sockets that
-        hold an older one). The text is encoded and framed once; the check of a socket's
-        `rt_last_seq` and its write happen with no suspension in between, so a socket never
-        gets an older state after a newer one, whoever else (snapshot, ack) writes to it."""
-        message = None
-        written = 0
-        for sock in group:
-            if not sock.rt_ready or (seq is not None and sock.rt_last_seq >= seq):
-                continue
-            out = sock._rt_out
-            if out.proto is not None:
-                if item.frame is None:
-                    item.frame = ws_frame(item.text.encode())
-                result = write_frame(out.proto, item.frame, item.text, may_skip=may_skip)
-                if result == _PENDING:
-                    item.lagging = True
-                    continue
-                if seq is not None:
-                    sock.rt_last_seq = seq
-            else:
-                if message is None:
-                    message = {"type": "websocket.send", "text": item.text}
-                if seq is not None:
-                    sock.rt_last_seq = seq
-                try:
-                    await out.send(message)
-                except Exception as exc:  # a closing socket must not stop the others
-                    logger.debug("realtime write failed: %s", exc)
-            written += 1
-            if written % FLUSH_YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # acks and refusals of other sockets go first
+        await write_all(group, seq, item, may_skip=may_skip, yield_every=self.yield_every)
 
     async def _send_personal(self, group: list, text: str) -> None:
         # Personal events never reach a socket whose session ended (logout, password change,

@@ -59,6 +59,14 @@ class RawReader:
             self._fill(timeout)
 
     def frame(self, timeout: float = 10) -> dict:
+        """The next text frame as JSON (pings and other control frames skipped)."""
+        while True:
+            opcode, payload = self._frame(timeout)
+            if opcode == 1:
+                return json.loads(payload)
+            assert opcode in (9, 10), f"opcode {opcode}"
+
+    def _frame(self, timeout: float) -> tuple[int, bytes]:
         self._need(2, timeout)
         length, start = self.buf[1] & 0x7F, 2
         if length == 126:
@@ -71,8 +79,18 @@ class RawReader:
         opcode = self.buf[0] & 0x0F
         payload = bytes(self.buf[start : start + length])
         del self.buf[: start + length]
-        assert opcode == 1, f"opcode {opcode}"
-        return json.loads(payload)
+        return opcode, payload
+
+    def complete(self) -> bool:
+        """Is a whole frame already buffered?"""
+        if len(self.buf) < 2:
+            return False
+        length, start = self.buf[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(self.buf[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(self.buf[2:10], "big"), 10
+        return len(self.buf) >= start + length
 
     def drain(self) -> None:
         """Take whatever has arrived (without waiting) into the buffer."""
@@ -127,5 +145,54 @@ def test_a_slow_reader_never_gets_a_state_twice_and_ends_on_the_final_one(tmp_pa
         slow.close()
         fast.close()
     finally:
+        server.stop()
+        client.close()
+
+
+def test_a_large_audience_never_gets_a_state_twice_when_states_arrive_during_a_flush(tmp_path):
+    # The bench's duplicate (issue 25 #2: "older state after newer: 57 after 57"): a flush
+    # yields to the loop every FLUSH_YIELD_EVERY sockets (200; 5 here, so that a test-sized
+    # audience has many yields); a state arriving meanwhile must not change the frame the rest
+    # of that flush writes under the older seq.
+    auction = f.make_auction(is_national=True, start_price=10_000)
+    prefix = f"{settings.BUS_PREFIX}_crowd"
+    port = free_ports(1, start=9260, stop=9299)[0]
+    env = server_env(redis_url=settings.REDIS_URL, bus_prefix=prefix, REALTIME_FLUSH_YIELD_EVERY="5")
+    server = Daphne(port, env, tmp_path / "daphne.log")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    channel = f"{prefix}:auction:{auction.pk}"
+    readers: list[RawReader] = []
+    try:
+        server.start().wait()
+        # given 200 watchers in one process
+        readers = [RawReader(port, f"/ws/auctions/{auction.pk}/") for _ in range(200)]
+        seqs = [[reader.frame()["seq"]] for reader in readers]
+        # when 300 states arrive ~3 ms apart (many land while a flush is under way)
+        first, final = 1_000, 1_300
+        for seq in range(first, final + 1):
+            state = {"type": "state", "auction_id": auction.pk, "seq": seq, "status": "open", "pad": "y" * 2_000}
+            client.publish(channel, json.dumps(state, separators=(",", ":")))
+            time.sleep(0.001)
+            if seq % 20 == 0:
+                for reader in readers:
+                    reader.drain()
+        # then every watcher got rising seqs, none twice, the final last
+        for reader, got in zip(readers, seqs, strict=True):
+            while got[-1] != final:
+                frame = reader.frame(timeout=15)
+                if frame["type"] == "state":
+                    got.append(frame["seq"])
+        time.sleep(0.5)  # and nothing after it (a repeat of the final state would come here)
+        for reader, got in zip(readers, seqs, strict=True):
+            reader.drain()
+            while reader.complete():
+                frame = reader.frame(timeout=1)
+                if frame["type"] == "state":
+                    got.append(frame["seq"])
+        bad = [got for got in seqs if got != sorted(set(got))]
+        assert not bad, f"{len(bad)} of {len(seqs)} watchers got a state twice, e.g. {bad[0]}"
+    finally:
+        for reader in readers:
+            reader.close()
         server.stop()
         client.close()
