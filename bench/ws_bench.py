@@ -523,23 +523,140 @@ def latency_report(bidders: list[Bidder], watchers: list[Watcher], watcher_aucti
     }
 
 
-def watcher_process(index: int, urls: list[str], ready, stop, results) -> None:
-    """A load-generator child holding some of the watchers (the parsing of 20k frames/s must
-    not delay the bidders' replies in the parent's event loop)."""
+SEQ_B = re.compile(rb'"seq":(\d+)')
+STATE_B = b'{"type":"state"'
+
+
+class RawWatcher(asyncio.Protocol):
+    """A watcher that measures the server, not itself (issue 25 #3): a raw WebSocket reader
+    that never decodes a state's JSON. It counts bytes, reads only the seq with a cheap scan
+    of the frame's first bytes, keeps the last state's bytes (parsed once, at the end) and
+    counts a state that is not newer than the one before (a duplicate) instead of dying."""
+
+    def __init__(self, host: str, path: str) -> None:
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://{host}\r\n\r\n"
+        ).encode()
+        self.buf = bytearray()
+        self.handshaken = False
+        self.snapshot = asyncio.get_running_loop().create_future()
+        self.seqs: list[int] = []
+        self.times: list[float] = []
+        self.last_state: bytes | None = None
+        self.last_price = None
+        self.duplicates = 0
+        self.bytes = 0
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc) -> None:
+        if not self.snapshot.done():
+            self.snapshot.set_exception(ConnectionError(f"closed before the snapshot: {exc}"))
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        self.bytes += len(data)
+        buf = self.buf
+        buf += data
+        if not self.handshaken:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.snapshot.set_exception(ConnectionError(bytes(buf[:end]).decode(errors="replace")))
+                return
+            del buf[: end + 4]
+            self.handshaken = True
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            length, start = buf[pos + 1] & 0x7F, pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length, start = int.from_bytes(buf[pos + 2 : pos + 4], "big"), pos + 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length, start = int.from_bytes(buf[pos + 2 : pos + 10], "big"), pos + 10
+            if size < start + length:
+                break
+            if buf[pos] & 0x0F == 1:
+                self._text(buf, start, length, now)
+            pos = start + length
+        if pos:
+            del buf[:pos]
+
+    def _text(self, buf: bytearray, start: int, length: int, now: float) -> None:
+        if not self.snapshot.done():
+            snap = json.loads(bytes(buf[start : start + length]))
+            self.seqs.append(snap["seq"])
+            self.times.append(now)
+            self.last_price = snap.get("current_price")
+            self.snapshot.set_result(snap)
+            return
+        head = bytes(buf[start : start + min(length, 64)])
+        if not head.startswith(STATE_B):
+            return
+        match = SEQ_B.search(head)
+        if match is None:
+            return
+        seq = int(match.group(1))
+        if seq <= self.seqs[-1]:
+            self.duplicates += 1
+            return
+        self.seqs.append(seq)
+        self.times.append(now)
+        self.last_state = bytes(buf[start : start + length])
+
+    def final_price(self) -> int | None:
+        return json.loads(self.last_state)["current_price"] if self.last_state else self.last_price
+
+
+async def raw_watch(url: str) -> RawWatcher:
+    hostport, path = url.removeprefix("ws://").split("/", 1)
+    host, port = hostport.split(":")
+    loop = asyncio.get_running_loop()
+    _, watcher = await loop.create_connection(lambda: RawWatcher(hostport, "/" + path), host, int(port))
+    await asyncio.wait_for(watcher.snapshot, 60)
+    return watcher
+
+
+def cpu_self_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def watcher_process(index: int, urls: list[str], ready, go, stop, results) -> None:
+    """A load-generator child holding some of the watchers (raw readers: the generator must
+    not be the limit). Reports its own CPU between `go` and `stop`."""
 
     async def main():
-        watchers, conns, tasks = [], [], []
-        for url in urls:
-            conn, snap = await connect(url)
-            watcher = Watcher()
-            watchers.append(watcher)
-            conns.append(conn)
-            tasks.append(asyncio.create_task(watcher.run(conn, snap)))
+        sem = asyncio.Semaphore(100)
+
+        async def one(url):
+            async with sem:
+                return await raw_watch(url)
+
+        watchers = await asyncio.gather(*[one(url) for url in urls])
         ready.put(len(watchers))
-        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
-        for conn in conns:
-            await conn.close()
-        results.put((index, [(w.seqs, w.times, w.final_price()) for w in watchers]))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, go.wait)
+        cpu0 = cpu_self_s()
+        await loop.run_in_executor(None, stop.wait)
+        cpu = cpu_self_s() - cpu0
+        for watcher in watchers:
+            watcher.transport.close()
+        stats = {
+            "cpu_s": cpu,
+            "duplicates": sum(w.duplicates for w in watchers),
+            "bytes": sum(w.bytes for w in watchers),
+        }
+        results.put((index, [(w.seqs, w.times, w.final_price()) for w in watchers], stats))
 
     asyncio.run(main())
 
@@ -548,30 +665,30 @@ async def start_watchers(urls: list[str], procs: int):
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
-    ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    ready, results, go, stop = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
     children = []
     for k in range(procs):
-        child = ctx.Process(target=watcher_process, args=(k, urls[k::procs], ready, stop, results), daemon=True)
+        child = ctx.Process(target=watcher_process, args=(k, urls[k::procs], ready, go, stop, results), daemon=True)
         child.start()
         children.append(child)
     loop = asyncio.get_running_loop()
     for _ in children:
         await loop.run_in_executor(None, ready.get)
 
-    async def finish() -> list[Watcher]:
+    async def finish() -> tuple[list[Watcher], list[dict]]:
         stop.set()
-        by_child = dict([await loop.run_in_executor(None, results.get) for _ in children])
+        by_child = {k: (w, st) for k, w, st in [await loop.run_in_executor(None, results.get) for _ in children]}
         watchers = []
         for k in range(len(children)):  # in child order: watcher_auction below relies on it
-            for seqs, times, final in by_child[k]:
+            for seqs, times, final in by_child[k][0]:
                 watcher = Watcher()
                 watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
                 watchers.append(watcher)
         for child in children:
             child.join(timeout=10)
-        return watchers
+        return watchers, [by_child[k][1] for k in range(len(children))]
 
-    return finish
+    return go, finish
 
 
 async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
@@ -582,7 +699,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     # watcher n watches auction n % A through server n % P; results come back in that order
     # per child, so keep the auction of each watcher alongside.
     urls = [servers.url(n, auction_ids[n % len(auction_ids)]) for n in range(args.watchers)]
-    finish_watchers = await start_watchers(urls, max(1, args.watcher_procs))
+    watchers_go, finish_watchers = await start_watchers(urls, max(1, args.watcher_procs))
     connect_s = time.perf_counter() - t0
     rss1 = servers.rss_kb()
     bidders = [Bidder(cookies[n % len(cookies)]) for n in range(args.bidders)]
@@ -591,6 +708,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         conn, snap = await connect(servers.url(n + 1, auction_ids[n % len(auction_ids)]), bidder.cookie)
         bidder_conns.append((conn, snap))
     cpu0 = servers.cpu_s()
+    watchers_go.set()
     start = time.time()
     stop_at = start + args.duration
     last_published = None
@@ -608,7 +726,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     elapsed = time.time() - start
     cpu1 = servers.cpu_s()
     await asyncio.sleep(1.5)  # let the last coalesced states arrive
-    watchers = await finish_watchers()
+    watchers, generator = await finish_watchers()
     procs = max(1, args.watcher_procs)
     watcher_auction = [int(url.rstrip("/").rsplit("/", 1)[1]) for k in range(procs) for url in urls[k::procs]]
     django_setup()
@@ -635,6 +753,16 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     connections = args.watchers + args.bidders
     frames = sum(len(w.seqs) - 1 for w in watchers)  # states written to watchers (snapshot excluded)
     server_cpu = sum(b - a for a, b in zip(cpu0, cpu1, strict=True))
+    # The watcher processes' own CPU over the run (plus the 1.5 s tail): a process near one
+    # core means the generator, not the server, may be the limit.
+    generator_cpu = [round(g["cpu_s"], 1) for g in generator]
+    busiest = max(g["cpu_s"] for g in generator) / (elapsed + 1.5)
+    warning = None
+    if busiest > 0.8:
+        warning = (
+            f"a watcher process used {busiest:.0%} of a core: the load generator may be the limit; "
+            "use more --watcher-procs (or another machine)"
+        )
     return {
         "scenario": args.kind,
         "bidding": args.bidding if args.kind in ("hot", "spread") else None,
@@ -659,6 +787,11 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "watcher_frames": frames,
         # all server CPU (bids included, unless `deliver`) over the states written to watchers
         "server_cpu_us_per_watcher_frame": round(server_cpu / frames * 1e6, 1) if frames else None,
+        "generator_cpu_s_per_watcher_process": generator_cpu,
+        "generator_busiest_core_share": round(busiest, 2),
+        "duplicate_frames": sum(g["duplicates"] for g in generator),
+        "watcher_bytes": sum(g["bytes"] for g in generator),
+        "warning": warning,
     }
 
 
@@ -698,7 +831,7 @@ def cmd_run(args) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     count = args.auctions if args.kind == "spread" else 1
     auction_ids = new_auctions(count)
-    extra = {"REALTIME_COALESCE_MS": str(args.coalesce_ms)}
+    extra = {"REALTIME_COALESCE_MS": str(args.coalesce_ms), "REALTIME_FRAME_BUDGET_PER_S": str(args.frame_budget)}
     load_before = load_average()
     with Servers(args.processes, extra) as servers:
         if args.kind == "idle":
@@ -720,6 +853,12 @@ def cmd_run(args) -> None:
         )
     if result.get("server_cpu_us_per_watcher_frame") is not None:
         summary += f" cpu/frame={result['server_cpu_us_per_watcher_frame']}us"
+    if "generator_cpu_s_per_watcher_process" in result:
+        summary += (
+            f" generator_cpu={result['generator_cpu_s_per_watcher_process']}s duplicates={result['duplicate_frames']}"
+        )
+    if result.get("warning"):
+        print("WARNING: " + result["warning"], file=sys.stderr)
     print(summary + f" load={result['load_average_before_after']}")
 
 
@@ -738,6 +877,9 @@ def main() -> None:
         p.add_argument("--auctions", type=int, default=100)
         p.add_argument("--connections", type=int, default=10_000)
         p.add_argument("--coalesce-ms", type=int, default=50)
+        p.add_argument(
+            "--frame-budget", type=float, default=20_000, help="REALTIME FRAME_BUDGET_PER_S of each server (0: none)"
+        )
         p.add_argument("--watcher-procs", type=int, default=2)
         p.add_argument("--bidding", choices=("realistic", "minimum"), default="realistic")
         p.add_argument(

@@ -225,6 +225,11 @@ REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
 # pub/sub) writes to the local sockets itself, and the consumers ask for no layer channel.
 REALTIME = {
     "COALESCE_MS": int(os.environ.get("REALTIME_COALESCE_MS", "50")),  # min gap between states per auction
+    # State frames per second this process writes to all its auction sockets together (issue 25):
+    # each auction's gap between states is max(COALESCE_MS, watchers in the process / budget).
+    "FRAME_BUDGET_PER_S": float(os.environ.get("REALTIME_FRAME_BUDGET_PER_S", "20000")),
+    # sockets a flush writes between two yields to the event loop (acks never wait behind it)
+    "FLUSH_YIELD_EVERY": int(os.environ.get("REALTIME_FLUSH_YIELD_EVERY", "200")),
     "BID_RATE_PER_S": float(os.environ.get("WS_BID_RATE_PER_S", "5")),  # per user, all sockets (Redis)
     "BID_BURST": int(os.environ.get("WS_BID_BURST", "10")),
     "FRAME_RATE_PER_S": float(os.environ.get("WS_FRAME_RATE_PER_S", "20")),  # per socket, any frame

@@ -44,7 +44,7 @@ from neighborbid.dbretry import retrying
 from realtime.config import realtime_setting
 from realtime.feeds import _Feed, _Fetch
 from realtime.subscription import BusSubscriber
-from realtime.wire import _CLOSED, _PENDING, _SENT, _Text, resolve_out, write_frame, ws_frame  # noqa: F401
+from realtime.wire import _CLOSED, _PENDING, _SENT, _Text, resolve_out, write_all, write_frame, ws_frame  # noqa: F401
 
 if TYPE_CHECKING:
     from auctions.selectors import PublicState
@@ -85,6 +85,12 @@ class Hub(BusSubscriber):
         self.interval = realtime_setting("COALESCE_MS", 50) / 1000.0
         self.rate = 1.0 / self.interval if self.interval > 0 else float("inf")  # writes/s once hot
         self.burst = float(max(1, realtime_setting("COALESCE_BURST", 3)))
+        # The process's frame budget (issue 25): the state writes per second this process may
+        # make to all its auction sockets together. Each auction's gap between states grows
+        # with the process's audience: max(COALESCE_MS, watchers / budget).
+        self.frame_budget = float(realtime_setting("FRAME_BUDGET_PER_S", 20_000))
+        self.watchers = 0  # registered auction sockets in this process
+        self.yield_every = max(1, int(realtime_setting("FLUSH_YIELD_EVERY", FLUSH_YIELD_EVERY)))
         prefix = bus.channel_prefix()
         self.auction_prefix = f"{prefix}:auction:"
         self.user_prefix = f"{prefix}:user:"
@@ -155,7 +161,10 @@ class Hub(BusSubscriber):
 
     def register(self, sock) -> None:
         aid = sock.rt_auction_id
-        self.sockets.setdefault(aid, set()).add(sock)
+        group = self.sockets.setdefault(aid, set())
+        if sock not in group:
+            group.add(sock)
+            self.watchers += 1
         sock._rt_out = resolve_out(sock)
         if aid not in self.feeds:
             self.feeds[aid] = _Feed(since=self.loop.time(), burst=self.burst)
@@ -166,7 +175,9 @@ class Hub(BusSubscriber):
         aid = sock.rt_auction_id
         group = self.sockets.get(aid)
         if group is not None:
-            group.discard(sock)
+            if sock in group:
+                group.discard(sock)
+                self.watchers -= 1
             if not group:
                 del self.sockets[aid]
                 feed = self.feeds.pop(aid, None)
@@ -312,16 +323,30 @@ class Hub(BusSubscriber):
 
     # --- writing -------------------------------------------------------------------------
 
+    def state_interval(self) -> float:
+        """The gap between two state writes of one auction now: COALESCE_MS, or longer when the
+        process's audience would take more than FRAME_BUDGET_PER_S frames a second (watchers /
+        budget). Summed over the auctions of this process the state frames stay within the
+        budget; `ended`, acks, errors and personal events never wait for it."""
+        if self.frame_budget <= 0:
+            return self.interval
+        return max(self.interval, self.watchers / self.frame_budget)
+
+    def state_rate(self) -> float:
+        interval = self.state_interval()
+        return 1.0 / interval if interval > 0 else float("inf")
+
     def _take_token(self, feed: _Feed) -> float:
         """Take one write from the auction's budget: 0.0 when taken, else the seconds until
         one is due."""
         now = self.loop.time()
-        feed.tokens = min(self.burst, feed.tokens + (now - feed.tokens_at) * self.rate)
+        rate = self.state_rate()
+        feed.tokens = min(self.burst, feed.tokens + (now - feed.tokens_at) * rate)
         feed.tokens_at = now
         if feed.tokens >= 1.0:
             feed.tokens -= 1.0
             return 0.0
-        return (1.0 - feed.tokens) / self.rate
+        return (1.0 - feed.tokens) / rate
 
     def _schedule(self, auction_id: int, feed: _Feed, *, urgent: bool) -> None:
         if feed.flushing:
@@ -373,37 +398,7 @@ class Hub(BusSubscriber):
             feed.timer = self.loop.call_later(self.interval or 0.01, self._timer_fired, auction_id, feed)
 
     async def _write_all(self, group: list, seq: int | None, item, *, may_skip: bool) -> None:
-        """Write one text to every ready socket of `group` (for a state: only to sockets that
-        hold an older one). The text is encoded and framed once; the check of a socket's
-        `rt_last_seq` and its write happen with no suspension in between, so a socket never
-        gets an older state after a newer one, whoever else (snapshot, ack) writes to it."""
-        message = None
-        written = 0
-        for sock in group:
-            if not sock.rt_ready or (seq is not None and sock.rt_last_seq >= seq):
-                continue
-            out = sock._rt_out
-            if out.proto is not None:
-                if item.frame is None:
-                    item.frame = ws_frame(item.text.encode())
-                result = write_frame(out.proto, item.frame, item.text, may_skip=may_skip)
-                if result == _PENDING:
-                    item.lagging = True
-                    continue
-                if seq is not None:
-                    sock.rt_last_seq = seq
-            else:
-                if message is None:
-                    message = {"type": "websocket.send", "text": item.text}
-                if seq is not None:
-                    sock.rt_last_seq = seq
-                try:
-                    await out.send(message)
-                except Exception as exc:  # a closing socket must not stop the others
-                    logger.debug("realtime write failed: %s", exc)
-            written += 1
-            if written % FLUSH_YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # acks and refusals of other sockets go first
+        await write_all(group, seq, item, may_skip=may_skip, yield_every=self.yield_every)
 
     async def _send_personal(self, group: list, text: str) -> None:
         # Personal events never reach a socket whose session ended (logout, password change,

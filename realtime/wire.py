@@ -6,9 +6,13 @@ communicators, other servers) through the innermost ASGI send."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 
 from realtime.config import realtime_setting
+
+logger = logging.getLogger("neighborbid.realtime")
 
 
 class _Out:
@@ -104,3 +108,44 @@ class _Text:
 
     def __init__(self, text: str) -> None:
         self.text, self.frame, self.lagging = text, None, False
+
+
+async def write_all(group: list, seq: int | None, item, *, may_skip: bool, yield_every: int) -> None:
+    """Write one text to every ready socket of `group` (for a state: only to sockets that
+    hold an older one). The text is encoded and framed once; the check of a socket's
+    `rt_last_seq` and its write happen with no suspension in between, so a socket never
+    gets an older state after a newer one, whoever else (snapshot, ack) writes to it."""
+    # The text and frame of *this* write, held locally: a newer state arriving while the
+    # flush yields replaces the feed's text and frame, and must not reach the sockets after
+    # the yield under this seq (they would get it again with its own seq: issue 25 #2).
+    text = item.text
+    frame = item.frame
+    message = None
+    written = 0
+    for sock in group:
+        if not sock.rt_ready or (seq is not None and sock.rt_last_seq >= seq):
+            continue
+        out = sock._rt_out
+        if out.proto is not None:
+            if frame is None:
+                frame = ws_frame(text.encode())
+                if item.text is text:
+                    item.frame = frame
+            result = write_frame(out.proto, frame, text, may_skip=may_skip)
+            if result == _PENDING:
+                item.lagging = True
+                continue
+            if seq is not None:
+                sock.rt_last_seq = seq
+        else:
+            if message is None:
+                message = {"type": "websocket.send", "text": text}
+            if seq is not None:
+                sock.rt_last_seq = seq
+            try:
+                await out.send(message)
+            except Exception as exc:  # a closing socket must not stop the others
+                logger.debug("realtime write failed: %s", exc)
+        written += 1
+        if written % yield_every == 0:
+            await asyncio.sleep(0)  # acks and refusals of other sockets go first

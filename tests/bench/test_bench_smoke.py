@@ -75,6 +75,9 @@ def test_ws_bench_runs_and_prints_its_summary_with_the_pgbench_ceiling(bench_env
     assert set(result["errors"]) <= {"bid_too_low"}, result["errors"]
     assert result["watcher_frames"] > 0, result
     assert result["watchers_on_final_state"] == "2/2"
+    # the raw watchers (issue 25 #3) counted their bytes and CPU and saw no state twice
+    assert result["duplicate_frames"] == 0 and result["watcher_bytes"] > 0, result
+    assert len(result["generator_cpu_s_per_watcher_process"]) == 1, result
     assert result["pgbench"]["tps"] is not None, result["pgbench"]
     assert "ratio_ws_accepted_to_pgbench" in result
     assert re.search(rf"^summary: {kind} accepted/s=.* pgbench\(.*\)=.* tps ratio=", output, re.M), output
