@@ -97,10 +97,12 @@ def verify(request):
                 messages.error(request, exc.message)
                 status = 400
             else:
+                # "(동네 중심에서 0.0km)" read oddly: under 100 m it is simply the centre
+                where = _("동네 중심 바로 근처") if km < 0.05 else _("동네 중심에서 %(km).1fkm") % {"km": km}
                 messages.success(
                     request,
-                    _("%(name)s 인증을 마쳤어요! (동네 중심에서 %(km).1fkm) 30일 동안 유지돼요.")
-                    % {"name": data["neighbourhood"].name, "km": km},
+                    _("%(name)s 인증을 마쳤어요! (%(where)s) 30일 동안 유지돼요.")
+                    % {"name": data["neighbourhood"].name, "where": where},
                 )
                 return redirect(_safe_next(request, "auctions:home"))
         else:

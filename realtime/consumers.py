@@ -60,6 +60,33 @@ def _giving_the_connection_back(func: Callable[..., T]) -> Callable[..., T]:
     return call
 
 
+def money_executor_close() -> None:
+    """Close the money threads' own database connections, in the threads that own them, and
+    stop the pool (a test session's teardown: otherwise each thread keeps an idle session on
+    the test database until the process exits). The next money_call starts a new pool."""
+    global _money_executor
+    executor, _money_executor = _money_executor, None
+    if executor is None:
+        return
+    import threading
+
+    from django.db import connections
+
+    workers = executor._max_workers  # as many as it may have started (settings may have changed since)
+    together = threading.Barrier(workers)  # every task waits for the others: one per thread
+
+    def close_here() -> None:
+        try:
+            together.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass  # fewer threads than tasks: each still closes its own
+        connections.close_all()
+
+    for future in [executor.submit(close_here) for _ in range(workers)]:
+        future.result(timeout=10)
+    executor.shutdown(wait=True)
+
+
 def _check_session(*, session_key: str | None, user_id: int | None) -> None:
     from accounts.selectors import session_user
     from neighborbid.errors import LoginRequired

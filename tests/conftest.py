@@ -57,6 +57,16 @@ def _close_stray_test_db_sessions(django_db_setup):
     # The leak found: async tests' database_sync_to_async calls all run on asgiref's one shared
     # thread, whose connection is never closed. Close it there, in the thread that owns it.
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+    # The same for the live doors' money threads (realtime.consumers.money_call): each holds a
+    # connection of its own (the last one seen left: a bid's request-id check, idle).
+    from realtime.consumers import money_executor_close
+
+    money_executor_close()
+    connections.close_all()  # this (the main) thread's own: the database teardown reconnects
+    for alias in connections:  # and the pool's idle connections (closing only returns them)
+        close_pool = getattr(connections[alias], "close_pool", None)
+        if close_pool is not None:
+            close_pool()
     db = settings.DATABASES["default"]
     with psycopg.connect(
         host=db.get("HOST") or None,

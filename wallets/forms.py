@@ -10,14 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from neighborbid.errors import InvalidAmount
 from wallets.amounts import parse_won
 
-AMOUNT_HELP = _("원 단위 금액을 입력해 주세요. 예: 12,000")
+AMOUNT_HELP = _("원 단위 금액을 입력해 주세요. 예: 12,000 또는 5만")
 
 
 class WonField(forms.CharField):
     """A whole-won amount: "12000", "12,000" or "12,000원". Floats, negatives, text → error."""
 
     default_error_messages = {
-        "invalid_amount": _("금액은 1원 이상의 정수(원)로 입력해 주세요. 예: 12,000"),
+        "invalid_amount": _("금액은 1원 이상으로 입력해 주세요. 예: 12,000 또는 5만 3천"),
     }
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:

@@ -2,6 +2,45 @@
    of buy-now / cancel, one-click protection for forms, the radius selector and browser
    geolocation for neighbourhood verification. The server decides everything; this only
    displays and submits. */
+// An amount as people type it (the same forms as wallets/amounts.py parse_won, which decides):
+// "12,000", "12000원", and Korean units "5만", "5만 3천원", "1억 2천만", "만원". NaN otherwise.
+window.NB = window.NB || {};
+window.NB.typedWon = function (text) {
+  var UNITS = { "억": 1e8, "만": 1e4, "천": 1e3, "백": 100 };
+  var s = String(text == null ? "" : text).replace(/ /g, "").trim();
+  if (s.slice(-1) === "원") s = s.slice(0, -1);
+  if (/^(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)$/.test(s)) {
+    var digits = s.replace(/,/g, "");
+    return digits.length <= 13 ? Number.parseInt(digits, 10) : NaN;
+  }
+  if (!s || !/[억만천백]/.test(s)) return NaN;
+  var term = /([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)?([억만천백])?/y;
+  var total = 0, group = 0, lastBig = 1e13, lastSmall = 1e5, pos = 0;
+  while (pos < s.length) {
+    term.lastIndex = pos;
+    var m = term.exec(s);
+    if (!m || term.lastIndex === pos) return NaN;
+    var n = m[1] ? Number.parseInt(m[1].replace(/,/g, ""), 10) : null;
+    var unit = m[2];
+    if (!unit) {
+      if (term.lastIndex !== s.length || n === null) return NaN;
+      group += n;
+    } else if (unit === "천" || unit === "백") {
+      if (UNITS[unit] >= lastSmall || (n !== null && n >= 10)) return NaN;
+      group += (n === null ? 1 : n) * UNITS[unit];
+      lastSmall = UNITS[unit];
+    } else {
+      if (UNITS[unit] >= lastBig) return NaN;
+      var value = group + (n || 0) || 1;
+      if (value >= 10000) return NaN;
+      total += value * UNITS[unit];
+      group = 0; lastBig = UNITS[unit]; lastSmall = 1e5;
+    }
+    pos = term.lastIndex;
+  }
+  return total + group;
+};
+
 (function () {
   "use strict";
 
@@ -169,7 +208,7 @@
     if (leadNote) leadNote.hidden = !youLead;
     this.renderRecent(state.recent_bids || []);
     if (this.amount) {
-      var typed = parseInt((this.amount.value || "").replace(/[^0-9]/g, ""), 10);
+      var typed = window.NB.typedWon(this.amount.value || "");
       if (!this.userEdited || !(typed >= state.min_next_bid)) this.amount.value = state.min_next_bid.toLocaleString("ko-KR");
     }
     var wasLeading = Boolean(this.youTag && this.leaderTag === this.youTag);
@@ -441,14 +480,14 @@
   const form = document.getElementById("bid-form");
   const preview = form && form.querySelector("[data-bid-preview]");
   if (!form || !preview) return;
-  const digits = (el) => Number.parseInt(((el && el.value) || "").replace(/[^0-9]/g, ""), 10);
+  const digits = (el) => window.NB.typedWon((el && el.value) || "");
   const won = (n) => `${n.toLocaleString("ko-KR")}원`;
   const update = () => {
     const amount = digits(form.querySelector("#bid-amount"));
     const maximum = digits(form.querySelector("#bid-amount-max"));
     if (!(amount > 0)) { preview.textContent = ""; return; }
     preview.textContent = maximum > amount
-      ? `최대 ${won(maximum)}까지 자동으로 입찰해요; 지금 가격은 ${won(amount)}이 돼요.`
+      ? `최대 ${won(maximum)}까지 자동으로 입찰해요. 지금 가격은 ${won(amount)}이 돼요.`
       : `${won(amount)}에 입찰해요.`;
   };
   form.addEventListener("input", update);

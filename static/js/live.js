@@ -23,10 +23,8 @@ const REPLY_TIMEOUT_MS = 10000;
 const won = (n) => Number(n).toLocaleString("ko-KR") + "원";
 const grouped = (n) => Number(n).toLocaleString("ko-KR");
 // A typed amount: digits with optional commas, spaces or 원 (the server's parse_won says the rest).
-const typedWon = (text) => {
-  const digits = String(text || "").replace(/[,\s원]/g, "");
-  return /^[0-9]{1,13}$/.test(digits) ? Number.parseInt(digits, 10) : NaN;
-};
+// static/js/app.js (loaded first on every page) reads amounts as people type them ("5만 3천").
+const typedWon = (text) => window.NB.typedWon(text);
 // Toasts by weight: a lighter one never hides a heavier one still on screen; it joins it.
 const TOAST_WEIGHT = { info: 0, ok: 1, warn: 2, error: 3 };
 const TOAST_MS = 6000;

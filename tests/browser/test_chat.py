@@ -86,6 +86,7 @@ def test_a_live_room_keeps_the_badge_right_from_the_socket_without_asking_over_h
     login(seller, live_site, sale.seller)
     asked = []
     seller.on("request", lambda request: asked.append(request.url) if "/chat/unread/" in request.url else None)
+    seller.clock.install()  # timers run only when the test says so (below)
     seller.goto(f"{live_site.url}/chat/{sale.room.pk}/")
     seller.wait_for_selector("[data-chat-room][data-conn='live']")
     expect(seller.locator(".chat-mobile [data-chat-badge]")).to_have_text("1")
@@ -103,6 +104,8 @@ def test_a_live_room_keeps_the_badge_right_from_the_socket_without_asking_over_h
     while Room.objects.get(pk=sale.room.pk).seller_read_seq < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert Room.objects.get(pk=sale.room.pk).seller_read_seq == 3
-    seller.wait_for_timeout(300)  # the old page asked 300 ms after each read mark
+    # run every timer the page has set for the next 5 s at once (Playwright's clock): the old
+    # page asked /chat/unread/ 300 ms after each read mark; no fixed wait decides the outcome
+    seller.clock.run_for(5_000)
     expect(seller.locator(".chat-mobile [data-chat-badge]")).to_have_text("1")
     assert asked == []

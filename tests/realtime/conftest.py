@@ -106,3 +106,38 @@ def _close_db_pool_at_end(django_db_setup):
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
             close_pool()
+
+
+async def frames_until_marker(auction_id: int, *sockets) -> list[list[dict]]:
+    """Instead of "nothing arrived within 0.2 s" (which passes on a slow machine whatever is in
+    flight): place a marker bid through the real path (database → bus → hub → socket) and read
+    each socket up to the marker's state. A socket's frames come in the order the events were
+    published, so anything sent before the marker is among the frames returned; the caller
+    asserts there is nothing it should not see. Returns each socket's frames, marker last."""
+    import uuid
+
+    from auctions.models import Auction
+    from auctions.selectors import auction_min_next_bid
+    from auctions.services import bid_place
+    from tests import factories as f
+
+    @database_sync_to_async
+    def marker_bid() -> int:
+        auction = Auction.objects.get(pk=auction_id)
+        bidder = f.make_user(balance=100_000_000, nickname="표식")
+        result = bid_place(
+            auction_id=auction_id, actor=bidder, amount=auction_min_next_bid(auction), request_id=uuid.uuid4().hex
+        )
+        return result.state["seq"]
+
+    seq = await marker_bid()
+    seen = []
+    for ws in sockets:
+        frames = []
+        while True:
+            frame = await ws.receive_json_from(timeout=5)
+            frames.append(frame)
+            if frame.get("type") == "state" and frame.get("seq") == seq:
+                break
+        seen.append(frames)
+    return seen

@@ -15,7 +15,7 @@ from auctions.selectors import leader_tag
 from auctions.services import bid_place
 from tests import factories as f
 from tests.money import world
-from tests.realtime.conftest import open_socket, receive_all, receive_until
+from tests.realtime.conftest import frames_until_marker, open_socket, receive_all, receive_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -154,7 +154,8 @@ async def test_bid_is_acked_and_broadcast_to_other_sockets():
         assert state["current_price"] == 10_000 and state["min_next_bid"] == 11_000
         assert state["bid_count"] == 1 and state["leader"] == "박*수"
         assert state["recent_bids"][0]["amount"] == 10_000
-    # The bidder already has that state (in the ack): it is not sent twice.
+    # The bidder already has that state (in the ack): it is not sent twice (a late copy would
+    # also show before the marker at the end of this test).
     assert await ws_bidder.receive_nothing(timeout=0.2)
     assert await db(Bid.objects.filter(auction=auction, client_request_id=request_id).count)() == 1
 
@@ -163,6 +164,10 @@ async def test_bid_is_acked_and_broadcast_to_other_sockets():
     again = await ws_bidder.receive_json_from(timeout=5)
     assert again["type"] == "ack" and again["duplicate"] is True
     assert await db(Bid.objects.filter(auction=auction).count)() == 1
+    # and nothing late is on its way to anyone: every socket's next state is the marker's
+    by_socket = await frames_until_marker(auction.pk, ws_bidder, ws_watcher, ws_watcher2)
+    for frames in by_socket:
+        assert [f["seq"] for f in frames if f["type"] == "state"] == [snap["seq"] + 2], frames
     for ws in (ws_bidder, ws_watcher, ws_watcher2):
         await ws.disconnect()
 
@@ -415,11 +420,14 @@ async def test_bad_frames_get_an_error_and_change_nothing(settings):
         reply = await _expect_error(ws_bidder, None, code, request_id=request_id, raw=raw)
         assert reply["code"] == code, raw
     assert await snapshot_of_world() == before
-    assert await ws_watcher.receive_nothing(timeout=0.1)
+    assert await ws_watcher.receive_nothing(timeout=0.1)  # and the marker at the end shows nothing late
     # The socket is still up and still works.
     await ws_bidder.send_json_to({"type": "bid", "amount": 10_000, "request_id": "ok-after"})
     ack = (await receive_until(ws_bidder, lambda m: m["type"] in ("ack", "error")))[-1]
     assert ack["type"] == "ack"
+    # the watcher saw that bid's state and the marker's, nothing of the bad frames
+    (frames,) = await frames_until_marker(auction.pk, ws_watcher)
+    assert [f["type"] for f in frames] == ["state", "state"], frames
     await ws_bidder.disconnect()
     await ws_watcher.disconnect()
 
@@ -528,7 +536,8 @@ async def test_states_arrive_in_order_coalesced_and_end_on_the_final_price():
     assert seqs[-1] == final_seq
     final = await refresh(auction)
     assert frames[-1]["current_price"] == final.current_price and frames[-1]["bid_count"] == 30
-    assert await ws.receive_nothing(timeout=0.2)
+    (after,) = await frames_until_marker(auction.pk, ws)
+    assert [f["seq"] for f in after] == [final_seq + 1], after  # no late or repeated state
     await ws.disconnect()
 
 
@@ -551,13 +560,16 @@ async def test_client_state_messages_never_reach_other_sockets():
     for frame in evil:
         await ws_m.send_json_to(frame)
         assert (await ws_m.receive_json_from(timeout=5))["type"] == "error"
-    assert await ws_v.receive_nothing(timeout=0.2)
     assert await snapshot_of_world() == before
+    assert await ws_v.receive_nothing(timeout=0.2)  # and the marker at the end shows nothing late
     # A request id with SQL or markup in it is just an opaque id, echoed back as data.
     await ws_m.send_json_to({"type": "bid", "amount": 10_000, "request_id": "'; DROP TABLE auctions_bid; --"})
     ack = (await receive_until(ws_m, lambda m: m["type"] in ("ack", "error")))[-1]
     assert ack["type"] == "ack" and ack["request_id"] == "'; DROP TABLE auctions_bid; --"
     assert await db(Bid.objects.count)() == 1
+    # the viewer got that bid's state and the marker's: nothing mallory sent was relayed
+    (frames,) = await frames_until_marker(auction.pk, ws_v)
+    assert [(f["type"], f["seq"]) for f in frames] == [("state", snap["seq"] + 1), ("state", snap["seq"] + 2)], frames
     await ws_m.disconnect()
     await ws_v.disconnect()
 

@@ -166,9 +166,13 @@ def test_a_completed_trade_asks_both_sides_for_a_review():
     before = set(Notification.objects.values_list("pk", flat=True))
     # when the buyer confirms
     trade_confirm(trade_id=trade.pk, actor=trade.buyer)
-    # then both sides are asked for a review
-    asked = Notification.objects.exclude(pk__in=before).filter(message__contains="거래 후기를 남겨 주세요")
-    assert sorted(asked.values_list("user_id", flat=True)) == sorted([trade.buyer_id, trade.seller_id])
+    # then both sides are asked for a review, each in one notification for the one event
+    # (issue 18 #20: the seller used to get the money notice and the review request apart)
+    new = Notification.objects.exclude(pk__in=before)
+    assert sorted(new.values_list("user_id", flat=True)) == sorted([trade.buyer_id, trade.seller_id])
+    assert all("후기" in n.message and n.kind == "trade_completed" for n in new), list(new.values("message"))
+    (seller_note,) = new.filter(user_id=trade.seller_id)
+    assert "지갑에 들어왔어요" in seller_note.message and "거래 후기도 남겨 주세요" in seller_note.message
     # and may now review each other
     review_create(trade_id=trade.pk, actor=trade.buyer, rating="good", tags=[], text="")
     review_create(trade_id=trade.pk, actor=trade.seller, rating="good", tags=[], text="")

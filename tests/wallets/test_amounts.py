@@ -89,3 +89,48 @@ def test_frames_take_only_json_integers():
     for amount in ['"12000"', '"١٢٠٠٠"', "١٢٠٠٠", "12000.0", "1.2e4"]:
         with pytest.raises(FrameRejected):
             parse_frame('{"type": "bid", "request_id": "r", "amount": ' + amount + "}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "won"),
+    [
+        ("5만", 50_000),
+        ("5만원", 50_000),
+        ("5만 3천", 53_000),
+        ("5만3천원", 53_000),
+        ("5만 3000", 53_000),
+        ("만원", 10_000),
+        ("천원", 1_000),
+        ("3천5백", 3_500),
+        ("12만 5천원", 125_000),
+        ("1억 2천만", 120_000_000),
+        ("2천5만", 20_050_000),
+        ("1,200만", 12_000_000),
+    ],
+)
+def test_accepts_amounts_written_with_korean_units(raw, won):
+    """Issue 18 #19: "5만" was refused; people write amounts this way."""
+    assert parse_won(raw) == won
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "만만",
+        "5천천",
+        "3백2천",
+        "1만2억",
+        "12천",
+        "1.5만",
+        "5만원원",
+        "원",
+        "억만천백원 0",
+        "5만 -3천",
+        "五万",
+        "５만",
+        "1만 2만",
+    ],
+)
+def test_refuses_korean_units_out_of_order_or_malformed(raw):
+    with pytest.raises(InvalidAmount):
+        parse_won(raw)

@@ -108,6 +108,19 @@ def test_verify_within_range_records_verification():
     assert any("인증을 마쳤어요" in m for m in follow_messages(client, response))
 
 
+def test_verifying_at_the_centre_says_so_instead_of_0_0_km():
+    # issue 18 #19: "(동네 중심에서 0.0km)"
+    place = neighbourhood()
+    client = signed_in(make_user(verified=False))
+    at_centre = {"neighbourhood": place.pk, "latitude": str(place.latitude), "longitude": str(place.longitude)}
+    said = follow_messages(client, client.post(reverse("accounts:verify"), at_centre))
+    assert any("(동네 중심 바로 근처)" in m for m in said), said
+    assert not any("0.0km" in m for m in said)
+    near = {"neighbourhood": place.pk, "latitude": str(place.latitude + 0.01), "longitude": str(place.longitude)}
+    said = follow_messages(client, client.post(reverse("accounts:verify"), near))
+    assert any("(동네 중심에서 1.1km)" in m for m in said), said
+
+
 @pytest.mark.parametrize(
     ("lat", "lon", "message"),
     [

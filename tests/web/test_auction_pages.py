@@ -154,7 +154,7 @@ def test_unverified_seller_cannot_list_locally():
         {"start_price": "12.5"},
         {"start_price": "1e5"},
         {"start_price": "NaN"},
-        {"start_price": "만원"},
+        {"start_price": "십만원"},  # Hangul numerals (only digits with 억/만/천/백 units: "10만")
         {"start_price": ""},
         {"start_price": "99999999999999999999"},
         {"start_price": "٢٠٠٠٠"},

@@ -84,7 +84,19 @@ def _refuse_unless(trade: Trade, allowed: tuple[str, ...], message: str) -> None
         raise TradeStateError(f"{message} (지금 상태: {trade.get_status_display()})", status=trade.status)
 
 
-def _release(trade: Trade, *, now: datetime, status: str, staff: User | None = None, memo: str = "") -> None:
+def _release(
+    trade: Trade,
+    *,
+    now: datetime,
+    status: str,
+    staff: User | None = None,
+    memo: str = "",
+    review_notice_for: tuple[int, ...] | None = None,
+) -> None:
+    """Pay the seller the escrow. Both sides are asked for a review: by a notice of its own
+    (`review_notice_for`: the side(s) the step tells nothing else; default both), or, for a
+    side the step already tells, inside that step's one notice (REVIEW_ASK): one event, one
+    notification (issue 18 #20)."""
     wallets = _wallets(trade)
     wallet_moves_apply(
         Move.escrow_release(
@@ -99,17 +111,22 @@ def _release(trade: Trade, *, now: datetime, status: str, staff: User | None = N
     trade.status, trade.seller_payout, trade.buyer_refund = status, trade.amount, 0
     trade.completed_at = now if status == Status.COMPLETED else trade.completed_at
     trade.auto_release_at = None
-    _review_request_notify(trade=trade)  # "거래 후기를 남겨 주세요" to both sides
+    ask = (trade.buyer_id, trade.seller_id) if review_notice_for is None else review_notice_for
+    if ask:
+        _review_request_notify(trade=trade, user_ids=list(ask))
 
 
-def _review_request_notify(*, trade: Trade) -> None:
+REVIEW_ASK = " 거래 후기도 남겨 주세요."
+
+
+def _review_request_notify(*, trade: Trade, user_ids: list[int]) -> None:
     """Ask both sides of a trade that just completed for a review ("거래 후기를 남겨 주세요"),
     in the caller's transaction (a trade becomes reviewable on 구매확정, automatic completion,
     or a dispute released to the seller). The trade services own it; the link points at the
     reviews page (a URL, not an import of the reviews services)."""
     auction = trade.auction  # loaded already
     notification_create(
-        user_ids=sorted({trade.buyer_id, trade.seller_id}),
+        user_ids=sorted(set(user_ids)),
         kind=Notification.Kind.TRADE_COMPLETED,
         auction=auction,
         message=f"'{auction.title}' 거래가 끝났어요. 거래 후기를 남겨 주세요.",

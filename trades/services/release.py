@@ -15,6 +15,7 @@ from trades.models import Trade
 from trades.services._common import (
     _PAYOUT_FIELDS,
     AUTO,
+    REVIEW_ASK,
     Status,
     _refund,
     _release,
@@ -49,14 +50,14 @@ def trade_auto_release(*, trade_id: int, now: datetime | None = None) -> Trade |
                 f"구매자에게 {trade.amount:,}원이 돌아갔어요.",
             )
         else:
-            _release(trade, now=now, status=Status.COMPLETED)
+            _release(trade, now=now, status=Status.COMPLETED, review_notice_for=())
             _write(trade, *_PAYOUT_FIELDS)
             _tell(
                 trade,
                 user_ids=[trade.buyer_id, trade.seller_id],
                 kind=Notification.Kind.TRADE_COMPLETED,
                 message=f"'{_title(trade)}' 거래가 자동으로 구매확정됐어요. "
-                f"판매자에게 {trade.amount:,}원이 정산됐어요.",
+                f"판매자에게 {trade.amount:,}원이 정산됐어요." + REVIEW_ASK,
             )
     logger.info("trade auto-released id=%s status=%s", trade.pk, trade.status)
     return trade

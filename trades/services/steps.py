@@ -29,6 +29,7 @@ from trades.services._common import (
     MARKABLE,
     REASON_MAX,
     REFUNDABLE,
+    REVIEW_ASK,
     Status,
     _locked,
     _refund,
@@ -181,13 +182,15 @@ def trade_confirm(*, trade_id: int, actor: User) -> Trade:
             # 택배: nothing can have been received before it was sent.
             raise TradeStateError("판매자가 발송한 뒤에 구매확정할 수 있어요.", status=trade.status)
         _refuse_unless(trade, CONFIRMABLE, "이미 끝난 거래예요.")
-        _release(trade, now=timezone.now(), status=Status.COMPLETED)
+        # the buyer confirmed (they know): a review request; the seller: one notice for both
+        _release(trade, now=timezone.now(), status=Status.COMPLETED, review_notice_for=(trade.buyer_id,))
         _write(trade, *_PAYOUT_FIELDS)
         _tell(
             trade,
             user_ids=[trade.seller_id],
             kind=Notification.Kind.TRADE_COMPLETED,
-            message=f"구매자가 '{_title(trade)}' 구매를 확정했어요. {trade.amount:,}원이 지갑에 들어왔어요.",
+            message=f"구매자가 '{_title(trade)}' 구매를 확정했어요. {trade.amount:,}원이 지갑에 들어왔어요."
+            + REVIEW_ASK,
         )
     return trade
 
