@@ -302,11 +302,12 @@ def bid(request, pk: int):
     elif result.my_max is not None and result.my_max > result.state["current_price"]:
         messages.success(
             request,
-            _("지금 최고 입찰자예요! 지금 가격은 %(price)s원, 최대 %(max)s원까지 자동으로 입찰해요.")
+            _("입찰했어요. 지금 가격은 %(price)s원, 최대 %(max)s원까지 자동으로 입찰해요.")
             % {"price": price, "max": f"{result.my_max:,}"},
         )
     else:
-        messages.success(request, _("%(amount)s원에 입찰했어요. 지금 최고 입찰자예요!") % {"amount": price})
+        # "지금 최고 입찰자예요" is said once, by the page's own note (issue 18 #19)
+        messages.success(request, _("%(amount)s원에 입찰했어요.") % {"amount": price})
     return redirect(_detail_url(pk))
 
 

@@ -578,8 +578,8 @@ class LiveAuction {
       if (msg.duplicate) this.toast("이미 처리된 입찰이에요.", "ok");
       else if (!msg.leading) this.toast(`더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. 지금 가격은 ${won(price)}이에요.`, "warn");
       else if (typeof msg.my_max === "number" && msg.my_max > price)
-        this.toast(`지금 최고 입찰자예요! 지금 가격은 ${won(price)}, 최대 ${won(msg.my_max)}까지 자동으로 입찰해요.`, "ok");
-      else this.toast(`${won(msg.amount)} 입찰 완료! 지금 최고 입찰자예요.`, "ok");
+        this.toast(`입찰 완료! 지금 가격은 ${won(price)}, 최대 ${won(msg.my_max)}까지 자동으로 입찰해요.`, "ok");
+      else this.toast(`${won(msg.amount)} 입찰 완료!`, "ok"); // "지금 최고 입찰자예요": the page's note, once
     } else if (msg.action === "buy_now") {
       this.toast(`${won(msg.price)}에 즉시구매했어요!`, "ok");
     }

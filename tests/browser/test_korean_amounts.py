@@ -58,3 +58,7 @@ def test_the_live_page_sends_5man_3cheon_over_the_socket(live_site, new_page):  
     bid = Bid.objects.get(auction=auction)
     assert (bid.amount, bid.max_amount) == (53_000, 100_000)
     assert wallet_of(bidder) == (400_000, 100_000)
+    # and the screen says "지금 최고 입찰자예요" once (the toast, the live note and the page's
+    # own note used to say it three times: issue 18 #19)
+    page.wait_for_selector("[data-live-you-lead]:not([hidden])")
+    assert page.locator("body").inner_text().count("지금 최고 입찰자예요") == 1

@@ -24,7 +24,7 @@ def test_bid_holds_money_and_says_so():
     client = signed_in(bidder)
     response = client.post(bid_url(auction), {"amount": "12,000", "request_id": rid()})
     assert response.status_code == 302 and response.url == reverse("auctions:detail", args=[auction.pk])
-    assert "12,000원에 입찰했어요. 지금 최고 입찰자예요!" in follow_messages(client, response)
+    assert "12,000원에 입찰했어요." in follow_messages(client, response)
     assert wallet_of(bidder) == (38_000, 12_000)
     auction.refresh_from_db()
     assert (auction.current_price, auction.leader_id) == (12_000, bidder.pk)

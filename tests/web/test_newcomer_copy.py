@@ -22,6 +22,24 @@ def test_the_leader_reads_won_with_ieyo_and_hears_they_lead_once():
     assert page.count("지금 최고 입찰자예요") == 1
 
 
+def test_right_after_a_bid_the_page_says_you_lead_once():
+    # the flash message after the bid and the page's note used to say it twice
+    auction = make_auction(start_price=10_000)
+    client = signed_in(make_user(balance=100_000))
+    response = client.post(reverse("auctions:bid", args=[auction.pk]), {"amount": "10,000", "request_id": rid()})
+    page = client.get(response.url).content.decode()
+    assert "10,000원에 입찰했어요." in page
+    assert page.count("지금 최고 입찰자예요") == 1
+
+
+def test_a_national_page_leaves_saying_it_to_its_live_note():
+    auction = make_auction(start_price=10_000, is_national=True)
+    leader = make_user(balance=100_000)
+    bid_place(actor=leader, auction_id=auction.pk, amount=10_000, request_id=rid())
+    page = signed_in(leader).get(reverse("auctions:detail", args=[auction.pk])).content.decode()
+    assert page.count("지금 최고 입찰자예요") == 1 and "data-live-you-lead" in page
+
+
 def test_a_missing_page_does_not_call_itself_an_auction(client):
     page = client.get("/no-such-page/").content.decode()
     assert "볼 수 없는 경매예요" not in page
