@@ -43,12 +43,15 @@ def form_action(
     perform: Callable[[Any, dict[str, Any]], str | None],
     intro: str = "",
     single: bool = False,
+    details: Callable[[Any], str] | None = None,
 ) -> TemplateResponse | None:
     """Run `perform(obj, cleaned_data)` on each selected object once the form is valid.
 
     `perform` returns a short success note (or None) and may raise DomainError, which becomes
     an error message for that object. Returns the intermediate page, or None to go back to the
-    change list."""
+    change list. A single-object action refused by its service shows the form again, with
+    the refusal and what was typed (issue 18 #21: an invalid split lost the typed amount).
+    `details(obj)` adds a line per object on the page (a dispute's amount, say)."""
     count = queryset.count()
     if single and count != 1:
         modeladmin.message_user(request, "이 작업은 한 번에 하나씩만 할 수 있어요. 하나만 골라 주세요.", messages.ERROR)
@@ -65,6 +68,9 @@ def form_action(
                     note = perform(obj, form.cleaned_data)
                 except DomainError as exc:
                     failed += 1
+                    if single:  # the same page again: the refusal, and the typed values kept
+                        form.add_error(None, exc.message)
+                        break
                     modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
                     continue
                 done += 1
@@ -73,6 +79,10 @@ def form_action(
                 modeladmin.log_change(request, obj, f"{title}: {note or ''} 사유: {reason}".strip())
                 if note:
                     modeladmin.message_user(request, f"{obj}: {note}", messages.SUCCESS)
+            if single and failed:
+                return _page(
+                    modeladmin, request, queryset, form, action=action, title=title, intro=intro, details=details
+                )
             if done and not failed:
                 modeladmin.message_user(request, f"{title}: {done}건 처리했어요.", messages.SUCCESS)
             elif done:
@@ -80,11 +90,16 @@ def form_action(
             return None
     else:
         form = form_class()
+    return _page(modeladmin, request, queryset, form, action=action, title=title, intro=intro, details=details)
+
+
+def _page(modeladmin, request, queryset, form, *, action, title, intro, details) -> TemplateResponse:
     opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
         "intro": intro,
+        "details": [details(obj) for obj in queryset] if details else [],
         "form": form,
         "queryset": queryset,
         "opts": opts,

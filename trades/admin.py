@@ -116,6 +116,9 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             form_class=ResolveForm,
             perform=perform,
             single=True,
+            details=lambda trade: (
+                f"{trade}: 보관 중인 거래 금액 {trade.amount:,}원 — 분할하면 구매자 몫을 뺀 나머지가 판매자에게 가요."
+            ),
             intro="분쟁 중인 거래의 보관 대금을 구매자에게 돌려주거나, 판매자에게 정산하거나, 원 단위로 나눠요. "
             "되돌릴 수 없고, 두 사람 모두에게 알림과 사유가 전달돼요.",
         )

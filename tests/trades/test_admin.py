@@ -73,6 +73,24 @@ def test_bad_resolutions_change_nothing(moderator, disputed):
     assert stranger.get(CHANGELIST).status_code == 302  # not staff: to the admin login
 
 
+def test_the_dispute_form_shows_the_amount_and_a_refused_split_keeps_what_was_typed(moderator, disputed):
+    # issue 18 #21: the form hid the trade's amount, and an invalid split went back to the list
+    client = signed_in(moderator)
+    data = {"action": "resolve_disputes", "_selected_action": [str(disputed.trade.pk)]}
+    first = client.post(CHANGELIST, data).content.decode()
+    assert "보관 중인 거래 금액 20,000원" in first
+    before = world()
+    # when: a split larger than the amount (the service refuses it)
+    again = client.post(
+        CHANGELIST, {**data, "apply": "yes", "outcome": "split", "buyer_amount": "25,000", "reason": "반반"}
+    )
+    # then: the same page, the refusal, the typed amount and reason still in the fields, nothing paid
+    page = again.content.decode()
+    assert again.status_code == 200 and 'name="apply"' in page
+    assert 'value="25,000"' in page and "반반" in page and "20,000원" in page
+    assert world() == before and disputed.fresh().status == "disputed"
+
+
 @pytest.mark.parametrize("typed", ["١٢٣", "１２３", "5000.0", "-5000", "5e3"])
 def test_a_split_amount_the_one_parser_refuses_is_refused_and_nothing_changes(moderator, disputed, typed):
     # given: a disputed trade; when: a moderator types an amount only int() would take
