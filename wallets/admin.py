@@ -114,10 +114,10 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
         "created_at",
         "wallet",
         "kind",
-        "balance_delta",
-        "locked_delta",
-        "balance_after",
-        "locked_after",
+        "balance_delta_won",
+        "locked_delta_won",
+        "balance_after_won",
+        "locked_after_won",
         "auction",
         "staff_user",
         "memo",
@@ -131,3 +131,20 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
 
     def get_readonly_fields(self, request: HttpRequest, obj: LedgerEntry | None = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
+
+    # Amounts as the site writes them (issue 18 #21: the admin showed 12000 and -5000).
+    @admin.display(description="잔액 변동", ordering="balance_delta")
+    def balance_delta_won(self, obj: LedgerEntry) -> str:
+        return f"{obj.balance_delta:+,}원" if obj.balance_delta else "0원"
+
+    @admin.display(description="보관금 변동", ordering="locked_delta")
+    def locked_delta_won(self, obj: LedgerEntry) -> str:
+        return f"{obj.locked_delta:+,}원" if obj.locked_delta else "0원"
+
+    @admin.display(description="잔액", ordering="balance_after")
+    def balance_after_won(self, obj: LedgerEntry) -> str:
+        return f"{obj.balance_after:,}원"
+
+    @admin.display(description="보관금", ordering="locked_after")
+    def locked_after_won(self, obj: LedgerEntry) -> str:
+        return f"{obj.locked_after:,}원"

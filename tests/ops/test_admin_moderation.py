@@ -435,3 +435,10 @@ def test_a_suspended_staff_user_cannot_log_into_the_admin(client, moderator):
     assert response.status_code in (200, 403)
     assert "이용 정지된 계정은 운영 화면을 쓸 수 없어요" in response.content.decode()
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_the_ledger_list_writes_amounts_as_the_site_does(mod_client, contested_auction):
+    # issue 18 #21: raw 12000 / -12000 in the admin's ledger; now "+12,000원" and "-12,000원"
+    page = mod_client.get(reverse("admin:wallets_ledgerentry_changelist")).content.decode()
+    assert "-12,000원" in page and "+12,000원" in page and "88,000원" in page
+    assert ">-12000<" not in page and ">12000<" not in page
