@@ -3,17 +3,16 @@ reports are read-only pages, and every change goes through a service as an admin
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.services import user_suspend
 from auctions.models import Auction, Bid, Report
 from auctions.services import auction_cancel, auction_hide, report_resolve
-from neighborbid.admin_actions import ReasonForm, form_action
+from neighborbid.admin_actions import ReasonForm, form_action, resolve_each
 from neighborbid.admin_readonly import ReadOnlyAdminMixin
-from neighborbid.errors import DomainError
-from neighborbid.korean import josa, particle
+from neighborbid.korean import josa
 
 
 def _won(amount: int | None) -> str:
@@ -225,18 +224,14 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">#{} {}</a>', url, obj.auction_id, obj.auction.title)
 
     def _resolve_all(self, request, queryset, status: str, label: str) -> None:
-        done = 0
-        for report in queryset:
-            try:
-                report_resolve(report_id=report.pk, staff_user=request.user, status=status)
-                self.log_change(request, report, f"신고 {label}")
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{report}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(
-                request, f"신고 {done}건을 '{label}'{particle(label, '으로/로')} 처리했어요.", messages.SUCCESS
-            )
+        resolve_each(
+            self,
+            request,
+            queryset,
+            resolve=lambda report: report_resolve(report_id=report.pk, staff_user=request.user, status=status),
+            noun="신고",
+            label=label,
+        )
 
     @admin.action(description="선택한 신고 기각", permissions=["handle"])
     def dismiss_reports(self, request, queryset):

@@ -4,16 +4,15 @@ hides through the existing user and auction tools."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from fraud.models import ShillCase
 from fraud.selectors import shill_case_bids
 from fraud.services import REVIEW, shill_case_resolve
+from neighborbid.admin_actions import resolve_each
 from neighborbid.admin_readonly import ReadOnlyAdminMixin
-from neighborbid.errors import DomainError
-from neighborbid.korean import particle
 
 
 def _user_link(user_id: int, label: str) -> str:
@@ -98,18 +97,15 @@ class ShillCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def _resolve_all(self, request, queryset, status: str, label: str) -> None:
-        done = 0
-        for case in queryset:
-            try:
-                shill_case_resolve(case_id=case.pk, staff_user=request.user, status=status)
-                self.log_change(request, case, f"자동 탐지 {label}")
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{case}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(
-                request, f"자동 탐지 {done}건을 '{label}'{particle(label, '으로/로')} 닫았어요.", messages.SUCCESS
-            )
+        resolve_each(
+            self,
+            request,
+            queryset,
+            resolve=lambda case: shill_case_resolve(case_id=case.pk, staff_user=request.user, status=status),
+            noun="자동 탐지",
+            label=label,
+            verb="닫았어요",
+        )
 
     @admin.action(description="선택한 탐지 건: 문제 없음", permissions=["review"])
     def dismiss_cases(self, request, queryset):

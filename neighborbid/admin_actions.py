@@ -16,6 +16,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from neighborbid.errors import DomainError
+from neighborbid.korean import particle
 
 MAX_OBJECTS = 200
 
@@ -109,3 +110,24 @@ def _page(modeladmin, request, queryset, form, *, action, title, intro, details)
     }
     request.current_app = modeladmin.admin_site.name
     return TemplateResponse(request, "admin/neighborbid/action_form.html", context)
+
+
+def resolve_each(
+    modeladmin, request, queryset, *, resolve: Callable[[Any], object], noun: str, label: str, verb: str = "처리했어요"
+) -> None:
+    """A queue action: `resolve(obj)` (a service call) for each selected row, logged in the
+    admin's history; a DomainError becomes that row's error message. Used by the report queue
+    (신고) and the shill-bidding queue (자동 탐지)."""
+    done = 0
+    for obj in queryset:
+        try:
+            resolve(obj)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+            continue
+        modeladmin.log_change(request, obj, f"{noun} {label}")
+        done += 1
+    if done:
+        modeladmin.message_user(
+            request, f"{noun} {done}건을 '{label}'{particle(label, '으로/로')} {verb}.", messages.SUCCESS
+        )
