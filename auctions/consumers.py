@@ -15,6 +15,7 @@ hub (realtime.hub), which writes committed states and personal events straight t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from neighborbid.errors import (
     ServerError,
 )
 from neighborbid.ratelimit import rate_limit_take_local
+from realtime import layer
 from realtime.config import realtime_setting
 from realtime.consumers import LiveConsumer, money_call
 from realtime.frames import ClientRequest, parse_frame
@@ -98,7 +100,12 @@ class AuctionConsumer(LiveConsumer):
         if self.rt_auction_id is not None:
             get_hub().unregister(self)
         self.rt_ready = False
+        await self.leave_groups()
         raise StopConsumer()
+
+    def want_channel(self) -> bool:
+        # with FANOUT = "channels" every watcher hears the states through the layer
+        return layer.fanout_mode() == "channels" or super().want_channel()
 
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=bus.encode(payload))
@@ -135,6 +142,11 @@ class AuctionConsumer(LiveConsumer):
         await self.accept()
         self.rt_auction_id = auction_id
         hub.register(self)
+        self._ended_sent = False
+        if self.rt_user_id is not None:
+            await self.join_group(layer.user_group(self.rt_user_id))
+        if layer.fanout_mode() == "channels":
+            await self.join_group(layer.auction_group(auction_id))
         await self._send_snapshot(request_id=None, fresh=False)
 
     async def _send_snapshot(self, *, request_id: str | None, fresh: bool) -> None:
@@ -167,7 +179,34 @@ class AuctionConsumer(LiveConsumer):
         self.rt_ready = True
         await self.send_json(payload)
 
-    # --- personal delivery (called by the hub) ---------------------------------------------------
+    # --- personal delivery (the layer's group user.<id>) -----------------------------------------
+
+    async def personal_event(self, event: dict) -> None:
+        """A notification (outbid, won, the badges) for this user: written unless the session
+        ended (rt_accepts_personal). Chat events are for the chat sockets."""
+        if event.get("type") != "notification" or not self.rt_ready:
+            return
+        message = {"type": "websocket.send", "text": bus.encode(event)}
+        if self.rt_accepts_personal(message):
+            await self.base_send(message)
+
+    async def auction_event(self, message: dict) -> None:
+        """A state or `ended` through the group auction.<id> (only with FANOUT = "channels"):
+        each socket writes its own frame, never an older state after a newer one."""
+        event = message.get("event")
+        if not isinstance(event, dict) or not self.rt_ready or self.rt_auction_id is None:
+            return
+        seq = event.get("seq")
+        if not isinstance(seq, int):
+            return
+        get_hub().note_event(self.rt_auction_id, event)  # early refusals and snapshots see it
+        kind = event.get("type")
+        if kind == "state" and seq > self.rt_last_seq:
+            self.rt_last_seq = seq
+            await self.send_json(event)
+        elif kind == "ended" and not self._ended_sent:
+            self._ended_sent = True
+            await self.send_json(event)
 
     def rt_accepts_personal(self, message: dict) -> bool:
         """May the hub write this personal event now? Never after the session ended (logout,
@@ -189,7 +228,7 @@ class AuctionConsumer(LiveConsumer):
         if self.rt_user_id is None or self._revoked is not None:
             return
         self._rechecking = True
-        get_hub().loop.create_task(self._recheck())
+        asyncio.get_running_loop().create_task(self._recheck())
 
     async def _recheck(self) -> None:
         try:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypedDict
 
+from realtime import layer
 from realtime.events import (
     auction_channel,
     send_event_on_commit,
+    send_group_event_on_commit,
+    send_room_event_on_commit,
     send_user_event_on_commit,
     send_user_events_on_commit,
-    user_channel,
 )
 
 if TYPE_CHECKING:
@@ -25,9 +27,9 @@ __all__ = [
     "ended_event",
     "send_auction_event_on_commit",
     "send_event_on_commit",
+    "send_room_event_on_commit",
     "send_user_event_on_commit",
     "send_user_events_on_commit",
-    "user_channel",
 ]
 
 
@@ -60,4 +62,9 @@ def ended_event(state: PublicState) -> EndedEvent:
 
 
 def send_auction_event_on_commit(*, auction_id: int, event: dict) -> None:
+    """A state or `ended` for everyone watching, after commit: on the bus to every process's hub
+    (the default), or with REALTIME["FANOUT"] = "channels" through the group `auction.<id>`."""
+    if layer.fanout_mode() == "channels":
+        send_group_event_on_commit(groups=[layer.auction_group(auction_id)], handler=layer.AUCTION_EVENT, event=event)
+        return
     send_event_on_commit(channel=auction_channel(auction_id), event=event)

@@ -4,9 +4,9 @@ The same checks as the auction door: the Origin (AllowedHostsOriginValidator, ne
 the session re-read on every write (accounts.selectors.session_user), strict frames
 (chat.frames), one service call per request and exactly one `ack` or `error` for it.
 
-Delivery: the services publish each committed message to both participants' personal
-channels; the process's hub (realtime.hub, its chat registry) hands those events to
-this user's chat sockets of this room. Each socket keeps the last `seq` it gave its client and
+Delivery: the services send each committed message, meeting and closing to the Channels layer's
+group `chat.room.<id>`, which both participants' chat sockets of the room join, and a read
+mark to the other side's group `user.<id>` (realtime.layer). Each socket keeps the last `seq` it gave its client and
 a small buffer of messages that arrived ahead of a gap: a gap (an event lost while Redis was
 away, or two processes' publishes crossing) is filled from the database before anything after
 it goes out. So every message reaches the client once, in order, whatever the bus did.
@@ -34,6 +34,7 @@ from neighborbid.errors import (
     RateLimited,
 )
 from neighborbid.ratelimit import rate_limit_take_local
+from realtime import layer
 from realtime.config import realtime_setting
 from realtime.consumers import LiveConsumer, money_call
 from realtime.hub import get_hub
@@ -129,6 +130,8 @@ class ChatConsumer(LiveConsumer):
         self.rt_room_id = room_id
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
         hub.chat_register(self)
+        await self.join_group(layer.user_group(user.pk))
+        await self.join_group(layer.room_group(room_id))
         self.rt_ready = True
         self._emit({"type": "ready", **info})
 
@@ -138,6 +141,7 @@ class ChatConsumer(LiveConsumer):
         self.rt_ready = False
         if self._writer is not None:
             self._writer.cancel()
+        await self.leave_groups()
         raise StopConsumer()
 
     # --- writing to the client (one writer: frames leave in the order they were emitted) -------
@@ -162,10 +166,20 @@ class ChatConsumer(LiveConsumer):
                 logger.debug("chat write failed: %s", exc)
                 return
 
-    # --- events from the hub ----------------------------------------------------------------
+    # --- events from the layer (groups chat.room.<id> and user.<id>) -------------------------
+
+    async def room_event(self, message: dict) -> None:
+        event = message.get("event")
+        if isinstance(event, dict):
+            self.rt_chat_event(event)
+
+    async def personal_event(self, event: dict) -> None:
+        kind = event.get("type")
+        if isinstance(kind, str) and kind.startswith("chat."):
+            self.rt_chat_event(event)
 
     def rt_chat_event(self, event: dict) -> None:
-        if not self.rt_ready:
+        if not self.rt_ready or event.get("room_id") != self.rt_room_id:
             return
         kind = event.get("type")
         if kind == "chat.message":

@@ -220,10 +220,34 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 BUS_PREFIX = os.environ.get("BUS_PREFIX", "nb")
 # Seconds a Redis call may take before we give up (never while a row lock is held).
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
-# Live national auctions (auctions/realtime, docs/realtime.md). No CHANNEL_LAYERS: the fan-out
-# does not use the Channels layer; one bus subscription per process (neighborbid.bus, Redis
-# pub/sub) writes to the local sockets itself, and the consumers ask for no layer channel.
+# The Channels layer (realtime/layer.py, docs/realtime.md): the per-user and per-room traffic
+# (notifications, session re-checks, chat) goes through groups. channels-redis's pub/sub layer
+# (not the core RedisChannelLayer: with redis-py 8 it has a 5-second disconnect storm,
+# channels_redis#422); without REDIS_URL (the embedded default) Channels' in-memory layer serves
+# the same groups in one process. The hot auction states go through the hub (one bus
+# subscription per process, coalesced) unless REALTIME["FANOUT"] is "channels".
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "realtime.redis_layer.PubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                        "socket_keepalive": True,
+                    }
+                ],
+                "prefix": f"{BUS_PREFIX}.layer",
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 REALTIME = {
+    # how auction states reach the sockets: "hub" (one frame per process, coalesced) or
+    # "channels" (group_send per state; each socket encodes its own frame): docs/benchmarks.md
+    "FANOUT": os.environ.get("REALTIME_FANOUT", "hub"),
     "COALESCE_MS": int(os.environ.get("REALTIME_COALESCE_MS", "50")),  # min gap between states per auction
     # State frames per second this process writes to all its auction sockets together (issue 25):
     # each auction's gap between states is max(COALESCE_MS, watchers in the process / budget).

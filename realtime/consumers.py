@@ -3,6 +3,7 @@ base consumer, and `money_call`, the thread hop for a service call that may wait
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -11,11 +12,15 @@ from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.db import close_old_connections
 
 from neighborbid.errors import DomainError, RateLimited, ServerError
 from neighborbid.ratelimit import LocalBucket
+from realtime import layer
 from realtime.config import realtime_setting
 from realtime.frames import FrameRejected
 
@@ -97,8 +102,9 @@ def _check_session(*, session_key: str | None, user_id: int | None) -> None:
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    """The plumbing both WebSocket doors share, written once: no channel per socket and no
-    thread hop before a handler (dispatch), accept-then-close with a code the browser can read
+    """The plumbing both WebSocket doors share, written once: a layer channel only for a socket
+    that needs one (want_channel, join_group, user_event) and no thread hop before a handler
+    (dispatch), accept-then-close with a code the browser can read
     (refuse), the frame and sync rate limits (REALTIME FRAME_*/SYNC_*), the session re-check
     (check_session), and the receive loop: take a frame token, parse strictly (parse_request),
     route (handle_request), and turn a DomainError, or any other failure, into one `error`
@@ -107,13 +113,87 @@ class LiveConsumer(AsyncWebsocketConsumer):
     Close codes (docs/protocol.md): 4401 not signed in / session ended, 4403 refused here
     (suspended, or a local auction), 4404 not found, 1011 server error."""
 
-    # No channel-layer channel per socket: the hub writes to base_send directly.
+    # A channel on the Channels layer only for a socket that needs one (want_channel): the
+    # personal and room messages come through it (realtime.layer); the auction states come
+    # from the hub, which writes to base_send directly, so an anonymous watcher costs no
+    # channel and no Redis subscription.
     channel_layer_alias = "__no_channel_layer__"
     log_prefix = "realtime"
     rt_logger = logger
 
     rt_user_id: int | None = None
     rt_ready = False
+    rt_groups: tuple[str, ...] = ()
+
+    def want_channel(self) -> bool:
+        user = self.scope.get("user")
+        return user is not None and user.is_authenticated
+
+    async def __call__(self, scope, receive, send) -> None:
+        # Channels' AsyncConsumer.__call__, with the layer channel made only when wanted and
+        # within a bounded wait: with Redis down the socket still works (snapshots, bids,
+        # acks); only its personal messages wait for the next page's poll.
+        self.scope = scope
+        self.channel_layer = None
+        if self.want_channel():
+            channel_layer = get_channel_layer()
+            if channel_layer is not None:
+                try:
+                    self.channel_name = await asyncio.wait_for(
+                        channel_layer.new_channel(), realtime_setting("READY_TIMEOUT_S", 1.0)
+                    )
+                except Exception as exc:
+                    logger.warning("realtime: no layer channel for this socket: %r", exc)
+                else:
+                    self.channel_layer = channel_layer
+                    self.channel_receive = functools.partial(channel_layer.receive, self.channel_name)
+        self.base_send = send
+        sources = [receive] if self.channel_layer is None else [receive, self.channel_receive]
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+
+    async def join_group(self, group: str) -> None:
+        """Join a layer group (bounded wait; a socket without a channel joins nothing)."""
+        if self.channel_layer is None:
+            return
+        try:
+            await asyncio.wait_for(
+                self.channel_layer.group_add(group, self.channel_name), realtime_setting("READY_TIMEOUT_S", 1.0)
+            )
+        except Exception as exc:
+            logger.warning("realtime: could not join %s: %r", group, exc)
+            return
+        self.rt_groups = (*self.rt_groups, group)
+        layer.remember_home_loop()
+
+    async def leave_groups(self) -> None:
+        groups, self.rt_groups = self.rt_groups, ()
+        for group in groups:
+            try:
+                await asyncio.wait_for(
+                    self.channel_layer.group_discard(group, self.channel_name),  # type: ignore[union-attr]
+                    realtime_setting("READY_TIMEOUT_S", 1.0),
+                )
+            except Exception as exc:
+                logger.debug("realtime: leaving %s failed: %r", group, exc)
+
+    async def user_event(self, message: dict[str, Any]) -> None:
+        """A message of the group `user.<id>` (realtime.layer.USER_EVENT)."""
+        event = message.get("event")
+        if not isinstance(event, dict):
+            return
+        if event.get("type") == "session_recheck":
+            self.rt_session_recheck()
+            return
+        await self.personal_event(event)
+
+    def rt_session_recheck(self) -> None:
+        raise NotImplementedError
+
+    async def personal_event(self, event: dict[str, Any]) -> None:
+        """A personal event other than the session re-check: each door decides what it shows."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels >= 4.2 hops to the database thread (close_old_connections) before every

@@ -1,9 +1,12 @@
 """Events leave the database only here, and only after commit.
 
-`send_event_on_commit` is the one helper the services call (directly or through
-`send_user_event_on_commit` / `send_user_events_on_commit` / auctions.events). The callback is
-registered with robust=True: an exception in it (Redis down) is logged and never escapes after
-the commit, so a committed bid is never reported as failed (and never retried into a double bid).
+Two roads (docs/realtime.md): the hot auction states go on the bus (`send_event_on_commit` →
+neighborbid.bus → each process's hub); the small personal and per-room messages go through
+the Channels layer (`send_user_event_on_commit`, `send_user_events_on_commit`,
+`send_room_event_on_commit` → realtime.layer → group_send). Every callback is registered with
+robust=True and never raises either: an error in it (Redis down) is logged and never escapes
+after the commit, so a committed bid is never reported as failed (and never retried into a
+double bid).
 """
 
 from __future__ import annotations
@@ -13,14 +16,11 @@ from functools import partial
 from django.db import transaction
 
 from neighborbid import bus
+from realtime import layer
 
 
 def auction_channel(auction_id: int) -> str:
     return f"{bus.channel_prefix()}:auction:{auction_id}"
-
-
-def user_channel(user_id: int) -> str:
-    return f"{bus.channel_prefix()}:user:{user_id}"
 
 
 def send_event_on_commit(*, channel: str, event: dict) -> None:
@@ -29,14 +29,25 @@ def send_event_on_commit(*, channel: str, event: dict) -> None:
     transaction.on_commit(partial(bus.publish, channel, event), robust=True)
 
 
+def send_group_event_on_commit(*, groups: list[str], handler: str, event: dict) -> None:
+    if "type" not in event:
+        raise ValueError("an event needs a type")
+    transaction.on_commit(partial(layer.send_event, groups, event, handler=handler), robust=True)
+
+
 def send_user_event_on_commit(*, user_id: int, event: dict) -> None:
-    send_event_on_commit(channel=user_channel(user_id), event=event)
+    """A personal event (a notification, a chat read mark, "re-check your session") for every
+    live socket of one user, after commit, through the channel layer's group `user.<id>`."""
+    send_group_event_on_commit(groups=[layer.user_group(user_id)], handler=layer.USER_EVENT, event=event)
 
 
 def send_user_events_on_commit(*, user_ids: list[int], event: dict) -> None:
-    """One event for several users (a chat room's two sides): encoded once and published to
-    each user's channel in one Redis round trip, after commit."""
-    if "type" not in event:
-        raise ValueError("an event needs a type")
-    channels = [user_channel(user_id) for user_id in dict.fromkeys(user_ids)]
-    transaction.on_commit(partial(bus.publish_many, channels, event), robust=True)
+    """One personal event for several users, after commit."""
+    groups = [layer.user_group(user_id) for user_id in dict.fromkeys(user_ids)]
+    send_group_event_on_commit(groups=groups, handler=layer.USER_EVENT, event=event)
+
+
+def send_room_event_on_commit(*, room_id: int, event: dict) -> None:
+    """A chat room's event (a message, a meeting, the room closed) for both participants' chat
+    sockets of that room, after commit, through the group `chat.room.<id>`."""
+    send_group_event_on_commit(groups=[layer.room_group(room_id)], handler=layer.ROOM_EVENT, event=event)

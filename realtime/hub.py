@@ -93,9 +93,7 @@ class Hub(BusSubscriber):
         self.yield_every = max(1, int(realtime_setting("FLUSH_YIELD_EVERY", FLUSH_YIELD_EVERY)))
         prefix = bus.channel_prefix()
         self.auction_prefix = f"{prefix}:auction:"
-        self.user_prefix = f"{prefix}:user:"
         self.sockets: dict[int, set] = {}
-        self.users: dict[int, set] = {}
         self.chat_users: dict[int, set] = {}  # chat sockets by user (chat.consumers)
         self.feeds: dict[int, _Feed] = {}
         self._fetches: dict[int, _Fetch] = {}
@@ -168,8 +166,6 @@ class Hub(BusSubscriber):
         sock._rt_out = resolve_out(sock)
         if aid not in self.feeds:
             self.feeds[aid] = _Feed(since=self.loop.time(), burst=self.burst)
-        if sock.rt_user_id is not None:
-            self.users.setdefault(sock.rt_user_id, set()).add(sock)
 
     def unregister(self, sock) -> None:
         aid = sock.rt_auction_id
@@ -184,18 +180,11 @@ class Hub(BusSubscriber):
                 if feed is not None and feed.timer is not None:
                     feed.timer.cancel()
                 self._fetches.pop(aid, None)
-        if sock.rt_user_id is not None:
-            mine = self.users.get(sock.rt_user_id)
-            if mine is not None:
-                mine.discard(sock)
-                if not mine:
-                    del self.users[sock.rt_user_id]
 
-    # --- chat sockets (chat.consumers.ChatConsumer): personal delivery by user -------------------
-    # A chat socket has `rt_user_id`, `rt_room_id` and the methods `rt_chat_event(event)`,
-    # `rt_chat_resync()` and `rt_session_recheck()`. The services publish chat events
-    # (type "chat.*") on the participants' user channels; the hub hands each to that user's
-    # chat sockets of that room, which keep their own seq order.
+    # --- chat sockets (chat.consumers.ChatConsumer) ------------------------------------------------
+    # Chat events come through the Channels layer (realtime.layer); the hub only knows the chat
+    # sockets to tell them to resync when its own Redis subscription was lost and is back
+    # (whatever was published meanwhile, on the layer too, is lost): `rt_chat_resync()`.
 
     def chat_register(self, sock) -> None:
         self.chat_users.setdefault(sock.rt_user_id, set()).add(sock)
@@ -206,15 +195,6 @@ class Hub(BusSubscriber):
             mine.discard(sock)
             if not mine:
                 del self.chat_users[sock.rt_user_id]
-
-    def _chat_event(self, user_id: int, event: dict) -> None:
-        room_id = event.get("room_id")
-        for sock in list(self.chat_users.get(user_id, ())):
-            if sock.rt_room_id == room_id:
-                try:
-                    sock.rt_chat_event(event)
-                except Exception:
-                    logger.exception("realtime: chat delivery failed user=%s room=%s", user_id, room_id)
 
     def _chat_resync_all(self) -> None:
         for group in list(self.chat_users.values()):
@@ -303,6 +283,19 @@ class Hub(BusSubscriber):
                 continue
             if state is not None:
                 self.offer_state(auction_id, state)
+
+    def note_event(self, auction_id: int, event: dict) -> None:
+        """Remember a state (or `ended`) that reached the sockets some other way (FANOUT =
+        "channels": each socket wrote it itself) without writing it again."""
+        feed = self.feeds.get(auction_id)
+        seq = event.get("seq")
+        if feed is None or not isinstance(seq, int):
+            return
+        if event.get("type") == "state" and seq > feed.seq:
+            feed.seq, feed.state, feed.text, feed.frame = seq, event, None, None
+            feed.sent_seq = seq
+        elif event.get("type") == "ended" and seq > feed.ended_seq:
+            feed.ended_seq, feed.ended_text, feed.ended_sent = seq, None, True
 
     def _on_auction_event(self, auction_id: int, event: dict, text: str) -> None:
         feed = self.feeds.get(auction_id)
@@ -399,13 +392,6 @@ class Hub(BusSubscriber):
 
     async def _write_all(self, group: list, seq: int | None, item, *, may_skip: bool) -> None:
         await write_all(group, seq, item, may_skip=may_skip, yield_every=self.yield_every)
-
-    async def _send_personal(self, group: list, text: str) -> None:
-        # Personal events never reach a socket whose session ended (logout, password change,
-        # suspension); the consumer holds them while it re-checks its session.
-        message = {"type": "websocket.send", "text": text}
-        accepting = [sock for sock in group if sock.rt_ready and sock.rt_accepts_personal(message)]
-        await self._write_all(accepting, None, _Text(text), may_skip=False)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

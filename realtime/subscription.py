@@ -1,6 +1,7 @@
 """The hub's ear: one Redis pattern subscription per server process (or, without REDIS_URL,
-the in-process bus), reconnected with backoff, and the routing of each message to the
-auction feeds, the personal sockets and the chat registry (realtime.hub.Hub mixes this in).
+the in-process bus), reconnected with backoff, and the routing of each auction message to its
+feed (realtime.hub.Hub mixes this in). Personal and chat messages come through the Channels
+layer (realtime.layer), not here.
 
 When the subscription drops (Redis down or restarted) it reconnects and then reloads the
 state of every locally watched auction from the database (Hub.refresh_all) and tells chat
@@ -16,37 +17,30 @@ from typing import Any
 
 from django.conf import settings
 
+from realtime import redis_layer
 from realtime.config import realtime_setting
 
 logger = logging.getLogger("neighborbid.realtime")
 
 
 class BusSubscriber:
-    """Mixed into realtime.hub.Hub, whose state (feeds, users, chat_users, prefixes, loop,
-    connected) and handlers (_on_auction_event, _chat_event, _send_personal, refresh_all,
-    _chat_resync_all) it uses."""
+    """Mixed into realtime.hub.Hub, whose state (feeds, chat_users, auction_prefix, loop,
+    connected) and handlers (_on_auction_event, refresh_all, _chat_resync_all) it uses."""
 
     loop: asyncio.AbstractEventLoop
     auction_prefix: str
-    user_prefix: str
     feeds: dict[int, Any]
-    users: dict[int, Any]
     chat_users: dict[int, Any]
     connected: asyncio.Event
     _closed: bool
     _subscribes: int
     _refresh_task: Any
+    _lost_at = float("-inf")  # loop time the subscription was last lost
 
     def _on_auction_event(self, auction_id: int, event: dict, text: str) -> None:
         raise NotImplementedError
 
-    def _chat_event(self, user_id: int, event: dict) -> None:
-        raise NotImplementedError
-
     def _chat_resync_all(self) -> None:
-        raise NotImplementedError
-
-    async def _send_personal(self, group: list, text: str) -> None:
         raise NotImplementedError
 
     async def refresh_all(self) -> None:
@@ -74,33 +68,17 @@ class BusSubscriber:
             event = self._decode(data)
             if event is not None:
                 self._on_auction_event(auction_id, event, data if isinstance(data, str) else data.decode())
-        elif channel.startswith(self.user_prefix):
-            try:
-                user_id = int(channel[len(self.user_prefix) :])
-            except ValueError:
-                return
-            group = self.users.get(user_id)
-            chats = self.chat_users.get(user_id)
-            if not group and not chats:
-                return
-            event = self._decode(data)
-            if event is None:
-                return
-            kind = event.get("type")
-            if isinstance(kind, str) and kind.startswith("chat."):
-                if chats:
-                    self._chat_event(user_id, event)
-                return
-            if kind == "session_recheck":
-                for sock in [*(group or ()), *(chats or ())]:
-                    sock.rt_session_recheck()
-                return
-            if not group:
-                return
-            if event.get("type") != "notification":
-                return
-            text = data if isinstance(data, str) else data.decode()
-            self.loop.create_task(self._send_personal(list(group), text))
+
+    async def _caught_up(self, *, lost_at: float | None) -> None:
+        """After (re)subscribing: whatever was published while we were away is lost, on the bus
+        and on the channel layer (the same Redis). Subscribe the layer again first, then tell
+        the chat sockets to resync and reload every watched auction from the database."""
+        if lost_at is not None:
+            await redis_layer.restore(lost_at=lost_at)
+        if self.chat_users:
+            self._chat_resync_all()
+        if self.feeds:
+            await self.refresh_all()
 
     @staticmethod
     def _decode(data) -> dict | None:
@@ -119,7 +97,7 @@ class BusSubscriber:
         backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
         backoff_max = realtime_setting("RECONNECT_MAX_S", 5.0)
         timeout = max(float(getattr(settings, "REDIS_SOCKET_TIMEOUT", 1.0)), 0.5)
-        patterns = [self.auction_prefix + "*", self.user_prefix + "*"]
+        patterns = [self.auction_prefix + "*"]
         while not self._closed:
             client = None
             try:
@@ -145,15 +123,16 @@ class BusSubscriber:
                     logger.info("realtime: bus subscription restored")
                 self.connected.set()
                 backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
-                if self.chat_users:
-                    self._chat_resync_all()  # chat events published while we were away are lost
-                if self.feeds:
-                    # Events published while we were away are lost: reload from the database.
-                    self._refresh_task = self.loop.create_task(self.refresh_all())
+                if self._subscribes > 1 or self.feeds or self.chat_users:
+                    self._refresh_task = self.loop.create_task(
+                        self._caught_up(lost_at=self._lost_at if self._subscribes > 1 else None)
+                    )
                 await self._pump(pubsub, timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self.connected.is_set():
+                    self._lost_at = self.loop.time()
                 if self.connected.is_set() or self._subscribes == 0:
                     logger.warning("realtime: bus subscription lost: %s", exc)
             finally:

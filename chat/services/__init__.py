@@ -4,9 +4,9 @@ meeting proposals, read marks), and its safety (hide for oneself, block, report,
 Each service re-reads the acting user (accounts.selectors.access_user), runs one
 transaction.atomic (room_mark_read, one UPDATE, runs that statement on its own: it is atomic
 by itself), raises a DomainError before anything is written, and sends its live events
-only after commit (auctions.events.send_user_events_on_commit: one personal event per
-participant, both published in one Redis round trip, delivered by each server process's hub
-to that user's chat sockets).
+only after commit: a room's messages, meetings and closing through the channel layer's group
+`chat.room.<id>` (auctions.events.send_room_event_on_commit; both participants' chat sockets of
+that room are in it), a read mark to the other side's group `user.<id>`.
 
 A room's messages are numbered by the room's `seq`, taken under the room's row lock, so the
 numbers have no gaps and every side sees the same order (docs/protocol.md, "Chat").

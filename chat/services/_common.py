@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Q
 
 from accounts.models import User
-from auctions.events import send_user_events_on_commit
+from auctions.events import send_room_event_on_commit
 from chat.locks import LockedRoom, room_lock
 from chat.models import Block, Message, Room
 from chat.selectors import message_payload
@@ -99,7 +99,7 @@ def _locked_room(room_id: int, user: User, *, client_id: str = "") -> LockedRoom
 
 
 def _publish(room: Room, event: dict[str, Any]) -> None:
-    send_user_events_on_commit(user_ids=[room.buyer_id, room.seller_id], event=event)
+    send_room_event_on_commit(room_id=room.pk, event=event)
 
 
 _MESSAGE_TABLE = Message._meta.db_table

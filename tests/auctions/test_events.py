@@ -8,17 +8,38 @@ import time
 
 import pytest
 import redis
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from auctions.events import auction_channel, user_channel
+from auctions.events import auction_channel
 from auctions.models import Bid
 from auctions.services import bid_place
 from neighborbid import bus
+from realtime.layer import redis_channel, user_group
 from tests.factories import make_auction, make_user, rid
 from tests.money import wallet_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _states_on_the_bus(settings):
+    """These follow the states on the bus (the hub's road), whatever REALTIME_FANOUT says."""
+    settings.REALTIME = {**settings.REALTIME, "FANOUT": "hub"}
+
+
+def user_channel(user_id):
+    """The Redis channel of a user's group on the channel layer (personal events)."""
+    return redis_channel(user_group(user_id))
+
+
+def _decode(data):
+    """The bus carries JSON; the channel layer its own (msgpack) messages {"type", "event"}."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return get_channel_layer().deserialize(data)["event"]
 
 
 class Listener:
@@ -35,7 +56,7 @@ class Listener:
         while time.monotonic() < deadline:
             msg = self.pubsub.get_message(timeout=0.05)
             if msg and msg["type"] == "message":
-                got.append((msg["channel"].decode(), json.loads(msg["data"])))
+                got.append((msg["channel"].decode(), _decode(msg["data"])))
         return got
 
     def close(self):

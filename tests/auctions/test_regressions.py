@@ -11,8 +11,8 @@ from accounts.services import user_suspend
 from auctions.models import Auction
 from auctions.services import auction_buy_now, bid_place
 from auctions.worker import worker_run_once
-from neighborbid import bus
 from neighborbid.errors import DuplicateRequest
+from realtime import layer
 from tests.factories import make_auction, make_moderator, make_user, rid
 from tests.money import assert_books_balance, wallet_of, world
 
@@ -89,12 +89,15 @@ def test_suspension_pushes_the_suspended_notification_to_the_users_sockets(
 ):
     # docs/protocol.md: notification `kind` includes `suspended`, "to every open socket of that
     # user". user_suspend writes the Notification row but registers no push.
-    published = []
-    monkeypatch.setattr(bus, "publish", lambda channel, message: published.append((channel, message)) or True)
+    # (personal events go through the channel layer's group user.<id>: realtime.events)
     user = make_user()
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         user_suspend(user_id=user.pk, staff_user=make_moderator(), reason="사기 의심")
-    kinds = [m.get("kind") for ch, m in published if ch.endswith(f":user:{user.pk}")]
+    kinds = [
+        cb.args[1].get("kind")
+        for cb in callbacks
+        if getattr(cb, "func", None) is layer.send_event and cb.args[0] == [layer.user_group(user.pk)]
+    ]
     assert "suspended" in kinds
 
 

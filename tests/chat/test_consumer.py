@@ -9,12 +9,13 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from chat import services
 from chat.models import Message, Room
-from realtime.hub import get_hub
+from realtime.layer import room_group
 from tests import factories as f
 from tests.chat.conftest import make_sale
 from tests.realtime.conftest import ORIGIN, session_cookie
@@ -129,10 +130,18 @@ async def test_a_gap_on_the_bus_is_filled_from_the_database_in_order():
     for seq, text in ((1, "첫째"), (2, "둘째")):
         await db(Message.objects.create)(room_id=sale.room.pk, seq=seq, sender=sale.seller, text=text)
     await db(type(sale.room).objects.filter(pk=sale.room.pk).update)(seq=2)
-    # ...then message 3's event arrives first.
-    get_hub()._chat_event(
-        sale.buyer.pk,
-        {"type": "chat.message", "room_id": sale.room.pk, "seq": 3, "message": {"seq": 3, "text": "셋째", "id": 0}},
+    # ...then message 3's event arrives first (through the room's group on the real layer).
+    await get_channel_layer().group_send(
+        room_group(sale.room.pk),
+        {
+            "type": "room.event",
+            "event": {
+                "type": "chat.message",
+                "room_id": sale.room.pk,
+                "seq": 3,
+                "message": {"seq": 3, "text": "셋째", "id": 0},
+            },
+        },
     )
     await db(Message.objects.create)(room_id=sale.room.pk, seq=3, sender=sale.seller, text="셋째")
     await db(type(sale.room).objects.filter(pk=sale.room.pk).update)(seq=3)

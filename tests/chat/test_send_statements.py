@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from auctions.events import user_channel
 from chat import services
 from chat.models import Message, Room
 from neighborbid.errors import ChatBlocked
+from realtime.layer import user_group
 from tests.chat.conftest import chat_world, make_sale
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_a_read_mark_that_moves_is_one_update_and_one_event_to_the_other_side(dj
     assert mark == 2 and len(sql) == 2 and sql[1].startswith("UPDATE chat_room SET"), "\n".join(sql)
     # the seller's pages show "읽음"; the buyer's own pages know what they showed
     assert [cb.args for cb in callbacks] == [
-        (user_channel(sale.seller.pk), {"type": "chat.read", "room_id": sale.room.pk, "reader": "buyer", "seq": 2})
+        ([user_group(sale.seller.pk)], {"type": "chat.read", "room_id": sale.room.pk, "reader": "buyer", "seq": 2})
     ]
     assert Room.objects.get(pk=sale.room.pk).buyer_read_seq == 2
 

@@ -11,7 +11,6 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.services import user_suspend
-from auctions.events import user_channel
 from chat import selectors, services
 from chat.models import ChatReport, Message, Room
 from neighborbid.errors import (
@@ -25,6 +24,7 @@ from neighborbid.errors import (
     PermissionDenied,
 )
 from notifications.models import Notification
+from realtime.layer import room_group
 from tests import factories as f
 from tests.chat.conftest import chat_world, make_sale
 from tests.web.conftest import upload
@@ -70,8 +70,8 @@ def test_buyer_and_seller_write_in_order_and_each_reads_their_own(django_capture
     assert (room.seq, room.buyer_read_seq, room.seller_read_seq) == (2, 1, 2)
     assert selectors.unread_chat_count(user_id=sale.buyer.pk) == 1
     assert selectors.unread_chat_count(user_id=sale.seller.pk) == 0
-    # each message goes to both sides, in one publish after commit
-    both = [user_channel(sale.buyer.pk), user_channel(sale.seller.pk)]
+    # each message goes to both sides, in one publish to the room's group after commit
+    both = [room_group(sale.room.pk)]
     assert [(cb.args[0], cb.args[1]["seq"]) for cb in callbacks] == [(both, 1), (both, 2)]
 
 

@@ -65,7 +65,7 @@ def server_env(*, redis_url: str, bus_prefix: str, **extra: str) -> dict[str, st
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_POOL_MAX_SIZE": "8",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("TEST_SERVER_LOG_LEVEL", "WARNING"),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(extra)

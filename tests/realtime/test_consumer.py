@@ -8,11 +8,13 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.sessions.models import Session
 
 from auctions.models import Auction, Bid
 from auctions.selectors import leader_tag
 from auctions.services import bid_place
+from realtime.layer import user_group
 from tests import factories as f
 from tests.money import world
 from tests.realtime.conftest import frames_until_marker, open_socket, receive_all, receive_until
@@ -192,6 +194,31 @@ async def test_outbid_user_gets_a_personal_notification_on_every_page():
         assert note["current_price"] == 11_000 and note["released"] == 10_000
         assert "11,000원" in note["message"]
     for ws in (ws_alice, ws_alice_other_page, ws_bob):
+        await ws.disconnect()
+
+
+async def test_personal_events_reach_every_socket_of_that_user_and_nobody_else():
+    """Through the real channel layer (Redis): the group user.<id> holds each signed-in socket of
+    that user, on any auction page; another user's socket never hears it."""
+    auction = await national(start_price=10_000)
+    other = await national(start_price=10_000)
+    alice, bob = await user(), await user()
+    mine = [(await open_socket(auction.pk, user=alice))[0], (await open_socket(other.pk, user=alice))[0]]
+    ws_bob, _ = await open_socket(auction.pk, user=bob)
+    channel_layer = get_channel_layer()
+    note = {"type": "notification", "kind": "outbid", "auction_id": auction.pk, "message": "..."}
+    await channel_layer.group_send(user_group(alice.pk), {"type": "user.event", "event": {"type": "shout"}})
+    await channel_layer.group_send(user_group(alice.pk), {"type": "user.event", "event": note})
+    # a marker for bob, published after alice's: one connection, so it arrives after anything before it
+    marker = {"type": "notification", "kind": "marker", "auction_id": auction.pk, "message": "표식"}
+    await channel_layer.group_send(user_group(bob.pk), {"type": "user.event", "event": marker})
+    for ws in mine:
+        frames = await receive_until(ws, lambda m: m["type"] == "notification")
+        assert [m["kind"] for m in frames if m["type"] == "notification"] == ["outbid"]
+        assert not [m for m in frames if m["type"] == "shout"]  # not a notification: not written
+    frames = await receive_until(ws_bob, lambda m: m["type"] == "notification")
+    assert [m["kind"] for m in frames if m["type"] == "notification"] == ["marker"]
+    for ws in (*mine, ws_bob):
         await ws.disconnect()
 
 
@@ -498,8 +525,9 @@ async def test_gap_then_sync_gets_a_snapshot_and_heals_the_other_sockets(monkeyp
     alice = await user()
     ws_a, snap = await open_socket(auction.pk)
     ws_b, _ = await open_socket(auction.pk)
-    # An event is lost on the way (the publish fails): the sockets hear nothing.
+    # An event is lost on the way (the publish fails, bus or layer): the sockets hear nothing.
     monkeypatch.setattr("neighborbid.bus.publish", lambda channel, message: False)
+    monkeypatch.setattr("realtime.layer.group_send", lambda group, message: False)
     await db(bid_place)(auction_id=auction.pk, actor=alice, amount=10_000, request_id=rid())
     monkeypatch.undo()
     assert await ws_a.receive_nothing(timeout=0.2)
@@ -579,6 +607,12 @@ async def test_redis_down_bids_still_commit_and_ack(settings):
     from neighborbid import bus
 
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": settings.REDIS_URL, "socket_connect_timeout": 0.2}]},
+        }
+    }
     settings.REALTIME = {**settings.REALTIME, "READY_TIMEOUT_S": 0.2}
     bus.reset_redis_client()
     try:
@@ -618,15 +652,21 @@ def test_frames_parse_json_strictly():
 
 
 async def test_without_redis_the_in_process_bus_keeps_a_single_server_live(settings):
-    settings.REDIS_URL = ""  # the embedded default: bus.add_local_listener
+    # the embedded default: bus.add_local_listener for the states, the in-memory layer for the rest
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     auction = await national(start_price=10_000)
-    bidder = await user()
+    bidder, rival = await user(), await user()
     ws_bidder, _ = await open_socket(auction.pk, user=bidder)
     ws_watcher, snap = await open_socket(auction.pk)
     await ws_bidder.send_json_to({"type": "bid", "amount": 10_000, "request_id": "local-1"})
     assert (await receive_until(ws_bidder, lambda m: m["type"] in ("ack", "error")))[-1]["type"] == "ack"
     state = await ws_watcher.receive_json_from(timeout=5)
     assert state["type"] == "state" and state["seq"] == snap["seq"] + 1 and state["current_price"] == 10_000
+    # the outbid notice comes through the in-memory layer, sent from the bid's own thread
+    await db(bid_place)(auction_id=auction.pk, actor=rival, amount=11_000, request_id="local-2")
+    frames = await receive_until(ws_bidder, lambda m: m["type"] == "notification")
+    assert frames[-1]["kind"] == "outbid" and frames[-1]["released"] == 10_000
     await ws_bidder.disconnect()
     await ws_watcher.disconnect()
 

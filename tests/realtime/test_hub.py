@@ -92,19 +92,6 @@ async def test_ended_is_never_dropped_and_follows_the_final_state(hub):
     assert [k for k in kinds if k[0] == "ended"] == [("ended", 3)]
 
 
-async def test_personal_events_go_to_every_socket_of_that_user_only(hub):
-    mine = [FakeSocket(7, user_id=1), FakeSocket(8, user_id=1)]
-    other = FakeSocket(7, user_id=2)
-    for sock in [*mine, other]:
-        hub.register(sock)
-    note = {"type": "notification", "kind": "outbid", "auction_id": 7, "message": "..."}
-    hub.on_message(f"{hub.user_prefix}1", bus.encode(note))
-    hub.on_message(f"{hub.user_prefix}1", bus.encode({"type": "websocket.close"}))  # not a notification
-    await asyncio.sleep(0.01)
-    assert [f["kind"] for s in mine for f in s.frames] == ["outbid", "outbid"]
-    assert other.frames == []
-
-
 async def test_unwatched_auctions_and_garbage_are_ignored(hub):
     sock = FakeSocket(7)
     hub.register(sock)
