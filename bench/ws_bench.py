@@ -426,9 +426,10 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             next_at = time.perf_counter()
 
 
-async def deliver(auction_id: int, rate: float, stop_at: float) -> int:
-    """Publish synthetic `state` events for one auction straight onto the bus (no bids, no
-    database): what the servers then spend is the fan-out alone. Returns the last seq."""
+async def deliver(auction_id: int, rate: float, stop_at: float, fanout: str = "hub") -> int:
+    """Publish synthetic `state` events for one auction straight onto the bus, or with
+    `--fanout channels` to the channel layer's group auction.<id> (no bids, no database): what
+    the servers then spend is the fan-out alone. Returns the last seq."""
     import redis.asyncio as aioredis
     from asgiref.sync import sync_to_async
 
@@ -439,13 +440,23 @@ async def deliver(auction_id: int, rate: float, stop_at: float) -> int:
     client = aioredis.Redis.from_url(REDIS)
     channel = f"{PREFIX}:auction:{auction_id}"
     seq = state["seq"] + 1_000
+    if fanout == "channels":
+        from channels.layers import get_channel_layer
+
+        from realtime import layer
+
+        channel_layer = get_channel_layer()
+        group = layer.auction_group(auction_id)
     interval = 1.0 / rate
     next_at = time.perf_counter()
     try:
         while time.time() < stop_at:
             seq += 1
             state = {**state, "seq": seq, "current_price": state["current_price"] + 500}
-            await client.publish(channel, bus.encode(state))
+            if fanout == "channels":
+                await channel_layer.group_send(group, {"type": layer.AUCTION_EVENT, "event": state})
+            else:
+                await client.publish(channel, bus.encode(state))
             next_at += interval
             delay = next_at - time.perf_counter()
             if delay > 0:
@@ -715,7 +726,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     if args.kind == "fanout":
         await chain(bidders, bidder_conns, args.rate, stop_at)
     elif args.kind == "deliver":
-        last_published = await deliver(auction_ids[0], args.rate, stop_at)
+        last_published = await deliver(auction_ids[0], args.rate, stop_at, args.fanout)
     else:
         await asyncio.gather(
             *[
@@ -831,7 +842,11 @@ def cmd_run(args) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     count = args.auctions if args.kind == "spread" else 1
     auction_ids = new_auctions(count)
-    extra = {"REALTIME_COALESCE_MS": str(args.coalesce_ms), "REALTIME_FRAME_BUDGET_PER_S": str(args.frame_budget)}
+    extra = {
+        "REALTIME_COALESCE_MS": str(args.coalesce_ms),
+        "REALTIME_FRAME_BUDGET_PER_S": str(args.frame_budget),
+        "REALTIME_FANOUT": args.fanout,
+    }
     load_before = load_average()
     with Servers(args.processes, extra) as servers:
         if args.kind == "idle":
@@ -839,6 +854,7 @@ def cmd_run(args) -> None:
         else:
             result = asyncio.run(scenario(args, servers, auction_ids))
     result["load_average_before_after"] = [load_before, load_average()]
+    result["fanout"] = args.fanout
     script = PGBENCH_SCRIPTS.get(args.kind)
     if script and args.pgbench_seconds > 0:
         ceiling = pgbench_ceiling(script, args.pgbench_seconds)
@@ -846,7 +862,7 @@ def cmd_run(args) -> None:
         tps = ceiling.get("tps")
         result["ratio_ws_accepted_to_pgbench"] = round(result["accepted_per_s"] / tps, 4) if tps else None
     print(json.dumps(result, ensure_ascii=False, indent=1))
-    summary = f"summary: {args.kind} accepted/s={result.get('accepted_per_s')}"
+    summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
     if "pgbench" in result:
         summary += (
             f" pgbench({script})={result['pgbench'].get('tps')} tps ratio={result['ratio_ws_accepted_to_pgbench']}"
@@ -881,6 +897,12 @@ def main() -> None:
             "--frame-budget", type=float, default=20_000, help="REALTIME FRAME_BUDGET_PER_S of each server (0: none)"
         )
         p.add_argument("--watcher-procs", type=int, default=2)
+        p.add_argument(
+            "--fanout",
+            choices=("hub", "channels"),
+            default="hub",
+            help="REALTIME FANOUT of each server: the hub (default) or group_send per state",
+        )
         p.add_argument("--bidding", choices=("realistic", "minimum"), default="realistic")
         p.add_argument(
             "--max-share",

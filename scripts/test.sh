@@ -84,3 +84,10 @@ if [ ${#fast[@]} -eq 0 ] && [ ! -f node_modules/axe-core/axe.min.js ]; then
 fi
 echo "== pytest"
 .venv/bin/python -m pytest "${fast[@]}" "$@"
+# The whole suite runs with REALTIME FANOUT = "hub" (the default); the live door's own tests
+# run once more with the auction states on the Channels layer (docs/realtime.md).
+if [ ${#fast[@]} -eq 0 ] && [ $# -eq 0 ]; then
+  echo "== pytest, REALTIME_FANOUT=channels (the live door's tests again)"
+  REALTIME_FANOUT=channels .venv/bin/python -m pytest -q tests/realtime/test_consumer.py \
+    tests/realtime/test_multiprocess.py tests/realtime/test_session_revocation.py tests/chat/test_multiprocess.py
+fi

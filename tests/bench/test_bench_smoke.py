@@ -80,21 +80,32 @@ def test_ws_bench_runs_and_prints_its_summary_with_the_pgbench_ceiling(bench_env
     assert len(result["generator_cpu_s_per_watcher_process"]) == 1, result
     assert result["pgbench"]["tps"] is not None, result["pgbench"]
     assert "ratio_ws_accepted_to_pgbench" in result
-    assert re.search(rf"^summary: {kind} accepted/s=.* pgbench\(.*\)=.* tps ratio=", output, re.M), output
+    assert re.search(rf"^summary: {kind} fanout=hub accepted/s=.* pgbench\(.*\)=.* tps ratio=", output, re.M), output
 
 
-def test_ws_bench_deliver_measures_cpu_per_frame(bench_env):
+@pytest.mark.parametrize("fanout", ["hub", "channels"])
+def test_ws_bench_deliver_measures_cpu_per_frame(bench_env, fanout):
     ws_bench(bench_env, "setup", "--bidders", "1")
     output = ws_bench(
         bench_env,
         "deliver",
         *["--processes", "1", "--bidders", "0", "--watchers", "3", "--watcher-procs", "1", "--duration", "2"],
-        *["--rate", "20", "--pgbench-seconds", "0"],
+        *["--rate", "20", "--pgbench-seconds", "0", "--fanout", fanout],
     )
     result = result_of(output)
+    assert result["fanout"] == fanout
     assert result["watchers_on_final_state"] == "3/3"
-    assert result["watcher_frames"] > 0
-    assert re.search(r"^summary: deliver .*cpu/frame=", output, re.M), output
+    assert result["watcher_frames"] > 0 and result["duplicate_frames"] == 0
+    assert re.search(rf"^summary: deliver fanout={fanout} .*cpu/frame=", output, re.M), output
+
+
+def test_ws_bench_fanout_through_the_channel_layer(bench_env):
+    ws_bench(bench_env, "setup", "--bidders", "2")
+    tiny = ["--processes", "1", "--bidders", "2", "--watchers", "3", "--watcher-procs", "1", "--duration", "2"]
+    output = ws_bench(bench_env, "fanout", *tiny, "--rate", "20", "--pgbench-seconds", "0", "--fanout", "channels")
+    result = result_of(output)
+    assert result["fanout"] == "channels" and result["accepted"] > 0, result
+    assert result["watchers_on_final_state"] == "3/3" and result["duplicate_frames"] == 0, result
 
 
 def test_service_bids_runs_and_prints_its_summary(bench_env):
