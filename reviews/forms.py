@@ -29,3 +29,11 @@ class ReviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": rules.TEXT_MAX}),
         help_text=_("%(n)s자까지 쓸 수 있어요. 상대방의 프로필에 공개돼요.") % {"n": rules.TEXT_MAX},
     )
+
+    # The checkboxes in two groups, so the page can show only those that fit the rating picked
+    # (static/js/app.js reviewTags); the service still refuses a mix (rules.tags_clean).
+    def positive_boxes(self) -> list[forms.boundfield.BoundWidget]:
+        return [box for box in self["tags"] if box.data["value"] in rules.POSITIVE_TAGS]
+
+    def negative_boxes(self) -> list[forms.boundfield.BoundWidget]:
+        return [box for box in self["tags"] if box.data["value"] in rules.NEGATIVE_TAGS]

@@ -462,7 +462,33 @@ window.NB.typedWon = function (text) {
     });
   }
 
+  // The review form (templates/reviews/form.html): only the tags that fit the rating picked are
+  // shown ("좋아요": 좋았던 점, "별로예요": 아쉬웠던 점, "괜찮아요": both); a hidden group's boxes
+  // are unticked, so what is sent always agrees with the rating (the service checks it too).
+  function reviewTags() {
+    const form = document.querySelector("[data-review-form]");
+    if (!form) return;
+    const hint = form.querySelector("[data-tags-hint]");
+    function sync() {
+      const picked = form.querySelector('input[name="rating"]:checked');
+      const rating = picked ? picked.value : null;
+      if (hint) hint.hidden = Boolean(rating);
+      form.querySelectorAll("[data-tags-for]").forEach(function (group) {
+        const fits = Boolean(rating) && group.dataset.tagsFor.split(" ").indexOf(rating) !== -1;
+        group.hidden = !fits;
+        if (!fits) {
+          group.querySelectorAll("input[type=checkbox]").forEach(function (box) { box.checked = false; });
+        }
+      });
+    }
+    form.addEventListener("change", function (event) {
+      if (event.target && event.target.name === "rating") sync();
+    });
+    sync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    reviewTags();
     photoPreviews();
     confirmations();
     geolocation();
