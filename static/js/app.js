@@ -432,7 +432,9 @@ window.NB.typedWon = function (text) {
   }
 
   function photoPreviews() {
-    document.querySelectorAll("input[type='file'][multiple]").forEach(function (input) {
+    // the listing form's photos (up to 10) and the chat room's one photo: the same picker
+    document.querySelectorAll("input[type='file'][multiple], input[type='file'].photo-input").forEach(function (input) {
+      var most = input.multiple ? 10 : 1;
       var list = document.createElement("ul");
       list.className = "photo-strip photo-strip--preview";
       list.setAttribute("aria-live", "polite");
@@ -442,7 +444,7 @@ window.NB.typedWon = function (text) {
       var label = anchor.querySelector && anchor.querySelector("span");
       input.addEventListener("change", function () {
         list.innerHTML = "";
-        Array.prototype.slice.call(input.files || [], 0, 10).forEach(function (file) {
+        Array.prototype.slice.call(input.files || [], 0, most).forEach(function (file) {
           if (!/^image\//.test(file.type)) return;
           var li = document.createElement("li");
           var img = document.createElement("img");
@@ -451,8 +453,11 @@ window.NB.typedWon = function (text) {
           li.appendChild(img);
           list.appendChild(li);
         });
-        if (label && anchor !== input) label.textContent = "사진 " + Math.min((input.files || []).length, 10) + "/10";
-        if ((input.files || []).length > 10) {
+        if (label && anchor !== input) {
+          var count = Math.min((input.files || []).length, most);
+          label.textContent = most === 1 ? (count ? "다른 사진 고르기" : "사진 고르기") : "사진 " + count + "/10";
+        }
+        if ((input.files || []).length > most) {
           var note = document.createElement("li");
           note.className = "error";
           note.textContent = "사진은 최대 10장까지 올릴 수 있어요.";

@@ -39,3 +39,35 @@ def test_the_review_form_offers_only_the_tags_that_fit_the_rating(site, new_page
     # then what was stored agrees with the rating: no refusal after submit
     review = Review.objects.get(trade=trade, reviewer=buyer)
     assert (review.rating, review.tags) == (rules.BAD, [rules.NEGATIVE_TAGS[0]])
+
+
+def test_the_chat_photo_picker_is_the_sites_own_and_sends_the_photo(site, new_page, shot, tmp_path):
+    from chat.models import Message
+    from tests.chat.conftest import make_sale
+    from tests.web.conftest import image_bytes
+
+    # given the winner in the trade's room
+    sale = make_sale(title="원목 책상")
+    photo = tmp_path / "desk.png"
+    photo.write_bytes(image_bytes("PNG", (640, 480)))
+    page = new_page()
+    login(page, site, sale.buyer.username)
+    page.goto(f"{site}/chat/{sale.room.pk}/")
+    page.get_by_text("사진 · 거래 약속").click()
+    # the picker is a labelled button of the site, not the browser's bare "Choose File"
+    picker = page.locator("#chat-photo-pick")
+    assert picker.is_visible() and "사진 고르기" in picker.inner_text()
+    assert page.locator("#chat-photo").bounding_box()["width"] <= 1  # the bare input is out of sight
+    # when they press it and choose a photo, a preview shows before sending
+    with page.expect_file_chooser() as chooser:
+        picker.click()
+    chooser.value.set_files(str(photo))
+    page.locator(".chat-extra .photo-strip--preview img").wait_for()
+    assert "다른 사진 고르기" in picker.inner_text()
+    shot(page, "hardening-chat-photo-picker")
+    page.locator("form:has(#chat-photo) button[type=submit]").click()
+    page.wait_for_load_state()
+    # then the room holds one photo message from them
+    page.locator(".chat-photo img").first.wait_for()
+    sent = Message.objects.filter(room=sale.room, kind="photo")
+    assert [m.sender_id for m in sent] == [sale.buyer.pk]
