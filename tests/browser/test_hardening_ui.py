@@ -71,3 +71,34 @@ def test_the_chat_photo_picker_is_the_sites_own_and_sends_the_photo(site, new_pa
     page.locator(".chat-photo img").first.wait_for()
     sent = Message.objects.filter(room=sale.room, kind="photo")
     assert [m.sender_id for m in sent] == [sale.buyer.pk]
+
+
+def test_a_notification_with_every_action_fits_a_390px_phone(site, new_page, shot):
+    from notifications.services import notification_create
+
+    # given a finished trade's notification, which offers all four actions
+    trade = make_trade(seller=make_user(username="minsu"))
+    notification_create(
+        user_ids=[trade.seller_id],
+        kind="trade_completed",
+        auction=trade.auction,
+        message="구매자가 구매확정했어요. 20,000원이 지갑에 들어왔어요. 이웃에게 따뜻한 후기를 남겨 주세요.",
+    )
+    page = new_page(width=390, height=844)
+    login(page, site, "minsu")
+    page.goto(f"{site}/notifications/")
+    item = page.locator(".notes__item").first
+    box = item.bounding_box()
+    actions = item.locator(".notes__actions .btn")
+    assert actions.count() == 4
+    # then every action sits inside the card, none cut off at its right edge
+    for n in range(actions.count()):
+        button = actions.nth(n).bounding_box()
+        assert button["x"] >= box["x"] and button["x"] + button["width"] <= box["x"] + box["width"] + 0.5, (n, button)
+    shot(page, "hardening-notification-actions-390")
+    # and the read button still works as a person presses it
+    item.get_by_role("button", name="읽음").click()
+    page.wait_for_load_state()
+    from notifications.models import Notification
+
+    assert Notification.objects.get(user_id=trade.seller_id).read_at is not None
