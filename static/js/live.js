@@ -445,8 +445,8 @@ class LiveAuction {
     this.bidForm.dataset.leading = mode === "raise" ? "1" : "";
     if (mode === "raise") {
       this.raiseAmount.value = String(this.myMax);
-      const input = this.modes.raise.querySelector("input[name=max_amount]");
-      if (input) input.placeholder = `${won(this.myMax)}보다 높게`;
+      const floor = this.modes.raise.querySelector("[data-raise-floor]");
+      if (floor) floor.textContent = `${won(this.myMax)}보다 높게`;
     }
     let note = this.root.querySelector("[data-my-max]");
     if (mode === "raise") {

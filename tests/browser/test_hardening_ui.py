@@ -102,3 +102,45 @@ def test_a_notification_with_every_action_fits_a_390px_phone(site, new_page, sho
     from notifications.models import Notification
 
     assert Notification.objects.get(user_id=trade.seller_id).read_at is not None
+
+
+CUT_PLACEHOLDERS = """() => Array.from(document.querySelectorAll("input[placeholder]"))
+  .filter((e) => e.offsetParent !== null && e.placeholder)
+  .map((e) => {
+    const cs = getComputedStyle(e);
+    const pen = document.createElement("canvas").getContext("2d");
+    pen.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const room = e.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    return {field: e.name || e.id, text: e.placeholder, width: pen.measureText(e.placeholder).width, room};
+  })
+  .filter((x) => x.width > x.room)"""
+
+
+@pytest.mark.parametrize("width", [360, 390])
+def test_no_placeholder_is_cut_off_on_a_phone(site, new_page, width):
+    from tests.factories import make_auction
+
+    # given a signed-in neighbour on the pages with typed inputs
+    me = make_user(username="jiyoung", balance=5_000_000)
+    auction = make_auction(start_price=10_000)
+    live = make_auction(start_price=10_000, is_national=True)
+    leading = make_auction(start_price=10_000)
+    from auctions.services import bid_place
+    from tests.factories import rid
+
+    for lead in (leading, live):  # the leader's raise form: "…원보다 높게"
+        bid_place(auction_id=lead.pk, actor=me, amount=1_250_000, max_amount=1_990_000, request_id=rid())
+    page = new_page(width=width, height=800)
+    page.goto(f"{site}/accounts/signup/")
+    cut = {"/accounts/signup/": page.evaluate(CUT_PLACEHOLDERS)}
+    login(page, site, "jiyoung")
+    pages = ["/", f"/auctions/{auction.pk}/", f"/auctions/{leading.pk}/", f"/auctions/{live.pk}/"]
+    for path in (*pages, "/auctions/new/", "/accounts/verify/", "/wallet/"):
+        page.goto(f"{site}{path}")
+        cut[path] = page.evaluate(CUT_PLACEHOLDERS)
+    # then every placeholder shown fits its field
+    assert {path: found for path, found in cut.items() if found} == {}
+    # and the leader still reads the floor of a raise, in full, next to the field
+    for lead in (leading, live):
+        page.goto(f"{site}/auctions/{lead.pk}/")
+        assert page.locator("label[for=bid-max]").inner_text().endswith("1,990,000원보다 높게")
