@@ -223,27 +223,26 @@ REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
 # The Channels layer (realtime/layer.py, docs/realtime.md): the per-user and per-room traffic
 # (notifications, session re-checks, chat) goes through groups. channels-redis's pub/sub layer
 # (not the core RedisChannelLayer: with redis-py 8 it has a 5-second disconnect storm,
-# channels_redis#422); without REDIS_URL (the embedded default) Channels' in-memory layer serves
+# channels_redis#422), made to survive a Redis restart by realtime/redis_layer.py; without REDIS_URL
+# (the embedded default) Channels' in-memory layer serves
 # the same groups in one process. The hot auction states go through the hub (one bus
 # subscription per process, coalesced) unless REALTIME["FANOUT"] is "channels".
-if REDIS_URL:
-    CHANNEL_LAYERS = {
+
+
+def channel_layers(redis_url: str, prefix: str) -> dict:
+    """CHANNEL_LAYERS for a Redis and a bus prefix (the tests speak to a server's layer with it)."""
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    host = {"address": redis_url, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_keepalive": True}
+    return {
         "default": {
             "BACKEND": "realtime.redis_layer.PubSubChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
-                        "socket_keepalive": True,
-                    }
-                ],
-                "prefix": f"{BUS_PREFIX}.layer",
-            },
+            "CONFIG": {"hosts": [host], "prefix": f"{prefix}.layer"},
         }
     }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL, BUS_PREFIX)
 REALTIME = {
     # how auction states reach the sockets: "hub" (one frame per process, coalesced) or
     # "channels" (group_send per state; each socket encodes its own frame): docs/benchmarks.md

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from chat import services
 from chat.models import Message, Room
+from neighborbid.settings import channel_layers
 from tests.browser.test_live import live_site, login, static_root  # noqa: F401  (fixtures)
 from tests.chat.conftest import make_sale
 
@@ -94,6 +95,7 @@ def test_a_live_room_keeps_the_badge_right_from_the_socket_without_asking_over_h
     # when: the winner writes in the open room, three times (from this process, on the
     # server's bus)
     settings.BUS_PREFIX = live_site.env["BUS_PREFIX"]
+    settings.CHANNEL_LAYERS = channel_layers(settings.REDIS_URL, settings.BUS_PREFIX)  # the server's layer too
     for n in range(3):
         services.message_send(actor=sale.buyer, room_id=sale.room.pk, text=f"내일 봬요 {n}")
     seller.wait_for_selector(".chat-msg--theirs .chat-text >> text=내일 봬요 2")

@@ -144,3 +144,37 @@ def test_no_placeholder_is_cut_off_on_a_phone(site, new_page, width):
     for lead in (leading, live):
         page.goto(f"{site}/auctions/{lead.pk}/")
         assert page.locator("label[for=bid-max]").inner_text().endswith("1,990,000원보다 높게")
+
+
+@pytest.mark.parametrize("photos", [0, 1])
+def test_on_a_phone_the_bid_button_is_on_the_first_screen(site, new_page, shot, photos):
+    from auctions.models import Auction, Bid
+    from tests.factories import make_auction
+
+    # given a verified neighbour opening a local listing on a phone: 390 px wide, 664 px of page
+    # between the browser's bars (an iPhone 12/13/14 in Safari)
+    make_user(username="jiyoung", balance=100_000)
+    auction = make_auction(start_price=10_000, title="원목 식탁 의자 2개")
+    if photos:
+        from auctions.services import auction_photos_add
+        from tests.web.conftest import upload
+
+        auction_photos_add(actor=auction.seller, auction_id=auction.pk, files=[upload("a.png", size=(1200, 1200))])
+    page = new_page(width=390, height=664)
+    login(page, site, "jiyoung")
+    page.goto(f"{site}/auctions/{auction.pk}/")
+    # then, with no photo, the amount field and the 입찰하기 button are on the first screen; with
+    # photos (at most 40 % of the screen tall) at least the price and the minimum bid are
+    button = page.locator("#bid-form [data-bid-mode=bid] button[type=submit]")
+    field = page.locator("#bid-amount")
+    first_screen = [page.locator("[data-live=min_next_bid]")] if photos else [field, button]
+    for thing in first_screen:
+        box = thing.bounding_box()
+        assert box["y"] + box["height"] <= 664, box
+    shot(page, f"hardening-phone-bid-first-screen-{photos}", full_page=False)
+    # and a bid typed there lands
+    field.fill("10,000")
+    button.click()
+    page.wait_for_url(f"{site}/auctions/{auction.pk}/")
+    assert Bid.objects.filter(auction=auction).count() == 1
+    assert Auction.objects.get(pk=auction.pk).current_price == 10_000

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from auctions import services
+from neighborbid.settings import channel_layers
 from tests import factories as f
 from tests.realtime.servers import BASE_DIR, Daphne, free_ports, server_env
 
@@ -148,6 +149,7 @@ def test_a_late_bid_extends_the_end_on_the_watchers_page_and_the_winner_is_told_
     # when: the end passes and the settlement runs (the worker's service, here in this process,
     # publishing on the server's bus)
     settings.BUS_PREFIX = live_site.env["BUS_PREFIX"]
+    settings.CHANNEL_LAYERS = channel_layers(settings.REDIS_URL, settings.BUS_PREFIX)  # the server's layer too
     f.set_end(auction, timezone.now() - timedelta(seconds=1))
     assert services.auction_settle(auction_id=auction.pk) is not None
 

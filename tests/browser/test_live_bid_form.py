@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from auctions import services
 from auctions.models import Auction, Bid
 from auctions.rules import bid_needs_confirmation
+from neighborbid.settings import channel_layers
 from tests import factories as f
 from tests.browser.test_live import live_pages, live_site, static_root  # noqa: F401  (fixtures)
 from tests.money import wallet_of, world
@@ -180,6 +181,7 @@ def test_no_money_shows_a_wallet_link_and_the_end_shows_the_trade_link(live_site
     page_d.click(BID)
     page_d.wait_for_selector(".live-toast--ok")
     settings.BUS_PREFIX = live_site.env["BUS_PREFIX"]
+    settings.CHANNEL_LAYERS = channel_layers(settings.REDIS_URL, settings.BUS_PREFIX)  # the server's layer too
     f.set_end(auction, timezone.now() - timedelta(seconds=1))
     assert services.auction_settle(auction_id=auction.pk) is not None
 
