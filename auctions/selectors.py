@@ -494,30 +494,74 @@ def price_points(*, auction_id: int, limit: int = 200) -> list[tuple[str, int]]:
     return [(at.isoformat(), amount) for at, amount in reversed(rows)]
 
 
+def _chart_time(moment: datetime, *, with_day: bool) -> str:
+    local = timezone.localtime(moment)
+    return f"{local.month}.{local.day} {local:%H:%M}" if with_day else f"{local:%H:%M}"
+
+
 def price_chart_svg(points: list[tuple[str, int]], *, width: int = 320, height: int = 120) -> str:
-    """A dependency-free SVG polyline of the price over time (server-rendered; live pages
-    redraw it from `state` messages with the same scaling, static/js/chart.js)."""
+    """The price over time, dependency-free: an SVG line with a baseline and a dot per price, the
+    highest and lowest price on its left, the first and last time below it (issue 18 #18). Always
+    the whole figure (hidden below two prices), so the live page only fills it in
+    (static/js/live.js renderChart: the same scaling and labels)."""
     from django.utils.html import format_html
 
     if len(points) < 2:
-        return ""
-    times = [datetime.fromisoformat(t).timestamp() for t, _ in points]
+        return format_html(
+            '<figure class="price-chart__figure" data-chart="figure" hidden>'
+            '<div class="price-chart__plot"><svg class="price-chart__svg" viewBox="0 0 {} {}" role="img" aria-label="">'
+            '<line class="price-chart__axis" x1="0" y1="{}" x2="{}" y2="{}"/>'
+            '<polyline fill="none" stroke="currentColor" stroke-width="2" points=""/></svg>'
+            '<span class="price-chart__y price-chart__y--max" data-chart="ymax"></span>'
+            '<span class="price-chart__y price-chart__y--min" data-chart="ymin"></span></div>'
+            '<figcaption class="price-chart__x"><time data-chart="t0"></time><time data-chart="t1"></time>'
+            "</figcaption></figure>",
+            width,
+            height,
+            height - 1,
+            width,
+            height - 1,
+        )
+    moments = [datetime.fromisoformat(t) for t, _ in points]
+    times = [m.timestamp() for m in moments]
     prices = [p for _, p in points]
     t0, t1 = min(times), max(times)
     p0, p1 = min(prices), max(prices)
     span_t, span_p = (t1 - t0) or 1.0, (p1 - p0) or 1
-    xy = " ".join(
-        f"{(t - t0) / span_t * (width - 8) + 4:.1f},{height - 4 - (p - p0) / span_p * (height - 8):.1f}"
+    coords = [
+        (round((t - t0) / span_t * (width - 8) + 4, 1), round(height - 4 - (p - p0) / span_p * (height - 8), 1))
         for t, p in zip(times, prices, strict=True)
-    )
+    ]
+    xy = " ".join(f"{x},{y}" for x, y in coords)
+    first, last = min(moments), max(moments)
+    with_day = timezone.localtime(first).date() != timezone.localtime(last).date()
     return format_html(
-        '<svg class="price-chart__svg" viewBox="0 0 {} {}" role="img" aria-label="{}">'
-        '<polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>',
+        '<figure class="price-chart__figure" data-chart="figure">'
+        '<div class="price-chart__plot"><svg class="price-chart__svg" viewBox="0 0 {} {}" role="img" aria-label="{}">'
+        '<line class="price-chart__axis" x1="0" y1="{}" x2="{}" y2="{}"/>'
+        '<polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>'
+        '<span class="price-chart__y price-chart__y--max" data-chart="ymax">{}</span>'
+        '<span class="price-chart__y price-chart__y--min" data-chart="ymin">{}</span></div>'
+        '<figcaption class="price-chart__x"><time data-chart="t0" datetime="{}">{}</time>'
+        '<time data-chart="t1" datetime="{}">{}</time></figcaption></figure>',
         width,
         height,
-        f"가격 변화: {p0:,}원에서 {prices[-1]:,}원까지",
+        f"가격 변화: {_price_label(prices)}",
+        height - 1,
+        width,
+        height - 1,
         xy,
+        f"{p1:,}원",
+        f"{p0:,}원",
+        first.isoformat(),
+        _chart_time(first, with_day=with_day),
+        last.isoformat(),
+        _chart_time(last, with_day=with_day),
     )
+
+
+def _price_label(prices: list[int]) -> str:
+    return f"{prices[0]:,}원에서 {prices[-1]:,}원까지"
 
 
 def user_max_for(*, auction: Auction, user_id: int | None) -> int | None:

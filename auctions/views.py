@@ -194,6 +194,7 @@ def detail(request, pk: int):
         "my_max": selectors.user_max_for(auction=auction, user_id=user.pk if user.is_authenticated else None),
         "price_chart": selectors.price_chart_svg(points := selectors.price_points(auction_id=auction.pk)),
         "price_points_json": json.dumps(points),
+        "price_chart_empty": len(points) < 2,
         "report_form": ReportForm(),
         "is_open": auction.status == Auction.Status.OPEN and not auction.is_hidden,
         # bid_needs_confirmation's parameters, for the live page's "이 금액이 맞나요?" (static/js/live.js)

@@ -302,23 +302,27 @@ class LiveAuction {
     const ts = this.chartPoints.map((p) => Date.parse(p[0]));
     const ps = this.chartPoints.map((p) => p[1]);
     const t0 = Math.min(...ts), t1 = Math.max(...ts), p0 = Math.min(...ps), p1 = Math.max(...ps);
-    const xy = ts.map((t, i) => `${((t - t0) / ((t1 - t0) || 1)) * (w - 8) + 4},${h - 4 - ((ps[i] - p0) / ((p1 - p0) || 1)) * (h - 8)}`);
+    const xy = ts.map((t, i) => `${(((t - t0) / ((t1 - t0) || 1)) * (w - 8) + 4).toFixed(1)},${(h - 4 - ((ps[i] - p0) / ((p1 - p0) || 1)) * (h - 8)).toFixed(1)}`);
+    const figure = box.querySelector("[data-chart=figure]");
+    if (!figure) return;
     const empty = box.querySelector("[data-chart-empty]");
     if (empty) empty.remove();
-    let svg = box.querySelector("svg");
-    if (!svg) {
-      svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-      svg.setAttribute("class", "price-chart__svg");
-      svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-      const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-      line.setAttribute("fill", "none");
-      line.setAttribute("stroke", "currentColor");
-      line.setAttribute("stroke-width", "2");
-      svg.appendChild(line);
-      box.appendChild(svg);
-    }
+    figure.hidden = false;
+    const svg = figure.querySelector("svg");
     svg.querySelector("polyline").setAttribute("points", xy.join(" "));
-    svg.setAttribute("aria-label", `가격 변화: ${p0.toLocaleString("ko-KR")}원에서 ${ps[ps.length - 1].toLocaleString("ko-KR")}원까지`);
+    svg.setAttribute("aria-label", `가격 변화: ${ps[0].toLocaleString("ko-KR")}원에서 ${ps[ps.length - 1].toLocaleString("ko-KR")}원까지`);
+    // the same labels as auctions.selectors.price_chart_svg: highest and lowest price, first
+    // and last time (Korean time; with the date when the two differ in day)
+    const at = (ms) => new Date(ms + 9 * 3600 * 1000); // KST, whatever the device's zone
+    const day = (d) => `${d.getUTCMonth() + 1}.${d.getUTCDate()}`;
+    const hm = (d) => `${String(d.getUTCHours()).padStart(2, "0")}:${String(d.getUTCMinutes()).padStart(2, "0")}`;
+    const withDay = day(at(t0)) !== day(at(t1));
+    const label = (ms) => (withDay ? `${day(at(ms))} ${hm(at(ms))}` : hm(at(ms)));
+    const set = (name, text) => { const el = figure.querySelector(`[data-chart=${name}]`); if (el) el.textContent = text; };
+    set("ymax", won(p1));
+    set("ymin", won(p0));
+    set("t0", label(t0));
+    set("t1", label(t1));
   }
 
   renderRecent(bids) {

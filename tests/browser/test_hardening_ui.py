@@ -7,6 +7,7 @@ import pytest
 
 from reviews import rules
 from reviews.models import Review
+from tests.browser.test_live import live_site, static_root  # noqa: F401  (fixtures)
 from tests.browser.test_trust_story import login
 from tests.factories import make_user
 from tests.reviews.helpers import make_trade
@@ -178,3 +179,47 @@ def test_on_a_phone_the_bid_button_is_on_the_first_screen(site, new_page, shot, 
     page.wait_for_url(f"{site}/auctions/{auction.pk}/")
     assert Bid.objects.filter(auction=auction).count() == 1
     assert Auction.objects.get(pk=auction.pk).current_price == 10_000
+
+
+def _chart(page) -> dict:
+    figure = page.locator("[data-chart=figure]")
+    return {
+        "shown": figure.is_visible(),
+        **{name: figure.locator(f"[data-chart={name}]").inner_text() for name in ("ymax", "ymin", "t0", "t1")},
+    }
+
+
+def test_the_price_chart_names_its_prices_and_times_and_follows_live_bids(live_site, new_page, shot):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests import factories as f
+    from tests.browser.test_live import live_pages
+
+    # given a national auction with no bid yet, open on two signed-in pages
+    auction = f.make_auction(is_national=True, start_price=10_000, title="한정판 스니커즈")
+    alice, bob = f.make_user(balance=1_000_000), f.make_user(balance=1_000_000)
+    page_a, page_b = live_pages(new_page, live_site, f"{live_site.url}/auctions/{auction.pk}/", [alice, bob])
+    assert page_b.locator("[data-chart-empty]").is_visible() and not _chart(page_b)["shown"]
+    # when both bid on their pages, as people do
+    page_a.fill("#bid-amount", "10,000")
+    page_a.click("#bid-form button[type=submit]:visible")
+    page_b.wait_for_selector("[data-live=current_price] >> text=10,000원")
+    page_b.fill("#bid-amount", "12,000")
+    page_b.click("#bid-form button[type=submit]:visible")
+    page_a.wait_for_selector("[data-chart=ymax] >> text=12,000원")
+    # then the chart on the other page says the highest and lowest price and when, in Korean time
+    now = timezone.localtime().strftime("%H:%M")
+    chart = _chart(page_a)
+    assert chart["shown"] and (chart["ymax"], chart["ymin"]) == ("12,000원", "10,000원"), chart
+    a_minute_ago = (timezone.localtime() - timedelta(minutes=1)).strftime("%H:%M")
+    assert chart["t1"] in (now, a_minute_ago), chart
+    assert not page_a.locator("[data-chart-empty]").count()
+    shot(page_a, "hardening-price-chart-live")
+    # and a reload draws the same labels from the server
+    page_a.reload()
+    assert _chart(page_a)["ymax"] == "12,000원" and _chart(page_a)["ymin"] == "10,000원"
+    from auctions.models import Auction
+
+    assert Auction.objects.get(pk=auction.pk).current_price == 12_000

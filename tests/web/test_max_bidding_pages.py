@@ -3,6 +3,8 @@ a slip of a zero is asked about, the history marks automatic bids, the price cha
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -77,3 +79,6 @@ def test_the_price_chart_appears_after_two_prices():
     bid_place(auction_id=auction.pk, actor=make_user(balance=100_000), amount=11_000, request_id=rid())
     page = signed_in(make_user()).get(reverse("auctions:detail", args=[auction.pk])).content.decode()
     assert "<polyline" in page and "10,000원에서 11,000원까지" in page
+    # the axes' words (issue 18 #18): highest and lowest price, first and last time
+    assert 'data-chart="ymax">11,000원<' in page and 'data-chart="ymin">10,000원<' in page
+    assert re.search(r'data-chart="t1" datetime="[^"]+">\d\d:\d\d<', page)
