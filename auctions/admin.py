@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from accounts.services import user_suspend
 from auctions.models import Auction, Bid, Report
 from auctions.services import auction_cancel, auction_hide, report_resolve
-from neighborbid.admin_actions import ReasonForm, form_action, resolve_each
+from neighborbid.admin_actions import ObjectActionsMixin, ReasonForm, form_action, resolve_each
 from neighborbid.admin_readonly import ReadOnlyAdminMixin
 from neighborbid.korean import josa
 
@@ -166,7 +166,7 @@ class BidAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReportAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",

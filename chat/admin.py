@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from chat import selectors, services
 from chat.models import ChatReport, Room
+from neighborbid.admin_actions import ObjectActionsMixin
 from neighborbid.errors import DomainError
 
 
@@ -24,7 +25,7 @@ def _conversation(report: ChatReport) -> str:
 
 
 @admin.register(ChatReport)
-class ChatReportAdmin(admin.ModelAdmin):
+class ChatReportAdmin(ObjectActionsMixin, admin.ModelAdmin):
     list_display = ("id", "status", "reason", "room", "message", "reporter", "created_at")
     list_filter = ("status", "reason")
     readonly_fields = (

@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from fraud.models import ShillCase
 from fraud.selectors import shill_case_bids
 from fraud.services import REVIEW, shill_case_resolve
-from neighborbid.admin_actions import resolve_each
+from neighborbid.admin_actions import ObjectActionsMixin, resolve_each
 from neighborbid.admin_readonly import ReadOnlyAdminMixin
 
 
@@ -20,7 +20,7 @@ def _user_link(user_id: int, label: str) -> str:
 
 
 @admin.register(ShillCase)
-class ShillCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ShillCaseAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "updated_at", "status", "seller_link", "bidder_link", "signal_count", "signal_labels")
     list_filter = ("status",)
     search_fields = ("=id", "seller__username", "bidder__username", "seller__nickname", "bidder__nickname")

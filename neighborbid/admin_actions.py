@@ -131,3 +131,26 @@ def resolve_each(
         modeladmin.message_user(
             request, f"{noun} {done}건을 '{label}'{particle(label, '으로/로')} {verb}.", messages.SUCCESS
         )
+
+
+class ObjectActionsMixin:
+    """The change list's actions, offered on one object's own page too (a moderator reading a
+    report acts on it there): one button per action the user may run, each posting this one
+    object to the change list's action, so the same permission, intermediate form and messages
+    apply (templates/admin/neighborbid/object_actions_change_form.html)."""
+
+    change_form_template: Any = "admin/neighborbid/object_actions_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from django.urls import reverse
+
+        opts = self.model._meta
+        actions = [
+            (name, str(description).replace("선택한 ", "이 "))
+            for name, (_func, _name, description) in self.get_actions(request).items()
+        ]
+        extra = {
+            "object_actions": actions,
+            "object_actions_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

@@ -442,3 +442,38 @@ def test_the_ledger_list_writes_amounts_as_the_site_does(mod_client, contested_a
     page = mod_client.get(reverse("admin:wallets_ledgerentry_changelist")).content.decode()
     assert "-12,000원" in page and "+12,000원" in page and "88,000원" in page
     assert ">-12000<" not in page and ">12000<" not in page
+
+
+def _forms_on(html: str) -> dict[str, dict[str, str]]:
+    """The object-action forms of an admin page: {button's action name: the fields it posts}."""
+    import re
+
+    found = {}
+    for form in re.findall(r'<form method="post" action="[^"]*" class="object-action">(.*?)</form>', html, re.S):
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+        found[fields["action"]] = fields
+    return found
+
+
+def test_a_report_page_offers_the_queue_actions_for_that_report(mod_client, moderator, contested_auction):
+    # given an open report, read on its own page
+    auction, seller, first, leader = contested_auction
+    spam = report_create(actor=first, reason=Report.Reason.SPAM, text="광고", auction_id=auction.pk)
+    other = report_create(actor=leader, reason=Report.Reason.SPAM, text="광고 2", auction_id=auction.pk)
+    page = mod_client.get(reverse("admin:auctions_report_change", args=[spam.pk])).content.decode()
+    # then the page has a button for each action the moderator may run, for this report only
+    forms = _forms_on(page)
+    assert set(forms) == {"dismiss_reports", "mark_actioned", "hide_reported_listings", "suspend_reported_users"}
+    assert "이 신고 기각" in page
+    assert all(fields["_selected_action"] == str(spam.pk) for fields in forms.values())
+    # when they press 기각 (the form posts what it holds), the report is dismissed, the other not
+    response = mod_client.post(changelist("auctions_report"), forms["dismiss_reports"])
+    assert response.status_code == 302
+    spam.refresh_from_db()
+    other.refresh_from_db()
+    assert (spam.status, spam.handled_by_id) == (Report.Status.DISMISSED, moderator.pk)
+    assert other.status == Report.Status.OPEN
+    # and a moderation action asks for its reason first, as from the list
+    reason_page = mod_client.post(changelist("auctions_report"), forms["hide_reported_listings"])
+    assert reason_page.status_code == 200 and "사유" in reason_page.content.decode()
+    assert not Auction.objects.get(pk=auction.pk).is_hidden
