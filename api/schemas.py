@@ -1,0 +1,267 @@
+"""The API's wire shapes (pydantic, via ninja): what it accepts and what it answers. Amounts are
+whole won, JSON integers only (`StrictInt`: no floats, strings, booleans, NaN or Infinity); the
+services refuse the ranges (a rule lives once, in the services)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, StrictInt
+
+
+class Problem(Schema):
+    """RFC 9457 problem details (api/problems.py); extension members such as `min_next_bid`,
+    `retry_after` or `errors` may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+
+
+class Strict(Schema):
+    """A request body: unknown fields are refused (a typo like `max_ammount` is a 422, never a
+    silently ignored maximum)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+class TokenIn(Strict):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=4096)
+    device_name: str = Field(min_length=1, max_length=100, description="이 기기의 이름 (기기 목록에 보여요)")
+
+
+class DeviceOut(Schema):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    current: bool = Field(description="이 요청을 보낸 기기인지")
+
+
+class TokenOut(Schema):
+    token: str = Field(description="한 번만 보여 줘요. 이후에는 SHA-256만 저장돼요.")
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (the scheme's name, not a secret)
+    device: DeviceOut
+
+
+class LogoutEverywhereOut(Schema):
+    devices_revoked: int
+
+
+# --- me and neighbourhoods --------------------------------------------------------------------
+
+
+class NeighbourhoodOut(Schema):
+    id: int
+    name: str
+    full_name: str
+    sido: str
+    sigungu: str
+    latitude: float
+    longitude: float
+
+
+class NearbyIn(Strict):
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class NearbyOut(Schema):
+    neighbourhood: NeighbourhoodOut
+    km: float
+    in_range: bool = Field(description="동네 인증 반경 안인지")
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    nickname: str
+    neighbourhood: NeighbourhoodOut | None
+    location_verified: bool
+    search_radius_km: int
+    manner_temperature: float
+    is_suspended: bool
+
+
+# --- auctions ---------------------------------------------------------------------------------
+
+
+class AuctionCard(Schema):
+    id: int
+    title: str
+    status: str
+    is_national: bool
+    neighbourhood: str | None
+    distance_km: float | None
+    current_price: int
+    buy_now_price: int | None
+    bid_count: int
+    ends_at: datetime
+    thumbnail_url: str | None
+    seller_temperature: float | None
+
+
+class AuctionPage(Schema):
+    items: list[AuctionCard]
+    next_cursor: int | None = Field(description="다음 쪽: ?after=<next_cursor>")
+    prev_cursor: int | None = Field(description="이전 쪽: ?before=<prev_cursor> (없으면 첫 쪽)")
+
+
+class RecentBidOut(Schema):
+    amount: int
+    bidder: str
+    at: str
+
+
+class StateOut(Schema):
+    """The auction's public state: the same dict as the pages' state.json and the socket's `state`."""
+
+    type: str
+    auction_id: int
+    seq: int
+    status: str
+    end_reason: str | None
+    is_national: bool
+    current_price: int
+    min_next_bid: int
+    buy_now_price: int | None
+    bid_count: int
+    leader: str | None
+    leader_tag: str | None
+    starts_at: str
+    ends_at: str
+    server_time: str
+    recent_bids: list[RecentBidOut]
+
+
+class SellerOut(Schema):
+    id: int
+    nickname: str
+    manner_temperature: float
+
+
+class AuctionOut(Schema):
+    id: int
+    title: str
+    description: str
+    category: str
+    condition: str
+    is_national: bool
+    neighbourhood: NeighbourhoodOut | None
+    distance_km: float | None
+    seller: SellerOut
+    photos: list[str]
+    min_manner_temperature: float | None
+    state: StateOut
+    you_lead: bool
+    your_max: int | None = Field(description="내가 이끌 때 내 최대 입찰가 (남에게는 보이지 않아요)")
+    watching: bool
+
+
+class BidRow(Schema):
+    id: int
+    amount: int
+    bidder: str
+    kind: str
+    at: datetime
+    mine: bool
+
+
+class BidPage(Schema):
+    items: list[BidRow]
+    next_cursor: int | None = Field(description="더 오래된 입찰: ?before=<next_cursor>")
+
+
+class BidIn(Strict):
+    amount: StrictInt
+    max_amount: StrictInt | None = None
+
+
+class BidOut(Schema):
+    bid_id: int
+    amount: int
+    duplicate: bool = Field(description="같은 Idempotency-Key로 이미 처리된 요청의 결과인지")
+    leading: bool
+    your_max: int | None
+    state: StateOut
+
+
+class BuyNowOut(Schema):
+    auction_id: int
+    price: int
+    duplicate: bool
+    state: StateOut
+
+
+# --- wallet -----------------------------------------------------------------------------------
+
+
+class WalletOut(Schema):
+    balance: int
+    locked_balance: int
+
+
+class AmountIn(Strict):
+    amount: StrictInt
+
+
+class LedgerRow(Schema):
+    id: int
+    kind: str
+    label: str
+    balance_delta: int
+    locked_delta: int
+    balance_after: int
+    locked_after: int
+    auction_id: int | None
+    trade_id: int | None
+    memo: str
+    created_at: datetime
+
+
+class LedgerPage(Schema):
+    items: list[LedgerRow]
+    next_cursor: int | None = Field(description="더 오래된 내역: ?before=<next_cursor>")
+
+
+class MoneyOut(Schema):
+    entry: LedgerRow
+    wallet: WalletOut
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class NotificationRow(Schema):
+    id: int
+    kind: str
+    message: str
+    auction_id: int | None
+    created_at: datetime
+    read: bool
+
+
+class NotificationPage(Schema):
+    items: list[NotificationRow]
+    unread: int
+    next_cursor: int | None = Field(description="더 오래된 알림: ?before=<next_cursor>")
+
+
+class MarkedOut(Schema):
+    marked: int
+
+
+def problems(*statuses: int) -> dict[int, Any]:
+    """The error answers an endpoint documents (each a Problem)."""
+    return {status: Problem for status in statuses}
