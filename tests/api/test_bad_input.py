@@ -1,0 +1,99 @@
+"""Bad input of every kind answers a problem+json 4xx, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import ApiClient
+from tests.factories import make_auction, rid
+from tests.money import world
+
+pytestmark = pytest.mark.django_db
+
+AMOUNTS = [
+    "10000",  # a string
+    10000.0,  # a float
+    1e999,  # Infinity once parsed
+    True,
+    None,
+    [10000],
+    {"won": 10000},
+    -10000,
+    0,
+    10**30,  # huge
+    "１００００",  # full-width digits
+    "١٠٠٠٠",  # Arabic-Indic digits
+    "10,000원",
+]
+
+
+@pytest.mark.parametrize("amount", AMOUNTS, ids=repr)
+def test_a_bad_amount_is_a_4xx_problem_and_nothing_moves(app, amount):
+    auction = make_auction()
+    before = world()
+    for path in (f"/api/v1/auctions/{auction.pk}/bids", "/api/v1/wallet/top-ups", "/api/v1/wallet/withdrawals"):
+        response = app.post_json(path, {"amount": amount}, key=rid())
+        assert 400 <= response.status_code < 500, (path, amount, response.status_code, response.content)
+        assert response["Content-Type"].startswith("application/problem+json")
+    assert world() == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"",
+        b"[]",
+        b'"amount"',
+        b'{"amount": NaN}',
+        b'{"amount": Infinity}',
+        b'{"amount": 1' + b"0" * 5000 + b"}",  # past Python's int-from-text digit limit
+        "{\"amount\": 10000, \"extra\": \"\ud800\"}".encode("utf-8", "surrogatepass"),
+        b'{"amount": 10000, "max_ammount": 50000}',  # a typo is refused, never ignored
+        b"\xff\xfe\x00",
+    ],
+)
+def test_junk_bodies_are_4xx_problems(app, raw):
+    auction = make_auction()
+    before = world()
+    response = app.post(
+        f"/api/v1/auctions/{auction.pk}/bids", raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY=rid()
+    )
+    assert 400 <= response.status_code < 500, (raw[:40], response.status_code, response.content)
+    assert response.json()["status"] == response.status_code
+    assert world() == before
+
+
+def test_a_10_mb_body_is_413(app):
+    before = world()
+    body = b'{"amount": 10000, "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    response = app.post("/api/v1/wallet/top-ups", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=rid())
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+    assert world() == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?sort=nonsense",
+        "?tab=moon",
+        "?after=-1",
+        "?after=abc",
+        "?after=99999999999999999999999",
+        "?km=7",
+        "?category=weapons",
+        "?q=" + "가" * 101,
+    ],
+)
+def test_bad_list_parameters_are_422(query):
+    response = ApiClient().get("/api/v1/auctions" + query)
+    assert response.status_code == 422 and response.json()["code"] == "validation_error", response.content
+
+
+def test_bad_path_ids_and_positions(app):
+    assert app.get("/api/v1/auctions/abc").status_code in (404, 422)
+    assert app.get("/api/v1/auctions/99999999999999999999999").status_code in (404, 422)
+    for position in ({"latitude": "NaN", "longitude": 127}, {"latitude": 91, "longitude": 127}, {"latitude": 37.5}):
+        assert app.post_json("/api/v1/neighbourhoods/nearest", position).status_code == 422
+    assert ApiClient().get("/api/v1/neighbourhoods?q=").status_code == 422
+    assert ApiClient().get("/api/v1/neighbourhoods?q=%00%00").status_code == 200
