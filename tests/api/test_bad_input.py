@@ -48,7 +48,7 @@ def test_a_bad_amount_is_a_4xx_problem_and_nothing_moves(app, amount):
         b'{"amount": NaN}',
         b'{"amount": Infinity}',
         b'{"amount": 1' + b"0" * 5000 + b"}",  # past Python's int-from-text digit limit
-        "{\"amount\": 10000, \"extra\": \"\ud800\"}".encode("utf-8", "surrogatepass"),
+        '{"amount": 10000, "extra": "\ud800"}'.encode("utf-8", "surrogatepass"),
         b'{"amount": 10000, "max_ammount": 50000}',  # a typo is refused, never ignored
         b"\xff\xfe\x00",
     ],
