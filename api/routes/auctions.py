@@ -51,6 +51,10 @@ class AuctionFilters(Schema):
     before: int | None = Field(None, ge=1, le=BIGINT_MAX, description="이전 쪽 커서 (prev_cursor)")
 
 
+def _float(value: object) -> float | None:
+    return float(value) if value is not None else None  # type: ignore[arg-type]  # a Decimal annotation
+
+
 def _media(path: str | None) -> str | None:
     return f"{settings.MEDIA_URL}{path}" if path else None
 
@@ -96,7 +100,7 @@ def auction_list(request: HttpRequest, filters: Query[AuctionFilters]):
             bid_count=a.bid_count,
             ends_at=a.ends_at,
             thumbnail_url=_media(getattr(a, "thumb", None)),
-            seller_temperature=float(a.seller_temperature) if getattr(a, "seller_temperature", None) else None,
+            seller_temperature=_float(getattr(a, "seller_temperature", None)),
         )
         for a in page.object_list
     ]
@@ -127,7 +131,7 @@ def auction_detail(request: HttpRequest, auction_id: int):
         seller=SellerOut(id=seller.pk, nickname=seller.nickname, manner_temperature=float(seller.manner_temperature)),
         photos=[_media(photo.image.name) or "" for photo in selectors.auction_photos(auction_id=auction.pk)],
         min_manner_temperature=float(auction.min_manner_temperature) if auction.min_manner_temperature else None,
-        state=StateOut(**state),
+        state=StateOut.model_validate(state),
         you_lead=bool(you_tag) and state["leader_tag"] == you_tag,
         your_max=selectors.user_max_for(auction=auction, user_id=viewer.pk if viewer is not None else None),
         watching=viewer is not None and selectors.user_watches(user_id=viewer.pk, auction_id=auction.pk),
@@ -135,7 +139,7 @@ def auction_detail(request: HttpRequest, auction_id: int):
 
 
 @router.get("/{auction_id}/bids", auth=None, response={200: BidPage, **problems(401, 404, 422)}, summary="입찰 기록")
-def auction_bids(request: HttpRequest, auction_id: int, before: Query[int | None] = None):  # type: ignore[type-arg]
+def auction_bids(request: HttpRequest, auction_id: int, before: Query[int | None] = None):
     """Every bid, newest first, names masked, automatic bids marked; a leader's raise of their own
     maximum only for that leader; maxima never."""
     viewer = optional_user(request)
@@ -192,7 +196,7 @@ def bid_create(request: HttpRequest, auction_id: int, data: BidIn, idempotency_k
             duplicate=result.duplicate,
             leading=result.leading,
             your_max=result.my_max,
-            state=StateOut(**result.state),
+            state=StateOut.model_validate(result.state),
         ),
     )
 
@@ -214,6 +218,6 @@ def buy_now(request: HttpRequest, auction_id: int, idempotency_key: IDEMPOTENCY_
             auction_id=result.auction.pk,
             price=result.auction.current_price,
             duplicate=result.duplicate,
-            state=StateOut(**result.state),
+            state=StateOut.model_validate(result.state),
         ),
     )

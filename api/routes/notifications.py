@@ -16,7 +16,7 @@ PAGE_SIZE = 20
 
 
 @router.get("", response={200: NotificationPage, **problems(401, 422)}, summary="알림 목록")
-def notification_list(request: HttpRequest, before: Query[int | None] = None):  # type: ignore[type-arg]
+def notification_list(request: HttpRequest, before: Query[int | None] = None):
     user_id = actor(request).pk
     rows = selectors.user_notifications(user_id=user_id)
     if before is not None:

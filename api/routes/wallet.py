@@ -43,7 +43,7 @@ def wallet_get(request: HttpRequest):
 
 
 @router.get("/ledger", response={200: LedgerPage, **problems(401, 422)}, summary="지갑 내역")
-def ledger(request: HttpRequest, before: Query[int | None] = None):  # type: ignore[type-arg]
+def ledger(request: HttpRequest, before: Query[int | None] = None):
     rows = LedgerEntry.objects.filter(wallet__user_id=actor(request).pk).order_by("-id")
     if before is not None:
         rows = rows.filter(pk__lt=before)
