@@ -1,0 +1,54 @@
+"""App sign-ins (accounts.services: device tokens): hashed, authenticated, revoked one by one or all."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import DeviceToken
+from accounts.services import (
+    device_token_authenticate,
+    device_token_create,
+    device_token_revoke,
+    device_tokens_revoke_all,
+)
+from neighborbid.errors import DeviceNotFound, InvalidRequest
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_authenticate_and_touch():
+    user = make_user()
+    token, raw = device_token_create(actor=user, name="  민수의   폰 ")
+    assert token.name == "민수의 폰" and raw not in token.token_hash
+    assert device_token_authenticate(raw_token=raw) == user
+    token.refresh_from_db()
+    first_use = token.last_used_at
+    assert first_use is not None
+    device_token_authenticate(raw_token=raw)  # within a minute: no second write
+    token.refresh_from_db()
+    assert token.last_used_at == first_use
+    for wrong in ("", raw + "x", raw[4:], "nbt_" + "a" * 300):
+        assert device_token_authenticate(raw_token=wrong) is None
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "폰\x00"])
+def test_a_bad_device_name_is_refused(name):
+    user = make_user()
+    with pytest.raises(InvalidRequest):
+        device_token_create(actor=user, name=name)
+    assert not DeviceToken.objects.exists()
+
+
+def test_revoke_mine_only_and_revoke_all():
+    user, other = make_user(), make_user()
+    mine, raw_mine = device_token_create(actor=user, name="폰")
+    theirs, raw_theirs = device_token_create(actor=other, name="폰")
+    with pytest.raises(DeviceNotFound):
+        device_token_revoke(actor=user, token_id=theirs.pk)
+    assert device_token_authenticate(raw_token=raw_theirs) == other
+    device_token_revoke(actor=user, token_id=mine.pk)
+    assert device_token_authenticate(raw_token=raw_mine) is None
+    device_token_create(actor=other, name="태블릿")
+    assert device_tokens_revoke_all(user_id=other.pk) == 2
+    assert device_token_authenticate(raw_token=raw_theirs) is None
