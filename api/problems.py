@@ -66,10 +66,15 @@ def simple(kind: tuple[str, int, str], **extra: Any) -> HttpResponse:
     return problem(code=code, status=status, title=title, **extra)
 
 
+RESERVED = ("type", "title", "status", "detail", "instance", "code")
+
+
 def domain_problem(exc: DomainError) -> HttpResponse:
+    """A domain detail named like a member of the problem itself is renamed `<code>_<name>`
+    (a trade's state in `trade_state`'s details: `trade_state_status`), never dropped."""
     status = API_STATUS.get(type(exc), exc.http_status)
     headers = {}
-    extra = dict(exc.details)
+    extra = {(f"{exc.code}_{key}" if key in RESERVED else key): value for key, value in exc.details.items()}
     retry_after = extra.get("retry_after")
     if isinstance(retry_after, int) and retry_after > 0:
         headers["Retry-After"] = str(retry_after)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 
 class Problem(Schema):
@@ -265,3 +265,91 @@ class MarkedOut(Schema):
 def problems(*statuses: int) -> dict[int, Any]:
     """The error answers an endpoint documents (each a Problem)."""
     return {status: Problem for status in statuses}
+
+
+# --- trades -----------------------------------------------------------------------------------
+
+
+class PartyOut(Schema):
+    id: int
+    nickname: str
+
+
+class TradeActions(Schema):
+    hand_over: bool
+    ship: bool
+    confirm: bool
+    dispute: bool
+    refund: bool
+
+
+class TradeOut(Schema):
+    id: int
+    auction_id: int
+    title: str
+    amount: int
+    is_national: bool
+    status: str
+    status_label: str
+    role: Literal["buyer", "seller", "moderator"]
+    buyer: PartyOut
+    seller: PartyOut
+    carrier: str
+    tracking_number: str
+    auto_release_at: datetime | None
+    created_at: datetime
+    seq: int
+    can: TradeActions
+
+
+class TradePage(Schema):
+    items: list[TradeOut]
+    next_cursor: int | None = Field(description="더 오래된 거래: ?before=<next_cursor>")
+
+
+class ShipIn(Strict):
+    carrier: str = Field(min_length=1, max_length=50)
+    tracking_number: str = Field(min_length=1, max_length=50)
+
+
+class DisputeIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- watchlist --------------------------------------------------------------------------------
+
+
+class WatchOut(Schema):
+    watching: bool
+
+
+# --- selling ----------------------------------------------------------------------------------
+
+
+class AuctionCreateIn(Strict):
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=5000)
+    category: str = "other"
+    condition: str = "good"
+    start_price: StrictInt
+    buy_now_price: StrictInt | None = None
+    duration_hours: StrictInt = Field(24, description="1시간 ~ 7일(168시간)")
+    is_national: StrictBool = False
+    min_manner_temperature: float | None = Field(
+        None, allow_inf_nan=False, description="동네 경매만: 30.0, 36.5, 37.5, 40.0"
+    )
+
+
+class AuctionEditIn(Strict):
+    """Only the fields sent are changed (while nobody has bid)."""
+
+    title: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=5000)
+    category: str | None = None
+    condition: str | None = None
+    start_price: StrictInt | None = None
+    buy_now_price: StrictInt | None = None
+
+
+class CancelIn(Strict):
+    reason: str = Field("", max_length=500)

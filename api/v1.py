@@ -11,7 +11,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from api import problems as p
 from api.auth import AUTH
-from api.routes import auctions, auth, me, notifications, wallet
+from api.routes import auctions, auth, me, notifications, trades, wallet
 from neighborbid.errors import DomainError
 
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -70,6 +70,8 @@ api.add_router("/auth", auth.router)
 api.add_router("/", me.router)
 api.add_router("/auctions", auctions.router)
 api.add_router("/wallet", wallet.router)
+api.add_router("/watchlist", auctions.watchlist_router)
+api.add_router("/trades", trades.router)
 api.add_router("/notifications", notifications.router)
 
 

@@ -17,6 +17,8 @@ from api.auth import actor, optional_user, rate_limit
 from api.routes.common import IDEMPOTENCY_KEY, neighbourhood_out
 from api.schemas import (
     AuctionCard,
+    AuctionCreateIn,
+    AuctionEditIn,
     AuctionOut,
     AuctionPage,
     BidIn,
@@ -24,17 +26,27 @@ from api.schemas import (
     BidPage,
     BidRow,
     BuyNowOut,
+    CancelIn,
     SellerOut,
     StateOut,
+    WatchOut,
     problems,
 )
 from auctions import admission, selectors
 from auctions.models import Auction
 from auctions.rules import mask_name
-from auctions.services import auction_buy_now, bid_place
+from auctions.services import (
+    auction_buy_now,
+    auction_cancel,
+    auction_create,
+    auction_update,
+    bid_place,
+    watch_set,
+)
 from neighborbid.errors import AuctionNotFound
 
 router = Router(tags=["auctions"])
+watchlist_router = Router(tags=["auctions"])
 
 PAGE_SIZE = 20
 BIGINT_MAX = 2**63 - 1  # a cursor is an id
@@ -66,6 +78,23 @@ def _visible(request: HttpRequest, auction_id: int, viewer: User | None) -> Auct
     return auction
 
 
+def _card(a: Auction, distances: dict[int, float]) -> AuctionCard:
+    return AuctionCard(
+        id=a.pk,
+        title=a.title,
+        status=a.status,
+        is_national=a.is_national,
+        neighbourhood=a.neighbourhood.name if a.neighbourhood_id and a.neighbourhood else None,
+        distance_km=round(distances[a.neighbourhood_id], 1) if a.neighbourhood_id in distances else None,
+        current_price=a.current_price,
+        buy_now_price=a.buy_now_price,
+        bid_count=a.bid_count,
+        ends_at=a.ends_at,
+        thumbnail_url=_media(getattr(a, "thumb", None)),
+        seller_temperature=_float(getattr(a, "seller_temperature", None)),
+    )
+
+
 @router.get("", auth=None, response={200: AuctionPage, **problems(401, 422)}, summary="경매 목록")
 def auction_list(request: HttpRequest, filters: Query[AuctionFilters]):
     """The home page's list: the local tab lists my range (or `km` around my 동) when signed in
@@ -87,23 +116,7 @@ def auction_list(request: HttpRequest, filters: Query[AuctionFilters]):
         before=filters.before,
         page_size=PAGE_SIZE,
     )
-    items = [
-        AuctionCard(
-            id=a.pk,
-            title=a.title,
-            status=a.status,
-            is_national=a.is_national,
-            neighbourhood=a.neighbourhood.name if a.neighbourhood_id and a.neighbourhood else None,
-            distance_km=round(distances[a.neighbourhood_id], 1) if a.neighbourhood_id in distances else None,
-            current_price=a.current_price,
-            buy_now_price=a.buy_now_price,
-            bid_count=a.bid_count,
-            ends_at=a.ends_at,
-            thumbnail_url=_media(getattr(a, "thumb", None)),
-            seller_temperature=_float(getattr(a, "seller_temperature", None)),
-        )
-        for a in page.object_list
-    ]
+    items = [_card(a, distances) for a in page.object_list]
     return AuctionPage(
         items=items, next_cursor=page.next_cursor if page.has_next() else None, prev_cursor=page.prev_cursor
     )
@@ -221,3 +234,71 @@ def buy_now(request: HttpRequest, auction_id: int, idempotency_key: IDEMPOTENCY_
             state=StateOut.model_validate(result.state),
         ),
     )
+
+
+# --- watchlist ---------------------------------------------------------------------------------
+
+
+@router.put("/{auction_id}/watch", response={200: WatchOut, **problems(401, 404)}, summary="찜하기")
+def watch(request: HttpRequest, auction_id: int):
+    """Idempotent: watching twice is watching."""
+    return WatchOut(watching=watch_set(actor=actor(request), auction_id=auction_id, watching=True))
+
+
+@router.delete("/{auction_id}/watch", response={200: WatchOut, **problems(401)}, summary="찜 해제")
+def unwatch(request: HttpRequest, auction_id: int):
+    return WatchOut(watching=watch_set(actor=actor(request), auction_id=auction_id, watching=False))
+
+
+@watchlist_router.get("", response={200: list[AuctionCard], **problems(401)}, summary="관심 목록")
+def watchlist(request: HttpRequest):
+    """My watched auctions, the latest watched first (at most 100)."""
+    rows = selectors.user_watchlist(user_id=actor(request).pk)[:100]
+    return [_card(a, {}) for a in rows]
+
+
+# --- selling -----------------------------------------------------------------------------------
+
+
+@router.post("", response={201: AuctionOut, **problems(400, 401, 403, 422)}, summary="경매 등록")
+def auction_create_(request: HttpRequest, data: AuctionCreateIn):
+    """List an item (photos: on the listing page for now). The rules (prices, duration, 동 trust,
+    매너온도 only on local auctions) are the listing service's."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    user = actor(request)
+    auction = auction_create(
+        actor=user,
+        title=data.title,
+        description=data.description,
+        category=data.category,
+        condition=data.condition,
+        start_price=data.start_price,
+        buy_now_price=data.buy_now_price,
+        # a number of hours far outside any allowed duration becomes one the service refuses
+        # (timedelta itself overflows on a huge integer)
+        duration=timedelta(hours=data.duration_hours) if 0 < data.duration_hours <= 10_000 else timedelta(0),
+        is_national=data.is_national,
+        min_manner_temperature=None
+        if data.min_manner_temperature is None
+        else Decimal(str(data.min_manner_temperature)),
+    )
+    return Status(201, auction_detail(request, auction.pk))
+
+
+@router.patch(
+    "/{auction_id}", response={200: AuctionOut, **problems(400, 401, 403, 404, 409, 422)}, summary="경매 수정"
+)
+def auction_edit(request: HttpRequest, auction_id: int, data: AuctionEditIn):
+    """The seller edits while nobody has bid (409 has_bids after)."""
+    changes = data.model_dump(exclude_unset=True)
+    auction_update(auction_id=auction_id, actor=actor(request), **changes)
+    return auction_detail(request, auction_id)
+
+
+@router.post("/{auction_id}/cancel", response={200: AuctionOut, **problems(401, 403, 404, 409)}, summary="경매 취소")
+def auction_cancel_(request: HttpRequest, auction_id: int, data: CancelIn):
+    """The seller cancels while nobody has bid."""
+    auction_cancel(auction_id=auction_id, actor=actor(request), reason=data.reason)
+    return auction_detail(request, auction_id)
