@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -325,6 +326,12 @@ def device_token_revoke(*, actor: User, token_id: int) -> None:
             raise DeviceNotFound()
         if found.revoked_at is None:
             DeviceToken.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
+            _device_revoked(user.pk)
+
+
+def _device_revoked(user_id: int) -> None:
+    # sockets opened with this user's tickets re-check their credential (realtime.consumers)
+    user_sessions_changed(user_id=user_id)
 
 
 def device_tokens_revoke_all(*, user_id: int) -> int:
@@ -357,3 +364,68 @@ def user_logout_everywhere(*, actor: User, keep_session_key: str | None = None) 
         user_sessions_changed(user_id=user.pk)
     logger.info("logout everywhere user=%s tokens=%s sessions=%s", user.pk, revoked, len(mine))
     return revoked
+
+
+# --- tickets for native WebSocket clients (POST /api/v1/ws-ticket) ------------------------------
+
+WS_TICKET_TTL_S = 30
+_local_tickets: dict[str, tuple[float, int, str]] = {}  # without Redis (the embedded dev server)
+_local_tickets_lock = threading.Lock()
+
+
+def _ticket_key(ticket: str) -> str:
+    return f"{getattr(settings, 'BUS_PREFIX', 'nb')}:wsticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
+
+
+def ws_ticket_create(*, actor: User, credential: str) -> str:
+    """A one-time ticket, valid WS_TICKET_TTL_S seconds, that a native client passes on the
+    WebSocket URL (`?ticket=`) instead of a cookie. It names the user and the credential the
+    socket will hold: "device:<token id>" (an app) or a session key (the site). Only its hash is
+    kept (in Redis, shared by every server process)."""
+    import json
+    import time
+
+    user = access_user(actor, allow_suspended=True)  # a suspended user may still watch
+    if not credential or len(credential) > 64:
+        raise InvalidRequest("인증 정보를 확인할 수 없어요.")
+    ticket = "nbw_" + secrets.token_urlsafe(24)
+    if not settings.REDIS_URL:
+        with _local_tickets_lock:
+            now = time.monotonic()
+            for key in [k for k, (exp, *_rest) in _local_tickets.items() if exp < now]:
+                del _local_tickets[key]
+            _local_tickets[_ticket_key(ticket)] = (now + WS_TICKET_TTL_S, user.pk, credential)
+        return ticket
+    from neighborbid.bus import redis_client
+
+    payload = json.dumps({"user_id": user.pk, "credential": credential})
+    redis_client().set(_ticket_key(ticket), payload, ex=WS_TICKET_TTL_S)
+    return ticket
+
+
+def ws_ticket_redeem(*, ticket: str) -> tuple[int, str] | None:
+    """(user id, credential) of a ticket, which works once (GETDEL) and only in time; None
+    otherwise. The socket then checks the credential as it checks a session."""
+    import json
+    import time
+
+    if not ticket or len(ticket) > 100 or not ticket.startswith("nbw_"):
+        return None
+    key = _ticket_key(ticket)
+    if not settings.REDIS_URL:
+        with _local_tickets_lock:
+            found = _local_tickets.pop(key, None)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1], found[2]
+    from neighborbid.bus import redis_client
+
+    try:
+        raw = redis_client().getdel(key)
+    except Exception as exc:  # Redis away: no ticket works (a cookie still does)
+        logger.warning("ws ticket redeem failed: %s", exc)
+        return None
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return int(data["user_id"]), str(data["credential"])

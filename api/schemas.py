@@ -353,3 +353,8 @@ class AuctionEditIn(Strict):
 
 class CancelIn(Strict):
     reason: str = Field("", max_length=500)
+
+
+class TicketOut(Schema):
+    ticket: str = Field(description="한 번만, 30초 안에 쓸 수 있어요: wss://…/ws/auctions/<id>/?ticket=<ticket>")
+    expires_in: int

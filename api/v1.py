@@ -11,7 +11,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from api import problems as p
 from api.auth import AUTH
-from api.routes import auctions, auth, me, notifications, trades, wallet
+from api.routes import auctions, auth, me, notifications, trades, wallet, ws
 from neighborbid.errors import DomainError
 
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -73,6 +73,7 @@ api.add_router("/wallet", wallet.router)
 api.add_router("/watchlist", auctions.watchlist_router)
 api.add_router("/trades", trades.router)
 api.add_router("/notifications", notifications.router)
+api.add_router("/", ws.router)
 
 
 @api.exception_handler(DomainError)
