@@ -358,3 +358,62 @@ class CancelIn(Strict):
 class TicketOut(Schema):
     ticket: str = Field(description="한 번만, 30초 안에 쓸 수 있어요: wss://…/ws/auctions/<id>/?ticket=<ticket>")
     expires_in: int
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+
+class RoomOut(Schema):
+    id: int
+    trade_id: int
+    title: str
+    role: Literal["buyer", "seller"] | None
+    other: PartyOut | None
+    status: str
+    seq: int
+    read_seq: int | None
+    unread: int
+
+
+class MessageOut(Schema):
+    """chat.selectors.message_payload, as the socket's frames carry it; a message I hid comes as
+    `{"id", "seq", "kind", "hidden": true}` so the numbers stay without gaps."""
+
+    id: int
+    seq: int
+    kind: str
+    hidden: bool = False
+    sender: Literal["buyer", "seller"] | None = None
+    text: str | None = None
+    image: str | None = None
+    thumbnail: str | None = None
+    place: str | None = None
+    place_neighbourhood: str | None = None
+    meet_at: str | None = None
+    accepted_at: str | None = None
+    warning: bool | None = None
+    client_id: str | None = None
+    created_at: str | None = None
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next_after_seq: int | None = Field(description="더 있으면: ?after_seq=<next_after_seq>")
+
+
+class MessageIn(Strict):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class SentOut(Schema):
+    message: MessageOut
+    duplicate: bool
+    warning: str | None = Field(description="전화번호·계좌번호가 보이면: 안전결제를 이용하라는 안내")
+
+
+class ReadIn(Strict):
+    seq: StrictInt = Field(ge=0, le=2**63 - 1)
+
+
+class ReadOut(Schema):
+    read_seq: int

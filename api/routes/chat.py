@@ -1,0 +1,107 @@
+"""A trade's private chat over HTTP (the live socket works with a ticket too: POST /ws-ticket):
+my rooms, a trade's room, messages after a seq, send (idempotent by Idempotency-Key, the
+message's client id), and the read mark. A room that is not mine is 404 chat_not_found."""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from accounts.models import User
+from api.auth import actor
+from api.routes.common import IDEMPOTENCY_KEY
+from api.schemas import MessageIn, MessageOut, MessagePage, PartyOut, ReadIn, ReadOut, RoomOut, SentOut, problems
+from chat import selectors, services
+from chat.models import Room
+from neighborbid.errors import RateLimited
+from neighborbid.ratelimit import rate_limit_check
+
+router = Router(tags=["chat"])
+PAGE = 100
+
+
+def _room(room: Room, user: User, *, unread: int | None = None) -> RoomOut:
+    role = selectors.room_role(room, user.pk)
+    other = room.seller if role == "buyer" else room.buyer if role == "seller" else None
+    read_seq = room.buyer_read_seq if role == "buyer" else room.seller_read_seq if role == "seller" else None
+    return RoomOut(
+        id=room.pk,
+        trade_id=room.trade_id,
+        title=room.trade.auction.title,
+        role=role,  # type: ignore[arg-type]  # buyer, seller or None
+        other=PartyOut(id=other.pk, nickname=other.nickname) if other is not None else None,
+        status=room.status,
+        seq=room.seq,
+        read_seq=read_seq,
+        unread=unread if unread is not None else (room.seq - read_seq if read_seq is not None else 0),
+    )
+
+
+@router.get("/chat/rooms", response={200: list[RoomOut], **problems(401)}, summary="나의 채팅")
+def rooms(request: HttpRequest):
+    """Rooms with at least one message, the newest first (at most 100)."""
+    user = actor(request)
+    return [_room(room, user, unread=room.unread) for room in selectors.user_rooms(user_id=user.pk)[:100]]
+
+
+@router.get("/trades/{trade_id}/chat", response={200: RoomOut, **problems(401, 404)}, summary="거래 채팅방")
+def trade_room(request: HttpRequest, trade_id: int):
+    """The trade's room for one of its two sides (opened now if the trade predates chat)."""
+    user = actor(request)
+    room = services.chat_room_ensure(actor=user, trade_id=trade_id)
+    return _room(selectors.room_for_reader(room_id=room.pk, user=user), user)
+
+
+class AfterIn(Schema):
+    after_seq: int = Field(0, ge=0, le=2**63 - 1)
+
+
+@router.get("/chat/rooms/{room_id}/messages", response={200: MessagePage, **problems(401, 404)}, summary="메시지")
+def messages(request: HttpRequest, room_id: int, page: Query[AfterIn]):
+    """Messages with seq > after_seq, oldest first (at most 100 a call)."""
+    user = actor(request)
+    room = selectors.room_for_reader(room_id=room_id, user=user)
+    viewer = user.pk if selectors.room_role(room, user.pk) else None
+    rows = selectors.room_messages_after(room=room, user_id=viewer, after=page.after_seq, limit=PAGE + 1)
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    return MessagePage(
+        items=[MessageOut.model_validate(row) for row in rows], next_after_seq=rows[-1]["seq"] if more else None
+    )
+
+
+@router.post(
+    "/chat/rooms/{room_id}/messages",
+    response={201: SentOut, **problems(400, 401, 403, 404, 409, 429)},
+    summary="메시지 보내기",
+)
+def send(request: HttpRequest, room_id: int, data: MessageIn, idempotency_key: IDEMPOTENCY_KEY):
+    """The same Idempotency-Key again answers the first message (`duplicate: true`): a resend
+    after a lost answer sends nothing twice. Limited like the page (chat-send bucket)."""
+    user = actor(request)
+    chat = getattr(settings, "CHAT", {})
+    rate = float(chat.get("MESSAGE_RATE_PER_S", 1.0))
+    try:
+        rate_limit_check(key=f"chat-send:{user.pk}", rate=rate, burst=int(chat.get("MESSAGE_BURST", 10)))
+    except RateLimited:
+        raise RateLimited(
+            "메시지를 너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.", retry_after=max(1, math.ceil(1 / rate))
+        ) from None
+    result = services.message_send(actor=user, room_id=room_id, text=data.text, client_id=idempotency_key)
+    return Status(
+        201,
+        SentOut(
+            message=MessageOut.model_validate(selectors.message_payload(result.message)),
+            duplicate=result.duplicate,
+            warning=services.SAFE_PAY_WARNING if result.warning else None,
+        ),
+    )
+
+
+@router.post("/chat/rooms/{room_id}/read", response={200: ReadOut, **problems(401, 404)}, summary="읽음 표시")
+def read(request: HttpRequest, room_id: int, data: ReadIn):
+    return ReadOut(read_seq=services.room_mark_read(actor=actor(request), room_id=room_id, seq=data.seq))
