@@ -417,3 +417,70 @@ class ReadIn(Strict):
 
 class ReadOut(Schema):
     read_seq: int
+
+
+# --- reviews and profiles ---------------------------------------------------------------------
+
+
+class TagCount(Schema):
+    tag: str
+    count: int
+
+
+class TrustOut(Schema):
+    sales: int
+    purchases: int
+    review_count: int
+    ratings: dict[str, int]
+    positive_tags: list[TagCount]
+    negative_tags: list[TagCount]
+
+
+class ProfileOut(Schema):
+    id: int
+    nickname: str
+    neighbourhood: str | None
+    location_verified: bool
+    manner_temperature: float
+    trust: TrustOut
+    live_listings: list[AuctionCard]
+
+
+class ReviewRow(Schema):
+    id: int
+    reviewer: str
+    reviewer_role: Literal["buyer", "seller"]
+    reviewer_neighbourhood: str | None
+    rating: str
+    tags: list[str]
+    text: str
+    created_at: datetime
+
+
+class ReviewPage(Schema):
+    items: list[ReviewRow]
+    next_cursor: int | None = Field(description="더 오래된 후기: ?before=<next_cursor>")
+
+
+class ReviewIn(Strict):
+    rating: str = Field(description="good / ok / bad")
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    text: str = Field("", max_length=2000)
+
+
+class ReviewOut(Schema):
+    id: int
+    trade_id: int
+    reviewee_id: int
+    rating: str
+    tags: list[str]
+    text: str
+    created_at: datetime
+    editable_until: datetime
+
+
+class PendingReview(Schema):
+    trade_id: int
+    title: str
+    role: Literal["buyer", "seller"]
+    other: PartyOut

@@ -11,7 +11,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from api import problems as p
 from api.auth import AUTH
-from api.routes import auctions, auth, chat, me, notifications, trades, wallet, ws
+from api.routes import auctions, auth, chat, me, notifications, reviews, trades, wallet, ws
 from neighborbid.errors import DomainError
 
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -75,6 +75,7 @@ api.add_router("/trades", trades.router)
 api.add_router("/notifications", notifications.router)
 api.add_router("/", ws.router)
 api.add_router("/", chat.router)
+api.add_router("/", reviews.router)
 
 
 @api.exception_handler(DomainError)

@@ -172,6 +172,12 @@ class DeviceNotFound(DomainError):
     http_status = 404
 
 
+class UserNotFound(DomainError):
+    code = "user_not_found"
+    message = "사용자를 찾을 수 없어요."
+    http_status = 404
+
+
 class TradeNotFound(DomainError):
     code = "trade_not_found"
     message = "거래를 찾을 수 없어요."
