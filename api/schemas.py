@@ -484,3 +484,18 @@ class PendingReview(Schema):
     title: str
     role: Literal["buyer", "seller"]
     other: PartyOut
+
+
+class VerifyIn(Strict):
+    neighbourhood_id: StrictInt
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class VerifyOut(Schema):
+    km: float
+    me: MeOut
+
+
+class RadiusIn(Strict):
+    radius_km: StrictInt = Field(description="3, 6 또는 10")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from accounts.models import User
@@ -39,6 +39,7 @@ from auctions.services import (
     auction_buy_now,
     auction_cancel,
     auction_create,
+    auction_photos_add,
     auction_update,
     bid_place,
     watch_set,
@@ -301,4 +302,16 @@ def auction_edit(request: HttpRequest, auction_id: int, data: AuctionEditIn):
 def auction_cancel_(request: HttpRequest, auction_id: int, data: CancelIn):
     """The seller cancels while nobody has bid."""
     auction_cancel(auction_id=auction_id, actor=actor(request), reason=data.reason)
+    return auction_detail(request, auction_id)
+
+
+@router.post(
+    "/{auction_id}/photos",
+    response={200: AuctionOut, **problems(400, 401, 403, 404, 409, 413, 422)},
+    summary="사진 올리기 (multipart)",
+)
+def photos_add(request: HttpRequest, auction_id: int, photos: File[list[UploadedFile]]):
+    """multipart/form-data, field `photos` (repeat it for several; JPEG/PNG/WebP, at most 10 a
+    listing). One bad file refuses them all and leaves nothing on disk (the listing service)."""
+    auction_photos_add(auction_id=auction_id, actor=actor(request), files=photos)
     return auction_detail(request, auction_id)

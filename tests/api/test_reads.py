@@ -137,3 +137,28 @@ def test_openapi_and_docs_are_served():
     assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.1")
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"swagger-ui-bundle.js" in docs.content and b"cdn" not in docs.content.lower()
+
+
+def test_verify_my_neighbourhood_where_i_stand_and_set_my_range():
+    me = make_user(verified=False)
+    app = app_client(me)
+    hapjeong = neighbourhood()
+    assert app.get("/api/v1/me").json()["location_verified"] is False
+    far = app.post_json(
+        "/api/v1/me/verify", {"neighbourhood_id": hapjeong.pk, "latitude": 35.1, "longitude": 129.0}
+    )  # in 부산
+    assert (
+        far.status_code == 403 and far.json()["code"] == "not_eligible" and "가장 가까운 동네" in far.json()["detail"]
+    )
+    assert app.get("/api/v1/me").json()["location_verified"] is False
+    ok = app.post_json(
+        "/api/v1/me/verify",
+        {"neighbourhood_id": hapjeong.pk, "latitude": hapjeong.latitude, "longitude": hapjeong.longitude},
+    )
+    assert ok.status_code == 200 and ok.json()["me"]["location_verified"] is True and ok.json()["km"] < 0.1
+    assert (
+        app.put("/api/v1/me/radius", {"radius_km": 10}, content_type="application/json").json()["search_radius_km"]
+        == 10
+    )
+    bad = app.put("/api/v1/me/radius", {"radius_km": 7}, content_type="application/json")
+    assert bad.status_code == 400 and app.get("/api/v1/me").json()["search_radius_km"] == 10

@@ -132,3 +132,19 @@ def test_a_bad_listing_is_a_4xx_and_lists_nothing(app, body):
     response = app.post_json("/api/v1/auctions", body)
     assert 400 <= response.status_code < 500, (body, response.status_code, response.content)
     assert world() == before
+
+
+def test_photos_are_uploaded_to_my_listing_only(user, app):
+    from auctions.models import AuctionPhoto
+    from tests.web.conftest import upload
+
+    mine = make_auction(seller=user)
+    response = app.post(f"/api/v1/auctions/{mine.pk}/photos", {"photos": [upload("a.png"), upload("b.png")]})
+    assert response.status_code == 200, response.content
+    assert len(response.json()["photos"]) == 2
+    theirs = make_auction()
+    refused = app.post(f"/api/v1/auctions/{theirs.pk}/photos", {"photos": [upload()]})
+    assert refused.status_code == 403 and not AuctionPhoto.objects.filter(auction=theirs).exists()
+    junk = app.post(f"/api/v1/auctions/{mine.pk}/photos", {"photos": [upload("x.png", content=b"not an image")]})
+    assert junk.status_code == 400 and AuctionPhoto.objects.filter(auction=mine).count() == 2
+    assert app.post(f"/api/v1/auctions/{mine.pk}/photos", {}).status_code == 422
