@@ -97,3 +97,9 @@ def test_bad_path_ids_and_positions(app):
         assert app.post_json("/api/v1/neighbourhoods/nearest", position).status_code == 422
     assert ApiClient().get("/api/v1/neighbourhoods?q=").status_code == 422
     assert ApiClient().get("/api/v1/neighbourhoods?q=%00%00").status_code == 200
+
+
+def test_an_unknown_path_is_a_404_problem(app):
+    for path in ("/api/v1/nothing", "/api/v1/auctions/1/nothing/else", "/api/v1/wallet/deposit"):
+        response = app.get(path)
+        assert response.status_code == 404 and response.json()["code"] == "not_found", path
