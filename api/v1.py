@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
+from ninja.renderers import JSONRenderer
 
 from api import problems as p
 from api.auth import AUTH
@@ -55,6 +56,12 @@ class NeighborBidAPI(NinjaAPI):
         return schema
 
 
+class Utf8Renderer(JSONRenderer):
+    """Korean text as UTF-8, not as escapes (JSON is UTF-8 by RFC 8259)."""
+
+    json_dumps_params = {"ensure_ascii": False}  # noqa: RUF012 (ninja's own class attribute)
+
+
 api = NeighborBidAPI(
     title="NeighborBid API",
     version="1",
@@ -65,6 +72,7 @@ api = NeighborBidAPI(
     ),
     urls_namespace="api_v1",
     auth=AUTH,
+    renderer=Utf8Renderer(),
 )
 api.add_router("/auth", auth.router)
 api.add_router("/", me.router)

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_neighbourhood_search_and_nearest(app):
-    found = ApiClient().get("/api/v1/neighbourhoods?q=합정").json()
+    response = ApiClient().get("/api/v1/neighbourhoods?q=합정")
+    assert "합정동".encode() in response.content  # UTF-8, not \uXXXX escapes
+    found = response.json()
     assert any(n["name"] == "합정동" for n in found)
     hapjeong = neighbourhood()
     near = app.post_json(
