@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.conftest import ApiClient
 from tests.factories import make_auction, rid
@@ -103,3 +107,42 @@ def test_an_unknown_path_is_a_404_problem(app):
     for path in ("/api/v1/nothing", "/api/v1/auctions/1/nothing/else", "/api/v1/wallet/deposit"):
         response = app.get(path)
         assert response.status_code == 404 and response.json()["code"] == "not_found", path
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+BODIES = st.one_of(
+    JSON,
+    st.fixed_dictionaries({"amount": JSON}, optional={"max_amount": JSON, "extra": JSON}),
+)
+
+
+@pytest.fixture
+def fuzz_auction():
+    return make_auction(start_price=10_000, buy_now_price=10**9)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODIES, where=st.sampled_from(["bids", "top-ups", "withdrawals", "buy-now"]))
+def test_no_json_body_is_ever_a_5xx(app, fuzz_auction, body, where):
+    """Whatever JSON an app sends to a money call (floats, NaN, huge or negative numbers,
+    strings, nesting), the answer is a success or a problem 4xx, never a 500."""
+    auction = fuzz_auction.pk
+    path = {
+        "bids": f"/api/v1/auctions/{auction}/bids",
+        "buy-now": f"/api/v1/auctions/{auction}/buy-now",
+        "top-ups": "/api/v1/wallet/top-ups",
+        "withdrawals": "/api/v1/wallet/withdrawals",
+    }[where]
+    raw = json.dumps(body, allow_nan=True)  # NaN and Infinity too, as a careless client sends them
+    response = app.post(path, raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY=rid())
+    assert response.status_code < 500, (where, raw[:200], response.status_code, response.content[:300])
+    if response.status_code >= 400:
+        assert response["Content-Type"].startswith("application/problem+json")
