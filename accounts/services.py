@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.geodata import DongRow, initials, name_stem, read_rows
@@ -278,6 +279,7 @@ def device_sighting_record(*, user_id: int, device_id: str) -> None:
 
 DEVICE_TOKEN_PREFIX = "nbt_"  # noqa: S105 (a prefix that makes a leaked token recognisable, not a secret)
 DEVICE_TOKEN_TOUCH_S = 60  # last_used_at is written at most once a minute per device
+DEVICE_TOKENS_MAX = 20  # live app sign-ins per user; a new one past it signs the least recently used out
 
 
 def device_token_hash(raw: str) -> str:
@@ -286,7 +288,8 @@ def device_token_hash(raw: str) -> str:
 
 def device_token_create(*, actor: User, name: str) -> tuple[DeviceToken, str]:
     """Sign an app in on one device: a new opaque token (returned once, in the clear) of which
-    only the SHA-256 is stored. The password was checked by the door (with the login page's
+    only the SHA-256 is stored; past DEVICE_TOKENS_MAX live devices the least recently used
+    one is signed out. The password was checked by the door (with the login page's
     lock-out); a suspended user may sign in, as on the site (to take their money out)."""
     name = " ".join((name or "").split())
     if not name or len(name) > 100 or not name.isprintable():
@@ -295,6 +298,16 @@ def device_token_create(*, actor: User, name: str) -> tuple[DeviceToken, str]:
     raw = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = DeviceToken.objects.create(user=user, name=name, token_hash=device_token_hash(raw))
+        live = DeviceToken.objects.filter(user_id=user.pk, revoked_at__isnull=True)
+        stale = list(
+            live.exclude(pk=token.pk)
+            .annotate(seen=Coalesce("last_used_at", "created_at"))
+            .order_by("-seen", "-pk")
+            .values_list("pk", flat=True)[DEVICE_TOKENS_MAX - 1 :]
+        )
+        if stale:
+            # a lost phone's sign-in need not block a new one: the oldest unused goes
+            DeviceToken.objects.filter(pk__in=stale).update(revoked_at=timezone.now())
     logger.info("device token created user=%s device=%s", user.pk, token.pk)
     return token, raw
 

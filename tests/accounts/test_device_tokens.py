@@ -52,3 +52,21 @@ def test_revoke_mine_only_and_revoke_all():
     device_token_create(actor=other, name="태블릿")
     assert device_tokens_revoke_all(user_id=other.pk) == 2
     assert device_token_authenticate(raw_token=raw_theirs) is None
+
+
+def test_past_the_cap_the_least_recently_used_device_is_signed_out():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import DEVICE_TOKENS_MAX
+
+    user = make_user()
+    made = [device_token_create(actor=user, name=f"기기 {i}") for i in range(DEVICE_TOKENS_MAX)]
+    # the first one was used a minute ago, the second never since long ago: the second goes
+    DeviceToken.objects.filter(pk=made[0][0].pk).update(last_used_at=timezone.now())
+    DeviceToken.objects.filter(pk=made[1][0].pk).update(created_at=timezone.now() - timedelta(days=30))
+    device_token_create(actor=user, name="새 폰")
+    assert DeviceToken.objects.filter(user=user, revoked_at__isnull=True).count() == DEVICE_TOKENS_MAX
+    assert device_token_authenticate(raw_token=made[1][1]) is None
+    assert device_token_authenticate(raw_token=made[0][1]) == user
