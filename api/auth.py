@@ -69,3 +69,13 @@ def rate_limit(request: HttpRequest, scope: str, *, user: User) -> None:
         security.rate_limit_request(request, scope, user_id=user.pk)
     except RateLimited:
         raise RateLimited(retry_after=max(1, math.ceil(1 / float(spec["rate"])))) from None
+
+
+def rate_limit_bucket(*, key: str, rate: float, burst: int, message: str) -> None:
+    """A bucket the pages take by key (chat's per-user buckets), with the same Retry-After."""
+    from neighborbid.ratelimit import rate_limit_check
+
+    try:
+        rate_limit_check(key=key, rate=rate, burst=burst)
+    except RateLimited:
+        raise RateLimited(message, retry_after=max(1, math.ceil(1 / rate))) from None

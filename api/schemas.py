@@ -499,3 +499,39 @@ class VerifyOut(Schema):
 
 class RadiusIn(Strict):
     radius_km: StrictInt = Field(description="3, 6 또는 10")
+
+
+class PageIn(Schema):
+    page: int = Field(1, ge=1, le=100_000)
+
+
+class AnswerOut(Schema):
+    id: int
+    text: str
+    created_at: datetime
+
+
+class QuestionOut(Schema):
+    id: int
+    asker: str
+    text: str
+    created_at: datetime
+    answers: list[AnswerOut]
+
+
+class QuestionPage(Schema):
+    items: list[QuestionOut]
+    next_page: int | None
+
+
+class QuestionIn(Strict):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ReportIn(Strict):
+    reason: str = Field(description="신고 사유 코드 (사이트의 신고 양식과 같아요)")
+    text: str = Field("", max_length=2000)
+
+
+class ReportOut(Schema):
+    id: int

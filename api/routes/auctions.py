@@ -27,6 +27,8 @@ from api.schemas import (
     BidRow,
     BuyNowOut,
     CancelIn,
+    ReportIn,
+    ReportOut,
     SellerOut,
     StateOut,
     WatchOut,
@@ -39,9 +41,11 @@ from auctions.services import (
     auction_buy_now,
     auction_cancel,
     auction_create,
+    auction_end_early,
     auction_photos_add,
     auction_update,
     bid_place,
+    report_create,
     watch_set,
 )
 from neighborbid.errors import AuctionNotFound
@@ -315,3 +319,22 @@ def photos_add(request: HttpRequest, auction_id: int, photos: File[list[Uploaded
     listing). One bad file refuses them all and leaves nothing on disk (the listing service)."""
     auction_photos_add(auction_id=auction_id, actor=actor(request), files=photos)
     return auction_detail(request, auction_id)
+
+
+@router.post("/{auction_id}/end", response={200: AuctionOut, **problems(401, 403, 404, 409)}, summary="조기 종료")
+def auction_end(request: HttpRequest, auction_id: int):
+    """The seller ends a listing nobody has bid on (it ends unsold)."""
+    auction_end_early(auction_id=auction_id, actor=actor(request))
+    return auction_detail(request, auction_id)
+
+
+@router.post(
+    "/{auction_id}/report", response={201: ReportOut, **problems(400, 401, 403, 404, 429)}, summary="경매 신고"
+)
+def auction_report(request: HttpRequest, auction_id: int, data: ReportIn):
+    """For the moderators' queue; limited like the page (the `report` bucket)."""
+    user = actor(request)
+    _visible(request, auction_id, user)
+    rate_limit(request, "report", user=user)
+    report = report_create(actor=user, reason=data.reason, text=data.text, auction_id=auction_id)
+    return Status(201, ReportOut(id=report.pk))

@@ -4,21 +4,34 @@ message's client id), and the read mark. A room that is not mine is 404 chat_not
 
 from __future__ import annotations
 
-import math
-
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from accounts.models import User
-from api.auth import actor
+from api.auth import actor, rate_limit_bucket
 from api.routes.common import IDEMPOTENCY_KEY
-from api.schemas import MessageIn, MessageOut, MessagePage, PartyOut, ReadIn, ReadOut, RoomOut, SentOut, problems
+from api.schemas import (
+    AnswerOut,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    PageIn,
+    PartyOut,
+    QuestionIn,
+    QuestionOut,
+    QuestionPage,
+    ReadIn,
+    ReadOut,
+    RoomOut,
+    SentOut,
+    problems,
+)
+from auctions.models import Auction
 from chat import selectors, services
-from chat.models import Room
-from neighborbid.errors import RateLimited
-from neighborbid.ratelimit import rate_limit_check
+from chat.models import Question, Room
+from neighborbid.errors import AuctionNotFound
 
 router = Router(tags=["chat"])
 PAGE = 100
@@ -84,13 +97,12 @@ def send(request: HttpRequest, room_id: int, data: MessageIn, idempotency_key: I
     after a lost answer sends nothing twice. Limited like the page (chat-send bucket)."""
     user = actor(request)
     chat = getattr(settings, "CHAT", {})
-    rate = float(chat.get("MESSAGE_RATE_PER_S", 1.0))
-    try:
-        rate_limit_check(key=f"chat-send:{user.pk}", rate=rate, burst=int(chat.get("MESSAGE_BURST", 10)))
-    except RateLimited:
-        raise RateLimited(
-            "메시지를 너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.", retry_after=max(1, math.ceil(1 / rate))
-        ) from None
+    rate_limit_bucket(
+        key=f"chat-send:{user.pk}",
+        rate=float(chat.get("MESSAGE_RATE_PER_S", 1.0)),
+        burst=int(chat.get("MESSAGE_BURST", 10)),
+        message="메시지를 너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.",
+    )
     result = services.message_send(actor=user, room_id=room_id, text=data.text, client_id=idempotency_key)
     return Status(
         201,
@@ -105,3 +117,60 @@ def send(request: HttpRequest, room_id: int, data: MessageIn, idempotency_key: I
 @router.post("/chat/rooms/{room_id}/read", response={200: ReadOut, **problems(401, 404)}, summary="읽음 표시")
 def read(request: HttpRequest, room_id: int, data: ReadIn):
     return ReadOut(read_seq=services.room_mark_read(actor=actor(request), room_id=room_id, seq=data.seq))
+
+
+# --- questions on a listing (public Q&A) -------------------------------------------------------
+
+
+@router.get(
+    "/auctions/{auction_id}/questions",
+    auth=None,
+    response={200: QuestionPage, **problems(404, 422)},
+    summary="상품 문의",
+)
+def questions(request: HttpRequest, auction_id: int, page: Query[PageIn]):
+    """The listing's public questions, newest first, askers masked, with the seller's answers."""
+    if not Auction.objects.filter(pk=auction_id, is_hidden=False).exists():
+        raise AuctionNotFound()
+    found = selectors.listing_questions(auction_id=auction_id, page=page.page)
+    return QuestionPage(
+        items=[_question(q) for q in found.object_list],
+        next_page=found.next_page_number() if found.has_next() else None,
+    )
+
+
+def _question(q: Question) -> QuestionOut:
+    return QuestionOut(
+        id=q.pk,
+        asker=selectors.asker_name(q),
+        text=q.text,
+        created_at=q.created_at,
+        answers=[AnswerOut(id=a.pk, text=a.text, created_at=a.created_at) for a in q.answers.all()],
+    )
+
+
+@router.post(
+    "/auctions/{auction_id}/questions",
+    response={201: QuestionOut, **problems(400, 401, 403, 409, 429)},
+    summary="문의 남기기",
+)
+def question_ask(request: HttpRequest, auction_id: int, data: QuestionIn):
+    user = actor(request)
+    chat = getattr(settings, "CHAT", {})
+    rate_limit_bucket(
+        key=f"chat-question:{user.pk}",
+        rate=float(chat.get("QUESTION_RATE_PER_S", 1 / 30)),
+        burst=int(chat.get("QUESTION_BURST", 5)),
+        message="문의를 너무 자주 남기고 있어요. 잠시 후 다시 시도해 주세요.",
+    )
+    question = services.question_ask(actor=user, auction_id=auction_id, text=data.text)
+    return Status(201, _question(question))
+
+
+@router.post(
+    "/questions/{question_id}/answers", response={201: AnswerOut, **problems(400, 401, 403, 404)}, summary="문의 답변"
+)
+def question_answer(request: HttpRequest, question_id: int, data: QuestionIn):
+    """The seller answers (several answers make the thread)."""
+    answer = services.question_answer(actor=actor(request), question_id=question_id, text=data.text)
+    return Status(201, AnswerOut(id=answer.pk, text=answer.text, created_at=answer.created_at))

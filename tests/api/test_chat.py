@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chat.models import Message, Room
-from tests.api.conftest import app_client
+from tests.api.conftest import ApiClient, app_client
 from tests.factories import make_auction, make_user, rid
 from trades.models import Trade
 
@@ -70,3 +70,20 @@ def test_a_bad_message_is_a_4xx(app, room, body):
     response = app.post_json(f"/api/v1/chat/rooms/{the_room.pk}/messages", body, key=rid())
     assert 400 <= response.status_code < 500
     assert Message.objects.count() == before
+
+
+def test_questions_are_asked_answered_and_listed_masked(user, app):
+    seller = make_user()
+    auction = make_auction(seller=seller)
+    asked = app.post_json(f"/api/v1/auctions/{auction.pk}/questions", {"text": "직거래 가능한가요?"})
+    assert asked.status_code == 201 and "*" in asked.json()["asker"]
+    answered = app_client(seller).post_json(f"/api/v1/questions/{asked.json()['id']}/answers", {"text": "네 가능해요"})
+    assert answered.status_code == 201
+    listed = ApiClient().get(f"/api/v1/auctions/{auction.pk}/questions").json()
+    assert [(q["text"], [a["text"] for a in q["answers"]]) for q in listed["items"]] == [
+        ("직거래 가능한가요?", ["네 가능해요"])
+    ]
+    # only the seller answers; the seller does not ask
+    assert app.post_json(f"/api/v1/questions/{asked.json()['id']}/answers", {"text": "제가 답해요"}).status_code == 403
+    assert app_client(seller).post_json(f"/api/v1/auctions/{auction.pk}/questions", {"text": "?"}).status_code == 403
+    assert app.post_json("/api/v1/questions/999999999/answers", {"text": "x"}).status_code == 404

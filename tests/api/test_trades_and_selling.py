@@ -148,3 +148,17 @@ def test_photos_are_uploaded_to_my_listing_only(user, app):
     junk = app.post(f"/api/v1/auctions/{mine.pk}/photos", {"photos": [upload("x.png", content=b"not an image")]})
     assert junk.status_code == 400 and AuctionPhoto.objects.filter(auction=mine).count() == 2
     assert app.post(f"/api/v1/auctions/{mine.pk}/photos", {}).status_code == 422
+
+
+def test_end_early_and_report(user, app):
+    from auctions.models import Auction, Report
+
+    mine = make_auction(seller=user)
+    ended = app.post_json(f"/api/v1/auctions/{mine.pk}/end")
+    assert ended.status_code == 200 and ended.json()["state"]["status"] == Auction.Status.UNSOLD
+    theirs = make_auction()
+    assert app.post_json(f"/api/v1/auctions/{theirs.pk}/end").status_code == 403
+    reported = app.post_json(f"/api/v1/auctions/{theirs.pk}/report", {"reason": "spam", "text": "도배"})
+    assert reported.status_code == 201 and Report.objects.get(pk=reported.json()["id"]).auction_id == theirs.pk
+    assert app.post_json(f"/api/v1/auctions/{theirs.pk}/report", {"reason": "nonsense"}).status_code == 400
+    assert app.post_json("/api/v1/auctions/999999999/report", {"reason": "spam"}).status_code == 404
