@@ -535,3 +535,27 @@ class ReportIn(Strict):
 
 class ReportOut(Schema):
     id: int
+
+
+class MeetingIn(Strict):
+    meet_at: datetime = Field(description="ISO 8601, 시간대 포함 (예: 2026-12-06T19:00:00+09:00)")
+    place: str = Field("", max_length=200)
+    neighbourhood_id: StrictInt | None = None
+
+
+class BlockIn(Strict):
+    blocked: StrictBool
+
+
+class BlockOut(Schema):
+    blocked: bool
+
+
+class ChatReportIn(Strict):
+    reason: str
+    text: str = Field("", max_length=2000)
+    message_id: StrictInt | None = None
+
+
+class DoneOut(Schema):
+    ok: bool = True

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from accounts.models import User
@@ -14,6 +14,11 @@ from api.auth import actor, rate_limit_bucket
 from api.routes.common import IDEMPOTENCY_KEY
 from api.schemas import (
     AnswerOut,
+    BlockIn,
+    BlockOut,
+    ChatReportIn,
+    DoneOut,
+    MeetingIn,
     MessageIn,
     MessageOut,
     MessagePage,
@@ -30,8 +35,8 @@ from api.schemas import (
 )
 from auctions.models import Auction
 from chat import selectors, services
-from chat.models import Question, Room
-from neighborbid.errors import AuctionNotFound
+from chat.models import Message, Question, Room
+from neighborbid.errors import AuctionNotFound, ChatNotFound
 
 router = Router(tags=["chat"])
 PAGE = 100
@@ -96,6 +101,17 @@ def send(request: HttpRequest, room_id: int, data: MessageIn, idempotency_key: I
     """The same Idempotency-Key again answers the first message (`duplicate: true`): a resend
     after a lost answer sends nothing twice. Limited like the page (chat-send bucket)."""
     user = actor(request)
+    _send_limit(user)
+    result = services.message_send(actor=user, room_id=room_id, text=data.text, client_id=idempotency_key)
+    return Status(201, _sent(result))
+
+
+@router.post("/chat/rooms/{room_id}/read", response={200: ReadOut, **problems(401, 404)}, summary="읽음 표시")
+def read(request: HttpRequest, room_id: int, data: ReadIn):
+    return ReadOut(read_seq=services.room_mark_read(actor=actor(request), room_id=room_id, seq=data.seq))
+
+
+def _send_limit(user: User) -> None:
     chat = getattr(settings, "CHAT", {})
     rate_limit_bucket(
         key=f"chat-send:{user.pk}",
@@ -103,20 +119,101 @@ def send(request: HttpRequest, room_id: int, data: MessageIn, idempotency_key: I
         burst=int(chat.get("MESSAGE_BURST", 10)),
         message="메시지를 너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.",
     )
-    result = services.message_send(actor=user, room_id=room_id, text=data.text, client_id=idempotency_key)
-    return Status(
-        201,
-        SentOut(
-            message=MessageOut.model_validate(selectors.message_payload(result.message)),
-            duplicate=result.duplicate,
-            warning=services.SAFE_PAY_WARNING if result.warning else None,
-        ),
+
+
+def _sent(result: services.SendResult) -> SentOut:
+    return SentOut(
+        message=MessageOut.model_validate(selectors.message_payload(result.message)),
+        duplicate=result.duplicate,
+        warning=services.SAFE_PAY_WARNING if result.warning else None,
     )
 
 
-@router.post("/chat/rooms/{room_id}/read", response={200: ReadOut, **problems(401, 404)}, summary="읽음 표시")
-def read(request: HttpRequest, room_id: int, data: ReadIn):
-    return ReadOut(read_seq=services.room_mark_read(actor=actor(request), room_id=room_id, seq=data.seq))
+@router.post(
+    "/chat/rooms/{room_id}/photos",
+    response={201: SentOut, **problems(400, 401, 403, 404, 409, 413, 429)},
+    summary="사진 보내기 (multipart)",
+)
+def send_photo(request: HttpRequest, room_id: int, photo: File[UploadedFile], idempotency_key: IDEMPOTENCY_KEY):
+    """multipart/form-data, field `photo`. Idempotent like a text message."""
+    user = actor(request)
+    _send_limit(user)
+    result = services.message_send_photo(actor=user, room_id=room_id, upload=photo, client_id=idempotency_key)
+    return Status(201, _sent(result))
+
+
+@router.post(
+    "/chat/rooms/{room_id}/meetings",
+    response={201: SentOut, **problems(400, 401, 403, 404, 409, 429)},
+    summary="약속 제안",
+)
+def meeting_propose(request: HttpRequest, room_id: int, data: MeetingIn, idempotency_key: IDEMPOTENCY_KEY):
+    """A place (free text and/or one of the 동 offered for the seller) and a time in the future."""
+    user = actor(request)
+    _send_limit(user)
+    result = services.meeting_propose(
+        actor=user,
+        room_id=room_id,
+        meet_at=data.meet_at,
+        place=data.place,
+        neighbourhood_id=data.neighbourhood_id,
+        client_id=idempotency_key,
+    )
+    return Status(201, _sent(result))
+
+
+@router.post(
+    "/chat/rooms/{room_id}/meetings/{message_id}/accept",
+    response={200: DoneOut, **problems(401, 403, 404, 409)},
+    summary="약속 수락",
+)
+def meeting_accept(request: HttpRequest, room_id: int, message_id: int):
+    services.meeting_accept(actor=actor(request), room_id=room_id, message_id=message_id)
+    return DoneOut()
+
+
+@router.post(
+    "/chat/rooms/{room_id}/messages/{message_id}/hide",
+    response={200: DoneOut, **problems(401, 404)},
+    summary="나에게서 숨기기",
+)
+def hide(request: HttpRequest, room_id: int, message_id: int):
+    """Hidden for me only; the other side and moderators still see it."""
+    user = actor(request)
+    selectors.room_participant(room_id=room_id, user_id=user.pk)
+    if not Message.objects.filter(pk=message_id, room_id=room_id).exists():
+        raise ChatNotFound("메시지를 찾을 수 없어요.")
+    services.message_hide(actor=user, message_id=message_id)
+    return DoneOut()
+
+
+@router.post(
+    "/chat/rooms/{room_id}/report", response={201: DoneOut, **problems(400, 401, 404, 429)}, summary="채팅 신고"
+)
+def report(request: HttpRequest, room_id: int, data: ChatReportIn):
+    """A message (or the room) to the moderators' queue; from then on they may read the room."""
+    user = actor(request)
+    rate_limit_bucket(
+        key=f"chat-report:{user.pk}", rate=1 / 60, burst=10, message="신고가 너무 잦아요. 잠시 후 다시 시도해 주세요."
+    )
+    services.chat_report_create(
+        actor=user, room_id=room_id, reason=data.reason, text=data.text, message_id=data.message_id
+    )
+    return Status(201, DoneOut())
+
+
+@router.put("/chat/rooms/{room_id}/block", response={200: BlockOut, **problems(401, 403, 404)}, summary="차단")
+def block(request: HttpRequest, room_id: int, data: BlockIn):
+    """`{"blocked": true}` blocks the other side of this room (neither can write; the trade goes
+    on), `false` lifts it. Setting the same value twice is fine."""
+    user = actor(request)
+    room = selectors.room_participant(room_id=room_id, user_id=user.pk)
+    other = room.other_id(user.pk)
+    if data.blocked:
+        services.user_block(actor=user, user_id=other)
+    else:
+        services.user_unblock(actor=user, user_id=other)
+    return BlockOut(blocked=data.blocked)
 
 
 # --- questions on a listing (public Q&A) -------------------------------------------------------

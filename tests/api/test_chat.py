@@ -87,3 +87,61 @@ def test_questions_are_asked_answered_and_listed_masked(user, app):
     assert app.post_json(f"/api/v1/questions/{asked.json()['id']}/answers", {"text": "제가 답해요"}).status_code == 403
     assert app_client(seller).post_json(f"/api/v1/auctions/{auction.pk}/questions", {"text": "?"}).status_code == 403
     assert app.post_json("/api/v1/questions/999999999/answers", {"text": "x"}).status_code == 404
+
+
+def test_photo_meeting_hide_block_and_report(user, app, room):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.models import Block, ChatReport
+    from tests.web.conftest import upload
+
+    seller, the_room = room
+    seller_app = app_client(seller)
+    photo = app.post(f"/api/v1/chat/rooms/{the_room.pk}/photos", {"photo": upload()}, HTTP_IDEMPOTENCY_KEY=rid())
+    assert photo.status_code == 201 and photo.json()["message"]["kind"] == "photo"
+    when = (timezone.now() + timedelta(days=1)).isoformat()
+    proposed = app.post_json(
+        f"/api/v1/chat/rooms/{the_room.pk}/meetings", {"meet_at": when, "place": "합정역 3번 출구"}, key=rid()
+    )
+    assert proposed.status_code == 201, proposed.content
+    meeting_id = proposed.json()["message"]["id"]
+    assert app.post_json(f"/api/v1/chat/rooms/{the_room.pk}/meetings/{meeting_id}/accept").status_code == 403
+    assert seller_app.post_json(f"/api/v1/chat/rooms/{the_room.pk}/meetings/{meeting_id}/accept").json() == {"ok": True}
+    past = app.post_json(
+        f"/api/v1/chat/rooms/{the_room.pk}/meetings", {"meet_at": "2020-01-01T10:00:00+09:00", "place": "x"}, key=rid()
+    )
+    assert past.status_code == 400
+    assert seller_app.post_json(f"/api/v1/chat/rooms/{the_room.pk}/messages/{meeting_id}/hide").json() == {"ok": True}
+    hidden = seller_app.get(f"/api/v1/chat/rooms/{the_room.pk}/messages").json()["items"]
+    assert any(m["id"] == meeting_id and m["hidden"] for m in hidden)
+    mine = app.post_json(f"/api/v1/chat/rooms/{the_room.pk}/report", {"reason": "abuse", "message_id": meeting_id})
+    assert mine.status_code == 400  # not my own message
+    reported = seller_app.post_json(
+        f"/api/v1/chat/rooms/{the_room.pk}/report", {"reason": "abuse", "message_id": meeting_id}
+    )
+    assert reported.status_code == 201, reported.content
+    assert ChatReport.objects.filter(room=the_room).count() == 1
+    blocked = app.put(f"/api/v1/chat/rooms/{the_room.pk}/block", {"blocked": True}, content_type="application/json")
+    assert blocked.json() == {"blocked": True} and Block.objects.filter(blocker=user, blocked=seller).exists()
+    refused = seller_app.post_json(f"/api/v1/chat/rooms/{the_room.pk}/messages", {"text": "왜요?"}, key=rid())
+    assert refused.status_code == 403 and refused.json()["code"] == "blocked"
+    app.put(f"/api/v1/chat/rooms/{the_room.pk}/block", {"blocked": False}, content_type="application/json")
+    assert not Block.objects.exists()
+
+
+def test_a_stranger_cannot_hide_block_or_report_in_a_room(room):
+    from chat.models import Block, ChatReport
+
+    _seller, the_room = room
+    stranger = app_client(make_user())
+    assert (
+        stranger.put(
+            f"/api/v1/chat/rooms/{the_room.pk}/block", {"blocked": True}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+    assert stranger.post_json(f"/api/v1/chat/rooms/{the_room.pk}/report", {"reason": "abuse"}).status_code == 404
+    assert stranger.post_json(f"/api/v1/chat/rooms/{the_room.pk}/messages/1/hide").status_code == 404
+    assert not Block.objects.exists() and not ChatReport.objects.exists()
