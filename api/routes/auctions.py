@@ -55,14 +55,14 @@ watchlist_router = Router(tags=["auctions"])
 
 PAGE_SIZE = 20
 BIGINT_MAX = 2**63 - 1  # a cursor is an id
-Sort = Literal["ending", "newest", "price", "price_desc", "bids"]
+Sort = Literal[tuple(selectors.SORTS)]  # type: ignore[valid-type]  # the pages' sorts, whatever they become
 
 
 class AuctionFilters(Schema):
     tab: Literal["local", "national"] = "local"
     q: str = Field("", max_length=100)
     category: Literal[tuple(Auction.Category.values)] | Literal[""] = ""  # type: ignore[valid-type]
-    sort: Sort = "ending"
+    sort: Sort = selectors.DEFAULT_SORT  # type: ignore[valid-type]  # a Literal built from SORTS
     km: Literal[1, 3, 5, 10] | None = Field(None, description="내 근처: 내 동네에서 1/3/5/10km (없으면 내 동네 범위)")
     after: int | None = Field(None, ge=1, le=BIGINT_MAX, description="다음 쪽 커서 (next_cursor)")
     before: int | None = Field(None, ge=1, le=BIGINT_MAX, description="이전 쪽 커서 (prev_cursor)")
