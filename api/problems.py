@@ -28,6 +28,7 @@ API_STATUS: dict[type[DomainError], int] = {DuplicateRequest: 422}
 
 # The API's own refusals (not domain errors): code -> (status, title).
 BAD_JSON = ("bad_json", 400, "요청 본문을 JSON으로 읽을 수 없어요. JSON 객체 하나를 보내 주세요.")
+BAD_REQUEST = ("bad_request", 400, "요청을 읽을 수 없어요. 항목이 너무 많거나 형식이 잘못됐어요.")
 VALIDATION = ("validation_error", 422, "입력한 내용을 확인해 주세요.")
 UNAUTHORIZED = ("login_required", 401, LoginRequired.message)
 CSRF_FAILED = (
@@ -95,6 +96,7 @@ def unexpected_problem(request: HttpRequest, exc: BaseException) -> HttpResponse
 __all__ = [
     "API_STATUS",
     "BAD_JSON",
+    "BAD_REQUEST",
     "CSRF_FAILED",
     "NOT_FOUND",
     "PROBLEM_TYPE",

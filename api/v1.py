@@ -3,8 +3,9 @@ OpenAPI 3.1 at /api/v1/openapi.json, the interactive docs at /api/v1/docs."""
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
@@ -28,10 +29,11 @@ STATUS_TEXT = {
 
 class NeighborBidAPI(NinjaAPI):
     """The generated OpenAPI document, completed with the refusals every operation of a kind
-    can give whatever its code says (so the contract test can hold every answer to it): 422
-    (a parameter or body that does not validate), 503 (the database away: nothing changed,
-    Retry-After), 401 where a sign-in is needed, 403 on a signed-in write (a session without its
-    CSRF token, a suspended account), 400 and 413 where a body is read. Errors are served as
+    can give whatever its code says (so the contract test can hold every answer to it): 400 (an
+    unreadable request: junk JSON, too many query fields), 422 (a parameter or body that does not
+    validate), 503 (the database away: nothing changed, Retry-After), 401 where a sign-in is
+    needed, 403 on a signed-in write (a session without its CSRF token, a suspended account),
+    413 where a body is read. Errors are served as
     application/problem+json."""
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> OpenAPISchema:
@@ -39,13 +41,13 @@ class NeighborBidAPI(NinjaAPI):
         problem_ref = {"$ref": "#/components/schemas/Problem"}
         for item in schema["paths"].values():
             for method, operation in item.items():
-                wanted = {422, 503}
+                wanted = {400, 422, 503}
                 if operation.get("security"):
                     wanted.add(401)
                     if method in UNSAFE:
                         wanted.add(403)
                 if "requestBody" in operation:
-                    wanted |= {400, 413}
+                    wanted.add(413)
                 responses = operation["responses"]
                 for status in wanted:
                     if status not in responses and str(status) not in responses:
@@ -127,6 +129,13 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return p.simple(p.TOO_LARGE)
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # too many query or form fields, too many files, a malformed multipart body: Django's 400
+    return p.simple(p.BAD_REQUEST)
 
 
 @api.exception_handler(Exception)

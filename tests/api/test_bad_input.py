@@ -146,3 +146,16 @@ def test_no_json_body_is_ever_a_5xx(app, fuzz_auction, body, where):
     assert response.status_code < 500, (where, raw[:200], response.status_code, response.content[:300])
     if response.status_code >= 400:
         assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_too_many_query_fields_or_a_broken_multipart_body_is_a_400(app):
+    many = "&".join(f"x{i}=1" for i in range(1100))
+    response = ApiClient().get("/api/v1/auctions?" + many)
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    auction = make_auction()
+    broken = app.post(
+        f"/api/v1/auctions/{auction.pk}/photos",
+        b'--nope\r\nContent-Disposition: form-data; name="photos"\r\n\r\n',
+        content_type="multipart/form-data; boundary=",
+    )
+    assert 400 <= broken.status_code < 500

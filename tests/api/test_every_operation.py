@@ -14,6 +14,15 @@ from tests.factories import make_auction
 pytestmark = pytest.mark.django_db
 
 PATH_VALUES = ["1", "999999999", "abc", "-1", "9" * 30, "%00"]
+CONTENT = [
+    ("application/x-www-form-urlencoded", b"amount=10000&text=hi"),
+    ("multipart/form-data; boundary=", b"--x\r\n"),
+    (
+        "multipart/form-data; boundary=zz",
+        b'--zz\r\nContent-Disposition: form-data; name="photos"\r\n\r\nnot a file\r\n--zz--\r\n',
+    ),
+    ("text/plain", b'{"amount": 10000}'),
+]
 BODIES = [None, b"{}", b"[]", b'{"amount": "10000", "text": 5, "reason": null}', b"\xff junk", b'{"a": NaN}']
 
 
@@ -37,3 +46,10 @@ def test_junk_never_gets_a_5xx(app, method, template):
             else:
                 response = client.generic(method, path, body or b"", content_type="application/json", **extra)
             assert response.status_code < 500, (method, path, body, response.status_code, response.content[:300])
+    # other content types: a form, a broken multipart body, plain text; and too many query fields
+    path = re.sub(r"\{[^}]+\}", "1", template)
+    for content_type, body in CONTENT:
+        response = app.generic(method, path, body, content_type=content_type, HTTP_IDEMPOTENCY_KEY="k-ct")
+        assert response.status_code < 500, (method, path, content_type, response.status_code, response.content[:300])
+    many = "&".join(f"x{i}=1" for i in range(1100))
+    assert app.generic(method, f"{path}?{many}").status_code < 500
