@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -132,3 +133,24 @@ class DeviceSighting(models.Model):
 
     def __str__(self) -> str:
         return f"회원 #{self.user_id}의 기기 {self.device_hash[:8]}"
+
+
+class DeviceToken(models.Model):
+    """An app's sign-in on one device (the JSON API, api/): an opaque bearer token of which only
+    the SHA-256 is kept. Revoked by the user (one device, or all: 모든 기기에서 로그아웃), by a
+    password change and by a suspension (accounts.services.device_tokens_revoke)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_tokens", verbose_name=_("회원"))
+    name = models.CharField(_("기기 이름"), max_length=100)
+    token_hash = models.CharField(_("토큰 (SHA-256)"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("발급 시각"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("마지막 사용 시각"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("해지 시각"), null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="device_token_user_live")]
+        verbose_name = _("앱 로그인 기기")
+        verbose_name_plural = _("앱 로그인 기기")
+
+    def __str__(self) -> str:
+        return f"회원 #{self.user_id}의 앱 기기 {self.name}"

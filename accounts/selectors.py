@@ -209,9 +209,38 @@ def _forget_session_verdicts(*, setting: str, **kwargs: object) -> None:
         _session_belongs_to.cache_clear()
 
 
+DEVICE_CREDENTIAL_PREFIX = "device:"  # a socket opened with an app's ticket: "device:<DeviceToken id>"
+
+
+def _device_user(credential: str, user_id: int) -> User:
+    """A ticketed socket's credential: the app's device token, still not revoked (a password
+    change, a suspension, logout-everywhere or a revoke of that device end it), of an active
+    user, who is not suspended."""
+    from accounts.models import DeviceToken
+
+    raw_id = credential.removeprefix(DEVICE_CREDENTIAL_PREFIX)
+    if not raw_id.isdigit():
+        raise LoginRequired(_LOGGED_OUT)
+    row = (
+        DeviceToken.objects.select_related("user")
+        .filter(pk=int(raw_id), user_id=user_id, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if row is None:
+        raise LoginRequired(_LOGGED_OUT)
+    user = row.user
+    if user.is_suspended:
+        raise AccountSuspended.because(user.suspended_reason)
+    user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
+    return user
+
+
 def session_user(*, session_key: str | None, user_id: int) -> User:
     """The user of a socket's session *now*, refusing a session logged out (deleted or expired),
     one whose password changed since it was created, and a user deactivated or suspended.
+    A socket opened with an app's ticket (POST /api/v1/ws-ticket) holds a device token instead
+    of a session: `session_key` is then "device:<token id>" (a Django session key never has a
+    colon), checked by _device_user.
 
     With the database session engine this is one query (the session row joined with the user);
     otherwise Django's own get_user on a fresh session store."""
@@ -225,6 +254,8 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
 
     if not session_key:
         raise LoginRequired()
+    if session_key.startswith(DEVICE_CREDENTIAL_PREFIX):
+        return _device_user(session_key, user_id)
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
         store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
         user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]

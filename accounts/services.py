@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
+import threading
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -12,12 +14,13 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.geodata import DongRow, initials, name_stem, read_rows
-from accounts.models import DeviceSighting, Neighbourhood, User
+from accounts.models import DeviceSighting, DeviceToken, Neighbourhood, User
 from accounts.selectors import access_staff, access_user, distance_km, neighbourhood_nearest
-from neighborbid.errors import InvalidRequest, NotEligible, PermissionDenied
+from neighborbid.errors import DeviceNotFound, InvalidRequest, NotEligible, PermissionDenied
 from wallets.services import wallet_create
 
 logger = logging.getLogger("neighborbid.accounts")
@@ -218,6 +221,7 @@ def user_suspend(*, user_id: int, staff_user: User, reason: str) -> int:
             message=f"운영 정책에 따라 계정 이용이 정지됐어요. 사유: {reason}",
         )
         user_sessions_changed(user_id=user_id)
+        device_tokens_revoke_all(user_id=user_id)
     answers = user_suspended.send(sender=User, user_id=user_id, staff_user=staff, reason=reason)
     hidden = 0
     for _receiver, answer in answers:
@@ -269,3 +273,172 @@ def device_sighting_record(*, user_id: int, device_id: str) -> None:
             DeviceSighting.objects.get_or_create(
                 user_id=user_id, device_hash=digest, defaults={"first_seen": now, "last_seen": now}
             )
+
+
+# --- app sign-ins (device tokens of the JSON API, api/) ---------------------------------------
+
+DEVICE_TOKEN_PREFIX = "nbt_"  # noqa: S105 (a prefix that makes a leaked token recognisable, not a secret)
+DEVICE_TOKEN_TOUCH_S = 60  # last_used_at is written at most once a minute per device
+DEVICE_TOKENS_MAX = 20  # live app sign-ins per user; a new one past it signs the least recently used out
+
+
+def device_token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def device_token_create(*, actor: User, name: str) -> tuple[DeviceToken, str]:
+    """Sign an app in on one device: a new opaque token (returned once, in the clear) of which
+    only the SHA-256 is stored; past DEVICE_TOKENS_MAX live devices the least recently used
+    one is signed out. The password was checked by the door (with the login page's
+    lock-out); a suspended user may sign in, as on the site (to take their money out)."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100 or not name.isprintable():
+        raise InvalidRequest("기기 이름을 1~100자로 입력해 주세요.")
+    user = access_user(actor, allow_suspended=True)
+    raw = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = DeviceToken.objects.create(user=user, name=name, token_hash=device_token_hash(raw))
+        live = DeviceToken.objects.filter(user_id=user.pk, revoked_at__isnull=True)
+        stale = list(
+            live.exclude(pk=token.pk)
+            .annotate(seen=Coalesce("last_used_at", "created_at"))
+            .order_by("-seen", "-pk")
+            .values_list("pk", flat=True)[DEVICE_TOKENS_MAX - 1 :]
+        )
+        if stale:
+            # a lost phone's sign-in need not block a new one: the oldest unused goes
+            DeviceToken.objects.filter(pk__in=stale).update(revoked_at=timezone.now())
+    logger.info("device token created user=%s device=%s", user.pk, token.pk)
+    return token, raw
+
+
+def device_token_authenticate(*, raw_token: str) -> User | None:
+    """The user a bearer token signs in, or None (unknown, revoked, or the account is
+    deactivated). Notes the use (at most once a minute: a read per request, not a write)."""
+    if not raw_token or len(raw_token) > 200 or not raw_token.startswith(DEVICE_TOKEN_PREFIX):
+        return None
+    row = (
+        DeviceToken.objects.select_related("user")
+        .filter(token_hash=device_token_hash(raw_token), revoked_at__isnull=True)
+        .first()
+    )
+    if row is None or not row.user.is_active:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > DEVICE_TOKEN_TOUCH_S:
+        DeviceToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row.user
+
+
+def device_token_revoke(*, actor: User, token_id: int) -> None:
+    """Sign one of my app devices out. Someone else's (or no such) device is "not found"."""
+    user = access_user(actor, allow_suspended=True)
+    with transaction.atomic():
+        found = DeviceToken.objects.filter(pk=token_id, user_id=user.pk).select_for_update().first()
+        if found is None:
+            raise DeviceNotFound()
+        if found.revoked_at is None:
+            DeviceToken.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
+            _device_revoked(user.pk)
+
+
+def _device_revoked(user_id: int) -> None:
+    # sockets opened with this user's tickets re-check their credential (realtime.consumers)
+    user_sessions_changed(user_id=user_id)
+
+
+def device_tokens_revoke_all(*, user_id: int) -> int:
+    """Every app device of a user signs out (a password change, a suspension, 모든 기기에서
+    로그아웃). Runs in the caller's transaction when there is one. Returns how many."""
+    return DeviceToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def user_logout_everywhere(*, actor: User, keep_session_key: str | None = None) -> int:
+    """모든 기기에서 로그아웃: every app device token is revoked and every signed-in browser
+    session of the user is deleted (but `keep_session_key`, the caller's own, when given);
+    live sockets re-check their sessions after commit. Returns how many tokens were revoked.
+
+    Sessions are not indexed by user in Django's database store: the user's are found among the
+    unexpired sessions by decoding them (fine for this site's size; a busy site would keep a
+    per-user session index)."""
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session
+
+    user = access_user(actor, allow_suspended=True)
+    with transaction.atomic():
+        revoked = device_tokens_revoke_all(user_id=user.pk)
+        mine = []
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+            if session.session_key == keep_session_key:
+                continue
+            if str(session.get_decoded().get(SESSION_KEY)) == str(user.pk):
+                mine.append(session.session_key)
+        Session.objects.filter(session_key__in=mine).delete()
+        user_sessions_changed(user_id=user.pk)
+    logger.info("logout everywhere user=%s tokens=%s sessions=%s", user.pk, revoked, len(mine))
+    return revoked
+
+
+# --- tickets for native WebSocket clients (POST /api/v1/ws-ticket) ------------------------------
+
+WS_TICKET_TTL_S = 30
+_local_tickets: dict[str, tuple[float, int, str]] = {}  # without Redis (the embedded dev server)
+_local_tickets_lock = threading.Lock()
+
+
+def _ticket_key(ticket: str) -> str:
+    return f"{getattr(settings, 'BUS_PREFIX', 'nb')}:wsticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
+
+
+def ws_ticket_create(*, actor: User, credential: str) -> str:
+    """A one-time ticket, valid WS_TICKET_TTL_S seconds, that a native client passes on the
+    WebSocket URL (`?ticket=`) instead of a cookie. It names the user and the credential the
+    socket will hold: "device:<token id>" (an app) or a session key (the site). Only its hash is
+    kept (in Redis, shared by every server process)."""
+    import json
+    import time
+
+    user = access_user(actor, allow_suspended=True)  # a suspended user may still watch
+    if not credential or len(credential) > 64:
+        raise InvalidRequest("인증 정보를 확인할 수 없어요.")
+    ticket = "nbw_" + secrets.token_urlsafe(24)
+    if not settings.REDIS_URL:
+        with _local_tickets_lock:
+            now = time.monotonic()
+            for key in [k for k, (exp, *_rest) in _local_tickets.items() if exp < now]:
+                del _local_tickets[key]
+            _local_tickets[_ticket_key(ticket)] = (now + WS_TICKET_TTL_S, user.pk, credential)
+        return ticket
+    from neighborbid.bus import redis_client
+
+    payload = json.dumps({"user_id": user.pk, "credential": credential})
+    redis_client().set(_ticket_key(ticket), payload, ex=WS_TICKET_TTL_S)
+    return ticket
+
+
+def ws_ticket_redeem(*, ticket: str) -> tuple[int, str] | None:
+    """(user id, credential) of a ticket, which works once (GETDEL) and only in time; None
+    otherwise. The socket then checks the credential as it checks a session."""
+    import json
+    import time
+
+    if not ticket or len(ticket) > 100 or not ticket.startswith("nbw_"):
+        return None
+    key = _ticket_key(ticket)
+    if not settings.REDIS_URL:
+        with _local_tickets_lock:
+            found = _local_tickets.pop(key, None)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1], found[2]
+    from neighborbid.bus import redis_client
+
+    try:
+        raw = redis_client().getdel(key)
+    except Exception as exc:  # Redis away: no ticket works (a cookie still does)
+        logger.warning("ws ticket redeem failed: %s", exc)
+        return None
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return int(data["user_id"]), str(data["credential"])

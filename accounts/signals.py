@@ -49,9 +49,10 @@ def on_user_pre_save(sender: Any, instance: Any, raw: bool = False, update_field
 def on_user_post_save(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
     if getattr(instance, "_nb_password_changed", False):
         instance._nb_password_changed = False
-        from accounts.services import user_sessions_changed
+        from accounts.services import device_tokens_revoke_all, user_sessions_changed
 
         user_sessions_changed(user_id=instance.pk)  # after commit (or now, in autocommit)
+        device_tokens_revoke_all(user_id=instance.pk)  # the apps' sign-ins end with the old password
 
 
 def on_logged_in_device(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:

@@ -1,6 +1,7 @@
 """ASGI entry point (Daphne): HTTP goes to Django; WebSockets go through the Origin check
 (only as strict as ALLOWED_HOSTS: never run with `*`), the session/auth middleware and the
-URL router to auctions.consumers and chat.consumers (`ws/chat/<room_id>/`).
+URL router to auctions.consumers and chat.consumers (`ws/chat/<room_id>/`); a socket with
+`?ticket=` (native apps) is authenticated by its one-time ticket instead (api/websocket.py).
 
 Without REDIS_URL (the embedded `make run` default) this process also runs the settlement loop
 in a thread (auctions/embedded.py), so its events reach the sockets through the in-process bus."""
@@ -16,14 +17,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from api.websocket import TicketOrOrigin  # noqa: E402
 from auctions.routing import websocket_urlpatterns  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(chat_urlpatterns + websocket_urlpatterns))
+        # `?ticket=` (apps, POST /api/v1/ws-ticket): the ticket is the credential, no Origin
+        # needed (api/websocket.py); otherwise the site's way: Origin check, session cookie.
+        "websocket": TicketOrOrigin(
+            ticketed=URLRouter(chat_urlpatterns + websocket_urlpatterns),
+            site=AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(chat_urlpatterns + websocket_urlpatterns))),
         ),
     }
 )

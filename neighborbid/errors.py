@@ -149,6 +149,35 @@ class LoginRequired(PermissionDenied):
     http_status = 401
 
 
+class InvalidLogin(DomainError):
+    """The API's sign-in (POST /api/v1/auth/token): the same words as the login page."""
+
+    code = "invalid_login"
+    message = "아이디 또는 비밀번호가 맞지 않아요."
+    http_status = 401
+
+
+class LoginLocked(RateLimited):
+    """Too many failed sign-ins for this 아이디 or from this place (neighborbid.security)."""
+
+    code = "login_locked"
+    message = "로그인 시도가 너무 많아요. 잠시 뒤에 다시 시도해 주세요."
+
+
+class DeviceNotFound(DomainError):
+    """No such app sign-in, or someone else's (the API's device list)."""
+
+    code = "device_not_found"
+    message = "로그인한 기기를 찾을 수 없어요."
+    http_status = 404
+
+
+class UserNotFound(DomainError):
+    code = "user_not_found"
+    message = "사용자를 찾을 수 없어요."
+    http_status = 404
+
+
 class TradeNotFound(DomainError):
     code = "trade_not_found"
     message = "거래를 찾을 수 없어요."

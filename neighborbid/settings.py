@@ -155,6 +155,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    "ninja",  # django-ninja: its Swagger UI's static files (served locally, no CDN)
     "realtime",
     "accounts",
     "notifications",
@@ -164,6 +165,7 @@ INSTALLED_APPS = [
     "reviews",
     "chat",
     "fraud",
+    "api",  # /api/v1 for apps (docs/api.md): a door over the same services
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("api/", include("api.urls")),
     path("accounts/", include("accounts.urls")),
     path("wallet/", include("wallets.urls")),
     path("", include("reviews.urls")),

@@ -219,6 +219,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.close(code)
 
     def _session_key(self) -> str | None:
+        """The credential every re-check reads: the session's key, or, for a socket opened with
+        an app's ticket (api/websocket.py), "device:<token id>" (accounts.selectors.session_user)."""
+        credential = self.scope.get("nb_credential")
+        if credential:
+            return credential
         session = self.scope.get("session")
         return getattr(session, "session_key", None) if session is not None else None
 

@@ -33,6 +33,26 @@ def trade_visible_to(trade: Trade, user: User) -> bool:
     return user.pk in (trade.buyer_id, trade.seller_id) or user.has_perm("trades.resolve_dispute")
 
 
+def trade_role(trade: Trade, user_id: int) -> str:
+    """`buyer`, `seller`, or `moderator` (anyone else who may see it)."""
+    return "buyer" if trade.buyer_id == user_id else "seller" if trade.seller_id == user_id else "moderator"
+
+
+def trade_actions(trade: Trade, user_id: int) -> dict[str, bool]:
+    """The steps this user may offer now (the page's buttons, the API's `can`); the services
+    decide again under the trade's lock."""
+    role = trade_role(trade, user_id)
+    S = Trade.Status
+    markable = (S.AWAITING_HANDOVER, S.SHIPPED, S.HANDED_OVER)
+    return {
+        "hand_over": role == "seller" and not trade.is_national and trade.status == S.AWAITING_HANDOVER,
+        "ship": role == "seller" and trade.is_national and trade.status == S.AWAITING_HANDOVER,
+        "confirm": role == "buyer" and trade.status in markable,
+        "dispute": role == "buyer" and trade.status in markable,
+        "refund": role == "seller" and trade.is_open,
+    }
+
+
 def trade_for_auction(*, auction_id: int) -> Trade | None:
     return Trade.objects.filter(auction_id=auction_id).first()
 

@@ -65,16 +65,9 @@ def trade_detail(request, pk: int):
 
 def _render_detail(request, trade: Trade, *, ship_form=None, dispute_form=None, status=200):
     uid = request.user.pk
-    role = "buyer" if trade.buyer_id == uid else "seller" if trade.seller_id == uid else "moderator"
+    role = selectors.trade_role(trade, uid)
     other = trade.seller if role == "buyer" else trade.buyer
-    S = Trade.Status
-    can = {
-        "hand_over": role == "seller" and not trade.is_national and trade.status == S.AWAITING_HANDOVER,
-        "ship": role == "seller" and trade.is_national and trade.status == S.AWAITING_HANDOVER,
-        "confirm": role == "buyer" and trade.status in (S.AWAITING_HANDOVER, S.SHIPPED, S.HANDED_OVER),
-        "dispute": role == "buyer" and trade.status in (S.AWAITING_HANDOVER, S.SHIPPED, S.HANDED_OVER),
-        "refund": role == "seller" and trade.is_open,
-    }
+    can = selectors.trade_actions(trade, uid)
     context = {
         "trade": trade,
         "role": role,

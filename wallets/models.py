@@ -92,6 +92,12 @@ class LedgerEntry(models.Model):
     memo = models.CharField(_("메모"), max_length=200, blank=True)
     # default, not auto_now_add: the bid's writers stamp the clock read under the lock
     created_at = models.DateTimeField(_("시각"), default=timezone.now, db_index=True)
+    # The client's request id of a top-up or withdrawal (the API's Idempotency-Key): the same id
+    # again answers with this entry instead of moving money twice (wallets.services). NULL when
+    # there is none: the bid's one-statement insert (wallet_moves_sql) leaves the column out.
+    client_request_id = models.CharField(  # noqa: DJ001 (NULL, not "": unique only where set, and raw inserts omit it)
+        _("요청 번호"), max_length=64, null=True, blank=True, editable=False
+    )
 
     objects = LedgerQuerySet.as_manager()
 
@@ -102,6 +108,11 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=models.Q(balance_after__gte=0) & models.Q(locked_after__gte=0),
                 name="ledger_after_non_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["wallet", "client_request_id"],
+                condition=models.Q(client_request_id__isnull=False),
+                name="ledger_unique_request",
             ),
         ]
         verbose_name = _("거래 내역")

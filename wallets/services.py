@@ -21,7 +21,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.selectors import access_staff, access_user
-from neighborbid.errors import InsufficientFunds, InvalidAmount, InvalidRequest, LimitExceeded, PermissionDenied
+from neighborbid.errors import (
+    DuplicateRequest,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidRequest,
+    LimitExceeded,
+    PermissionDenied,
+)
 from neighborbid.logs import money_action
 from wallets.locks import wallets_lock
 from wallets.models import LedgerEntry, Wallet
@@ -57,6 +64,7 @@ class Move:
     staff_user: User | None = None
     memo: str = ""
     trade: Trade | None = None
+    request_id: str | None = None  # a top-up's or withdrawal's client request id (LedgerEntry.client_request_id)
 
     @classmethod
     def hold(cls, wallet: Wallet, *, amount: int, auction: Auction, bid: Bid | None = None) -> Move:
@@ -193,6 +201,7 @@ def wallet_moves_apply(*moves: Move) -> list[LedgerEntry]:
                 staff_user=p.move.staff_user,
                 trade=p.move.trade,
                 memo=(p.move.memo or "")[:200],
+                client_request_id=p.move.request_id,
             )
             for p in postings
         ]
@@ -281,10 +290,40 @@ def _wallets_write(final: list[tuple[int, int, int]], *, now: datetime) -> None:
 
 
 def _apply(
-    wallet: Wallet, *, kind: str, balance_delta: int = 0, staff_user: User | None = None, memo: str = ""
+    wallet: Wallet,
+    *,
+    kind: str,
+    balance_delta: int = 0,
+    staff_user: User | None = None,
+    memo: str = "",
+    request_id: str | None = None,
 ) -> LedgerEntry:
-    (entry,) = wallet_moves_apply(Move(wallet, kind, balance_delta, 0, staff_user=staff_user, memo=memo))
+    (entry,) = wallet_moves_apply(
+        Move(wallet, kind, balance_delta, 0, staff_user=staff_user, memo=memo, request_id=request_id)
+    )
     return entry
+
+
+def _check_request_id(request_id: str | None) -> None:
+    """The same shape as a bid's request id (auctions.services._base.check_request_id)."""
+    if request_id is None:
+        return
+    if not isinstance(request_id, str) or not (1 <= len(request_id) <= 64) or not request_id.isprintable():
+        raise InvalidRequest("요청 번호가 올바르지 않아요.")
+
+
+def _replayed(wallet: Wallet, *, request_id: str | None, kind: str, balance_delta: int) -> LedgerEntry | None:
+    """The entry an earlier request with this id wrote (the caller holds the wallet's lock, so a
+    twin cannot slip in between): the same request again answers with it; the same id for
+    another kind or amount is refused (DuplicateRequest), nothing moved."""
+    if request_id is None:
+        return None
+    earlier = LedgerEntry.objects.filter(wallet=wallet, client_request_id=request_id).first()
+    if earlier is None:
+        return None
+    if earlier.kind != kind or earlier.balance_delta != balance_delta:
+        raise DuplicateRequest()
+    return earlier
 
 
 def wallet_create(*, user: User) -> Wallet:
@@ -297,10 +336,13 @@ def _lock_one(user_id: int) -> Wallet:
 
 
 @money_action("deposit")
-def wallet_deposit(*, actor: User, amount: int, memo: str = "") -> LedgerEntry:
+def wallet_deposit(*, actor: User, amount: int, memo: str = "", request_id: str | None = None) -> LedgerEntry:
     """Simulated top-up (no payment gateway): DEPOSIT_MIN..DEPOSIT_MAX per top-up and a
-    ceiling of WALLET_MAX available balance."""
+    ceiling of WALLET_MAX available balance. With a `request_id`, idempotent: the same id and
+    amount again returns the first entry (nothing moves twice); the same id with another
+    amount, or the id of a withdrawal, is DuplicateRequest."""
     _check_amount(amount)
+    _check_request_id(request_id)
     limits = _limits()
     if amount < limits["DEPOSIT_MIN"] or amount > limits["DEPOSIT_MAX"]:
         raise LimitExceeded(
@@ -309,23 +351,32 @@ def wallet_deposit(*, actor: User, amount: int, memo: str = "") -> LedgerEntry:
     user = access_user(actor, allow_suspended=True)  # topping up harms nobody
     with transaction.atomic():
         wallet = _lock_one(user.pk)
+        earlier = _replayed(wallet, request_id=request_id, kind=Kind.DEPOSIT, balance_delta=amount)
+        if earlier is not None:
+            return earlier
         if wallet.balance + amount > limits["WALLET_MAX"]:
             raise LimitExceeded(f"지갑 잔액은 {limits['WALLET_MAX']:,}원을 넘을 수 없어요.")
-        entry = _apply(wallet, kind=Kind.DEPOSIT, balance_delta=amount, memo=memo)
+        entry = _apply(wallet, kind=Kind.DEPOSIT, balance_delta=amount, memo=memo, request_id=request_id)
     return entry
 
 
 @money_action("withdraw")
-def wallet_withdraw(*, actor: User, amount: int) -> LedgerEntry:
+def wallet_withdraw(*, actor: User, amount: int, request_id: str | None = None) -> LedgerEntry:
+    """Take money out of the available balance (from WITHDRAW_MIN). With a `request_id`,
+    idempotent like wallet_deposit."""
     _check_amount(amount)
+    _check_request_id(request_id)
     user = access_user(actor, allow_suspended=True)  # a suspended user may take their money out
     if amount < _limits()["WITHDRAW_MIN"]:
         raise LimitExceeded(f"출금은 {_limits()['WITHDRAW_MIN']:,}원 이상부터 할 수 있어요.")
     with transaction.atomic():
         wallet = _lock_one(user.pk)
+        earlier = _replayed(wallet, request_id=request_id, kind=Kind.WITHDRAWAL, balance_delta=-amount)
+        if earlier is not None:
+            return earlier
         if wallet.balance < amount:
             raise InsufficientFunds("출금 가능한 잔액이 부족해요. 입찰 중인 금액은 출금할 수 없어요.")
-        entry = _apply(wallet, kind=Kind.WITHDRAWAL, balance_delta=-amount)
+        entry = _apply(wallet, kind=Kind.WITHDRAWAL, balance_delta=-amount, request_id=request_id)
     return entry
 
 

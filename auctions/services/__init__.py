@@ -23,6 +23,7 @@ from auctions.services.engagement import (
     notification_mark_read,
     report_create,
     report_resolve,
+    watch_set,
     watch_toggle,
 )
 from auctions.services.lifecycle import (
@@ -66,5 +67,6 @@ __all__ = [
     "report_create",
     "report_resolve",
     "seller_listings_hide",
+    "watch_set",
     "watch_toggle",
 ]

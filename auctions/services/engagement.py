@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import access_staff, access_user
 from auctions.models import Auction, Report, Watch
-from neighborbid.errors import AuctionNotOpen, InvalidRequest
+from neighborbid.errors import AuctionNotFound, AuctionNotOpen, InvalidRequest
 from notifications.models import Notification
 
 logger = logging.getLogger("neighborbid.money")
@@ -33,6 +33,25 @@ def watch_toggle(*, actor: User, auction_id: int) -> bool:
                 Watch.objects.create(user=user, auction_id=auction_id)
         except IntegrityError:
             pass  # the twin of this request won: watching either way
+        return True
+
+
+def watch_set(*, actor: User, auction_id: int, watching: bool) -> bool:
+    """Watch or unwatch, as asked (the API's PUT / DELETE: the same call twice ends the same way,
+    unlike a toggle). Watching needs a visible auction (AuctionNotFound otherwise); unwatching
+    never fails (a hidden auction may be tidied away). Returns `watching`."""
+    user = access_user(actor, allow_suspended=True)
+    with transaction.atomic():
+        if not watching:
+            Watch.objects.filter(user=user, auction_id=auction_id).delete()
+            return False
+        if not Auction.objects.filter(pk=auction_id, is_hidden=False).exists():
+            raise AuctionNotFound()
+        try:
+            with transaction.atomic():
+                Watch.objects.get_or_create(user=user, auction_id=auction_id)
+        except IntegrityError:
+            pass  # a twin request won: watching either way
         return True
 
 
