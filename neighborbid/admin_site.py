@@ -24,6 +24,9 @@ class NeighborBidAuthenticationForm(AdminAuthenticationForm):
 
 class NeighborBidAdminSite(AdminSite):
     site_header = "NeighborBid 운영"
+    # The app list lives on the first page; on a 1366 px laptop the change lists need the width the
+    # side navigation took (issue 18 #21, tests/browser/test_hardening_ui.py).
+    enable_nav_sidebar = False
     site_title = "NeighborBid 운영"
     index_title = "운영 · 모더레이션"
     login_form = NeighborBidAuthenticationForm

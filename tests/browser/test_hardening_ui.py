@@ -223,3 +223,50 @@ def test_the_price_chart_names_its_prices_and_times_and_follows_live_bids(live_s
     from auctions.models import Auction
 
     assert Auction.objects.get(pk=auction.pk).current_price == 12_000
+
+
+ADMIN_LISTS = [
+    "accounts/user",
+    "auctions/auction",
+    "auctions/bid",
+    "auctions/report",
+    "trades/trade",
+    "wallets/wallet",
+    "wallets/ledgerentry",
+    "chat/room",
+    "chat/chatreport",
+    "reviews/review",
+    "fraud/shillcase",
+]
+
+
+def test_the_admin_lists_fit_a_1366px_laptop(site, new_page, shot):
+    from accounts.services import user_create
+    from auctions.models import Report
+    from auctions.services import bid_place, report_create
+    from tests.factories import make_auction, rid
+
+    # given a superuser and lists with real rows (long titles, names, amounts)
+    root = user_create(username="root-admin", password="pw-for-tests-1234", nickname="운영자", superuser=True)
+    seller = make_user(nickname="아주아주긴닉네임을가진판매자님")
+    bidder = make_user(nickname="입찰을자주하는이웃", balance=5_000_000)
+    auction = make_auction(seller=seller, title="원목 식탁 의자 네 개 세트 (거의 새것, 직거래만 가능해요) 합정역 근처", start_price=1_250_000)
+    bid_place(auction_id=auction.pk, actor=bidder, amount=1_250_000, max_amount=3_500_000, request_id=rid())
+    report_create(actor=bidder, reason=Report.Reason.FRAUD, text="사기 의심 " * 20, auction_id=auction.pk)
+    make_trade(seller=seller, buyer=bidder, amount=1_250_000)
+    page = new_page(width=1366, height=768)
+    login(page, site, root.username)
+    # then no change list runs past the screen's right edge
+    wide = {}
+    for path in ADMIN_LISTS:
+        page.goto(f"{site}/admin/{path}/")
+        # the page itself, and the results table (Django's admin scrolls it inside .results)
+        over = page.evaluate(
+            """() => Math.max(document.documentElement.scrollWidth - document.documentElement.clientWidth,
+                ...Array.from(document.querySelectorAll('.results')).map((e) => e.scrollWidth - e.clientWidth))"""
+        )
+        if over > 0:
+            wide[path] = over
+        if path in ("wallets/ledgerentry", "auctions/auction"):
+            shot(page, "hardening-admin-1366-" + path.replace("/", "-"), full_page=False)
+    assert wide == {}
