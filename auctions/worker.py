@@ -164,6 +164,21 @@ def _safely(service, key: HoldKey, result: WorkerPass, state: WorkerState, **kwa
     return outcome
 
 
+def demo_top_up() -> None:
+    """The demo's listings again where they ended (seed_demo is idempotent: it re-creates only
+    the titles that are no longer live, and tops up the demo wallets). Never raises."""
+    import io
+
+    from django.core.management import call_command
+
+    try:
+        call_command("seed_demo", stdout=io.StringIO())
+    except Exception:
+        logger.exception("worker: the demo top-up failed")
+    finally:
+        close_old_connections()
+
+
 def worker_loop(
     *,
     interval: float,
@@ -177,7 +192,12 @@ def worker_loop(
     (returns early when the event is set)."""
     state = WorkerState()
     failures = 0
+    top_up_every = float(settings.NEIGHBORBID.get("DEMO_TOP_UP_SECONDS", 0))
+    next_top_up = time.monotonic() + top_up_every
     while True:
+        if top_up_every > 0 and time.monotonic() >= next_top_up:
+            next_top_up = time.monotonic() + top_up_every
+            demo_top_up()
         try:
             result = worker_run_once(state=state)
         except Exception:  # defensive: worker_run_once guards everything it calls

@@ -388,6 +388,9 @@ NEIGHBORBID = {
     "VERIFY_VALID_DAYS": 30,
     "WORKER_INTERVAL_SECONDS": float(os.environ.get("WORKER_INTERVAL_SECONDS", "1.0")),
     "ENDING_SOON_MINUTES": 10,
+    # The demo (`make run` sets it to 600): every so many seconds the worker runs seed_demo again,
+    # so 우리 동네 never runs dry while someone tries the site (0: never; issue 18 #22).
+    "DEMO_TOP_UP_SECONDS": float(os.environ.get("DEMO_TOP_UP_SECONDS", "0")),
     # Without REDIS_URL the server process runs the settlement loop itself (auctions/embedded.py),
     # so its events reach the pages through the in-process bus.
     "EMBEDDED_WORKER": env_bool("EMBEDDED_WORKER", default=not REDIS_URL),

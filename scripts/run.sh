@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export DEBUG="${DEBUG:-1}"
+# the demo's listings come back every 10 minutes, so 우리 동네 never runs dry (auctions/worker.py)
+export DEMO_TOP_UP_SECONDS="${DEMO_TOP_UP_SECONDS:-600}"
 py=.venv/bin/python
 $py manage.py migrate --noinput
 $py manage.py seed_demo

@@ -1,5 +1,6 @@
 """seed_demo is idempotent and tops up; run_worker --once settles; audit_ledger passes after."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from auctions.models import Auction
+from auctions.worker import worker_loop
+from tests.factories import ensure_neighbourhoods
 from tests.money import assert_books_balance, world
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +99,32 @@ def test_seed_demo_lists_across_the_country():
     count = local.count()
     call_command("seed_demo")
     assert local.count() == count
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's loop commits and tidies connections
+def test_while_the_demo_runs_the_worker_brings_its_listings_back(settings):
+    # given: the demo of `make run` (DEMO_TOP_UP_SECONDS), 40 minutes later: every listing ended
+    ensure_neighbourhoods()  # a transactional test may have flushed the migration's 동
+    call_command("seed_demo")
+    local_at_start = Auction.objects.filter(is_national=False, status="open").count()
+    Auction.objects.update(ends_at=timezone.now() - timedelta(seconds=1), starts_at=timezone.now() - timedelta(hours=1))
+    call_command("run_worker", "--once")
+    assert not Auction.objects.filter(status="open").exists()
+    # when the worker keeps running with the demo's top-up due
+    settings.NEIGHBORBID = {**settings.NEIGHBORBID, "DEMO_TOP_UP_SECONDS": 0.001}
+    passes = iter(range(3))
+    worker_loop(interval=0.01, should_stop=lambda: next(passes, None) is None, sleep=lambda s: time.sleep(0.002))
+    # then 우리 동네 has its listings again, and the books still balance
+    assert Auction.objects.filter(is_national=False, status="open").count() == local_at_start > 0
+    assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_demo_setting_the_worker_adds_nothing(settings):
+    ensure_neighbourhoods()
+    call_command("seed_demo")
+    Auction.objects.update(ends_at=timezone.now() - timedelta(seconds=1), starts_at=timezone.now() - timedelta(hours=1))
+    settings.NEIGHBORBID = {**settings.NEIGHBORBID, "DEMO_TOP_UP_SECONDS": 0}
+    passes = iter(range(3))
+    worker_loop(interval=0.01, should_stop=lambda: next(passes, None) is None, sleep=lambda s: None)
+    assert not Auction.objects.filter(status="open").exists()

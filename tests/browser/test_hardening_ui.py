@@ -250,7 +250,11 @@ def test_the_admin_lists_fit_a_1366px_laptop(site, new_page, shot):
     root = user_create(username="root-admin", password="pw-for-tests-1234", nickname="운영자", superuser=True)
     seller = make_user(nickname="아주아주긴닉네임을가진판매자님")
     bidder = make_user(nickname="입찰을자주하는이웃", balance=5_000_000)
-    auction = make_auction(seller=seller, title="원목 식탁 의자 네 개 세트 (거의 새것, 직거래만 가능해요) 합정역 근처", start_price=1_250_000)
+    auction = make_auction(
+        seller=seller,
+        title="원목 식탁 의자 네 개 세트 (거의 새것, 직거래만 가능해요) 합정역 근처",
+        start_price=1_250_000,
+    )
     bid_place(auction_id=auction.pk, actor=bidder, amount=1_250_000, max_amount=3_500_000, request_id=rid())
     report_create(actor=bidder, reason=Report.Reason.FRAUD, text="사기 의심 " * 20, auction_id=auction.pk)
     make_trade(seller=seller, buyer=bidder, amount=1_250_000)
