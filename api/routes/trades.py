@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, UploadedFile
 from pydantic import Field
 
 from accounts.models import User
@@ -121,8 +121,27 @@ def refund(request: HttpRequest, trade_id: int):
 
 @router.post("/{trade_id}/dispute", response={200: TradeOut, **STEP_ERRORS}, summary="분쟁 신청 (구매자)")
 def dispute(request: HttpRequest, trade_id: int, data: DisputeIn):
-    """A moderator decides; the automatic release stops. (Photos: on the trade page for now.)"""
+    """A moderator decides; the automatic release stops. With photos: `/dispute/photos`."""
     user = actor(request)
     _visible(trade_id, user)
     trade_dispute_open(trade_id=trade_id, actor=user, reason=data.reason)
+    return _after(trade_id, user)
+
+
+@router.post(
+    "/{trade_id}/dispute/photos",
+    response={200: TradeOut, **problems(400, 401, 403, 404, 409, 413)},
+    summary="사진과 함께 분쟁 신청 (구매자, multipart)",
+)
+def dispute_with_photos(
+    request: HttpRequest,
+    trade_id: int,
+    reason: Form[str],
+    photos: File[list[UploadedFile]],
+):
+    """multipart/form-data: `reason` and up to the page's number of `photos` (JPEG, PNG, WebP), the
+    same rules as the trade page's dispute form (trades.services.trade_dispute_open)."""
+    user = actor(request)
+    _visible(trade_id, user)
+    trade_dispute_open(trade_id=trade_id, actor=user, reason=reason, photos=photos)
     return _after(trade_id, user)

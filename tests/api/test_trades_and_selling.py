@@ -80,6 +80,28 @@ def test_a_dispute_stops_the_release_and_a_refund_returns_the_money(user, app, s
     assert Wallet.objects.get(user=user).balance == 1_000_000
 
 
+def test_a_dispute_with_photos_keeps_them_for_the_moderator_and_a_stranger_gets_404(user, app, sale):
+    from tests.web.conftest import upload
+
+    seller, trade = sale
+    stranger = app_client(make_user())
+    before = world()
+    refused = stranger.post(f"/api/v1/trades/{trade.pk}/dispute/photos", {"reason": "가짜", "photos": [upload()]})
+    assert refused.status_code == 404 and world() == before
+    junk = app.post(
+        f"/api/v1/trades/{trade.pk}/dispute/photos", {"reason": "파손", "photos": [upload("x.png", content=b"no")]}
+    )
+    assert junk.status_code == 400 and junk["Content-Type"].startswith("application/problem+json")
+    assert world() == before
+    opened = app.post(
+        f"/api/v1/trades/{trade.pk}/dispute/photos",
+        {"reason": "받아 보니 다리가 부러져 있어요", "photos": [upload("a.png"), upload("b.png")]},
+    )
+    assert opened.status_code == 200 and opened.json()["status"] == "disputed", opened.content
+    trade = Trade.objects.get(pk=trade.pk)
+    assert trade.dispute_reason == "받아 보니 다리가 부러져 있어요" and trade.dispute_photos.count() == 2
+
+
 def test_watch_is_idempotent_and_listed(app):
     auction = make_auction(title="찜할 물건")
     for _ in range(2):
