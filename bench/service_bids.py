@@ -6,6 +6,12 @@ and how many statements it runs while the auction row is locked.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nbbench REDIS_URL=redis://127.0.0.1:6379/0 \\
     SECRET_KEY=x DEBUG=0 LOG_LEVEL=WARNING .venv/bin/python bench/service_bids.py --threads 8 --seconds 10
 
+It prints the auction row lock's hold per accepted bid (issue 19 #4: from the moment the
+`SELECT … FOR UPDATE` of the auction returns to the commit, or to the end of a refused call; the
+sum over every locking transaction, refusals under the lock included, divided by the accepted
+bids) and, beside it, the pgbench ceiling of the same statements in the same window
+(--pgbench-seconds; 0 skips it).
+
 It creates (and drops at the start) the database named in DATABASE_URL, so point it at a
 scratch database, never at real data. Bidders race for the minimum next bid, learning the price
 from their own results and errors, so most bids lose a race (bid_too_low), as in a real drop.
@@ -46,6 +52,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--auctions", type=int, default=1, help="spread the bidders over this many auctions")
     parser.add_argument("--no-reset", action="store_true", help="keep the database (no drop/migrate)")
+    parser.add_argument("--pgbench-seconds", type=float, default=5, help="0: skip the pgbench ceiling")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("DATABASE_URL must point at a scratch PostgreSQL database")
@@ -55,7 +62,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.db import connection, connections
+    from django.db import connection, connections, transaction
 
     from accounts.services import user_create
     from auctions.services import auction_create, bid_place
@@ -96,22 +103,41 @@ def main() -> None:
     barrier = threading.Barrier(args.threads)
     stop_at = [0.0]
 
+    held = [0.0] * args.threads  # seconds the auction row was locked by each thread's transactions
+    lock_table = "auctions_auction"  # quoted (ORM) or not (auctions.locks.auction_row_lock)
+
     def bidder(i: int) -> None:
         auction = auctions[i % len(auctions)]
         price = 1_000
         turn = 0
+        lock = {"at": None, "committed": None}
+
+        def committed() -> None:
+            lock["committed"] = time.perf_counter()
+
+        def timing(execute, sql, params, many, context):
+            result = execute(sql, params, many, context)
+            if lock["at"] is None and "FOR UPDATE" in sql and lock_table in sql and connection.in_atomic_block:
+                lock["at"] = time.perf_counter()
+                transaction.on_commit(committed)  # registered first: runs first after COMMIT
+            return result
+
         barrier.wait()
-        while time.monotonic() < stop_at[0]:
-            turn += 1
-            who = bidders[2 * i + turn % 2]
-            try:
-                result = bid_place(auction_id=auction.pk, actor=who, amount=price, request_id=uuid.uuid4().hex)
-                accepted[i] += 1
-                price = result.state["min_next_bid"]
-            except DomainError as exc:
-                with errors_lock:
-                    errors[exc.code] += 1
-                price = exc.details.get("min_next_bid", price)
+        with connection.execute_wrapper(timing):
+            while time.monotonic() < stop_at[0]:
+                turn += 1
+                who = bidders[2 * i + turn % 2]
+                lock["at"] = lock["committed"] = None
+                try:
+                    result = bid_place(auction_id=auction.pk, actor=who, amount=price, request_id=uuid.uuid4().hex)
+                    accepted[i] += 1
+                    price = result.state["min_next_bid"]
+                except DomainError as exc:
+                    with errors_lock:
+                        errors[exc.code] += 1
+                    price = exc.details.get("min_next_bid", price)
+                if lock["at"] is not None:
+                    held[i] += (lock["committed"] or time.perf_counter()) - lock["at"]
         connections.close_all()
 
     threads = [threading.Thread(target=bidder, args=(i,)) for i in range(args.threads)]
@@ -123,10 +149,22 @@ def main() -> None:
         thread.join()
     elapsed = time.monotonic() - started
     total = sum(accepted)
-    print(
+    hold_ms = sum(held) / total * 1000 if total else float("nan")
+    line = (
         f"threads={args.threads} auctions={args.auctions} seconds={elapsed:.1f} accepted={total} "
-        f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements}"
+        f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements} "
+        f"lock_hold_ms_per_accepted={hold_ms:.2f} lock_busy_share={sum(held) / elapsed / args.auctions:.2f}"
     )
+    if args.pgbench_seconds > 0:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from pgbench_ceiling import pgbench_ceiling
+
+        script = "pgbench_bid5.sql" if args.auctions == 1 else "pgbench_spread1.sql"
+        ceiling = pgbench_ceiling(os.environ["DATABASE_URL"], script, args.pgbench_seconds)
+        tps = ceiling.get("tps")
+        ratio = f"{total / elapsed / tps:.3f}" if tps else "n/a"
+        line += f" pgbench({script})={tps} tps ratio={ratio}"
+    print(line)
 
 
 if __name__ == "__main__":

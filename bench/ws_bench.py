@@ -38,7 +38,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -472,38 +471,10 @@ PGBENCH_SCRIPTS = {"hot": "pgbench_bid5.sql", "fanout": "pgbench_bid5.sql", "spr
 
 
 def pgbench_ceiling(script: str, seconds: float, clients: int = 8) -> dict:
-    """The raw-SQL ceiling of the bid's statements (bench/pgbench_*.sql on fresh pb_* tables in
-    the bench database), run right after the WebSocket run so both share the same window."""
-    db = f"{PG}/{BENCH_DB}"
-    if not shutil.which("pgbench"):
-        return {"script": script, "tps": None, "error": "pgbench not installed"}
-    subprocess.run(
-        ["psql", db, "-qX", "-v", "ON_ERROR_STOP=1", "-f", str(BASE / "bench" / "pgbench_setup.sql")],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        run = subprocess.run(
-            ["pgbench", "-n", "-f", str(BASE / "bench" / script), "-c", str(clients), "-j", "2"]
-            + ["-T", str(max(1, round(seconds))), db],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 30,
-        )
-    finally:
-        subprocess.run(
-            ["psql", db, "-qXc", "DROP TABLE IF EXISTS pb_bid, pb_ledger, pb_wallet, pb_auction"], capture_output=True
-        )
-    tps = re.search(r"tps = ([0-9.]+)", run.stdout)
-    latency = re.search(r"latency average = ([0-9.]+) ms", run.stdout)
-    return {
-        "script": script,
-        "clients": clients,
-        "seconds": max(1, round(seconds)),
-        "tps": round(float(tps.group(1)), 1) if tps else None,
-        "latency_avg_ms": float(latency.group(1)) if latency else None,
-        **({} if tps else {"error": (run.stderr or run.stdout)[-500:]}),
-    }
+    """The raw-SQL ceiling in the bench database, right after the WebSocket run (same window)."""
+    from pgbench_ceiling import pgbench_ceiling as ceiling
+
+    return ceiling(f"{PG}/{BENCH_DB}", script, seconds, clients)
 
 
 def load_average() -> list[float]:

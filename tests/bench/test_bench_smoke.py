@@ -119,7 +119,9 @@ def test_service_bids_runs_and_prints_its_summary(bench_env):
         "LOG_LEVEL": "WARNING",
     }
     output = run(
-        [sys.executable, str(BENCH / "service_bids.py"), "--no-reset", "--threads", "2", "--seconds", "1"], env
+        [sys.executable, str(BENCH / "service_bids.py"), "--no-reset", "--threads", "2", "--seconds", "1"]
+        + ["--pgbench-seconds", "1"],
+        env,
     )
     found = re.search(
         r"threads=2 auctions=1 .*accepted=(\d+) accepted_per_s=\d+ refused=(\{.*\}) statements_per_bid=\d+", output
@@ -128,6 +130,10 @@ def test_service_bids_runs_and_prints_its_summary(bench_env):
     assert int(found.group(1)) > 0, output  # bids went through, not only refusals
     refused = ast.literal_eval(found.group(2))
     assert set(refused) <= {"bid_too_low"}, refused  # the only refusal is a race lost
+    # the lock's hold per accepted bid (issue 19 #4) and the pgbench ceiling of the same window
+    hold = re.search(r"lock_hold_ms_per_accepted=([0-9.]+) lock_busy_share=([0-9.]+)", output)
+    assert hold and 0 < float(hold.group(1)) < 1_000 and 0 < float(hold.group(2)) <= 1.0, output
+    assert re.search(r"pgbench\(pgbench_bid5\.sql\)=[0-9.]+ tps ratio=[0-9.]+", output), output
 
 
 @pytest.mark.parametrize("script", ["pgbench_bid5.sql", "pgbench_bid1.sql", "pgbench_spread1.sql"])
