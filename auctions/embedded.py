@@ -58,7 +58,19 @@ def _run() -> None:
     from django.db import connections
 
     from auctions.worker import worker_loop
+    from notifications.push import push_loop
 
+    pusher = threading.Thread(
+        target=push_loop,
+        kwargs={
+            "interval": settings.NEIGHBORBID["WORKER_INTERVAL_SECONDS"],
+            "should_stop": _stop.is_set,
+            "sleep": _stop.wait,
+        },
+        name="neighborbid-embedded-push",
+        daemon=True,
+    )
+    pusher.start()
     try:
         worker_loop(
             interval=settings.NEIGHBORBID["WORKER_INTERVAL_SECONDS"],

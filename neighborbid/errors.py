@@ -275,3 +275,8 @@ class QuestionNotFound(DomainError):
     code = "question_not_found"
     message = "질문을 찾을 수 없어요."
     http_status = 404
+
+
+class InvalidPushSubscription(DomainError):
+    code = "invalid_push_subscription"
+    message = "이 브라우저의 알림 구독 정보가 올바르지 않아요. 다시 켜 주세요."

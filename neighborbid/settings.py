@@ -220,6 +220,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Prefix of every Redis channel and key this deployment uses (lets test runs share a Redis).
 BUS_PREFIX = os.environ.get("BUS_PREFIX", "nb")
+
+# Web Push (issue 22, notifications/push.py): VAPID keys as base64url (raw P-256 private key; the
+# public key is the uncompressed point the browser gets as applicationServerKey). `make run`
+# generates them once into var/vapid.env (gitignored); in production set them in the environment
+# (docs/operations.md). Without a private key the push worker sends nothing and jobs wait.
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:ops@neighborbid.invalid")
 # Seconds a Redis call may take before we give up (never while a row lock is held).
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
 # The Channels layer (realtime/layer.py, docs/realtime.md): the per-user and per-room traffic

@@ -6,6 +6,7 @@ from django.templatetags.static import static as static_url
 from django.urls import include, path
 
 from neighborbid import health
+from notifications import views as notification_views
 
 handler500 = "neighborbid.unavailable.server_error"  # a lost database is a 503, never a 500
 
@@ -17,6 +18,8 @@ def favicon(request):
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
+    path("sw.js", notification_views.service_worker, name="service_worker"),  # root scope (issue 22)
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

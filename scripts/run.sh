@@ -9,6 +9,12 @@ export DEBUG="${DEBUG:-1}"
 # the demo's listings come back every 10 minutes, so 우리 동네 never runs dry (auctions/worker.py)
 export DEMO_TOP_UP_SECONDS="${DEMO_TOP_UP_SECONDS:-600}"
 py=.venv/bin/python
+# Web Push keys: generated once into var/vapid.env (gitignored), kept across runs (docs/operations.md)
+if [ -z "${VAPID_PRIVATE_KEY:-}" ]; then
+  mkdir -p var
+  [ -s var/vapid.env ] || DEBUG=1 $py manage.py vapid_keys > var/vapid.env
+  set -a; . var/vapid.env; set +a
+fi
 $py manage.py migrate --noinput
 $py manage.py seed_demo
 if [ -n "${REDIS_URL:-}" ]; then

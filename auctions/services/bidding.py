@@ -44,6 +44,7 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from neighborbid.logs import money_action
+from notifications.services import push_jobs_on_commit
 from wallets.locks import wallet_rows_lock, wallets_lock
 
 # The bid's one-statement writer on PostgreSQL; False runs the ORM writer there too (the test
@@ -223,6 +224,8 @@ def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, reque
                     **extra,
                 },
             )
+        # the push outbox's INSERT runs after commit, outside the auction lock (issue 22)
+        push_jobs_on_commit(notification_ids=list(notes))
         if plan.outcome.price_moved:
             state = publish_state(auction, leader_name=plan.names[auction.leader_id])
         else:

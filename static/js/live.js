@@ -584,6 +584,8 @@ class LiveAuction {
       else if (typeof msg.my_max === "number" && msg.my_max > price)
         this.toast(`입찰 완료! 지금 가격은 ${won(price)}, 최대 ${won(msg.my_max)}까지 자동으로 입찰해요.`, "ok");
       else this.toast(`${won(msg.amount)} 입찰 완료!`, "ok"); // "지금 최고 입찰자예요": the page's note, once
+      // a gentle offer of Web Push after a bid, once per browser (static/js/push.js, issue 22)
+      if (!msg.duplicate && window.nbPush) window.nbPush.offerAfterBid();
     } else if (msg.action === "buy_now") {
       this.toast(`${won(msg.price)}에 즉시구매했어요!`, "ok");
     }

@@ -1,0 +1,294 @@
+"""The Web Push sender (issue 22): drains the push outbox (PushJob) with pywebpush.
+
+Flow: `notification_create` (and the bid's SQL writer, auctions/services/bidding.py) register one
+INSERT for after commit (notifications.services.push_jobs_on_commit); `push_send_once` claims
+due jobs (SKIP LOCKED, a lease so a killed worker's jobs come back), decides per job (kind turned
+off, quiet hours, the outbid throttle), and POSTs the encrypted payload to every subscription of
+the user in a small thread pool with a short timeout, so one dead push service never holds up the
+others. 404/410 delete the subscription; 429/5xx/network errors move the job's `due_at` by the
+push service's Retry-After (or an exponential backoff) and try again later.
+
+Runs in `manage.py run_worker` (a thread beside the settlement loop) and in the embedded loop
+(auctions/embedded.py) when there is no Redis. VAPID keys come from settings (VAPID_PRIVATE_KEY,
+VAPID_PUBLIC_KEY, VAPID_SUBJECT); without a private key nothing is sent and jobs wait."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import requests
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F
+from django.utils import timezone
+from py_vapid import Vapid
+from pywebpush import WebPushException, webpush
+
+from notifications.models import Notification, PushJob, PushPreference, PushSubscription
+
+logger = logging.getLogger("neighborbid.push")
+
+KST = ZoneInfo("Asia/Seoul")
+K = Notification.Kind
+# high: money moved or is about to (outbid, won); normal: a trade or a question; low: reminders
+URGENCY: dict[str, str] = {K.OUTBID: "high", K.WON: "high", K.SOLD: "high", K.ENDING_SOON: "low"}
+# seconds a push service keeps an undelivered message: an outbid is stale in minutes
+TTL: dict[str, int] = {K.OUTBID: 15 * 60, K.ENDING_SOON: 10 * 60, K.WON: 24 * 3600}
+DEFAULT_TTL = 12 * 3600
+# kinds about money or a trade: pushed even in quiet hours
+MONEY_KINDS = frozenset(
+    {
+        K.OUTBID,
+        K.WON,
+        K.SOLD,
+        K.CANCELLED,
+        K.SUSPENDED,
+        K.TRADE_SHIPPED,
+        K.TRADE_HANDED_OVER,
+        K.TRADE_COMPLETED,
+        K.TRADE_REFUNDED,
+        K.TRADE_DISPUTED,
+        K.TRADE_RESOLVED,
+    }
+)
+OUTBID_THROTTLE = datetime.timedelta(minutes=1)
+LEASE = datetime.timedelta(seconds=60)  # a claimed job comes back after this if the worker died
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 3600
+SEND_TIMEOUT = (3.05, 5)  # connect, read: a hung push service costs one pool thread this long
+KEEP_DONE = datetime.timedelta(days=1)
+
+
+@dataclass
+class PushPass:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    gone: int = 0  # subscriptions deleted (404/410)
+
+
+@lru_cache(maxsize=4)
+def _vapid(private_key: str) -> Vapid:
+    return Vapid.from_string(private_key=private_key)
+
+
+def push_topic(job: PushJob) -> str | None:
+    """A newer push with the same Topic replaces an undelivered older one at the push service."""
+    if job.kind == K.OUTBID and job.auction_id:
+        return f"outbid-{job.auction_id}"
+    if job.kind == K.ENDING_SOON and job.auction_id:
+        return f"ending-{job.auction_id}"
+    return None
+
+
+def push_payload(note: Notification) -> dict[str, object]:
+    """What the service worker shows: no secret, only the title, the 해요체 text, where to go."""
+    url = f"/auctions/{note.auction_id}/" if note.auction_id else "/accounts/notifications/"
+    tag = f"{note.kind}-{note.auction_id}" if note.auction_id else f"{note.kind}-{note.pk}"
+    return {"title": "동네경매", "body": note.message, "url": url, "tag": tag, "kind": note.kind}
+
+
+def _in_quiet_hours(pref: PushPreference | None, now: datetime.datetime) -> bool:
+    start = pref.quiet_start if pref else datetime.time(21, 0)
+    end = pref.quiet_end if pref else datetime.time(8, 0)
+    local = now.astimezone(KST).time()
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def _skip_reason(job: PushJob, now: datetime.datetime) -> str | None:
+    pref = PushPreference.objects.filter(user_id=job.user_id).first()
+    if pref is not None and job.kind in pref.disabled_kinds:
+        return "kind off"
+    if job.kind not in MONEY_KINDS and _in_quiet_hours(pref, now):
+        return "quiet hours"
+    if job.kind == K.OUTBID:
+        recent = PushJob.objects.filter(
+            user_id=job.user_id,
+            kind=K.OUTBID,
+            auction_id=job.auction_id,
+            status=PushJob.Status.SENT,
+            sent_at__gt=now - OUTBID_THROTTLE,
+        ).exclude(pk=job.pk)
+        if recent.exists():
+            return "outbid throttle"
+    return None
+
+
+@dataclass
+class _Result:
+    sub_id: int
+    status: int  # HTTP status, 0 for a network error
+    retry_after: float | None = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _send_one(sub: PushSubscription, data: str, headers: dict[str, str], ttl: int) -> _Result:
+    try:
+        webpush(
+            {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+            data=data,
+            vapid_private_key=_vapid(settings.VAPID_PRIVATE_KEY),
+            vapid_claims={"sub": settings.VAPID_SUBJECT},  # a fresh dict: pywebpush fills aud/exp in
+            ttl=ttl,
+            headers=headers,
+            timeout=SEND_TIMEOUT,  # type: ignore[arg-type]  # requests accepts (connect, read)
+        )
+        return _Result(sub.pk, 201)
+    except WebPushException as exc:
+        response = exc.response
+        status = getattr(response, "status_code", 0) or 0
+        header = response.headers.get("Retry-After") if response is not None else None
+        return _Result(sub.pk, int(status), _retry_after(header))
+    except (requests.RequestException, OSError) as exc:
+        logger.warning("push: %s unreachable: %s", sub.endpoint[:60], exc)
+        return _Result(sub.pk, 0)
+
+
+def _claim(batch: int, now: datetime.datetime) -> list[PushJob]:
+    with transaction.atomic():
+        jobs = list(
+            PushJob.objects.select_for_update(skip_locked=True)
+            .filter(status=PushJob.Status.PENDING, due_at__lte=now)
+            .order_by("due_at", "id")[:batch]
+        )
+        if jobs:
+            PushJob.objects.filter(pk__in=[j.pk for j in jobs]).update(due_at=now + LEASE, attempts=F("attempts") + 1)
+    for job in jobs:
+        job.attempts += 1
+    return jobs
+
+
+def push_send_once(*, batch: int = 50, now: datetime.datetime | None = None) -> PushPass:
+    """One pass over due push jobs. Safe to run in several workers (SKIP LOCKED + a lease)."""
+    result = PushPass()
+    if not getattr(settings, "VAPID_PRIVATE_KEY", ""):
+        return result
+    now = now or timezone.now()
+    jobs = _claim(batch, now)
+    result.claimed = len(jobs)
+    if not jobs:
+        PushJob.objects.exclude(status=PushJob.Status.PENDING).filter(due_at__lt=now - KEEP_DONE).delete()
+        return result
+    notes = Notification.objects.in_bulk([j.notification_id for j in jobs])
+    subs_by_user: dict[int, list[PushSubscription]] = {}
+    for sub in PushSubscription.objects.filter(user_id__in={j.user_id for j in jobs}).order_by("id"):
+        subs_by_user.setdefault(sub.user_id, []).append(sub)
+    work: list[tuple[PushJob, list[tuple[PushSubscription, str, dict[str, str], int]]]] = []
+    for job in jobs:
+        note = notes.get(job.notification_id)
+        reason = "gone" if note is None or not subs_by_user.get(job.user_id) else _skip_reason(job, now)
+        if reason is not None or note is None:
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.SKIPPED, due_at=now)
+            result.skipped += 1
+            continue
+        headers = {"Urgency": URGENCY.get(job.kind, "normal")}
+        topic = push_topic(job)
+        if topic:
+            headers["Topic"] = topic
+        data = json.dumps(push_payload(note), ensure_ascii=False)
+        ttl = TTL.get(job.kind, DEFAULT_TTL)
+        work.append((job, [(sub, data, headers, ttl) for sub in subs_by_user[job.user_id]]))
+    calls = [call for _job, sends in work for call in sends]
+    if calls:
+        with ThreadPoolExecutor(max_workers=min(8, len(calls)), thread_name_prefix="push") as pool:
+            outcomes = list(pool.map(lambda c: _send_one(*c), calls))
+    else:
+        outcomes = []
+    by_sub = iter(outcomes)
+    for job, sends in work:
+        results = [next(by_sub) for _ in sends]
+        _record(job, results, now, result)
+    return result
+
+
+def _record(job: PushJob, results: list[_Result], now: datetime.datetime, result: PushPass) -> None:
+    ok = [r.sub_id for r in results if 200 <= r.status < 300]
+    gone = [r.sub_id for r in results if r.status in (404, 410)]
+    retry = [r for r in results if r.status == 0 or r.status == 429 or r.status >= 500]
+    broken = [r.sub_id for r in results if 400 <= r.status < 500 and r.status not in (404, 410, 429)]
+    with transaction.atomic():
+        if ok:
+            PushSubscription.objects.filter(pk__in=ok).update(last_success_at=now, failures=0)
+        if gone:
+            PushSubscription.objects.filter(pk__in=gone).delete()
+            result.gone += len(gone)
+        if broken or retry:
+            PushSubscription.objects.filter(pk__in=broken + [r.sub_id for r in retry]).update(
+                failures=F("failures") + 1
+            )
+        if retry and not ok and job.attempts < MAX_ATTEMPTS:
+            # nobody got it yet: try again when the push service says (or back off)
+            hinted = [r.retry_after for r in retry if r.retry_after is not None]
+            delay = max(hinted) if hinted else 30 * 2 ** (job.attempts - 1)
+            delay = min(delay, MAX_BACKOFF_SECONDS)
+            PushJob.objects.filter(pk=job.pk).update(due_at=now + datetime.timedelta(seconds=delay))
+            result.retried += 1
+        elif ok:
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.SENT, sent_at=now, due_at=now)
+            result.sent += 1
+        else:
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.FAILED, due_at=now)
+            result.failed += 1
+
+
+def push_loop(
+    *, interval: float, should_stop: Callable[[], bool], sleep: Callable[[float], object] = time.sleep
+) -> None:
+    """The sender's loop (a thread of run_worker, or of the embedded server). Never raises."""
+    while not should_stop():
+        try:
+            busy = push_send_once().claimed
+        except Exception:
+            logger.exception("push: pass failed")
+            busy = 0
+            try:
+                close_old_connections()
+            except Exception:  # noqa: S110 (the next pass tries again)
+                pass
+        if not busy:
+            sleep(interval)
+
+
+def vapid_keys_new() -> tuple[str, str]:
+    """A fresh VAPID pair as base64url: (raw 32-byte private key, uncompressed public point)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw_private = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return b64(raw_private), b64(public)
