@@ -159,7 +159,7 @@ def _send_one(sub: PushSubscription, data: str, headers: dict[str, str], ttl: in
             vapid_claims={"sub": settings.VAPID_SUBJECT},  # a fresh dict: pywebpush fills aud/exp in
             ttl=ttl,
             headers=headers,
-            timeout=SEND_TIMEOUT,  # type: ignore[arg-type]  # requests accepts (connect, read)
+            timeout=SEND_TIMEOUT,  # requests accepts (connect, read)
         )
         return _Result(sub.pk, 201)
     except WebPushException as exc:

@@ -1,0 +1,312 @@
+"""Web Push (issue 22): the outbox written after commit, and the sender against a real loopback
+push endpoint that checks the VAPID signature and decrypts the payload (http_ece)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import http_ece
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from django.db import transaction
+from django.utils import timezone
+
+from auctions.services import bid_place
+from notifications.models import Notification, PushJob, PushPreference, PushSubscription
+from notifications.push import push_send_once, vapid_keys_new
+from notifications.services import notification_create, push_subscription_save
+from tests.factories import make_auction, make_user, rid
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KST = datetime.timezone(datetime.timedelta(hours=9))
+
+
+def tomorrow_kst(hour: int) -> datetime.datetime:
+    """A clock the jobs written now are already due at: tomorrow, at this hour in Seoul."""
+    day = (timezone.now() + datetime.timedelta(days=1)).astimezone(KST).date()
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=KST)
+
+
+NOON_KST = tomorrow_kst(12)
+NIGHT_KST = tomorrow_kst(23)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class PushService:
+    """A loopback push service: records every POST; answers per path (default 201)."""
+
+    base: str
+    received: list[Received] = field(default_factory=list)
+    answers: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+
+
+@pytest.fixture
+def push_service():
+    service = PushService(base="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            service.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            status, headers = service.answers.get(self.path, (201, {}))
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    service.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield service
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def vapid(settings):
+    private, public = vapid_keys_new()
+    settings.VAPID_PRIVATE_KEY = private
+    settings.VAPID_PUBLIC_KEY = public
+    settings.VAPID_SUBJECT = "mailto:ops@example.org"
+    settings.PUSH_ALLOW_LOOPBACK_HTTP = True
+    return public
+
+
+@dataclass
+class Browser:
+    """What a browser keeps for its subscription: the private key and the auth secret."""
+
+    key: ec.EllipticCurvePrivateKey
+    auth: bytes
+    endpoint: str
+
+    def decrypt(self, body: bytes) -> dict:
+        plain = http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth, version="aes128gcm")
+        return json.loads(plain)
+
+
+def subscribe(user, service: PushService, path: str) -> Browser:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    auth = os.urandom(16)
+    endpoint = service.base + path
+    push_subscription_save(user=user, endpoint=endpoint, p256dh=b64(public), auth=b64(auth), user_agent="test")
+    return Browser(key, auth, endpoint)
+
+
+def assert_vapid(received: Received, public_key: str, service: PushService) -> None:
+    scheme, _, params = received.headers["authorization"].partition(" ")
+    assert scheme == "vapid"
+    parts = dict(p.split("=", 1) for p in params.split(","))
+    assert parts["k"] == public_key
+    header, payload, signature = parts["t"].split(".")
+    claims = json.loads(unb64(payload))
+    assert claims["aud"] == service.base
+    assert claims["sub"] == "mailto:ops@example.org"
+    raw = unb64(signature)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(public_key))
+    key.verify(der, f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))  # raises when forged
+
+
+def outbid(auction, first, second) -> None:
+    bid_place(auction_id=auction.pk, actor=first, amount=auction.start_price, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=second, amount=auction.start_price + 1_000, request_id=rid())
+
+
+def test_an_outbid_pushes_once_encrypted_signed_with_topic_ttl_and_urgency(push_service, vapid):
+    # given a bidder with push on this browser, and a rival
+    first, second = make_user(balance=100_000), make_user(balance=100_000)
+    browser = subscribe(first, push_service, "/push/first")
+    auction = make_auction(start_price=10_000)
+    # when the rival outbids them (the job is written after the bid's commit)
+    outbid(auction, first, second)
+    jobs = list(PushJob.objects.all())
+    assert [(j.user_id, j.kind, j.auction_id) for j in jobs] == [(first.pk, "outbid", auction.pk)]
+    result = push_send_once(now=NOON_KST)
+    # then one POST reached the push service, signed, encrypted, with the headers asked for
+    assert result.sent == 1
+    assert len(push_service.received) == 1
+    got = push_service.received[0]
+    assert got.path == "/push/first"
+    assert got.headers["ttl"] == "900"
+    assert got.headers["topic"] == f"outbid-{auction.pk}"
+    assert got.headers["urgency"] == "high"
+    assert got.headers["content-encoding"] == "aes128gcm"
+    assert_vapid(got, vapid, push_service)
+    payload = browser.decrypt(got.body)
+    note = Notification.objects.get(user=first, kind="outbid")
+    assert payload == {
+        "title": "동네경매",
+        "body": note.message,
+        "url": f"/auctions/{auction.pk}/",
+        "tag": f"outbid-{auction.pk}",
+        "kind": "outbid",
+    }
+    job = PushJob.objects.get()
+    assert job.status == PushJob.Status.SENT
+    assert PushSubscription.objects.get().last_success_at is not None
+    # and a second pass sends nothing again
+    assert push_send_once(now=NOON_KST).claimed == 0
+    assert len(push_service.received) == 1
+
+
+def test_no_subscription_no_job(push_service, vapid):
+    first, second = make_user(balance=100_000), make_user(balance=100_000)
+    auction = make_auction(start_price=10_000)
+    outbid(auction, first, second)
+    assert Notification.objects.filter(user=first, kind="outbid").exists()
+    assert not PushJob.objects.exists()
+
+
+def test_a_rolled_back_notification_is_never_pushed(push_service, vapid):
+    user = make_user()
+    subscribe(user, push_service, "/push/a")
+
+    def write_then_fail() -> None:
+        with transaction.atomic():
+            notification_create(user_ids=[user.pk], kind="answer", message="답변이 달렸어요.")
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert not PushJob.objects.exists()
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_subscription_is_deleted(push_service, vapid, status):
+    user = make_user()
+    subscribe(user, push_service, "/push/gone")
+    push_service.answers["/push/gone"] = (status, {})
+    notification_create(user_ids=[user.pk], kind="won", message="낙찰됐어요!")
+    result = push_send_once(now=NOON_KST)
+    assert result.gone == 1
+    assert not PushSubscription.objects.exists()
+    assert PushJob.objects.get().status == PushJob.Status.FAILED
+
+
+def test_429_backs_off_by_retry_after_and_keeps_the_subscription(push_service, vapid):
+    user = make_user()
+    subscribe(user, push_service, "/push/busy")
+    push_service.answers["/push/busy"] = (429, {"Retry-After": "120"})
+    notification_create(user_ids=[user.pk], kind="won", message="낙찰됐어요!")
+    now = timezone.now()
+    result = push_send_once(now=now)
+    assert result.retried == 1
+    job = PushJob.objects.get()
+    assert job.status == PushJob.Status.PENDING
+    assert job.due_at == now + datetime.timedelta(seconds=120)
+    assert PushSubscription.objects.get().failures == 1
+    # nothing is tried before the push service said; afterwards it goes out
+    assert push_send_once(now=now + datetime.timedelta(seconds=60)).claimed == 0
+    push_service.answers.clear()
+    assert push_send_once(now=now + datetime.timedelta(seconds=121)).sent == 1
+    assert len(push_service.received) == 2
+
+
+def test_a_dead_push_service_does_not_block_another_user(push_service, vapid):
+    dead_user, live_user = make_user(), make_user()
+    subscribe(dead_user, push_service, "/push/dead")
+    live = subscribe(live_user, push_service, "/push/live")
+    push_service.answers["/push/dead"] = (503, {})
+    notification_create(user_ids=[dead_user.pk, live_user.pk], kind="won", message="낙찰됐어요!")
+    result = push_send_once(now=NOON_KST)
+    assert (result.sent, result.retried) == (1, 1)
+    delivered = [r for r in push_service.received if r.path == "/push/live"]
+    assert live.decrypt(delivered[0].body)["body"] == "낙찰됐어요!"
+    assert PushJob.objects.get(user=dead_user).status == PushJob.Status.PENDING
+
+
+def test_outbid_pushes_at_most_once_a_minute_per_auction(push_service, vapid):
+    first, second = make_user(balance=200_000), make_user(balance=200_000)
+    subscribe(first, push_service, "/push/first")
+    auction = make_auction(start_price=10_000)
+    outbid(auction, first, second)
+    assert push_send_once(now=NOON_KST).sent == 1
+    # outbid again 30 seconds later: throttled
+    bid_place(auction_id=auction.pk, actor=first, amount=auction.start_price + 2_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=second, amount=auction.start_price + 3_000, request_id=rid())
+    result = push_send_once(now=NOON_KST + datetime.timedelta(seconds=30))
+    assert (result.sent, result.skipped) == (0, 1)
+    assert len(push_service.received) == 1
+    # a minute after the last push, the next outbid goes out
+    bid_place(auction_id=auction.pk, actor=first, amount=auction.start_price + 4_000, request_id=rid())
+    bid_place(auction_id=auction.pk, actor=second, amount=auction.start_price + 5_000, request_id=rid())
+    assert push_send_once(now=NOON_KST + datetime.timedelta(seconds=61)).sent == 1
+
+
+def test_quiet_hours_hold_back_reminders_but_not_money(push_service, vapid):
+    user = make_user()
+    subscribe(user, push_service, "/push/q")
+    auction = make_auction()
+    notification_create(user_ids=[user.pk], kind="ending_soon", message="곧 마감돼요.", auction=auction)
+    notification_create(user_ids=[user.pk], kind="won", message="낙찰됐어요!", auction=auction)
+    result = push_send_once(now=NIGHT_KST)
+    assert (result.sent, result.skipped) == (1, 1)
+    assert PushJob.objects.get(kind="ending_soon").status == PushJob.Status.SKIPPED
+    assert PushJob.objects.get(kind="won").status == PushJob.Status.SENT
+
+
+def test_a_kind_turned_off_is_not_pushed(push_service, vapid):
+    user = make_user()
+    subscribe(user, push_service, "/push/k")
+    PushPreference.objects.create(user=user, disabled_kinds=["answer"])
+    notification_create(user_ids=[user.pk], kind="answer", message="답변이 달렸어요.")
+    assert push_send_once(now=NOON_KST).skipped == 1
+    assert push_service.received == []
+
+
+def test_a_killed_worker_loses_nothing_and_sends_once(push_service, vapid):
+    from notifications.push import LEASE, _claim
+
+    user = make_user()
+    subscribe(user, push_service, "/push/k")
+    notification_create(user_ids=[user.pk], kind="won", message="낙찰됐어요!")
+    now = timezone.now()
+    # a worker claims the job and dies before sending
+    assert len(_claim(10, now)) == 1
+    # another worker does not take it while the lease holds, then sends it once
+    assert push_send_once(now=now + datetime.timedelta(seconds=1)).claimed == 0
+    assert push_send_once(now=now + LEASE + datetime.timedelta(seconds=1)).sent == 1
+    assert push_send_once(now=now + 3 * LEASE).claimed == 0
+    assert len(push_service.received) == 1
+
+
+def test_without_vapid_keys_nothing_is_sent_and_jobs_wait(push_service, settings):
+    settings.VAPID_PRIVATE_KEY = ""
+    settings.PUSH_ALLOW_LOOPBACK_HTTP = True
+    user = make_user()
+    subscribe(user, push_service, "/push/n")
+    notification_create(user_ids=[user.pk], kind="won", message="낙찰됐어요!")
+    assert push_send_once().claimed == 0
+    assert PushJob.objects.get().status == PushJob.Status.PENDING
