@@ -173,6 +173,9 @@ def _send_one(sub: PushSubscription, data: str, headers: dict[str, str], ttl: in
 
 
 def _claim(batch: int, now: datetime.datetime) -> list[PushJob]:
+    due = PushJob.objects.filter(status=PushJob.Status.PENDING, due_at__lte=now)
+    if not due.exists():  # a plain read first: no write transaction (on SQLite a write lock) when idle
+        return []
     with transaction.atomic():
         jobs = list(
             PushJob.objects.select_for_update(skip_locked=True)
@@ -195,7 +198,9 @@ def push_send_once(*, batch: int = 50, now: datetime.datetime | None = None) -> 
     jobs = _claim(batch, now)
     result.claimed = len(jobs)
     if not jobs:
-        PushJob.objects.exclude(status=PushJob.Status.PENDING).filter(due_at__lt=now - KEEP_DONE).delete()
+        old = PushJob.objects.exclude(status=PushJob.Status.PENDING).filter(due_at__lt=now - KEEP_DONE)
+        if old.exists():
+            old.delete()
         return result
     notes = Notification.objects.in_bulk([j.notification_id for j in jobs])
     subs_by_user: dict[int, list[PushSubscription]] = {}
