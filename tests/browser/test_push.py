@@ -16,6 +16,7 @@ import pytest
 from notifications.models import Notification, PushSubscription
 from notifications.push import push_payload, vapid_keys_new
 from notifications.services import notification_create
+from tests.browser.test_live import static_root  # noqa: F401  (fixture)
 from tests.factories import make_auction, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,3 +99,54 @@ def test_turning_push_on_and_receiving_one(site, new_page, settings, shot):
             "url": f"/auctions/{auction.pk}/",
         }
     ]
+
+
+@pytest.fixture
+def push_live_site(static_root, tmp_path):  # noqa: F811  (the fixture imported above)
+    """A real Daphne (the bid goes over its socket) with a VAPID key pair in its environment."""
+    from django.conf import settings as django_settings
+
+    from tests.realtime.servers import Daphne, free_ports, server_env
+
+    private, public = vapid_keys_new()
+    port = free_ports(1, start=8260, stop=8299)[0]
+    env = server_env(
+        redis_url=django_settings.REDIS_URL,
+        bus_prefix=f"nbpush{port}",
+        STATIC_ROOT=str(static_root),
+        VAPID_PRIVATE_KEY=private,
+        VAPID_PUBLIC_KEY=public,
+    )
+    server = Daphne(port, env, tmp_path / "daphne.log").start()
+    try:
+        server.wait()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_first_bid_offers_push_gently_and_never_on_page_load(push_live_site, new_page):
+    from tests.browser.test_live import live_pages
+
+    auction = make_auction(is_national=True, start_price=10_000)
+    bidder = make_user(balance=100_000)
+    page = new_page()
+    page.context.grant_permissions(["notifications"], origin=push_live_site.url)
+    page.add_init_script(STUB_SUBSCRIBE)
+    # given a bidder on the live page: nothing is offered on load
+    (page,) = live_pages(lambda: page, push_live_site, f"{push_live_site.url}/auctions/{auction.pk}/", [bidder])
+    assert page.locator(".push-offer").count() == 0
+    # when they place their first bid with the real field and button
+    page.fill("#bid-amount", "10,000")
+    page.click("#bid-form [data-bid-mode='bid'] button[type=submit]")
+    page.wait_for_selector(".live-toast--ok")
+    # then a small offer appears; accepting it subscribes this browser
+    page.wait_for_selector(".push-offer")
+    page.click(".push-offer [data-push-yes]")
+    page.wait_for_selector(".push-offer >> text=알림을 켰어요")
+    assert PushSubscription.objects.filter(user=bidder).count() == 1
+    # and it is offered only once per browser (remembered in this browser's storage)
+    assert page.evaluate("() => localStorage.getItem('nb.pushOffered')") == "1"
+    page.reload()
+    page.wait_for_selector("article[data-auction-id][data-conn='live']")
+    assert page.locator(".push-offer").count() == 0
