@@ -227,7 +227,7 @@ BUS_PREFIX = os.environ.get("BUS_PREFIX", "nb")
 # (docs/operations.md). Without a private key the push worker sends nothing and jobs wait.
 VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
 VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
-VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:ops@neighborbid.invalid")
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT") or "mailto:ops@neighborbid.invalid"
 # Seconds a Redis call may take before we give up (never while a row lock is held).
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))
 # The Channels layer (realtime/layer.py, docs/realtime.md): the per-user and per-room traffic
