@@ -150,3 +150,30 @@ def test_a_first_bid_offers_push_gently_and_never_on_page_load(push_live_site, n
     page.reload()
     page.wait_for_selector("article[data-auction-id][data-conn='live']")
     assert page.locator(".push-offer").count() == 0
+
+
+def test_the_push_settings_are_saved_as_a_person_sets_them(site, new_page):
+    from notifications.models import PushPreference
+    from tests.browser.test_trust_story import login
+
+    # given a signed-in neighbour on their account page, every kind on by default
+    user = make_user(username="pushkind")
+    page = new_page()
+    login(page, site, "pushkind")
+    page.goto(f"{site}/accounts/profile/")
+    boxes = page.locator(".push-settings input[name=kinds]")
+    assert boxes.count() >= 2 and all(boxes.nth(n).is_checked() for n in range(boxes.count()))
+    # when they untick the second kind, set quiet hours 22:30–07:00 and press 저장
+    off = boxes.nth(1).get_attribute("value")
+    boxes.nth(1).uncheck()
+    page.fill(".push-settings input[name=quiet_start]", "22:30")
+    page.fill(".push-settings input[name=quiet_end]", "07:00")
+    page.get_by_role("button", name="알림 설정 저장").click()
+    page.wait_for_load_state()
+    # then the database holds exactly that, and the page shows it again
+    pref = PushPreference.objects.get(user=user)
+    assert pref.disabled_kinds == [off]
+    assert (pref.quiet_start.isoformat(), pref.quiet_end.isoformat()) == ("22:30:00", "07:00:00")
+    page.goto(f"{site}/accounts/profile/")
+    assert not page.locator(f".push-settings input[name=kinds][value={off}]").is_checked()
+    assert page.input_value(".push-settings input[name=quiet_start]") == "22:30"
