@@ -127,10 +127,21 @@ _LOCKED_COLUMNS = [
     )
 ]
 _USER_TABLE = Auction._meta.get_field("leader").related_model._meta.db_table
-_ROW_SQL = (
-    f"SELECT {', '.join('a.' + c for c in _LOCKED_COLUMNS)}, COALESCE(NULLIF(u.nickname, ''), u.username) "  # noqa: S608 (meta)
-    f"FROM {Auction._meta.db_table} a LEFT JOIN {_USER_TABLE} u ON u.id = a.leader_id WHERE a.id = %s"
-)
+
+
+# The select list of a LockedAuction (the auction `a` joined to its leader `u`), for a caller
+# that reads it inside a larger statement (the compare-and-set bid's one read).
+LOCKED_SELECT = f"{', '.join('a.' + c for c in _LOCKED_COLUMNS)}, COALESCE(NULLIF(u.nickname, ''), u.username)"
+LOCKED_JOIN_LEADER = f"LEFT JOIN {_USER_TABLE} u ON u.id = a.leader_id"
+_ROW_SQL = f"SELECT {LOCKED_SELECT} FROM {Auction._meta.db_table} a {LOCKED_JOIN_LEADER} WHERE a.id = %s"  # noqa: S608 (meta)
+
+
+def locked_auction(row: Any) -> LockedAuction:
+    """A LockedAuction from the values of LOCKED_SELECT, in order."""
+    values = list(row)
+    recent = values[16]
+    values[16] = json.loads(recent) if isinstance(recent, str) else list(recent or [])
+    return LockedAuction(*values)
 
 
 def auction_row_lock(*, auction_id: int, for_update: bool = True) -> LockedAuction:
@@ -141,7 +152,4 @@ def auction_row_lock(*, auction_id: int, for_update: bool = True) -> LockedAucti
         row = cursor.fetchone()
     if row is None:
         raise AuctionNotFound()
-    values = list(row)
-    recent = values[16]
-    values[16] = json.loads(recent) if isinstance(recent, str) else list(recent or [])
-    return LockedAuction(*values)
+    return locked_auction(row)

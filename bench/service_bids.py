@@ -6,11 +6,15 @@ and how many statements it runs while the auction row is locked.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nbbench REDIS_URL=redis://127.0.0.1:6379/0 \\
     SECRET_KEY=x DEBUG=0 LOG_LEVEL=WARNING .venv/bin/python bench/service_bids.py --threads 8 --seconds 10
 
-It prints the auction row lock's hold per accepted bid (issue 19 #4: from the moment the
-`SELECT … FOR UPDATE` of the auction returns to the commit, or to the end of a refused call; the
-sum over every locking transaction, refusals under the lock included, divided by the accepted
-bids) and, beside it, the pgbench ceiling of the same statements in the same window
-(--pgbench-seconds; 0 skips it).
+It prints the auction row lock's hold per accepted bid (issue 19 #4: for the compare-and-set
+write, the whole round trip of its one autocommit statement, an upper bound; for a locked
+transaction, from the moment the `SELECT … FOR UPDATE` of the auction returns to the commit, or
+to the end of a refused call; the sum over every write and locking transaction, conflicts and
+refusals under the lock included, divided by the accepted bids), how many compare-and-set writes
+and locked transactions ran (their difference from `accepted` is the conflicts) and, beside it,
+the pgbench ceiling of the same statements in the same window (--pgbench-seconds; 0 skips it).
+`--cas-attempts 0` runs the locked transaction alone (the path before issue 19), for a
+before/after in one window.
 
 It creates (and drops at the start) the database named in DATABASE_URL, so point it at a
 scratch database, never at real data. Bidders race for the minimum next bid, learning the price
@@ -52,6 +56,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--auctions", type=int, default=1, help="spread the bidders over this many auctions")
     parser.add_argument("--no-reset", action="store_true", help="keep the database (no drop/migrate)")
+    parser.add_argument(
+        "--cas-attempts", type=int, default=None, help="compare-and-set attempts before the lock (0: locked only)"
+    )
     parser.add_argument("--pgbench-seconds", type=float, default=5, help="0: skip the pgbench ceiling")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -65,10 +72,12 @@ def main() -> None:
     from django.db import connection, connections, transaction
 
     from accounts.services import user_create
-    from auctions.services import auction_create, bid_place
+    from auctions.services import auction_create, bid_place, bidding
     from neighborbid.errors import DomainError
     from wallets.services import wallet_deposit
 
+    if args.cas_attempts is not None:
+        bidding.CAS_ATTEMPTS = args.cas_attempts
     tag = uuid.uuid4().hex[:6]
     seller = user_create(username=f"seller-{tag}", password=None, nickname="판매자")
     bidders = []
@@ -104,6 +113,8 @@ def main() -> None:
     stop_at = [0.0]
 
     held = [0.0] * args.threads  # seconds the auction row was locked by each thread's transactions
+    cas_writes = [0] * args.threads  # compare-and-set statements (accepted or conflicted)
+    locked_paths = [0] * args.threads  # locked transactions (CAS_ATTEMPTS conflicts, or CAS off)
     lock_table = "auctions_auction"  # quoted (ORM) or not (auctions.locks.auction_row_lock)
 
     def bidder(i: int) -> None:
@@ -116,9 +127,19 @@ def main() -> None:
             lock["committed"] = time.perf_counter()
 
         def timing(execute, sql, params, many, context):
+            if sql.startswith("WITH cas_auction") and not connection.in_atomic_block:
+                # the compare-and-set write (issue 19): in autocommit, the row locks live inside
+                # this one statement, so its round trip bounds the hold from above
+                started = time.perf_counter()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    held[i] += time.perf_counter() - started
+                    cas_writes[i] += 1
             result = execute(sql, params, many, context)
             if lock["at"] is None and "FOR UPDATE" in sql and lock_table in sql and connection.in_atomic_block:
                 lock["at"] = time.perf_counter()
+                locked_paths[i] += 1
                 transaction.on_commit(committed)  # registered first: runs first after COMMIT
             return result
 
@@ -151,9 +172,11 @@ def main() -> None:
     total = sum(accepted)
     hold_ms = sum(held) / total * 1000 if total else float("nan")
     line = (
-        f"threads={args.threads} auctions={args.auctions} seconds={elapsed:.1f} accepted={total} "
+        f"threads={args.threads} auctions={args.auctions} cas_attempts={bidding.CAS_ATTEMPTS} "
+        f"seconds={elapsed:.1f} accepted={total} "
         f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements} "
-        f"lock_hold_ms_per_accepted={hold_ms:.2f} lock_busy_share={sum(held) / elapsed / args.auctions:.2f}"
+        f"lock_hold_ms_per_accepted={hold_ms:.2f} lock_busy_share={sum(held) / elapsed / args.auctions:.2f} "
+        f"cas_writes={sum(cas_writes)} locked_transactions={sum(locked_paths)}"
     )
     if args.pgbench_seconds > 0:
         sys.path.insert(0, str(ROOT / "bench"))

@@ -235,17 +235,25 @@ def wallet_postings_write(
 
 
 def wallet_moves_sql(
-    postings: list[Posting], final: list[tuple[int, int, int]], *, now: datetime, auction_id: int, bid_cte: str
+    postings: list[Posting],
+    final: list[tuple[int, int, int]],
+    *,
+    now: datetime,
+    auction_id: int,
+    bid_cte: str,
+    gate: str = "TRUE",
 ) -> tuple[list[str], list[object]]:
     """The same writes as wallet_moves_apply, as two data-modifying CTEs for one PostgreSQL
     statement (the bid's hot path: no ORM compile while the auction row is locked). `bid_cte`
-    names a CTE of the caller's statement that returns the new bid's `id`. Returns the CTE
-    texts and their parameters, in order. PostgreSQL only."""
+    names a CTE of the caller's statement that returns the new bid's `id`; `gate` is an SQL
+    condition of that statement the wallet write also needs (the bid's compare-and-set:
+    auctions.services.bid_writes). Returns the CTE texts and their parameters, in order.
+    PostgreSQL only."""
     wallet_table, ledger_table = Wallet._meta.db_table, LedgerEntry._meta.db_table
     rows = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(final))
     wallet_cte = (
         f"wallet_write AS (UPDATE {wallet_table} AS w SET balance = v.balance, locked_balance = v.locked, "  # noqa: S608 (tables from meta)
-        f"updated_at = %s FROM (VALUES {rows}) AS v(id, balance, locked) WHERE w.id = v.id)"
+        f"updated_at = %s FROM (VALUES {rows}) AS v(id, balance, locked) WHERE w.id = v.id AND {gate})"
     )
     entries = ", ".join(["(%s::bigint, %s, %s::bigint, %s::bigint, %s::bigint, %s::bigint)"] * len(postings))
     ledger_cte = (

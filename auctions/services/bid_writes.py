@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from auctions.models import Auction, Bid
 from auctions.services._base import auction_write
 from auctions.services.bid_plan import BidPlan, bid_notices
 from notifications.models import Notification
+from wallets.models import Wallet
 from wallets.services import wallet_moves_sql, wallet_postings_write
 
 
@@ -69,23 +71,98 @@ def bid_write_orm(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
 _AUCTION_TABLE = Auction._meta.db_table
 _BID_TABLE = Bid._meta.db_table
 _NOTE_TABLE = Notification._meta.db_table
+_WALLET_TABLE = Wallet._meta.db_table
 
 
-def bid_write_sql(auction: BidAuction, plan: BidPlan, *, request_id: str, now: datetime) -> tuple[int, list[int]]:
+@dataclass(frozen=True)
+class BidExpect:
+    """What a compare-and-set bid decided on (auctions.services.bidding._bid_cas): the auction's
+    columns the rules read that any write changes (`CAS_COLUMNS`, in that order, as read) and
+    each touched wallet's (balance, locked_balance) as read, by wallet id."""
+
+    auction: tuple[Any, ...]
+    wallets: dict[int, tuple[int, int]]
+
+
+# The auction columns a compare-and-set bid must find unchanged: everything the rules read that
+# a write can change (seq moves with every public change, updated_at with every write at all,
+# including a maximum raise and any admin edit).
+CAS_COLUMNS = (
+    ("seq", "bigint"),
+    ("status", "varchar"),
+    ("leader_id", "bigint"),
+    ("leader_max", "bigint"),
+    ("current_price", "bigint"),
+    ("ends_at", "timestamptz"),
+    ("is_hidden", "boolean"),
+    ("buy_now_price", "bigint"),
+    ("updated_at", "timestamptz"),
+)
+
+
+def cas_auction_unchanged(expect: BidExpect) -> tuple[str, list[Any]]:
+    """The compare half of the compare-and-set on the auction row: its CAS_COLUMNS are what the
+    plan was decided on. (The race tests replace it with TRUE and watch the books break.)"""
+    columns = ", ".join(name for name, _kind in CAS_COLUMNS)
+    values = ", ".join(f"%s::{kind}" for _name, kind in CAS_COLUMNS)
+    return f"({columns}) IS NOT DISTINCT FROM ({values})", list(expect.auction)
+
+
+def cas_wallets_unchanged(expect: BidExpect, touched: list[int]) -> tuple[str, list[Any]]:
+    """The compare half on the wallets: every touched wallet, as locked by the statement, still
+    holds the (balance, locked_balance) the plan assumed."""
+    if not touched:
+        return "TRUE", []
+    rows = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(touched))
+    params: list[Any] = []
+    for wallet_id in touched:
+        params += [wallet_id, *expect.wallets[wallet_id]]
+    sql = (
+        f"(SELECT count(*) FROM cas_wallets c JOIN (VALUES {rows}) AS v(id, balance, locked) "  # noqa: S608 (placeholders)
+        "ON c.id = v.id AND c.balance = v.balance AND c.locked_balance = v.locked) = %s"
+    )
+    return sql, [*params, len(touched)]
+
+
+def bid_write_sql(
+    auction: BidAuction, plan: BidPlan, *, request_id: str, now: datetime, expect: BidExpect | None = None
+) -> tuple[int, list[int]] | None:
     """Every write of an accepted bid as ONE PostgreSQL statement (data-modifying CTEs): the
     bid rows (the placed one, then any automatic ones, ids in that order), the wallets and
     their ledger rows (wallets.services.wallet_moves_sql), the notifications and the auction's
-    new state. Returns (the placed bid's id, the notification ids)."""
+    new state. Returns (the placed bid's id, the notification ids).
+
+    With `expect` (the compare-and-set bid, run in autocommit) the statement first locks the
+    auction row only if its CAS_COLUMNS are still what the plan was decided on, then the
+    touched wallets in primary-key order (the lock order of every other writer), and every
+    write is gated on one condition: the auction was found unchanged and every wallet still
+    holds the balances the plan assumed. The row locks live for this one statement. Returns
+    None (nothing written) when anything changed: the caller decides again."""
     rows = plan.outcome.rows
+    ctes: list[str] = []
+    params: list[Any] = []
+    gate = "TRUE"
+    if expect is not None:
+        touched = [wallet_id for wallet_id, _balance, _locked in plan.final]
+        auction_unchanged, auction_params = cas_auction_unchanged(expect)
+        wallets_unchanged, wallet_params = cas_wallets_unchanged(expect, touched)
+        ctes += [
+            f"cas_auction AS (SELECT id FROM {_AUCTION_TABLE} WHERE id = %s AND {auction_unchanged} FOR UPDATE)",  # noqa: S608 (tables from meta)
+            f"cas_wallets AS (SELECT w.id, w.balance, w.locked_balance FROM {_WALLET_TABLE} w "  # noqa: S608 (tables from meta)
+            "WHERE w.id = ANY(%s::bigint[]) AND EXISTS (SELECT 1 FROM cas_auction) ORDER BY w.id FOR UPDATE)",
+            f"cas_ok AS (SELECT EXISTS (SELECT 1 FROM cas_auction) AND {wallets_unchanged} AS ok)",  # noqa: S608
+        ]
+        params += [auction.pk, *auction_params, touched, *wallet_params]
+        gate = "(SELECT ok FROM cas_ok)"
     values = ", ".join(["(%s::int, %s::bigint, %s::bigint, %s::bigint, %s, %s)"] * len(rows))
-    ctes = [
+    ctes += [
         f"new_bids AS (INSERT INTO {_BID_TABLE} (auction_id, bidder_id, amount, max_amount, kind, "  # noqa: S608 (tables from meta)
         "client_request_id, created_at) SELECT %s, v.bidder_id, v.amount, v.max_amount, v.kind, v.request_id, %s "
-        f"FROM (VALUES {values}) AS v(ord, bidder_id, amount, max_amount, kind, request_id) ORDER BY v.ord "
-        "RETURNING id, client_request_id)",
+        f"FROM (VALUES {values}) AS v(ord, bidder_id, amount, max_amount, kind, request_id) WHERE {gate} "
+        "ORDER BY v.ord RETURNING id, client_request_id)",
         "placed AS (SELECT id FROM new_bids WHERE client_request_id = %s)",
     ]
-    params: list[Any] = [auction.pk, now]
+    params += [auction.pk, now]
     for index, row in enumerate(rows):
         params += [
             index,
@@ -98,7 +175,7 @@ def bid_write_sql(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
     params.append(request_id)
     if plan.postings:
         wallet_ctes, wallet_params = wallet_moves_sql(
-            plan.postings, plan.final, now=now, auction_id=auction.pk, bid_cte="placed"
+            plan.postings, plan.final, now=now, auction_id=auction.pk, bid_cte="placed", gate=gate
         )
         ctes += wallet_ctes
         params += wallet_params
@@ -108,14 +185,15 @@ def bid_write_sql(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
         ctes.append(
             f"new_notes AS (INSERT INTO {_NOTE_TABLE} (user_id, kind, auction_id, message, created_at, read_at) "  # noqa: S608 (tables from meta)
             f"SELECT v.user_id, v.kind, %s, v.message, %s, NULL FROM (VALUES {note_rows}) "
-            "AS v(ord, user_id, kind, message) ORDER BY v.ord RETURNING id)"
+            f"AS v(ord, user_id, kind, message) WHERE {gate} ORDER BY v.ord RETURNING id)"
         )
         params += [auction.pk, now]
         for index, (user_id, kind, message, _extra) in enumerate(notes):
             params += [index, user_id, str(kind), message]
     ctes.append(
         f"auction_write AS (UPDATE {_AUCTION_TABLE} SET current_price = %s, leader_id = %s, leader_max = %s, "  # noqa: S608 (tables from meta)
-        "bid_count = %s, recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s WHERE id = %s)"
+        "bid_count = %s, recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s "
+        f"WHERE id = %s AND {gate})"
     )
     params += [
         auction.current_price,
@@ -130,8 +208,10 @@ def bid_write_sql(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
         auction.pk,
     ]
     note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"
-    sql = "WITH " + ", ".join(ctes) + f" SELECT (SELECT id FROM placed), {note_select}"  # noqa: S608 (CTEs built above from meta)
+    sql = "WITH " + ", ".join(ctes) + f" SELECT {gate}, (SELECT id FROM placed), {note_select}"  # noqa: S608 (CTEs built above from meta)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        bid_id, note_ids = cursor.fetchone()
+        ok, bid_id, note_ids = cursor.fetchone()
+    if not ok:
+        return None
     return bid_id, list(note_ids or [])

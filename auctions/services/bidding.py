@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -17,7 +17,15 @@ from django.utils import timezone
 from accounts.models import DeviceSighting, User
 from accounts.selectors import access_user
 from auctions.events import send_user_event_on_commit
-from auctions.locks import BidAuction, auction_lock, auction_row_lock
+from auctions.locks import (
+    LOCKED_JOIN_LEADER,
+    LOCKED_SELECT,
+    BidAuction,
+    LockedAuction,
+    auction_lock,
+    auction_row_lock,
+    locked_auction,
+)
 from auctions.models import Auction, Bid
 from auctions.rules import sure_loser_minimum
 from auctions.selectors import PublicState, auction_min_next_bid, auction_public_state
@@ -29,8 +37,8 @@ from auctions.services._base import (
     leader_hold,
     publish_state,
 )
-from auctions.services.bid_plan import apply_bid_state, bid_notices, plan_bid
-from auctions.services.bid_writes import bid_write_orm, bid_write_sql
+from auctions.services.bid_plan import BidPlan, apply_bid_state, bid_notices, plan_bid
+from auctions.services.bid_writes import CAS_COLUMNS, BidExpect, bid_write_orm, bid_write_sql
 from neighborbid.errors import (
     AuctionNotFound,
     BidTooLow,
@@ -45,11 +53,15 @@ from neighborbid.errors import (
 )
 from neighborbid.logs import money_action
 from notifications.services import push_jobs_on_commit
-from wallets.locks import wallet_rows_lock, wallets_lock
+from wallets.locks import WalletRow, wallet_rows_lock, wallets_lock
+from wallets.models import Wallet
 
 # The bid's one-statement writer on PostgreSQL; False runs the ORM writer there too (the test
 # that holds the two writers side by side: tests/auctions/test_bid_writers.py).
 SQL_WRITER = True
+# Compare-and-set attempts before the locked transaction decides (PostgreSQL with SQL_WRITER);
+# 0 always takes the locked transaction (the tests hold the two side by side).
+CAS_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -113,20 +125,31 @@ def bid_place(
             raise InvalidAmount("최대 입찰가는 입찰가보다 낮을 수 없어요.")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise LoginRequired()
-    # One read before the lock: an earlier bid with this request id, and the committed state.
-    earlier_id, committed = _bid_preread(auction_id=auction_id, bidder_id=actor.pk, request_id=request_id)
+    maximum = max_amount if max_amount is not None else amount
+    cas = SQL_WRITER and CAS_ATTEMPTS > 0 and connection.vendor == "postgresql"
+    if cas:
+        # One read: an earlier bid with this request id, the committed auction and wallets.
+        read = _bid_read(auction_id=auction_id, bidder_id=actor.pk, request_id=request_id)
+        earlier_id, found, seller_linked = read.earlier_id, read.auction is not None, read.seller_linked
+    else:
+        # One read before the lock: an earlier bid with this request id, and the committed state.
+        earlier_id, committed = _bid_preread(auction_id=auction_id, bidder_id=actor.pk, request_id=request_id)
+        found, seller_linked = committed is not None, bool(committed and committed["seller_linked"])
     if earlier_id is not None:
         # A repeat is answered with the first outcome even if the user was suspended since:
         # the bid stands, and an error would tell the client nothing happened.
         return _replay(Bid.objects.get(pk=earlier_id), auction_id=auction_id, amount=amount, max_amount=max_amount)
-    if committed is None:
+    if not found:
         raise AuctionNotFound()
     user = access_user(actor)
-    if committed["seller_linked"]:
+    if seller_linked:
         raise SellerLinked()
-    _refuse_early_if_too_low(committed, user=user, amount=amount)
-    maximum = max_amount if max_amount is not None else amount
     try:
+        if cas:
+            return _bid_by_compare_and_set(
+                read, auction_id=auction_id, user=user, amount=amount, max_amount=max_amount, request_id=request_id
+            )
+        _refuse_early_if_too_low(cast("dict[str, Any]", committed), user=user, amount=amount)
         return _bid_atomic(auction_id=auction_id, user=user, amount=amount, maximum=maximum, request_id=request_id)
     except DomainError:
         twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
@@ -141,6 +164,50 @@ def bid_place(
         if twin is None:
             raise DuplicateRequest() from exc
         return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
+
+
+@dataclass
+class _BidRead:
+    """The compare-and-set bid's one read (a single statement, so one snapshot)."""
+
+    earlier_id: int | None
+    seller_linked: bool
+    auction: LockedAuction | None
+    updated_at: datetime | None
+    wallets: dict[int, WalletRow]  # by user id: the bidder's and the leader's
+
+
+_READ_SQL = None
+
+
+def _bid_read(*, auction_id: int, bidder_id: int, request_id: str) -> _BidRead:
+    """One statement, one snapshot: the id of this bidder's earlier bid with this request id,
+    the hard shill link (fraud/), the auction's committed row (as the rules read it) and the
+    wallets of the bidder and the current leader."""
+    global _READ_SQL
+    if _READ_SQL is None:
+        device = DeviceSighting._meta.db_table
+        _READ_SQL = (
+            f"SELECT (SELECT b.id FROM {Bid._meta.db_table} b WHERE b.bidder_id = %s AND b.client_request_id = %s), "  # noqa: S608 (tables from meta)
+            f"EXISTS (SELECT 1 FROM {device} mine JOIN {device} theirs ON theirs.device_hash = mine.device_hash "
+            "WHERE mine.user_id = %s AND theirs.user_id = a.seller_id AND a.seller_id <> %s), "
+            "(SELECT array_agg(ARRAY[w.id, w.user_id, w.balance, w.locked_balance] ORDER BY w.id) "
+            f"FROM {Wallet._meta.db_table} w WHERE w.user_id = %s OR w.user_id = a.leader_id), a.updated_at, "
+            f"{LOCKED_SELECT} FROM (SELECT 1 AS one) AS one LEFT JOIN {Auction._meta.db_table} a ON a.id = %s "
+            f"{LOCKED_JOIN_LEADER}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_READ_SQL, [bidder_id, request_id, bidder_id, bidder_id, bidder_id, auction_id])
+        row = cursor.fetchone()
+    earlier_id, linked, wallets, updated_at = row[:4]
+    auction = locked_auction(row[4:]) if row[4] is not None else None
+    return _BidRead(
+        earlier_id=earlier_id,
+        seller_linked=bool(linked),
+        auction=auction,
+        updated_at=updated_at,
+        wallets={int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets or []},
+    )
 
 
 _PREREAD_SQL = None
@@ -191,49 +258,110 @@ def _refuse_early_if_too_low(committed: dict[str, Any], *, user: User, amount: i
         raise BidTooLow.below(minimum, current_price=committed["current_price"], seq=committed["seq"])
 
 
+def _bid_by_compare_and_set(
+    read: _BidRead, *, auction_id: int, user: User, amount: int, max_amount: int | None, request_id: str
+) -> BidResult:
+    """The bid on PostgreSQL: decide on the committed state, then apply the plan in one
+    autocommit statement only if nothing it was decided on has changed (compare-and-set), so
+    the auction's row lock lives for that one statement, never across a client round trip
+    (issue 19). On a conflict, read again and decide again; after CAS_ATTEMPTS conflicts the
+    locked transaction decides (it always can), so a busy auction never refuses a bid for
+    being busy. A refusal is exact as of a committed snapshot: the rules are the same
+    functions on both paths."""
+    maximum = max_amount if max_amount is not None else amount
+    for attempt in range(CAS_ATTEMPTS):
+        if attempt:
+            read = _bid_read(auction_id=auction_id, bidder_id=user.pk, request_id=request_id)
+            if read.earlier_id is not None:  # the same request raced this one and won
+                earlier = Bid.objects.get(pk=read.earlier_id)
+                return _replay(earlier, auction_id=auction_id, amount=amount, max_amount=max_amount)
+        result = _bid_cas(read, user=user, amount=amount, maximum=maximum, request_id=request_id)
+        if result is not None:
+            return result
+    return _bid_atomic(auction_id=auction_id, user=user, amount=amount, maximum=maximum, request_id=request_id)
+
+
+def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_id: str) -> BidResult | None:
+    """One compare-and-set attempt on one read; None when the state moved under it."""
+    auction = read.auction
+    if auction is None:
+        raise AuctionNotFound()
+    expect_auction = tuple(
+        read.updated_at if name == "updated_at" else getattr(auction, name) for name, _kind in CAS_COLUMNS
+    )
+    now = timezone.now()  # read after the snapshot: a successful write's clock follows its predecessor's
+    _bid_check(auction, user=user, amount=amount, maximum=maximum, now=now)
+    wallets = read.wallets
+    _bid_funds(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
+    expect = BidExpect(auction=expect_auction, wallets={w.pk: (w.balance, w.locked_balance) for w in wallets.values()})
+    plan = plan_bid(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
+    apply_bid_state(auction, plan=plan, now=now)
+    if connection.in_atomic_block:  # inside a caller's transaction: a savepoint, not autocommit
+        with transaction.atomic():
+            written = bid_write_sql(auction, plan, request_id=request_id, now=now, expect=expect)
+    else:
+        written = bid_write_sql(auction, plan, request_id=request_id, now=now, expect=expect)
+    if written is None:
+        return None
+    bid_id, notes = written
+    return _bid_accepted(auction, plan, user=user, bid_id=bid_id, notes=notes, request_id=request_id, now=now)
+
+
 def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, request_id: str) -> BidResult:
-    """Lock, decide, write, commit. On PostgreSQL the locked section is three statements with no
-    ORM compile and no model instance: lock the auction row, lock the wallets (by primary key),
-    and one statement that writes the bids, the wallets, the ledger, the notifications and the
-    auction. A refusal raises inside the block, so the transaction rolls back: whatever a future
-    change might write before a check can never be committed by a refusal (issue 9 #11). (We
-    tried committing the empty transaction instead, to keep psycopg from deallocating prepared
-    statements after a ROLLBACK; tests/auctions/test_replay_outside_the_transaction.py showed
-    why not.)"""
+    """Lock, decide, write, commit: the bid on SQLite (the embedded default), and on PostgreSQL
+    after CAS_ATTEMPTS conflicts (or with CAS_ATTEMPTS = 0). On PostgreSQL the locked section
+    is three statements with no ORM compile and no model instance: lock the auction row, lock
+    the wallets (by primary key), and one statement that writes the bids, the wallets, the
+    ledger, the notifications and the auction. A refusal raises inside the block, so the
+    transaction rolls back: whatever a future change might write before a check can never be
+    committed by a refusal (issue 9 #11). (We tried committing the empty transaction instead,
+    to keep psycopg from deallocating prepared statements after a ROLLBACK;
+    tests/auctions/test_replay_outside_the_transaction.py showed why not.)"""
     fast = SQL_WRITER and connection.vendor == "postgresql"
     with transaction.atomic():
         auction: BidAuction = auction_row_lock(auction_id=auction_id) if fast else auction_lock(auction_id=auction_id)
         now = timezone.now()  # the server clock, read under the auction lock
-        wallets = _bid_check(auction, user=user, amount=amount, maximum=maximum, fast=fast, now=now)
+        _bid_check(auction, user=user, amount=amount, maximum=maximum, now=now)
+        lock = wallet_rows_lock if fast else wallets_lock
+        wallets: dict[int, Any] = lock(user_ids=[user.pk, auction.leader_id])
+        _bid_funds(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
         # the accepted bid's writes
         plan = plan_bid(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
         apply_bid_state(auction, plan=plan, now=now)
         if fast:
-            bid_id, notes = bid_write_sql(auction, plan, request_id=request_id, now=now)
+            bid_id, notes = cast("tuple[int, list[int]]", bid_write_sql(auction, plan, request_id=request_id, now=now))
         else:
             bid_id, notes = bid_write_orm(auction, plan, request_id=request_id, now=now)
-        for (user_id, kind, message, extra), note_id in zip(bid_notices(auction, plan), notes, strict=True):
-            send_user_event_on_commit(
-                user_id=user_id,
-                event={
-                    "type": "notification",
-                    "kind": kind,
-                    "notification_id": note_id,
-                    "message": message,
-                    "auction_id": auction.pk,
-                    **extra,
-                },
-            )
-        # the push outbox's INSERT runs after commit, outside the auction lock (issue 22)
-        push_jobs_on_commit(notification_ids=list(notes))
-        if plan.outcome.price_moved:
-            state = publish_state(auction, leader_name=plan.names[auction.leader_id])
-        else:
-            state = auction_public_state(auction, leader_name=plan.names[auction.leader_id])
+        return _bid_accepted(auction, plan, user=user, bid_id=bid_id, notes=notes, request_id=request_id, now=now)
+
+
+def _bid_accepted(
+    auction: BidAuction, plan: BidPlan, *, user: User, bid_id: int, notes: list[int], request_id: str, now: datetime
+) -> BidResult:
+    """After the write: who is told what (on commit), the push outbox (after commit, outside
+    any lock), the new public state (on commit) and the result."""
+    for (user_id, kind, message, extra), note_id in zip(bid_notices(auction, plan), notes, strict=True):
+        send_user_event_on_commit(
+            user_id=user_id,
+            event={
+                "type": "notification",
+                "kind": kind,
+                "notification_id": note_id,
+                "message": message,
+                "auction_id": auction.pk,
+                **extra,
+            },
+        )
+    # the push outbox's INSERT runs after commit, outside the auction lock (issue 22)
+    push_jobs_on_commit(notification_ids=list(notes))
+    if plan.outcome.price_moved:
+        state = publish_state(auction, leader_name=plan.names[auction.leader_id])
+    else:
+        state = auction_public_state(auction, leader_name=plan.names[auction.leader_id])
     placed = plan.outcome.rows[0]
     bid = Bid(
         id=bid_id,
-        auction_id=auction_id,
+        auction_id=auction.pk,
         bidder_id=user.pk,
         amount=placed.amount,
         max_amount=placed.max_amount,
@@ -245,10 +373,8 @@ def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, reque
     return BidResult(bid=bid, state=state, leading=leading, my_max=plan.outcome.leader_max if leading else None)
 
 
-def _bid_check(
-    auction: BidAuction, *, user: User, amount: int, maximum: int, fast: bool, now: datetime
-) -> dict[int, Any]:
-    """The rules of a bid against the locked auction; returns the locked wallets."""
+def _bid_check(auction: BidAuction, *, user: User, amount: int, maximum: int, now: datetime) -> None:
+    """The rules of a bid against the auction (locked, or as read for a compare-and-set)."""
     ensure_open(auction, now)
     check_participant(user=user, auction=auction)
     minimum = auction_min_next_bid(auction)
@@ -272,13 +398,16 @@ def _bid_check(
             current_price=auction.current_price,
             min_next_bid=minimum,
         )
-    lock = wallet_rows_lock if fast else wallets_lock
-    wallets = lock(user_ids=[user.pk, auction.leader_id])
+
+
+def _bid_funds(auction: BidAuction, *, user: User, amount: int, maximum: int, wallets: dict[int, Any]) -> None:
+    """Does the bidder's wallet cover what the bid holds (the whole maximum, or a leader's raise)?"""
+    leading = auction.leader_id is not None and auction.leader_id == user.pk
+    top = max(amount, maximum)
     needed = top - leader_hold(auction) if leading else top
     if wallets[user.pk].balance < needed:
         raise InsufficientFunds(
             f"사용 가능한 잔액({wallets[user.pk].balance:,}원)이 부족해요. 필요한 금액: {needed:,}원",
             current_price=auction.current_price,
-            min_next_bid=minimum,
+            min_next_bid=auction_min_next_bid(auction),
         )
-    return wallets

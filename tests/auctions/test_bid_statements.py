@@ -1,6 +1,8 @@
-"""The bid's hot path touches the database as few times as the rules allow (issue 13): one
-read before the lock for the committed state and a repeat, the acting user, and under the
-lock three statements (lock the auction, lock the wallets by primary key, one write)."""
+"""The bid's hot path touches the database as few times as the rules allow (issues 13, 19):
+one read of the committed state (a repeat, the auction, the wallets), the acting user, and
+one compare-and-set write in which the auction's row lock lives for that statement alone.
+After CAS_ATTEMPTS conflicts (or with CAS_ATTEMPTS = 0) the locked transaction decides: lock
+the auction, lock the wallets by primary key, one write."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from auctions.models import Bid
-from auctions.services import bid_place
+from auctions.services import bid_place, bidding
 from neighborbid.errors import BidTooLow
 from tests.factories import make_auction, make_user, rid
 from tests.money import assert_books_balance, wallet_of
@@ -21,7 +23,28 @@ def _statements(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_an_outbid_is_five_statements_three_of_them_under_the_lock():
+def test_an_outbid_is_three_statements_and_the_lock_lives_for_one_of_them():
+    # given a national auction with a leader
+    auction = make_auction(start_price=10_000, is_national=True)
+    first, second = make_user(balance=50_000), make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
+    # when another bidder outbids them
+    with CaptureQueriesContext(connection) as ctx:
+        result = bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
+    # then: one read (no lock), the acting user, one compare-and-set write
+    sql = _statements(ctx)
+    assert len(sql) == 3, "\n".join(sql)
+    assert "FOR UPDATE" not in sql[0] and "auctions_auction" in sql[0] and "wallets_wallet" in sql[0]
+    assert sql[2].startswith("WITH cas_auction AS (SELECT")
+    # and the one write did everything the locked path does
+    assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
+    assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)
+    assert first.notifications.filter(kind="outbid").count() == 1
+    assert_books_balance()
+
+
+def test_the_locked_path_is_five_statements_three_of_them_under_the_lock(monkeypatch):
+    monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
     # given a national auction with a leader
     auction = make_auction(start_price=10_000, is_national=True)
     first, second = make_user(balance=50_000), make_user(balance=50_000)
@@ -42,7 +65,21 @@ def test_an_outbid_is_five_statements_three_of_them_under_the_lock():
     assert_books_balance()
 
 
-def test_a_refusal_under_the_lock_is_one_locked_statement_and_writes_nothing():
+def test_a_refusal_takes_no_lock_and_writes_nothing():
+    auction = make_auction(start_price=10_000, is_national=False)
+    leader, late = make_user(balance=50_000), make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(BidTooLow):
+        bid_place(auction_id=auction.pk, actor=late, amount=10_000, request_id=rid())
+    sql = _statements(ctx)
+    # the read, acting user, and the twin check after the refusal; no lock, no write
+    assert len(sql) == 3, "\n".join(sql)
+    assert not any("FOR UPDATE" in s or s.startswith(("INSERT", "UPDATE", "WITH")) for s in sql)
+    assert wallet_of(late) == (50_000, 0)
+
+
+def test_a_refusal_under_the_lock_is_one_locked_statement_and_writes_nothing(monkeypatch):
+    monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
     auction = make_auction(start_price=10_000, is_national=False)
     leader, late = make_user(balance=50_000), make_user(balance=50_000)
     bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())

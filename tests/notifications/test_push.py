@@ -312,10 +312,17 @@ def test_without_vapid_keys_nothing_is_sent_and_jobs_wait(push_service, settings
     assert PushJob.objects.get().status == PushJob.Status.PENDING
 
 
-def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_commit(push_service, vapid):
+@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
+def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_commit(
+    path, push_service, vapid, monkeypatch
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from auctions.services import bidding
+
+    if path == "locked":
+        monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
     # given a leader with push on, and a rival
     auction = make_auction(start_price=10_000, is_national=True)
     first, second = make_user(balance=50_000), make_user(balance=50_000)
@@ -325,12 +332,18 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
     with CaptureQueriesContext(connection) as ctx:
         bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
     sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # then the bid's own statements are as before (pre-read, user, two locks, one write), and
-    # the push job's one INSERT comes after them: after COMMIT, outside the auction lock
-    begin, commit = sql.index("BEGIN"), sql.index("COMMIT")
-    under_lock = sql[begin + 1 : commit]
-    assert len(under_lock) == 3, "\n".join(sql)  # lock auction, lock wallets, one write
+    # then the bid's own statements are as before, and the push job's one INSERT comes after
+    # them, outside the auction lock: on the compare-and-set path after its one autocommit
+    # write (the row locks live inside that statement), on the locked path after COMMIT
+    if path == "locked":
+        begin, end = sql.index("BEGIN"), sql.index("COMMIT")
+        under_lock = sql[begin + 1 : end]
+        assert len(under_lock) == 3, "\n".join(sql)  # lock auction, lock wallets, one write
+    else:
+        end = next(i for i, s in enumerate(sql) if s.startswith("WITH cas_auction"))
+        under_lock = [sql[end]]
+        assert "BEGIN" not in sql and end == 2, "\n".join(sql)  # the read, the user, the write
     assert not any("pushjob" in s or "pushsubscription" in s for s in under_lock)
-    after = sql[commit + 1 :]
+    after = sql[end + 1 :]
     assert len(after) == 1 and after[0].startswith("INSERT INTO notifications_pushjob"), "\n".join(sql)
     assert PushJob.objects.filter(user=first, kind="outbid").count() == 1

@@ -69,15 +69,22 @@ def _wallet_rows_without_lock(*, user_ids):
         return {row[1]: WalletRow(*row) for row in cursor.fetchall()}
 
 
-def test_the_double_spend_race_has_teeth_without_the_wallet_lock(concurrently, monkeypatch):
+@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
+def test_the_double_spend_race_has_teeth_without_the_wallet_lock(path, concurrently, monkeypatch):
     """Issue 26 #6: the double spend above is decided by the wallet lock alone (two auctions,
-    two auction locks); with it reduced to a plain read the same race must go wrong."""
-    from auctions.services import bidding, lifecycle
+    two auction locks); with it reduced to a plain read the same race must go wrong. On the
+    bid's compare-and-set path (issue 19) the wallet guard is the write's compare of the
+    wallets' balances; with it taken out the race must go wrong the same way."""
+    from auctions.services import bid_writes, bidding, lifecycle
     from tests.money import audit_ledger
 
     monkeypatch.setattr(bidding, "wallets_lock", _wallets_without_lock)
     monkeypatch.setattr(lifecycle, "wallets_lock", _wallets_without_lock)
     monkeypatch.setattr(bidding, "wallet_rows_lock", _wallet_rows_without_lock)
+    if path == "locked":
+        monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
+    else:
+        monkeypatch.setattr(bid_writes, "cas_wallets_unchanged", lambda expect, touched: ("TRUE", []))
     symptoms = []
     for attempt in range(10):
         user = make_user(balance=10_000)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid
 from auctions.selectors import auction_min_next_bid
-from auctions.services import auction_buy_now, auction_settle, bid_place, bidding, buy_now, lifecycle
+from auctions.services import auction_buy_now, auction_settle, bid_place, bid_writes, bidding, buy_now, lifecycle
 from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid, set_end
 from tests.races.conftest import overlapped
@@ -197,11 +197,18 @@ def _auction_row_without_lock(*, auction_id):
     return auction_row_lock(auction_id=auction_id, for_update=False)
 
 
-def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(concurrently, monkeypatch):
-    # given the services with the auction row lock removed
+@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
+def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(path, concurrently, monkeypatch):
+    # given the services with the auction row lock removed: on the bid's compare-and-set path
+    # its compare (the write no longer checks that the auction is as the plan found it), on the
+    # locked path the lock
     for module in (bidding, buy_now, lifecycle):
         monkeypatch.setattr(module, "auction_lock", _auction_without_lock)
     monkeypatch.setattr(bidding, "auction_row_lock", _auction_row_without_lock)
+    if path == "locked":
+        monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
+    else:
+        monkeypatch.setattr(bid_writes, "cas_auction_unchanged", lambda expect: ("TRUE", []))
     symptoms = []
     for attempt in range(3):
         # when the same storm runs

@@ -1,0 +1,121 @@
+"""The compare-and-set bid (issue 19): the rules decide on one committed snapshot, and the one
+write applies the plan only if nothing it was decided on changed. These tests change the
+auction or a wallet for real between the read and the write (another service call in the
+gap), and check that the stale plan wrote nothing, that the bid was decided again on the new
+state, and that after CAS_ATTEMPTS conflicts the locked transaction decides."""
+
+from __future__ import annotations
+
+import pytest
+
+from auctions.models import Auction, Bid
+from auctions.services import bid_place, bidding
+from neighborbid.errors import BidTooLow
+from tests.factories import fund, make_auction, make_user, rid
+from tests.money import assert_books_balance, wallet_of
+from wallets.models import LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def gap(monkeypatch):
+    """Run `meddle` after each of the next `times` reads of a bid (between its read and its
+    write); counts the compare-and-set writes and how many of them wrote nothing."""
+    state = {"meddle": None, "times": 0, "reads": 0, "writes": [], "locked": 0}
+    real_read, real_write, real_atomic = bidding._bid_read, bidding.bid_write_sql, bidding._bid_atomic
+
+    def read(**kwargs):
+        result = real_read(**kwargs)
+        state["reads"] += 1
+        if state["times"] > 0:
+            state["times"] -= 1
+            state["meddle"]()
+        return result
+
+    def write(*args, **kwargs):
+        written = real_write(*args, **kwargs)
+        if kwargs.get("expect") is not None:
+            state["writes"].append(written is not None)
+        return written
+
+    def atomic(**kwargs):
+        state["locked"] += 1
+        return real_atomic(**kwargs)
+
+    monkeypatch.setattr(bidding, "_bid_read", read)
+    monkeypatch.setattr(bidding, "bid_write_sql", write)
+    monkeypatch.setattr(bidding, "_bid_atomic", atomic)
+    return state
+
+
+def test_a_price_that_moved_in_the_gap_is_decided_again_and_refused(gap):
+    # given an auction led at 10,000, and a bidder who read it there
+    auction = make_auction(start_price=10_000, is_national=True)
+    leader, late, quick = (make_user(balance=50_000) for _ in range(3))
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=12_000, request_id=rid())
+    gap["times"], gap["writes"] = 1, []
+    # when someone else's 12,000 commits between the late bidder's read and write
+    with pytest.raises(BidTooLow):
+        bid_place(auction_id=auction.pk, actor=late, amount=11_000, request_id=rid())
+    # then the stale plan wrote nothing, and the second decision refused on the new price
+    assert gap["writes"] == [True, False]  # the quick bid's write, then the late bid's stale one
+    assert not Bid.objects.filter(bidder=late).exists()
+    assert wallet_of(late) == (50_000, 0)
+    assert not LedgerEntry.objects.filter(wallet__user=late).exclude(kind="deposit").exists()
+    row = Auction.objects.get(pk=auction.pk)
+    assert (row.current_price, row.leader_id) == (12_000, quick.pk)
+    assert_books_balance()
+
+
+def test_a_bid_still_high_enough_after_the_gap_is_accepted_on_the_new_state(gap):
+    auction = make_auction(start_price=10_000, is_national=True)
+    leader, high, quick = (make_user(balance=50_000) for _ in range(3))
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=11_000, request_id=rid())
+    gap["times"], gap["writes"] = 1, []
+    # when 11,000 commits in the gap of a 15,000 bid
+    result = bid_place(auction_id=auction.pk, actor=high, amount=15_000, request_id=rid())
+    # then the 15,000 leads, and the escrow moved from the quick bidder (not from the first leader twice)
+    assert gap["writes"] == [True, False, True]
+    assert result.leading and result.state["current_price"] == 15_000
+    assert wallet_of(leader) == (50_000, 0) and wallet_of(quick) == (50_000, 0) and wallet_of(high) == (35_000, 15_000)
+    assert Auction.objects.get(pk=auction.pk).seq == 3
+    assert_books_balance()
+
+
+def test_a_wallet_that_changed_in_the_gap_stops_the_whole_write(gap):
+    # given a bidder whose wallet gets a top-up between their read and their write
+    auction = make_auction(start_price=10_000, is_national=True)
+    leader, bidder = make_user(balance=50_000), make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    before = Auction.objects.get(pk=auction.pk)
+    gap["meddle"] = lambda: fund(bidder, 5_000)
+    gap["times"], gap["writes"] = 1, []
+    # when they bid
+    result = bid_place(auction_id=auction.pk, actor=bidder, amount=11_000, request_id=rid())
+    # then the first write found the wallet changed and wrote nothing at all (the auction was
+    # unchanged, so only the wallet check stopped it); the second wrote everything once
+    assert gap["writes"] == [False, True]
+    assert result.leading
+    assert wallet_of(bidder) == (44_000, 11_000) and wallet_of(leader) == (50_000, 0)
+    assert LedgerEntry.objects.filter(wallet__user=bidder, kind="bid_hold").count() == 1
+    assert Bid.objects.filter(bidder=bidder).count() == 1
+    assert Auction.objects.get(pk=auction.pk).seq == before.seq + 1
+    assert_books_balance()
+
+
+def test_after_every_attempt_conflicts_the_locked_transaction_decides(gap):
+    auction = make_auction(start_price=10_000, is_national=True)
+    bidder = make_user(balance=50_000)
+    gap["meddle"] = lambda: fund(bidder, 1_000)
+    gap["times"] = bidding.CAS_ATTEMPTS
+    result = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+    # then every compare-and-set lost, and the locked transaction accepted the bid once
+    assert gap["writes"] == [False] * bidding.CAS_ATTEMPTS
+    assert gap["locked"] == 1
+    assert result.leading
+    assert wallet_of(bidder) == (50_000 + 1_000 * bidding.CAS_ATTEMPTS - 10_000, 10_000)
+    assert Bid.objects.filter(bidder=bidder).count() == 1
+    assert_books_balance()
