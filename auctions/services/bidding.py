@@ -1,6 +1,11 @@
 """Bidding: a bid (with or without a maximum), the way money enters escrow while an auction
-runs. Idempotent by the client's request id; the rules run under the auction's row lock (then
-the wallets' locks by primary key); a raised DomainError means nothing was written.
+runs. Idempotent by the client's request id; a raised DomainError means nothing was written.
+
+On PostgreSQL the rules decide on one committed snapshot (the auction, the bidder's and the
+leader's wallets) and one autocommit statement applies the plan only if nothing it was decided
+on changed (compare-and-set: the auction's row lock lives inside that statement, issue 19);
+after CAS_ATTEMPTS conflicts, and on SQLite, the rules run under the auction's row lock (then
+the wallets' locks by primary key). The rules are the same functions on both paths.
 
 The plan of an accepted bid is in auctions.services.bid_plan, its writes in
 auctions.services.bid_writes, buy-now in auctions.services.buy_now."""
@@ -113,9 +118,9 @@ def bid_place(
     Idempotent by (bidder, request_id): the same request again returns the first outcome; the
     same id with another amount, maximum or auction is refused.
 
-    The repeat check runs before the lock (the common retry costs no lock time); a twin that
-    raced this request is recognised after the locked attempt failed, or by the unique
-    constraint. Replays are decided outside the transaction: a return from inside atomic()
+    The repeat check is part of the first read (the common retry costs no lock time); a twin
+    that raced this request is recognised after a refusal, on a compare-and-set's re-read, or
+    by the unique constraint. Replays are decided outside the transaction: a return from inside atomic()
     would commit whatever the block had written so far."""
     check_amount(amount)
     check_request_id(request_id)

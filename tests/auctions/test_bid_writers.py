@@ -1,6 +1,7 @@
-"""The bid's two writers hold each other to account (issue 17 #4): the one-statement SQL writer
-(PostgreSQL's hot path) and the ORM writer (the embedded SQLite default) run the same scripted
-bids on PostgreSQL, on two identical worlds, and must write the same rows — bids, ledger,
+"""The bid's writers hold each other to account (issues 17 #4, 19): the compare-and-set write
+(PostgreSQL's hot path), the one-statement SQL writer under the locked transaction (its fallback)
+and the ORM writer (the embedded SQLite default) run the same scripted bids on PostgreSQL, on
+three identical worlds, and must write the same rows — bids, ledger,
 wallets, notifications and the auction — each stamped with the one clock read under the lock."""
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ SCRIPTS = {
 }
 
 
-def run(script, *, sql: bool, monkeypatch) -> dict:
+def run(script, *, sql: bool, monkeypatch, cas: bool = True) -> dict:
     monkeypatch.setattr(bidding, "SQL_WRITER", sql)
+    monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 3 if cas else 0)
     seller = make_user(nickname="판매자")
     people = {who: make_user(nickname=f"이웃{who}", balance=100_000) for who in "abc"}
     auction = make_auction(seller=seller, title="원목 식탁", start_price=10_000, buy_now_price=90_000, is_national=True)
@@ -106,11 +108,13 @@ def snapshot(auction: Auction, roles: dict[int, str], stamps: list[datetime]) ->
 
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_the_sql_and_the_orm_writer_write_the_same_rows(name, monkeypatch):
-    # given the same script on two identical worlds, once through each writer
-    by_sql = run(SCRIPTS[name], sql=True, monkeypatch=monkeypatch)
+    # given the same script on three identical worlds: the compare-and-set write, the SQL
+    # writer under the locked transaction, and the ORM writer
+    by_cas = run(SCRIPTS[name], sql=True, monkeypatch=monkeypatch)
+    by_sql = run(SCRIPTS[name], sql=True, cas=False, monkeypatch=monkeypatch)
     by_orm = run(SCRIPTS[name], sql=False, monkeypatch=monkeypatch)
     # then every row matches, and every bid, ledger row and notice of a step carries its clock
-    assert by_sql == by_orm
+    assert by_cas == by_sql == by_orm
     assert all(stamp != "?" for *_, stamp in by_sql["bids"])
     assert by_sql["bids"] and by_sql["ledger"]
     assert_books_balance()
@@ -125,3 +129,9 @@ def test_the_switch_really_changes_the_writer(monkeypatch):
     run(SCRIPTS["first bid with a maximum"], sql=True, monkeypatch=monkeypatch)
     run(SCRIPTS["first bid with a maximum"], sql=False, monkeypatch=monkeypatch)
     assert calls == ["sql", "orm"]
+    # and the compare-and-set run really compared (its write carried the expectation)
+    expects = []
+    monkeypatch.setattr(bidding, "bid_write_sql", lambda *a, **k: expects.append(k.get("expect")) or real_sql(*a, **k))
+    run(SCRIPTS["first bid with a maximum"], sql=True, monkeypatch=monkeypatch)
+    run(SCRIPTS["first bid with a maximum"], sql=True, cas=False, monkeypatch=monkeypatch)
+    assert expects[0] is not None and expects[1] is None

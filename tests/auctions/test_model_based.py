@@ -370,7 +370,14 @@ class MarketMachine(RuleBasedStateMachine):
         assert report.ok, report.lines()
 
 
-def test_services_agree_with_the_model():
+@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
+def test_services_agree_with_the_model(path, monkeypatch):
+    # the bid decides by compare-and-set on PostgreSQL, and by the locked transaction after
+    # conflicts (issue 19): the model holds both to the same rules
+    from auctions.services import bidding
+
+    if path == "locked":
+        monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
     run_state_machine_as_test(
         MarketMachine,
         settings=settings(
