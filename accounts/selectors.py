@@ -159,6 +159,12 @@ def access_user(actor: object, *, allow_suspended: bool = False) -> User:
     if getattr(actor, "_read_now", False):
         return actor  # type: ignore[return-value]  # just read by session_user, in this call
     fresh = User.objects.filter(pk=actor.pk).first()  # type: ignore[attr-defined]
+    return access_user_read(fresh, allow_suspended=allow_suspended)
+
+
+def access_user_read(fresh: User | None, *, allow_suspended: bool = False) -> User:
+    """access_user's refusals for a user row the caller has just read itself, in a statement of
+    its own (the bid's one read: auctions.services.bidding); None: no such user."""
     if fresh is None or not fresh.is_active:
         raise LoginRequired()
     if fresh.is_suspended and not allow_suspended:

@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import DeviceSighting, User
-from accounts.selectors import access_user
+from accounts.selectors import access_user, access_user_read
 from auctions.events import send_user_event_on_commit
 from auctions.locks import (
     LOCKED_JOIN_LEADER,
@@ -130,7 +130,6 @@ def bid_place(
             raise InvalidAmount("최대 입찰가는 입찰가보다 낮을 수 없어요.")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise LoginRequired()
-    maximum = max_amount if max_amount is not None else amount
     cas = SQL_WRITER and CAS_ATTEMPTS > 0 and connection.vendor == "postgresql"
     if cas:
         # One read: an earlier bid with this request id, the committed auction and wallets.
@@ -146,7 +145,7 @@ def bid_place(
         return _replay(Bid.objects.get(pk=earlier_id), auction_id=auction_id, amount=amount, max_amount=max_amount)
     if not found:
         raise AuctionNotFound()
-    user = access_user(actor)
+    user = access_user_read(read.user) if cas else access_user(actor)
     if seller_linked:
         raise SellerLinked()
     try:
@@ -155,12 +154,9 @@ def bid_place(
                 read, auction_id=auction_id, user=user, amount=amount, max_amount=max_amount, request_id=request_id
             )
         _refuse_early_if_too_low(cast("dict[str, Any]", committed), user=user, amount=amount)
-        return _bid_atomic(auction_id=auction_id, user=user, amount=amount, maximum=maximum, request_id=request_id)
-    except DomainError:
-        twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
-        if twin is not None:
-            return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
-        raise
+        return _bid_locked(
+            auction_id=auction_id, user=user, amount=amount, max_amount=max_amount, request_id=request_id
+        )
     except IntegrityError as exc:
         # The same request id raced itself: the unique constraint decided.
         if "bid_unique_request" not in str(exc):
@@ -180,6 +176,7 @@ class _BidRead:
     auction: LockedAuction | None
     updated_at: datetime | None
     wallets: dict[int, WalletRow]  # by user id: the bidder's and the leader's
+    user: User | None  # the bidder, as read now
 
 
 _READ_SQL = None
@@ -198,21 +195,29 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str) -> _BidRead:
             "WHERE mine.user_id = %s AND theirs.user_id = a.seller_id AND a.seller_id <> %s), "
             "(SELECT array_agg(ARRAY[w.id, w.user_id, w.balance, w.locked_balance] ORDER BY w.id) "
             f"FROM {Wallet._meta.db_table} w WHERE w.user_id = %s OR w.user_id = a.leader_id), a.updated_at, "
+            f"{', '.join('me.' + c for c in _USER_COLUMNS)}, "
             f"{LOCKED_SELECT} FROM (SELECT 1 AS one) AS one LEFT JOIN {Auction._meta.db_table} a ON a.id = %s "
-            f"{LOCKED_JOIN_LEADER}"
+            f"{LOCKED_JOIN_LEADER} LEFT JOIN {User._meta.db_table} me ON me.id = %s"
         )
     with connection.cursor() as cursor:
-        cursor.execute(_READ_SQL, [bidder_id, request_id, bidder_id, bidder_id, bidder_id, auction_id])
+        cursor.execute(_READ_SQL, [bidder_id, request_id, bidder_id, bidder_id, bidder_id, auction_id, bidder_id])
         row = cursor.fetchone()
     earlier_id, linked, wallets, updated_at = row[:4]
-    auction = locked_auction(row[4:]) if row[4] is not None else None
+    end = 4 + len(_USER_COLUMNS)
+    me = User.from_db(connection.alias, _USER_COLUMNS, row[4:end]) if row[4] is not None else None
+    auction = locked_auction(row[end:]) if row[end] is not None else None
     return _BidRead(
         earlier_id=earlier_id,
         seller_linked=bool(linked),
         auction=auction,
         updated_at=updated_at,
         wallets={int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets or []},
+        user=me,
     )
+
+
+# The bidder's row, read with the auction (access_user_read refuses as access_user would).
+_USER_COLUMNS = [f.attname for f in User._meta.concrete_fields]
 
 
 _PREREAD_SQL = None
@@ -280,10 +285,26 @@ def _bid_by_compare_and_set(
             if read.earlier_id is not None:  # the same request raced this one and won
                 earlier = Bid.objects.get(pk=read.earlier_id)
                 return _replay(earlier, auction_id=auction_id, amount=amount, max_amount=max_amount)
+        # A refusal here is decided on a snapshot in which this request id had no bid: a twin
+        # sent at the same time either decided on the same snapshot (the same refusal) or will
+        # be found by the next read or the unique constraint. No lookup on the hot refusal.
         result = _bid_cas(read, user=user, amount=amount, maximum=maximum, request_id=request_id)
         if result is not None:
             return result
-    return _bid_atomic(auction_id=auction_id, user=user, amount=amount, maximum=maximum, request_id=request_id)
+    return _bid_locked(auction_id=auction_id, user=user, amount=amount, max_amount=max_amount, request_id=request_id)
+
+
+def _bid_locked(*, auction_id: int, user: User, amount: int, max_amount: int | None, request_id: str) -> BidResult:
+    """The locked transaction, and after its refusal a look for a twin of this request that
+    raced it and was accepted (its outcome is the answer)."""
+    maximum = max_amount if max_amount is not None else amount
+    try:
+        return _bid_atomic(auction_id=auction_id, user=user, amount=amount, maximum=maximum, request_id=request_id)
+    except DomainError:
+        twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
+        if twin is not None:
+            return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
+        raise
 
 
 def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_id: str) -> BidResult | None:

@@ -342,7 +342,7 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
     else:
         end = next(i for i, s in enumerate(sql) if s.startswith("WITH cas_auction"))
         under_lock = [sql[end]]
-        assert "BEGIN" not in sql and end == 2, "\n".join(sql)  # the read, the user, the write
+        assert "BEGIN" not in sql and end == 1, "\n".join(sql)  # the read (with the user), the write
     assert not any("pushjob" in s or "pushsubscription" in s for s in under_lock)
     after = sql[end + 1 :]
     assert len(after) == 1 and after[0].startswith("INSERT INTO notifications_pushjob"), "\n".join(sql)
