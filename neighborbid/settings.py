@@ -49,9 +49,15 @@ def database_from_url(url: str) -> dict:
     options: dict = {
         # Django's psycopg pool: persistent connections leak under ASGI, and opening a
         # connection per call is slow (see shared/notes/realtime-performance.md).
-        # The pool's health check (psycopg-pool `check=ConnectionPool.check_connection`) is
-        # switched on by CONN_HEALTH_CHECKS below: Django passes it to the pool itself.
-        "pool": {"min_size": 1, "max_size": pool_max, "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10"))},
+        # The pool's health check is switched on by CONN_HEALTH_CHECKS below; the backend
+        # (neighborbid/db/base.py) runs it only for a connection idle longer than
+        # health_check_idle_s (issue 19 #2: no empty round trip per bid).
+        "pool": {
+            "min_size": 1,
+            "max_size": pool_max,
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+            "health_check_idle_s": float(os.environ.get("DB_HEALTH_CHECK_IDLE_S", "2")),
+        },
         "options": f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}",
         # Server-side binding + prepared statements: the bid path's statements are planned once
         # per pooled connection (about 20 % less time per bid, docs/benchmarks.md). Set
@@ -64,17 +70,17 @@ def database_from_url(url: str) -> dict:
     for key, value in query.items():  # e.g. ?prepare_threshold=5&server_side_binding=true
         options[key] = int(value) if value.isdigit() else {"true": True, "false": False}.get(value.lower(), value)
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "neighborbid.db",  # Django's PostgreSQL backend, the pool check for idle connections only
         "NAME": unquote(parsed.path.lstrip("/")) or "neighborbid",
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         "CONN_MAX_AGE": 0,
-        # With the pool, Django hands the pool check=ConnectionPool.check_connection: every
-        # connection is tested (one empty round trip) as it leaves the pool, so sessions the
-        # server terminated (pg_terminate_backend, failover, restart) are replaced instead of
-        # handed to a request (issue 9 item 7, docs/operations.md).
+        # With the pool, a connection idle longer than health_check_idle_s is tested (one empty
+        # round trip) as it leaves the pool, so sessions the server terminated
+        # (pg_terminate_backend, failover, restart) are replaced instead of handed to a request
+        # (issue 9 item 7, docs/operations.md).
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or None},

@@ -21,7 +21,7 @@ def missing(message: str) -> None:
 
 def pytest_sessionstart(session):
     problems = []
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if settings.DATABASES["default"]["ENGINE"] != "neighborbid.db":  # PostgreSQL (neighborbid/db/base.py)
         problems.append("DATABASE_URL must point at PostgreSQL (races and locks are invisible on SQLite)")
     if not settings.REDIS_URL:
         problems.append("REDIS_URL must point at Redis")
