@@ -265,15 +265,20 @@ def bid(request, pk: int):
     amount, maximum = form.cleaned_data["amount"], form.cleaned_data["max_amount"]
     if not form.cleaned_data["confirmed"]:
         # A slip of a zero? Far above the minimum (or a maximum far above it): ask once more.
-        auction = _visible_auction(request, pk)
-        minimum = selectors.auction_min_next_bid(auction)
+        # The terms are one plain read (no model, no ORM compile: the bid's hot path); the whole
+        # auction is loaded only to show the confirmation page.
+        terms = selectors.auction_bid_terms(auction_id=pk)
+        if terms is None or (terms.is_hidden and not request.user.is_staff):
+            raise Http404(_("경매를 찾을 수 없어요."))
+        minimum = selectors.auction_min_next_bid(terms)
         if bid_needs_confirmation(
             amount=amount,
             maximum=maximum,
             minimum=minimum,
-            buy_now_price=auction.buy_now_price,
+            buy_now_price=terms.buy_now_price,
             price_max=int(settings.NEIGHBORBID["PRICE_MAX"]),
         ):
+            auction = _visible_auction(request, pk)
             return render(
                 request,
                 "auctions/bid_confirm.html",

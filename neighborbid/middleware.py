@@ -10,6 +10,7 @@
   and turns a login refused by the lockout (neighborbid.security) into a 429.
 - DeviceCookieMiddleware: a random, long-lived device id per browser (the `nb_device` cookie),
   recorded at login (accounts.services.device_sighting_record) for the shill-bidding hard link.
+- StaticFilesMiddleware: WhiteNoise, able to run in the async chain (static files in a thread).
 - FriendlyNotFoundMiddleware: DEBUG only (`make run`): the Korean 404 page instead of Django's
   technical one, unless the URL asks for `?debug`.
 """
@@ -23,7 +24,9 @@ import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings as django_settings
 from django.utils.functional import empty
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from neighborbid import security
 from neighborbid.errors import RateLimited
@@ -257,3 +260,39 @@ class DeviceCookieMiddleware(_HybridMiddleware):
         response = await self.get_response(request)
         self._finish(request, response, fresh)
         return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, able to run in an async chain (issue 19 #3).
+
+    WhiteNoise's middleware is sync-only, so under Daphne every request paid two extra thread
+    hops around it (into a thread for the outer middlewares, back to the loop for the inner
+    ones, then into a thread again for the view). Here a request that is not for a static file
+    passes straight through on the loop; a static file is looked up and opened in a thread,
+    exactly as WhiteNoise does it (same files, same headers, same autorefresh)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response=None, settings=django_settings):
+        super().__init__(get_response, settings=settings)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.acall(request)
+        return super().__call__(request)
+
+    def _static_response(self, request):
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        return self.serve(static_file, request) if static_file is not None else None
+
+    async def acall(self, request):
+        path = request.path_info
+        if path in self.files or (self.autorefresh and path.startswith(self.static_prefix)):
+            response = await sync_to_async(self._static_response, thread_sensitive=False)(request)
+            if response is not None:
+                return response
+        return await self.get_response(request)

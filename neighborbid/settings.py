@@ -180,7 +180,7 @@ MIDDLEWARE = [
     "neighborbid.unavailable.ServiceUnavailableMiddleware",  # database away / overloaded: 503, never 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "neighborbid.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable: no thread hops per request
     "django.contrib.sessions.middleware.SessionMiddleware",
     "neighborbid.middleware.DeviceCookieMiddleware",  # a device id per browser, recorded at login
     "django.middleware.locale.LocaleMiddleware",
