@@ -474,9 +474,18 @@ def user_watches(*, user_id: int, auction_id: int) -> bool:
     return Watch.objects.filter(user_id=user_id, auction_id=auction_id).exists()
 
 
+_REQUEST_SEEN_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {Bid._meta.db_table} WHERE bidder_id = %s AND client_request_id = %s)"  # noqa: S608 (table from meta)
+)
+
+
 def bid_request_seen(*, user_id: int, request_id: str) -> bool:
-    """Was this request id used by this user before? One indexed lookup (bid_unique_request)."""
-    return Bid.objects.filter(bidder_id=user_id, client_request_id=request_id).exists()
+    """Was this request id used by this user before? One indexed lookup (bid_unique_request),
+    as a plain statement: a socket asks this before every early refusal in a drop, where the
+    ORM's compile of `.exists()` was a third of the money threads' time (issue 19)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REQUEST_SEEN_SQL, [user_id, request_id])
+        return bool(cursor.fetchone()[0])
 
 
 # --- max bidding: the history, the chart, one's own maximum ---------------------------------
