@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -34,10 +35,11 @@ from neighborbid.errors import (
     RateLimited,
 )
 from neighborbid.ratelimit import rate_limit_take_local
-from realtime import layer
+from realtime import layer, presence
 from realtime.config import realtime_setting
 from realtime.consumers import LiveConsumer, money_call
 from realtime.hub import get_hub
+from realtime.presence import presence_enter, presence_leave
 
 logger = logging.getLogger("neighborbid.chat")
 
@@ -132,12 +134,26 @@ class ChatConsumer(LiveConsumer):
         hub.chat_register(self)
         await self.join_group(layer.user_group(user.pk))
         await self.join_group(layer.room_group(room_id))
+        # the room is open here: no chat push to this user for it while it is (issue 22)
+        self._presence_token = uuid.uuid4().hex
+        self._presence = asyncio.get_running_loop().create_task(self._presence_loop(room_id, user.pk))
         self.rt_ready = True
         self._emit({"type": "ready", **info})
+
+    async def _presence_loop(self, room_id: int, user_id: int) -> None:
+        while True:
+            await asyncio.to_thread(presence_enter, room_id=room_id, user_id=user_id, token=self._presence_token)
+            await asyncio.sleep(presence.REFRESH_S)
 
     async def websocket_disconnect(self, message):
         if self.rt_room_id is not None:
             get_hub().chat_unregister(self)
+            task = getattr(self, "_presence", None)
+            if task is not None:
+                task.cancel()
+                await asyncio.to_thread(
+                    presence_leave, room_id=self.rt_room_id, user_id=self.rt_user_id, token=self._presence_token
+                )
         self.rt_ready = False
         if self._writer is not None:
             self._writer.cancel()

@@ -30,6 +30,7 @@ class Notification(models.Model):
         TRADE_DISPUTED = "trade_disputed", _("거래: 분쟁")
         TRADE_RESOLVED = "trade_resolved", _("거래: 분쟁 해결")
         QUESTION = "question", _("상품 문의")
+        CHAT = "chat", _("채팅 메시지")  # push only (a chat message is no bell notification)
         ANSWER = "answer", _("문의 답변")
 
     user = models.ForeignKey(
@@ -90,11 +91,16 @@ class PushJob(models.Model):
         SKIPPED = "skipped", _("건너뜀")  # throttled, quiet hours, kind turned off, no subscription left
         FAILED = "failed", _("실패")  # gave up after MAX_ATTEMPTS
 
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+")
+    # a notification's push; None for a chat message's (kind "chat": room_id and message_id)
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+", null=True, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     # copied from the notification by the INSERT: the throttles read them without a join
     kind = models.CharField(max_length=20)
     auction_id = models.IntegerField(null=True, blank=True)
+    room_id = models.IntegerField(null=True, blank=True)
+    message_id = models.IntegerField(null=True, blank=True)
+    # the subscriptions that already took it: a retry (429/5xx of one device) goes to the rest only
+    done_sub_ids = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     due_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)

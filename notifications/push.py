@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -33,6 +34,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from notifications.models import Notification, PushJob, PushPreference, PushSubscription
+from realtime.presence import presence_in_room
 
 logger = logging.getLogger("neighborbid.push")
 
@@ -41,7 +43,7 @@ K = Notification.Kind
 # high: money moved or is about to (outbid, won); normal: a trade or a question; low: reminders
 URGENCY: dict[str, str] = {K.OUTBID: "high", K.WON: "high", K.SOLD: "high", K.ENDING_SOON: "low"}
 # seconds a push service keeps an undelivered message: an outbid is stale in minutes
-TTL: dict[str, int] = {K.OUTBID: 15 * 60, K.ENDING_SOON: 10 * 60, K.WON: 24 * 3600}
+TTL: dict[str, int] = {K.OUTBID: 15 * 60, K.ENDING_SOON: 10 * 60, K.WON: 24 * 3600, K.CHAT: 24 * 3600}
 DEFAULT_TTL = 12 * 3600
 # kinds about money or a trade: pushed even in quiet hours
 MONEY_KINDS = frozenset(
@@ -57,6 +59,7 @@ MONEY_KINDS = frozenset(
         K.TRADE_REFUNDED,
         K.TRADE_DISPUTED,
         K.TRADE_RESOLVED,
+        K.CHAT,  # a message from the neighbour one trades with is about the trade
     }
 )
 OUTBID_THROTTLE = datetime.timedelta(minutes=1)
@@ -88,6 +91,8 @@ def push_topic(job: PushJob) -> str | None:
         return f"outbid-{job.auction_id}"
     if job.kind == K.ENDING_SOON and job.auction_id:
         return f"ending-{job.auction_id}"
+    if job.kind == K.CHAT and job.room_id:
+        return f"chat-{job.room_id}"  # the newest undelivered message of a room stands for the rest
     return None
 
 
@@ -96,6 +101,30 @@ def push_payload(note: Notification) -> dict[str, object]:
     url = f"/auctions/{note.auction_id}/" if note.auction_id else "/accounts/notifications/"
     tag = f"{note.kind}-{note.auction_id}" if note.auction_id else f"{note.kind}-{note.pk}"
     return {"title": "동네경매", "body": note.message, "url": url, "tag": tag, "kind": note.kind}
+
+
+CHAT_PREVIEW = 60  # characters of a message shown on the lock screen
+
+
+def chat_push_payload(message: Any) -> dict[str, object]:
+    """A chat message's push: who wrote, the start of what they wrote (or what they sent), the
+    room. No secret beyond what the lock screen of the addressee may show."""
+    sender = message.sender
+    name = (sender.nickname or sender.username) if sender is not None else "동네경매"
+    if message.kind == "photo":
+        body = "사진을 보냈어요."
+    elif message.kind == "meeting":
+        body = "거래 약속을 제안했어요."
+    else:
+        text = " ".join(message.text.split())
+        body = text if len(text) <= CHAT_PREVIEW else text[: CHAT_PREVIEW - 1] + "…"
+    return {
+        "title": f"{name}님의 메시지",
+        "body": body,
+        "url": f"/chat/{message.room_id}/",
+        "tag": f"chat-{message.room_id}",
+        "kind": K.CHAT,
+    }
 
 
 def _in_quiet_hours(pref: PushPreference | None, now: datetime.datetime) -> bool:
@@ -115,6 +144,8 @@ def _skip_reason(job: PushJob, now: datetime.datetime) -> str | None:
         return "kind off"
     if job.kind not in MONEY_KINDS and _in_quiet_hours(pref, now):
         return "quiet hours"
+    if job.kind == K.CHAT and job.room_id and presence_in_room(room_id=job.room_id, user_id=job.user_id):
+        return "room open"  # their open page shows it already
     if job.kind == K.OUTBID:
         recent = PushJob.objects.filter(
             user_id=job.user_id,
@@ -202,25 +233,34 @@ def push_send_once(*, batch: int = 50, now: datetime.datetime | None = None) -> 
         if old.exists():
             old.delete()
         return result
-    notes = Notification.objects.in_bulk([j.notification_id for j in jobs])
+    notes = Notification.objects.in_bulk([j.notification_id for j in jobs if j.notification_id is not None])
+    messages = _chat_messages([j.message_id for j in jobs if j.message_id is not None])
     subs_by_user: dict[int, list[PushSubscription]] = {}
     for sub in PushSubscription.objects.filter(user_id__in={j.user_id for j in jobs}).order_by("id"):
         subs_by_user.setdefault(sub.user_id, []).append(sub)
     work: list[tuple[PushJob, list[tuple[PushSubscription, str, dict[str, str], int]]]] = []
     for job in jobs:
-        note = notes.get(job.notification_id)
-        reason = "gone" if note is None or not subs_by_user.get(job.user_id) else _skip_reason(job, now)
-        if reason is not None or note is None:
-            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.SKIPPED, due_at=now)
+        if job.kind == K.CHAT:
+            message = messages.get(job.message_id) if job.message_id is not None else None
+            payload = chat_push_payload(message) if message is not None else None
+        else:
+            note = notes.get(job.notification_id) if job.notification_id is not None else None
+            payload = push_payload(note) if note is not None else None
+        # a retry goes only to the devices that did not take it yet
+        subs = [sub for sub in subs_by_user.get(job.user_id, []) if sub.pk not in set(job.done_sub_ids or [])]
+        reason = "gone" if payload is None or not subs else _skip_reason(job, now)
+        if reason is not None or payload is None:
+            status = PushJob.Status.SENT if job.done_sub_ids and reason == "gone" else PushJob.Status.SKIPPED
+            PushJob.objects.filter(pk=job.pk).update(status=status, due_at=now)
             result.skipped += 1
             continue
         headers = {"Urgency": URGENCY.get(job.kind, "normal")}
         topic = push_topic(job)
         if topic:
             headers["Topic"] = topic
-        data = json.dumps(push_payload(note), ensure_ascii=False)
+        data = json.dumps(payload, ensure_ascii=False)
         ttl = TTL.get(job.kind, DEFAULT_TTL)
-        work.append((job, [(sub, data, headers, ttl) for sub in subs_by_user[job.user_id]]))
+        work.append((job, [(sub, data, headers, ttl) for sub in subs]))
     calls = [call for _job, sends in work for call in sends]
     if calls:
         with ThreadPoolExecutor(max_workers=min(8, len(calls)), thread_name_prefix="push") as pool:
@@ -234,11 +274,24 @@ def push_send_once(*, batch: int = 50, now: datetime.datetime | None = None) -> 
     return result
 
 
+def _chat_messages(ids: list[int]) -> dict[int, Any]:
+    """The chat messages of these jobs, with their senders (chat's model, read here only)."""
+    if not ids:
+        return {}
+    from chat.models import Message
+
+    return {m.pk: m for m in Message.objects.select_related("sender").filter(pk__in=ids)}
+
+
 def _record(job: PushJob, results: list[_Result], now: datetime.datetime, result: PushPass) -> None:
+    """Per device: 2xx took it (remembered on the job, never sent to again), 404/410 is gone
+    (deleted), 429/5xx/unreachable is tried again later for that device only, any other 4xx is
+    broken. The job stays pending while a device may still take it."""
     ok = [r.sub_id for r in results if 200 <= r.status < 300]
     gone = [r.sub_id for r in results if r.status in (404, 410)]
     retry = [r for r in results if r.status == 0 or r.status == 429 or r.status >= 500]
     broken = [r.sub_id for r in results if 400 <= r.status < 500 and r.status not in (404, 410, 429)]
+    done = sorted({*(job.done_sub_ids or []), *ok})
     with transaction.atomic():
         if ok:
             PushSubscription.objects.filter(pk__in=ok).update(last_success_at=now, failures=0)
@@ -249,15 +302,17 @@ def _record(job: PushJob, results: list[_Result], now: datetime.datetime, result
             PushSubscription.objects.filter(pk__in=broken + [r.sub_id for r in retry]).update(
                 failures=F("failures") + 1
             )
-        if retry and not ok and job.attempts < MAX_ATTEMPTS:
-            # nobody got it yet: try again when the push service says (or back off)
+        if retry and job.attempts < MAX_ATTEMPTS:
+            # those devices did not get it yet: again when the push service says (or back off)
             hinted = [r.retry_after for r in retry if r.retry_after is not None]
             delay = max(hinted) if hinted else 30 * 2 ** (job.attempts - 1)
             delay = min(delay, MAX_BACKOFF_SECONDS)
-            PushJob.objects.filter(pk=job.pk).update(due_at=now + datetime.timedelta(seconds=delay))
+            PushJob.objects.filter(pk=job.pk).update(due_at=now + datetime.timedelta(seconds=delay), done_sub_ids=done)
             result.retried += 1
-        elif ok:
-            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.SENT, sent_at=now, due_at=now)
+        elif done:
+            PushJob.objects.filter(pk=job.pk).update(
+                status=PushJob.Status.SENT, sent_at=now, due_at=now, done_sub_ids=done
+            )
             result.sent += 1
         else:
             PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.FAILED, due_at=now)

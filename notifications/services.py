@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.selectors import access_user
+from neighborbid.commit import on_commit_robust
 from neighborbid.errors import InvalidPushSubscription, InvalidRequest
 from notifications.models import Notification, PushJob, PushPreference, PushSubscription
 from realtime.events import send_user_event_on_commit
@@ -64,8 +64,8 @@ def _push_jobs_insert(notification_ids: list[int]) -> None:
     push subscription; none when nobody has one (the EXISTS is evaluated inside the statement)."""
     marks = ", ".join(["%s"] * len(notification_ids))
     sql = (
-        f"INSERT INTO {_JOB_TABLE} (notification_id, user_id, kind, auction_id, status, due_at, attempts)"  # noqa: S608 (table names from meta)
-        f" SELECT n.id, n.user_id, n.kind, n.auction_id, %s, %s, 0 FROM {_NOTE_TABLE} n"
+        f"INSERT INTO {_JOB_TABLE} (notification_id, user_id, kind, auction_id, status, due_at, attempts, done_sub_ids)"  # noqa: S608 (table names from meta)
+        f" SELECT n.id, n.user_id, n.kind, n.auction_id, %s, %s, 0, '[]' FROM {_NOTE_TABLE} n"
         f" WHERE n.id IN ({marks})"
         f" AND EXISTS (SELECT 1 FROM {_SUB_TABLE} s WHERE s.user_id = n.user_id)"
     )
@@ -73,12 +73,33 @@ def _push_jobs_insert(notification_ids: list[int]) -> None:
         cursor.execute(sql, [PushJob.Status.PENDING, timezone.now(), *notification_ids])
 
 
+def _chat_push_insert(user_id: int, room_id: int, message_id: int) -> None:
+    """One INSERT after commit: a chat message's push job, or none when the neighbour has no
+    push subscription. Whether the room is open on their screen is asked at send time."""
+    sql = (
+        f"INSERT INTO {_JOB_TABLE} (notification_id, user_id, kind, auction_id, room_id, message_id, "  # noqa: S608 (table names from meta)
+        "status, due_at, attempts, done_sub_ids) SELECT NULL, %s, %s, NULL, %s, %s, %s, %s, 0, '[]' "
+        f"WHERE EXISTS (SELECT 1 FROM {_SUB_TABLE} s WHERE s.user_id = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [user_id, Notification.Kind.CHAT, room_id, message_id, PushJob.Status.PENDING, timezone.now(), user_id],
+        )
+
+
+def chat_push_on_commit(*, user_id: int, room_id: int, message_id: int) -> None:
+    """Register a chat message's push to the other side for after the chat write commits
+    (never under the room's lock; a rolled-back message is never pushed)."""
+    on_commit_robust(_chat_push_insert, user_id, room_id, message_id)
+
+
 def push_jobs_on_commit(*, notification_ids: list[int]) -> None:
     """Register the push outbox's INSERT for after the caller's commit (never inside it, so a bid
     holds its auction lock no longer for push, and a rolled-back notification is never pushed).
     robust=True: a failed INSERT is logged and never turns a committed bid into an error."""
     if notification_ids:
-        transaction.on_commit(partial(_push_jobs_insert, list(notification_ids)), robust=True)
+        on_commit_robust(_push_jobs_insert, list(notification_ids))
 
 
 def _b64url_bytes(value: str) -> bytes:

@@ -11,11 +11,8 @@ double bid).
 
 from __future__ import annotations
 
-from functools import partial
-
-from django.db import transaction
-
 from neighborbid import bus
+from neighborbid.commit import on_commit_robust
 from realtime import layer
 
 
@@ -26,13 +23,13 @@ def auction_channel(auction_id: int) -> str:
 def send_event_on_commit(*, channel: str, event: dict) -> None:
     if "type" not in event:
         raise ValueError("an event needs a type")
-    transaction.on_commit(partial(bus.publish, channel, event), robust=True)
+    on_commit_robust(bus.publish, channel, event)
 
 
 def send_group_event_on_commit(*, groups: list[str], handler: str, event: dict) -> None:
     if "type" not in event:
         raise ValueError("an event needs a type")
-    transaction.on_commit(partial(layer.send_event, groups, event, handler=handler), robust=True)
+    on_commit_robust(layer.send_event, groups, event, handler=handler)
 
 
 def send_user_event_on_commit(*, user_id: int, event: dict) -> None:

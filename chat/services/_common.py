@@ -24,6 +24,7 @@ from neighborbid.errors import (
     InvalidMessage,
     InvalidRequest,
 )
+from notifications.services import chat_push_on_commit
 
 if TYPE_CHECKING:
     pass
@@ -146,6 +147,10 @@ def _append(room: Room, *, sender: User | None, now: datetime, **fields: Any) ->
     _write_message(message, room_id=room.pk, updates=updates)
     room.last_message_at = now
     _publish(room, {"type": "chat.message", "room_id": room.pk, "seq": room.seq, "message": message_payload(message)})
+    if sender is not None:
+        # the other side's phone, if their page is closed (decided when sending: issue 22)
+        other = room.seller_id if sender.pk == room.buyer_id else room.buyer_id
+        chat_push_on_commit(user_id=other, room_id=room.pk, message_id=message.pk)
     return message
 
 

@@ -24,7 +24,8 @@ from neighborbid.errors import (
     PermissionDenied,
 )
 from notifications.models import Notification
-from realtime.layer import room_group
+from notifications.services import _chat_push_insert
+from realtime.layer import room_group, send_event
 from tests import factories as f
 from tests.chat.conftest import chat_world, make_sale
 from tests.web.conftest import upload
@@ -72,7 +73,14 @@ def test_buyer_and_seller_write_in_order_and_each_reads_their_own(django_capture
     assert selectors.unread_chat_count(user_id=sale.seller.pk) == 0
     # each message goes to both sides, in one publish to the room's group after commit
     both = [room_group(sale.room.pk)]
-    assert [(cb.args[0], cb.args[1]["seq"]) for cb in callbacks] == [(both, 1), (both, 2)]
+    published = [cb for cb in callbacks if cb.func is send_event]
+    assert [(cb.args[0], cb.args[1]["seq"]) for cb in published] == [(both, 1), (both, 2)]
+    # and each message's push to the other side is registered for after commit too (issue 22)
+    pushes = [cb.args for cb in callbacks if cb.func is _chat_push_insert]
+    assert pushes == [
+        (sale.seller.pk, sale.room.pk, first.message.pk),
+        (sale.buyer.pk, sale.room.pk, second.message.pk),
+    ]
 
 
 def test_a_stranger_can_neither_read_nor_write_and_nothing_changes(django_capture_on_commit_callbacks):
