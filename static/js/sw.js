@@ -20,9 +20,19 @@ self.addEventListener("notificationclick", (event) => {
   if (target.origin !== self.location.origin) return;  // only our own pages
   event.waitUntil((async () => {
     const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    // 1. a tab already on that page: bring it forward
     for (const client of windows) {
       if (new URL(client.url).pathname === target.pathname && "focus" in client) return client.focus();
     }
+    // 2. a tab of ours on another page: take it there (one tab, as an app would), then forward
+    for (const client of windows) {
+      if (!("navigate" in client)) continue;
+      try {
+        const moved = await client.navigate(target.href);
+        if (moved) return moved.focus().catch(() => moved);
+      } catch (e) { /* not controlled by this worker yet: try the next, or a new tab */ }
+    }
+    // 3. no tab of ours: a new one
     return self.clients.openWindow(target.href);
   })());
 });

@@ -1,6 +1,7 @@
 """Web Push in real Chromium (issue 22): the account page's toggle registers the real service
 worker (/sw.js) and posts the subscription; a push delivered through the DevTools protocol
-(ServiceWorker.deliverPushMessage) is shown as a notification with the right text and target.
+(ServiceWorker.deliverPushMessage) is shown as a notification with the right text and target,
+and its click takes the open tab to that page.
 
 Headless Chromium has no push service to subscribe with, so ONLY `PushManager.subscribe` is
 stubbed in the page (it returns a subscription-shaped object); the service worker, the page's
@@ -99,6 +100,22 @@ def test_turning_push_on_and_receiving_one(site, new_page, settings, shot):
             "url": f"/auctions/{auction.pk}/",
         }
     ]
+
+    # when the neighbour clicks it (with the site open in this tab, now controlled by the worker)
+    page.reload()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    [worker] = [w for w in page.context.service_workers if w.url.endswith("/sw.js")]
+    # Headless Chromium has no notification to click, so the click is the worker's own event for
+    # the notification it showed: the real `notificationclick` handler of /sw.js runs.
+    worker.evaluate(
+        """async () => {
+            const [shown] = await self.registration.getNotifications();
+            self.dispatchEvent(new NotificationEvent("notificationclick", { notification: shown }));
+        }"""
+    )
+    # then this tab goes to the auction the push was about, and the notification is gone
+    page.wait_for_url(f"{base}/auctions/{auction.pk}/", timeout=10_000)
+    assert page.evaluate("() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") == 0
 
 
 @pytest.fixture
