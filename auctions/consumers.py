@@ -322,6 +322,9 @@ class AuctionConsumer(LiveConsumer):
         fields = {"action": "bid", "duplicate": result.duplicate, "bid_id": result.bid.pk, "amount": result.bid.amount}
         # max bidding: whether this bidder leads now, and their own maximum (never anyone else's)
         fields |= {"leading": result.leading, "my_max": result.my_max}
+        # its place in the bid log, to check later on the verify page (issue 24); none for a replay
+        # (the first answer carried it) or a raise of one's own maximum (no public leaf)
+        fields["receipt"] = result.receipt
         await self._ack(request, fields, result.state)
 
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:

@@ -57,6 +57,9 @@ class BidAuction(Protocol):
     soft_close_extension_s: int
     soft_close_cap_s: int
     min_manner_temperature: Decimal | None
+    log_seq: int
+    log_head: str
+    log_salt: str
 
 
 @dataclass(slots=True)
@@ -87,6 +90,9 @@ class LockedAuction:
     soft_close_extension_s: int
     soft_close_cap_s: int
     min_manner_temperature: Decimal | None
+    log_seq: int
+    log_head: str
+    log_salt: str
     # The leader's nickname (or username), read with the row; None when the row changed while
     # the lock was awaited (the joined user row is not re-read then: see bidding._leader_name).
     leader_name: str | None
@@ -123,6 +129,9 @@ _LOCKED_COLUMNS = [
             "soft_close_extension_s",
             "soft_close_cap_s",
             "min_manner_temperature",
+            "log_seq",
+            "log_head",
+            "log_salt",
         )
     )
 ]

@@ -6,6 +6,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def new_log_salt() -> str:
+    """A fresh per-auction secret for the bidders' pseudonyms in the bid log."""
+    import secrets
+
+    return secrets.token_hex(16)
+
+
 class Auction(models.Model):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("시작 전")
@@ -102,6 +109,11 @@ class Auction(models.Model):
     is_hidden = models.BooleanField(_("숨김"), default=False)
     hidden_reason = models.TextField(_("숨김 사유"), blank=True)
     ending_soon_notified = models.BooleanField(_("마감 임박 알림 보냄"), default=False)
+    # The verifiable bid log (issue 24, auctions/bidlog.py): the last leaf's number and hash, and
+    # the per-auction secret of the bidders' pseudonyms (shown once the auction has ended).
+    log_seq = models.PositiveIntegerField(_("입찰 기록 번호"), default=0)
+    log_head = models.CharField(_("입찰 기록 해시"), max_length=64, blank=True, default="")
+    log_salt = models.CharField(_("가명 비밀값"), max_length=32, default=new_log_salt, editable=False)
     created_at = models.DateTimeField(_("등록 시각"), auto_now_add=True)
     updated_at = models.DateTimeField(_("수정 시각"), auto_now=True)
 
@@ -181,6 +193,27 @@ class Bid(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:,}원"
+
+
+class BidLogLeaf(models.Model):
+    """One public event of an auction's bid log (issue 24): a bid, an automatic bid, a buy-now,
+    the settlement or a cancellation, as canonical JSON that names the previous leaf's hash.
+    Append-only (on PostgreSQL a trigger refuses UPDATE and DELETE). auctions/bidlog.py."""
+
+    auction = models.ForeignKey(Auction, on_delete=models.PROTECT, related_name="log", verbose_name=_("경매"))
+    seq = models.PositiveIntegerField(_("번호"))
+    kind = models.CharField(_("종류"), max_length=12)
+    body = models.TextField(_("기록"))
+    hash = models.CharField(_("해시"), max_length=64)
+    created_at = models.DateTimeField(_("기록 시각"), default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["auction", "seq"], name="bidlog_auction_seq")]
+        verbose_name = _("입찰 기록")
+        verbose_name_plural = _("입찰 기록")
+
+    def __str__(self) -> str:
+        return f"{self.auction_id}#{self.seq}"
 
 
 def auction_photo_path(instance: AuctionPhoto, filename: str) -> str:

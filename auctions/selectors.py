@@ -590,3 +590,20 @@ def user_max_for(*, auction: Auction, user_id: int | None) -> int | None:
     if user_id is None or auction.leader_id != user_id:
         return None
     return auction.leader_max if auction.leader_max is not None else auction.current_price
+
+
+def auction_bid_log(*, auction: Auction) -> dict[str, Any]:
+    """The auction's bid log as anyone may check it (issue 24, auctions/bidlog.py): every leaf
+    (seq, kind, canonical body, hash) in order, the head, and the pseudonyms' salt once the
+    auction has ended. The same data the verify page recomputes and neighborbid/verify.py reads."""
+    from auctions.models import BidLogLeaf
+
+    leaves = BidLogLeaf.objects.filter(auction_id=auction.pk).order_by("seq").values_list("seq", "kind", "body", "hash")
+    return {
+        "auction": auction.pk,
+        "title": auction.title,
+        "status": auction.status,
+        "head": auction.log_head,
+        "salt": auction.log_salt if auction.is_ended else None,
+        "leaves": [{"seq": seq, "kind": kind, "body": body, "hash": digest} for seq, kind, body, digest in leaves],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -602,3 +603,29 @@ def bid_history(request, pk: int):
         request.GET.get("page")
     )
     return render(request, "auctions/bids.html", {"auction": auction, "page": page, "viewer": viewer})
+
+
+@require_GET
+def verify(request, pk: int):
+    """The bid log, recomputed in the browser (WebCrypto SHA-256), with the viewer's own receipts
+    (kept by the live page in localStorage) checked against it (issue 24)."""
+    auction = _visible_auction(request, pk)
+    log = selectors.auction_bid_log(auction=auction)
+    labels = {"bid": _("입찰"), "auto": _("자동 입찰"), "buy_now": _("즉시구매"), "settled": _("낙찰")}
+    labels |= {"unsold": _("유찰"), "cancelled": _("취소")}
+    leaves = []
+    for leaf in log["leaves"]:
+        fields = json.loads(leaf["body"])
+        at = datetime.fromtimestamp(fields["at"] / 1_000_000, tz=UTC)
+        label = labels.get(leaf["kind"], leaf["kind"])
+        leaves.append({**leaf, "label": label, "amount": fields["amount"], "bidder": fields["bidder"], "at": at})
+    return render(request, "auctions/verify.html", {"auction": auction, "log": log, "leaves": leaves})
+
+
+@require_GET
+def verify_json(request, pk: int):
+    """The same log as JSON, for `python -m neighborbid.verify auction.json`."""
+    auction = _visible_auction(request, pk)
+    response = JsonResponse(selectors.auction_bid_log(auction=auction), json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'inline; filename="auction-{pk}.json"'
+    return response

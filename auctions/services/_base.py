@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from accounts.models import Neighbourhood, User
 from accounts.selectors import neighbourhood_distance_km, user_location_verified
+from auctions.bidlog import log_append
 from auctions.events import ended_event, send_auction_event_on_commit
 from auctions.locks import BidAuction
-from auctions.models import Auction
+from auctions.models import Auction, BidLogLeaf
 from auctions.selectors import PublicState, auction_public_state
 from neighborbid.errors import AuctionNotOpen, InvalidAmount, InvalidRequest, NotEligible, OwnAuction
 
@@ -103,6 +104,22 @@ def publish_state(auction: BidAuction, *, leader_name: str | None = None, ended:
     if ended:
         send_auction_event_on_commit(auction_id=auction.pk, event=dict(ended_event(state)))
     return state
+
+
+LOG_FIELDS = ("log_seq", "log_head")
+
+
+def log_events(auction: Auction, events: list[tuple[str, int, int | None]], *, now: datetime) -> tuple[str, ...]:
+    """Append public events (kind, amount, user id) to the locked auction's bid log (issue 24,
+    auctions/bidlog.py); returns the auction fields the caller's auction_write must include."""
+    leaves = log_append(auction, events, at=now)
+    BidLogLeaf.objects.bulk_create(
+        [
+            BidLogLeaf(auction_id=auction.pk, seq=x.seq, kind=x.kind, body=x.body, hash=x.hash, created_at=now)
+            for x in leaves
+        ]
+    )
+    return LOG_FIELDS
 
 
 def auction_write(auction: Auction, *fields: str, now: datetime | None = None) -> None:

@@ -5,11 +5,12 @@ auction's new public state and who is told what."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from accounts.models import User
+from auctions.bidlog import Leaf, log_append
 from auctions.locks import BidAuction, LockedAuction
 from auctions.models import Auction
 from auctions.rules import RAISE, ProxyOutcome, mask_name, proxy_bid, soft_close_end
@@ -29,6 +30,14 @@ class BidPlan:
     postings: list[Posting]
     final: list[tuple[int, int, int]]
     names: dict[int, str]
+    leaves: list[Leaf] = field(default_factory=list)  # the public events, for the bid log
+
+    @property
+    def receipt(self) -> dict[str, Any] | None:
+        """The placed bid's place in the bid log (None for a raise of one's own maximum)."""
+        if not self.leaves or self.outcome.rows[0].kind == RAISE:
+            return None
+        return self.leaves[0].receipt()
 
     @property
     def outbid_id(self) -> int | None:
@@ -109,6 +118,7 @@ def apply_bid_state(auction: BidAuction, *, plan: BidPlan, now: datetime) -> Non
         cap_s=auction.soft_close_cap_s,
     )
     auction.seq += 1
+    plan.leaves = log_append(auction, [(row.kind, row.amount, row.bidder_id) for row in shown], at=now)
 
 
 def bid_notices(auction: BidAuction, plan: BidPlan) -> list[tuple[int, str, str, dict[str, int]]]:

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 
 from auctions.locks import BidAuction
-from auctions.models import Auction, Bid
+from auctions.models import Auction, Bid, BidLogLeaf
 from auctions.services._base import auction_write
 from auctions.services.bid_plan import BidPlan, bid_notices
 from notifications.models import Notification
@@ -58,10 +58,28 @@ def bid_write_orm(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
         ).pk
         for user_id, kind, message, _extra in bid_notices(auction, plan)
     ]
+    BidLogLeaf.objects.bulk_create(
+        [
+            BidLogLeaf(
+                auction_id=auction.pk, seq=leaf.seq, kind=leaf.kind, body=leaf.body, hash=leaf.hash, created_at=now
+            )
+            for leaf in plan.leaves
+        ]
+    )
     if plan.outcome.price_moved:
         auction.seq -= 1  # auction_write bumps it again
         auction_write(
-            auction, "current_price", "leader", "leader_max", "bid_count", "recent_bids", "ends_at", "status", now=now
+            auction,
+            "current_price",
+            "leader",
+            "leader_max",
+            "bid_count",
+            "recent_bids",
+            "ends_at",
+            "status",
+            "log_seq",
+            "log_head",
+            now=now,
         )
     else:
         Auction.objects.filter(pk=auction.pk).update(leader_max=auction.leader_max, updated_at=now)
@@ -72,6 +90,7 @@ _AUCTION_TABLE = Auction._meta.db_table
 _BID_TABLE = Bid._meta.db_table
 _NOTE_TABLE = Notification._meta.db_table
 _WALLET_TABLE = Wallet._meta.db_table
+_LEAF_TABLE = BidLogLeaf._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -190,10 +209,20 @@ def bid_write_sql(
         params += [auction.pk, now]
         for index, (user_id, kind, message, _extra) in enumerate(notes):
             params += [index, user_id, str(kind), message]
+    if plan.leaves:
+        leaf_rows = ", ".join(["(%s::int, %s, %s, %s)"] * len(plan.leaves))
+        ctes.append(
+            f"new_leaves AS (INSERT INTO {_LEAF_TABLE} (auction_id, seq, kind, body, hash, created_at) "  # noqa: S608 (tables from meta)
+            f"SELECT %s, v.seq, v.kind, v.body, v.hash, %s FROM (VALUES {leaf_rows}) AS v(seq, kind, body, hash) "
+            f"WHERE {gate})"
+        )
+        params += [auction.pk, now]
+        for leaf in plan.leaves:
+            params += [leaf.seq, leaf.kind, leaf.body, leaf.hash]
     ctes.append(
         f"auction_write AS (UPDATE {_AUCTION_TABLE} SET current_price = %s, leader_id = %s, leader_max = %s, "  # noqa: S608 (tables from meta)
-        "bid_count = %s, recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s "
-        f"WHERE id = %s AND {gate})"
+        "bid_count = %s, recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s, "
+        f"log_seq = %s, log_head = %s WHERE id = %s AND {gate})"
     )
     params += [
         auction.current_price,
@@ -205,6 +234,8 @@ def bid_write_sql(
         auction.status,
         auction.seq,
         now,
+        auction.log_seq,
+        auction.log_head,
         auction.pk,
     ]
     note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"

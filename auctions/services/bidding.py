@@ -76,6 +76,7 @@ class BidResult:
     duplicate: bool = False
     leading: bool = True  # does the bidder lead after it (a maximum may have answered at once)
     my_max: int | None = None  # the bidder's own maximum while leading (never public)
+    receipt: dict[str, Any] | None = None  # {seq, hash} of this bid in the bid log (issue 24)
 
 
 def _earlier_bid(*, bidder_id: int, request_id: str) -> Bid | None:
@@ -396,7 +397,13 @@ def _bid_accepted(
     )
     bid.created_at = now
     leading = plan.outcome.leader_id == user.pk
-    return BidResult(bid=bid, state=state, leading=leading, my_max=plan.outcome.leader_max if leading else None)
+    return BidResult(
+        bid=bid,
+        state=state,
+        leading=leading,
+        my_max=plan.outcome.leader_max if leading else None,
+        receipt=plan.receipt,
+    )
 
 
 def _bid_check(auction: BidAuction, *, user: User, amount: int, maximum: int, now: datetime) -> None:

@@ -20,6 +20,7 @@ from auctions.services._base import (
     check_request_id,
     ensure_open,
     leader_hold,
+    log_events,
     publish_state,
 )
 from neighborbid.errors import BuyNowUnavailable, DomainError, DuplicateRequest, InsufficientFunds, LoginRequired
@@ -113,6 +114,7 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
         auction.ended_at = now
         auction.buy_now_request_id = request_id
         auction.leader_max = None
+        logged = log_events(auction, [("buy_now", price, user.pk)], now=now)
         auction_write(
             auction,
             "status",
@@ -123,6 +125,7 @@ def _buy_now_atomic(*, auction_id: int, user: User, request_id: str) -> tuple[Au
             "ended_at",
             "buy_now_request_id",
             "leader_max",
+            *logged,
         )
         notify(
             user_id=user.pk,

@@ -15,7 +15,7 @@ from accounts.models import User
 from accounts.selectors import access_user
 from auctions.locks import auction_lock
 from auctions.models import Auction, Bid, Watch
-from auctions.services._base import MODERATE, Status, auction_write, leader_hold, publish_state
+from auctions.services._base import MODERATE, Status, auction_write, leader_hold, log_events, publish_state
 from auctions.signals import auction_settled
 from neighborbid.errors import AuctionNotOpen, HasBids, PermissionDenied
 from neighborbid.logs import money_action
@@ -92,7 +92,11 @@ def auction_settle(*, auction_id: int) -> Auction | None:
                 auction=auction,
                 message=f"'{auction.title}' 경매가 입찰 없이 끝났어요.",
             )
-        auction_write(auction, "status", "end_reason", "winner", "ended_at", "leader_max")
+        if auction.status == Status.SOLD:
+            logged = log_events(auction, [("settled", auction.current_price, auction.winner_id)], now=now)
+        else:
+            logged = log_events(auction, [("unsold", auction.current_price, None)], now=now)
+        auction_write(auction, "status", "end_reason", "winner", "ended_at", "leader_max", *logged)
         publish_state(auction, ended=True)
         if auction.status == Status.SOLD:
             transaction.on_commit(
@@ -155,8 +159,10 @@ def auction_cancel(*, auction_id: int, actor: User, reason: str = "") -> Auction
                 raise PermissionDenied("내 경매만 취소할 수 있어요.")
             if auction.bid_count > 0:
                 raise HasBids()
-        cancel_locked(auction, reason=reason, by_staff=moderator, now=timezone.now())
-        auction_write(auction, "status", "end_reason", "ended_at", "leader_max")
+        now = timezone.now()
+        cancel_locked(auction, reason=reason, by_staff=moderator, now=now)
+        logged = log_events(auction, [("cancelled", auction.current_price, None)], now=now)
+        auction_write(auction, "status", "end_reason", "ended_at", "leader_max", *logged)
         publish_state(auction, ended=True)
     return auction
 
@@ -176,7 +182,8 @@ def auction_end_early(*, auction_id: int, actor: User) -> Auction:
         auction.status = Status.UNSOLD
         auction.end_reason = Auction.EndReason.SELLER_ENDED
         auction.ended_at = timezone.now()
-        auction_write(auction, "status", "end_reason", "ended_at")
+        logged = log_events(auction, [("unsold", auction.current_price, None)], now=auction.ended_at)
+        auction_write(auction, "status", "end_reason", "ended_at", *logged)
         publish_state(auction, ended=True)
     return auction
 

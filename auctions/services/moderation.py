@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.selectors import access_staff
 from auctions.locks import auction_lock
 from auctions.models import Auction
-from auctions.services._base import MODERATE, Status, auction_write, publish_state
+from auctions.services._base import MODERATE, Status, auction_write, log_events, publish_state
 from auctions.services.lifecycle import cancel_locked
 from neighborbid.errors import InvalidRequest, PermissionDenied
 from neighborbid.logs import money_action
@@ -59,8 +59,10 @@ def _hide(*, auction_id: int, staff: User, reason: str) -> Auction:
         fields = ["is_hidden", "hidden_reason"]
         ended_now = False
         if not auction.is_ended:
-            cancel_locked(auction, reason=reason, by_staff=True, now=timezone.now())
+            now = timezone.now()
+            cancel_locked(auction, reason=reason, by_staff=True, now=now)
             fields += ["status", "end_reason", "ended_at", "leader_max"]
+            fields += log_events(auction, [("cancelled", auction.current_price, None)], now=now)
             ended_now = True
         auction.is_hidden = True
         auction.hidden_reason = reason

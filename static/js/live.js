@@ -203,6 +203,7 @@ class LiveAuction {
         break;
       case "ack":
         if (msg.state) this.apply(msg.state, false);
+        if (msg.receipt) this.keepReceipt(msg.receipt);
         this.onAck(msg);
         break;
       case "error":
@@ -214,6 +215,16 @@ class LiveAuction {
       default:
         break; // unknown types are ignored (protocol: forward compatible)
     }
+  }
+
+  keepReceipt(receipt) {
+    // the bid's place in the log ({seq, hash}), checked later on /auctions/<id>/verify/ (issue 24)
+    const key = `nb-receipts-${this.auctionId}`;
+    try {
+      const kept = JSON.parse(localStorage.getItem(key) || "[]");
+      if (!kept.some((r) => r.seq === receipt.seq)) kept.push({ seq: receipt.seq, hash: receipt.hash });
+      localStorage.setItem(key, JSON.stringify(kept.slice(-200)));
+    } catch (e) { /* private mode or full storage: the verify page still checks the log */ }
   }
 
   apply(state, isSnapshot) {

@@ -6,11 +6,13 @@ wallets, notifications and the auction — each stamped with the one clock read 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
 
-from auctions.models import Auction, Bid
+from auctions.bidlog import chain_problem, micros, pseudonym
+from auctions.models import Auction, Bid, BidLogLeaf
 from auctions.services import auction_buy_now, bid_place, bidding
 from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid
@@ -56,6 +58,12 @@ def snapshot(auction: Auction, roles: dict[int, str], stamps: list[datetime]) ->
         return step.get(t, "?")
 
     bids = list(Bid.objects.filter(auction=auction).order_by("pk"))
+    row_now = Auction.objects.get(pk=auction.pk)
+    by_pseudonym = {pseudonym(row_now.log_salt, uid): role for uid, role in roles.items()}
+    leaves = list(BidLogLeaf.objects.filter(auction=auction).order_by("seq"))
+    chain = [(x.seq, x.body, x.hash) for x in leaves]
+    assert chain_problem(chain, auction_id=auction.pk, head=row_now.log_head) is None
+    step_micros = {micros(t): i for i, t in enumerate(stamps)}
     position = {b.pk: i for i, b in enumerate(bids)}
     wallet_role = {w.pk: roles[w.user_id] for w in Wallet.objects.filter(user_id__in=roles)}
     row = Auction.objects.get(pk=auction.pk)
@@ -93,6 +101,16 @@ def snapshot(auction: Auction, roles: dict[int, str], stamps: list[datetime]) ->
             (roles[n.user_id], n.kind, n.message, n.auction_id == auction.pk, when(n.created_at))
             for n in Notification.objects.filter(user_id__in=roles).order_by("pk")
         ],
+        "log": [
+            (
+                json.loads(x.body)["seq"],
+                x.kind,
+                json.loads(x.body)["amount"],
+                by_pseudonym.get(json.loads(x.body)["bidder"]),
+                step_micros.get(json.loads(x.body)["at"], "?"),
+            )
+            for x in leaves
+        ],
         "auction": (
             row.status,
             row.current_price,
@@ -115,6 +133,8 @@ def test_the_sql_and_the_orm_writer_write_the_same_rows(name, monkeypatch):
     by_orm = run(SCRIPTS[name], sql=False, monkeypatch=monkeypatch)
     # then every row matches, and every bid, ledger row and notice of a step carries its clock
     assert by_cas == by_sql == by_orm
+    # and the bid log: one leaf per public bid (a raise of one's own maximum is none), in order
+    assert by_sql["log"] and all(role is not None or kind == "buy_now" for _, kind, _, role, _ in by_sql["log"])
     assert all(stamp != "?" for *_, stamp in by_sql["bids"])
     assert by_sql["bids"] and by_sql["ledger"]
     assert_books_balance()
