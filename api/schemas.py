@@ -188,12 +188,20 @@ class BidIn(Strict):
     max_amount: StrictInt | None = None
 
 
+class ReceiptOut(Schema):
+    seq: int = Field(description="입찰 기록(해시 사슬)에서 이 입찰의 번호")
+    hash: str = Field(description="그 기록의 SHA-256 (16진수): /auctions/{id}/verify/ 에서 확인")
+
+
 class BidOut(Schema):
     bid_id: int
     amount: int
     duplicate: bool = Field(description="같은 Idempotency-Key로 이미 처리된 요청의 결과인지")
     leading: bool
     your_max: int | None
+    receipt: ReceiptOut | None = Field(
+        None, description="검증 가능한 입찰 기록의 영수증 (docs/trust.md); 재전송과 내 최대 입찰가 변경은 없음"
+    )
     state: StateOut
 
 

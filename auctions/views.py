@@ -202,6 +202,9 @@ def detail(request, pk: int):
         "confirm_factor": CONFIRM_FACTOR,
         "price_max": int(settings.NEIGHBORBID["PRICE_MAX"]),
     }
+    receipt = request.session.pop("nb_receipt", None) if hasattr(request, "session") else None
+    if receipt is not None and receipt.get("auction") == auction.pk:
+        context["receipt"] = receipt
     return render(request, "auctions/detail.html", context)
 
 
@@ -298,6 +301,10 @@ def bid(request, pk: int):
         raise
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
+    if result.receipt is not None:
+        # the bid's place in the verifiable bid log: the next page hands it to the browser,
+        # which keeps it for the verify page (issue 24; the socket's ack carries it directly)
+        request.session["nb_receipt"] = {"auction": pk, **result.receipt}
     price = f"{result.state['current_price']:,}"
     if result.duplicate:
         messages.info(request, _("이미 처리된 입찰이에요. (%(amount)s원)") % {"amount": f"{result.bid.amount:,}"})

@@ -27,6 +27,7 @@ from api.schemas import (
     BidRow,
     BuyNowOut,
     CancelIn,
+    ReceiptOut,
     ReportIn,
     ReportOut,
     SellerOut,
@@ -214,6 +215,7 @@ def bid_create(request: HttpRequest, auction_id: int, data: BidIn, idempotency_k
             duplicate=result.duplicate,
             leading=result.leading,
             your_max=result.my_max,
+            receipt=ReceiptOut(**result.receipt) if result.receipt else None,
             state=StateOut.model_validate(result.state),
         ),
     )

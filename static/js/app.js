@@ -525,3 +525,17 @@ window.NB.typedWon = function (text) {
   form.addEventListener("bid-form:changed", update); // live.js set the amount or the mode
   update();
 })();
+
+// The bid's receipt after a form bid (issue 24): kept for the verify page, like live.js does
+// with the socket's ack. The page carries it once, right after the bid.
+(function () {
+  const el = document.getElementById("nb-receipt");
+  if (!el) return;
+  const key = `nb-receipts-${el.dataset.auction}`;
+  const receipt = { seq: Number(el.dataset.seq), hash: el.dataset.hash };
+  try {
+    const kept = JSON.parse(localStorage.getItem(key) || "[]");
+    if (!kept.some((r) => r.seq === receipt.seq)) kept.push(receipt);
+    localStorage.setItem(key, JSON.stringify(kept.slice(-200)));
+  } catch (e) { /* private mode or full storage: the verify page still checks the log */ }
+})();

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
-from auctions.models import Auction, Bid
+from auctions.models import Auction, Bid, BidLogLeaf
 from tests.api.conftest import app_client
 from tests.factories import make_auction, make_user, rid
 from tests.money import world
@@ -27,6 +27,9 @@ def test_bid_with_a_maximum_holds_the_maximum_and_answers_the_state(user, app):
     assert body["leading"] is True and body["your_max"] == 50_000 and body["duplicate"] is False
     assert body["state"]["current_price"] == 10_000 and body["state"]["bid_count"] == 1
     assert wallet_of(user).locked_balance == 50_000
+    # the bid's receipt in the verifiable bid log (issue 24, docs/trust.md)
+    leaf = BidLogLeaf.objects.get(auction=auction, seq=1)
+    assert body["receipt"] == {"seq": 1, "hash": leaf.hash}
     detail = app.get(f"/api/v1/auctions/{auction.pk}").json()
     assert detail["you_lead"] is True and detail["your_max"] == 50_000
     # a stranger sees the state but never the maximum

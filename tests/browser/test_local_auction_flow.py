@@ -116,6 +116,12 @@ def test_local_auction_story(site, new_page, shot, tmp_path):
     assert first_page.locator("[data-live='min_next_bid']").inner_text() == "31,000원"
     shot(first_page, "05-detail-leading")
     assert wallet_of(first) == (70_000, 30_000)
+    # the form bid's receipt was kept by the page: the log's check finds it (issue 24)
+    first_page.get_by_role("link", name="기록 검증").click()
+    first_page.wait_for_selector("#verify-result.verify__ok")
+    assert first_page.locator("#verify-result").inner_text() == "모든 입찰 기록이 확인됐어요"
+    assert first_page.locator("#verify-mine").inner_text() == "내 입찰 1건 확인"
+    first_page.goto(detail)
 
     # --- a second neighbour outbids -------------------------------------------------------------
     second_page.goto(detail)
