@@ -202,9 +202,6 @@ def detail(request, pk: int):
         "confirm_factor": CONFIRM_FACTOR,
         "price_max": int(settings.NEIGHBORBID["PRICE_MAX"]),
     }
-    receipt = request.session.pop("nb_receipt", None) if hasattr(request, "session") else None
-    if receipt is not None and receipt.get("auction") == auction.pk:
-        context["receipt"] = receipt
     return render(request, "auctions/detail.html", context)
 
 
@@ -301,10 +298,10 @@ def bid(request, pk: int):
         raise
     except DomainError as exc:
         return _domain_error_response(request, exc, back=_detail_url(pk))
-    if result.receipt is not None:
-        # the bid's place in the verifiable bid log: the next page hands it to the browser,
-        # which keeps it for the verify page (issue 24; the socket's ack carries it directly)
-        request.session["nb_receipt"] = {"auction": pk, **result.receipt}
+    # The bid's place in the verifiable bid log rides on the success message (the messages
+    # cookie: no session write); the next page hands it to the browser, which keeps it for the
+    # verify page (issue 24; the socket's ack carries it directly).
+    tags = f"receipt:{pk}:{result.receipt['seq']}:{result.receipt['hash']}" if result.receipt else ""
     price = f"{result.state['current_price']:,}"
     if result.duplicate:
         messages.info(request, _("이미 처리된 입찰이에요. (%(amount)s원)") % {"amount": f"{result.bid.amount:,}"})
@@ -312,16 +309,18 @@ def bid(request, pk: int):
         messages.warning(
             request,
             _("더 높은 최대 입찰가가 있어 자동 입찰로 밀렸어요. 지금 가격은 %(price)s원이에요.") % {"price": price},
+            extra_tags=tags,
         )
     elif result.my_max is not None and result.my_max > result.state["current_price"]:
         messages.success(
             request,
             _("입찰했어요. 지금 가격은 %(price)s원, 최대 %(max)s원까지 자동으로 입찰해요.")
             % {"price": price, "max": f"{result.my_max:,}"},
+            extra_tags=tags,
         )
     else:
         # "지금 최고 입찰자예요" is said once, by the page's own note (issue 18 #19)
-        messages.success(request, _("%(amount)s원에 입찰했어요.") % {"amount": price})
+        messages.success(request, _("%(amount)s원에 입찰했어요.") % {"amount": price}, extra_tags=tags)
     return redirect(_detail_url(pk))
 
 

@@ -527,15 +527,16 @@ window.NB.typedWon = function (text) {
 })();
 
 // The bid's receipt after a form bid (issue 24): kept for the verify page, like live.js does
-// with the socket's ack. The page carries it once, right after the bid.
+// with the socket's ack. It rides on the bid's success message: data-receipt="auction:seq:hash".
 (function () {
-  const el = document.getElementById("nb-receipt");
-  if (!el) return;
-  const key = `nb-receipts-${el.dataset.auction}`;
-  const receipt = { seq: Number(el.dataset.seq), hash: el.dataset.hash };
-  try {
-    const kept = JSON.parse(localStorage.getItem(key) || "[]");
-    if (!kept.some((r) => r.seq === receipt.seq)) kept.push(receipt);
-    localStorage.setItem(key, JSON.stringify(kept.slice(-200)));
-  } catch (e) { /* private mode or full storage: the verify page still checks the log */ }
+  document.querySelectorAll(".message[data-receipt]").forEach((el) => {
+    const [auction, seq, hash] = el.dataset.receipt.split(":");
+    if (!auction || !seq || !hash) return;
+    const key = `nb-receipts-${auction}`;
+    try {
+      const kept = JSON.parse(localStorage.getItem(key) || "[]");
+      if (!kept.some((r) => r.seq === Number(seq))) kept.push({ seq: Number(seq), hash });
+      localStorage.setItem(key, JSON.stringify(kept.slice(-200)));
+    } catch (e) { /* private mode or full storage: the verify page still checks the log */ }
+  });
 })();
