@@ -197,6 +197,7 @@ def cmd_setup(args) -> None:
                     None, starts, ends, ends, status, national, nbhd, price,
                     None, bids, "[]", bids, None, reason, ended_at, "",
                     60, 60, 1800, rng.random() < 0.01, "", False, created, created,
+                    0, "", f"{rng.getrandbits(128):032x}",  # an empty bid log, a salt of its own
                 )  # fmt: skip
 
         count = _copy(
@@ -209,6 +210,7 @@ def cmd_setup(args) -> None:
                 "current_price", "leader_id", "bid_count", "recent_bids", "seq", "winner_id", "end_reason", "ended_at",
                 "buy_now_request_id", "soft_close_window_s", "soft_close_extension_s", "soft_close_cap_s",
                 "is_hidden", "hidden_reason", "ending_soon_notified", "created_at", "updated_at",
+                "log_seq", "log_head", "log_salt",
             ],
             auction_rows(),
         )  # fmt: skip
