@@ -621,10 +621,16 @@ def verify(request, pk: int):
     labels |= {"unsold": _("유찰"), "cancelled": _("취소")}
     leaves = []
     for leaf in log["leaves"]:
-        fields = json.loads(leaf["body"])
-        at = datetime.fromtimestamp(fields["at"] / 1_000_000, tz=UTC)
+        try:  # a leaf changed in the database is shown as it is, for the browser to name it
+            fields = json.loads(leaf["body"])
+        except ValueError:
+            fields = None
+        fields = fields if isinstance(fields, dict) else {}
+        raw_at, amount = fields.get("at"), fields.get("amount")
+        at = datetime.fromtimestamp(raw_at / 1_000_000, tz=UTC) if isinstance(raw_at, int) else None
+        amount = amount if isinstance(amount, int) else None
         label = labels.get(leaf["kind"], leaf["kind"])
-        leaves.append({**leaf, "label": label, "amount": fields["amount"], "bidder": fields["bidder"], "at": at})
+        leaves.append({**leaf, "label": label, "amount": amount, "bidder": fields.get("bidder"), "at": at})
     return render(request, "auctions/verify.html", {"auction": auction, "log": log, "leaves": leaves})
 
 

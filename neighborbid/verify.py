@@ -30,7 +30,12 @@ def problem(data: dict) -> tuple[int, str] | None:
             return seq, "the numbers do not follow each other"
         if hashlib.sha256(body.encode("utf-8")).hexdigest() != stored:
             return seq, "the body does not hash to the stored hash (changed after the fact)"
-        fields = json.loads(body)
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            return seq, "the body is not a leaf (a JSON object)"
         if fields.get("prev") != prev or fields.get("seq") != seq or fields.get("auction") != data["auction"]:
             return seq, "the leaf does not follow the one before it"
         prev = stored
@@ -49,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.file, encoding="utf-8") as handle:
             data = json.load(handle)
         leaves = {leaf["seq"]: leaf["hash"] for leaf in data["leaves"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        data["auction"], data["head"]  # noqa: B018 (present, or bad input)
+        found = problem(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"cannot read {args.file}: not an auction's verify.json ({exc!r})", file=sys.stderr)
         return 2
-    found = problem(data)
     if found is not None:
         print(f"FAILED at seq {found[0]}: {found[1]}")
         return 1

@@ -21,8 +21,10 @@
     const leaf = data.leaves[i];
     let ok = leaf.seq === i + 1 && (await sha256(leaf.body)) === leaf.hash;
     if (ok) {
-      const fields = JSON.parse(leaf.body);
-      ok = fields.prev === prev && fields.seq === leaf.seq && fields.auction === data.auction;
+      let fields = null;
+      try { fields = JSON.parse(leaf.body); } catch (e) { fields = null; }
+      ok = fields !== null && typeof fields === "object" && fields.prev === prev
+        && fields.seq === leaf.seq && fields.auction === data.auction;
     }
     const row = document.querySelector(`.verify__list [data-seq="${leaf.seq}"]`);
     if (row) row.classList.add(ok ? "verify__ok" : "verify__bad");

@@ -5,6 +5,8 @@ in the database the same page names that leaf."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.db import connection
 
@@ -51,3 +53,25 @@ def test_a_bidder_checks_the_log_and_their_receipt_and_sees_a_forgery(live_site,
     page.wait_for_selector("#verify-result.verify__bad")
     assert page.locator("#verify-result").inner_text().startswith("1번 기록이 맞지 않아요")
     shot(page, "verify-forged")
+
+
+def test_a_leaf_that_is_no_json_is_named_not_left_checking(live_site, new_page):  # noqa: F811
+    # given a bid whose leaf someone replaced by text that is not JSON, with its hash recomputed
+    auction = f.make_auction(is_national=True, start_price=10_000, title="원목 의자")
+    bidder = f.make_user(nickname="이하늘", balance=1_000_000)
+    bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=f.rid())
+    leaf = BidLogLeaf.objects.get(auction=auction, seq=1)
+    forged = "입찰 없음"
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE auctions_bidlogleaf DISABLE TRIGGER auctions_bidlog_append_only")
+        cursor.execute(
+            "UPDATE auctions_bidlogleaf SET body = %s, hash = %s WHERE id = %s",
+            [forged, hashlib.sha256(forged.encode()).hexdigest(), leaf.pk],
+        )
+        cursor.execute("ALTER TABLE auctions_bidlogleaf ENABLE TRIGGER auctions_bidlog_append_only")
+    # when a neighbour opens the check
+    page = new_page()
+    page.goto(f"{live_site.url}/auctions/{auction.pk}/verify/")
+    # then the page names that leaf instead of stopping half-way
+    page.wait_for_selector("#verify-result.verify__bad")
+    assert page.locator("#verify-result").inner_text().startswith("1번 기록이 맞지 않아요")
