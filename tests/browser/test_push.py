@@ -194,3 +194,8 @@ def test_the_push_settings_are_saved_as_a_person_sets_them(site, new_page):
     page.goto(f"{site}/accounts/profile/")
     assert not page.locator(f".push-settings input[name=kinds][value={off}]").is_checked()
     assert page.input_value(".push-settings input[name=quiet_start]") == "22:30"
+    # and chat messages can be turned off the same way, by their label (issue 22)
+    page.get_by_label("채팅 메시지").uncheck()
+    page.get_by_role("button", name="알림 설정 저장").click()
+    page.wait_for_load_state()
+    assert sorted(PushPreference.objects.get(user=user).disabled_kinds) == sorted([off, "chat"])

@@ -12,6 +12,7 @@ from django.db import connection
 
 from auctions.models import Auction, BidLogLeaf
 from auctions.services import bid_place
+from neighborbid import verify
 from tests import factories as f
 from tests.browser.test_live import live_pages, live_site, static_root  # noqa: F401 (fixtures)
 
@@ -38,6 +39,11 @@ def test_a_bidder_checks_the_log_and_their_receipt_and_sees_a_forgery(live_site,
     assert page.locator("#verify-mine").inner_text() == "내 입찰 1건 확인"
     assert page.locator(".verify__list li.verify__ok").count() == 2
     shot(page, "verify-ok")
+    # and the JSON the page offers for checking by hand is what the command verifies
+    with page.expect_download() as download:
+        page.get_by_role("link", name="JSON 내려받기").click()
+    saved = download.value.path()
+    assert verify.main([str(saved)]) == 0
 
     # when someone changes the first bid in the database (its trigger taken out)
     leaf = BidLogLeaf.objects.get(auction=auction, seq=1)
