@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -261,17 +261,54 @@ def push_send_once(*, batch: int = 50, now: datetime.datetime | None = None) -> 
         data = json.dumps(payload, ensure_ascii=False)
         ttl = TTL.get(job.kind, DEFAULT_TTL)
         work.append((job, [(sub, data, headers, ttl) for sub in subs]))
-    calls = [call for _job, sends in work for call in sends]
-    if calls:
-        with ThreadPoolExecutor(max_workers=min(8, len(calls)), thread_name_prefix="push") as pool:
-            outcomes = list(pool.map(lambda c: _send_one(*c), calls))
-    else:
-        outcomes = []
-    by_sub = iter(outcomes)
-    for job, sends in work:
-        results = [next(by_sub) for _ in sends]
-        _record(job, results, now, result)
+    if work:
+        _send_and_record(work, now, result)
     return result
+
+
+def _send_and_record(
+    work: list[tuple[PushJob, list[tuple[PushSubscription, str, dict[str, str], int]]]],
+    now: datetime.datetime,
+    result: PushPass,
+) -> None:
+    """POST to every device of every claimed job in a small thread pool (HTTP only in the pool;
+    the database is written from this thread). Each answer is recorded as it arrives: a device
+    that took the push is written to its job at once, so a worker killed in the middle of a pass
+    sends again only to the devices that had not answered yet. While sends are outstanding the
+    leases of their jobs are renewed, so a slow pass (hung push services) is never taken over by
+    a second worker that would send again to the devices this one is still sending to."""
+    jobs = {job.pk: job for job, _sends in work}
+    answers: dict[int, list[_Result]] = {job.pk: [] for job, _sends in work}
+    left = {job.pk: len(sends) for job, sends in work}
+    renew_every = LEASE.total_seconds() / 3
+    started = renewed = time.monotonic()
+    calls = sum(len(sends) for _job, sends in work)
+    with ThreadPoolExecutor(max_workers=min(8, calls), thread_name_prefix="push") as pool:
+        pending: dict[Future[_Result], tuple[int, int]] = {
+            pool.submit(_send_one, *send): (job.pk, send[0].pk) for job, sends in work for send in sends
+        }
+        while pending:
+            finished, _ = wait(pending, timeout=renew_every, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job_id, sub_id = pending.pop(future)
+                try:
+                    answer = future.result()
+                except Exception:  # _send_one catches what a push service can do; anything else
+                    logger.exception("push: send to subscription %s failed", sub_id)
+                    answer = _Result(sub_id, 0)
+                job = jobs[job_id]
+                answers[job_id].append(answer)
+                left[job_id] -= 1
+                if left[job_id] == 0:
+                    _record(job, answers[job_id], now, result)
+                elif 200 <= answer.status < 300:
+                    job.done_sub_ids = sorted({*(job.done_sub_ids or []), sub_id})
+                    PushJob.objects.filter(pk=job_id).update(done_sub_ids=job.done_sub_ids)
+            if pending and time.monotonic() - renewed >= renew_every:
+                renewed = time.monotonic()
+                sending = {job_id for job_id, _sub_id in pending.values()}
+                lease_end = now + datetime.timedelta(seconds=renewed - started) + LEASE
+                PushJob.objects.filter(pk__in=sending, status=PushJob.Status.PENDING).update(due_at=lease_end)
 
 
 def _chat_messages(ids: list[int]) -> dict[int, Any]:

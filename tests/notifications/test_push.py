@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -57,11 +58,20 @@ class Received:
 
 @dataclass
 class PushService:
-    """A loopback push service: records every POST; answers per path (default 201)."""
+    """A loopback push service: records every POST as it arrives; answers per path (default 201).
+    A path in `hold` is answered only once its event is set (then not at all if it is in `drop`,
+    once: the connection closes unanswered, as when the sender died); `accepted` lists the paths that
+    were answered 2xx, i.e. the pushes the service took."""
 
     base: str
     received: list[Received] = field(default_factory=list)
     answers: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    hold: dict[str, threading.Event] = field(default_factory=dict)
+    drop: set[str] = field(default_factory=set)
+    accepted: list[str] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.received]
 
 
 @pytest.fixture
@@ -72,12 +82,21 @@ def push_service():
         def do_POST(self):  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             service.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            held = service.hold.get(self.path)
+            if held is not None:
+                held.wait(10)  # a deadline only so that a broken test cannot hang
+            if self.path in service.drop:
+                service.drop.discard(self.path)  # once: a later POST is answered
+                self.close_connection = True
+                return
             status, headers = service.answers.get(self.path, (201, {}))
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            if 200 <= status < 300:
+                service.accepted.append(self.path)
 
         def log_message(self, *args):
             pass
@@ -347,3 +366,45 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
     after = sql[end + 1 :]
     assert len(after) == 1 and after[0].startswith("INSERT INTO notifications_pushjob"), "\n".join(sql)
     assert PushJob.objects.filter(user=first, kind="outbid").count() == 1
+
+
+def test_a_slow_pass_keeps_its_jobs_leased_so_a_second_worker_does_not_send_again(push_service, vapid, monkeypatch):
+    from django.db import connection
+
+    from notifications import push
+
+    # given a short lease, and a user with two devices: one answers at once, one hangs
+    monkeypatch.setattr(push, "LEASE", datetime.timedelta(seconds=1.5))
+    user = make_user()
+    subscribe(user, push_service, "/push/quick")
+    subscribe(user, push_service, "/push/slow")
+    push_service.hold["/push/slow"] = threading.Event()
+    notification_create(user_ids=[user.pk], kind="won", message="낙찰됐어요!")
+    passes: list[push.PushPass] = []
+
+    def first_worker() -> None:
+        try:
+            passes.append(push_send_once())
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=first_worker)
+    worker.start()
+    try:
+        # when the first worker's pass outlives the lease it claimed with (the slow device hangs)
+        deadline = time.monotonic() + 10
+        while "/push/slow" not in push_service.paths() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(2.5)
+        # then a second worker finds the job still leased: nothing is claimed or sent again
+        assert push_send_once().claimed == 0
+        # and the quick device's answer is already on the job
+        quick = PushSubscription.objects.get(endpoint__endswith="/push/quick")
+        assert PushJob.objects.get().done_sub_ids == [quick.pk]
+    finally:
+        push_service.hold["/push/slow"].set()
+        worker.join(15)
+    # when the slow device answers, the first worker finishes the job: each device had it once
+    assert passes[0].sent == 1 and PushJob.objects.get().status == PushJob.Status.SENT
+    assert sorted(push_service.accepted) == ["/push/quick", "/push/slow"]
+    assert sorted(push_service.paths()) == ["/push/quick", "/push/slow"]
