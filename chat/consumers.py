@@ -15,6 +15,7 @@ it goes out. So every message reaches the client once, in order, whatever the bu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -136,21 +137,29 @@ class ChatConsumer(LiveConsumer):
         await self.join_group(layer.room_group(room_id))
         # the room is open here: no chat push to this user for it while it is (issue 22)
         self._presence_token = uuid.uuid4().hex
+        self._presence_stop = asyncio.Event()
         self._presence = asyncio.get_running_loop().create_task(self._presence_loop(room_id, user.pk))
         self.rt_ready = True
         self._emit({"type": "ready", **info})
 
     async def _presence_loop(self, room_id: int, user_id: int) -> None:
-        while True:
+        """Record the open room now and every REFRESH_S until the socket closes. Stopped by an
+        event, never cancelled in the middle of a write: a cancelled task does not stop its
+        thread, and a refresh landing after the leave would show the room open (no chat push)
+        for TTL_S after the page closed."""
+        stop = self._presence_stop
+        while not stop.is_set():
             await asyncio.to_thread(presence_enter, room_id=room_id, user_id=user_id, token=self._presence_token)
-            await asyncio.sleep(presence.REFRESH_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), presence.REFRESH_S)
 
     async def websocket_disconnect(self, message):
         if self.rt_room_id is not None:
             get_hub().chat_unregister(self)
             task = getattr(self, "_presence", None)
             if task is not None:
-                task.cancel()
+                self._presence_stop.set()
+                await asyncio.wait([task])  # a write in flight lands before the leave
                 await asyncio.to_thread(
                     presence_leave, room_id=self.rt_room_id, user_id=self.rt_user_id, token=self._presence_token
                 )

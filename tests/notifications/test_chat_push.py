@@ -150,3 +150,44 @@ def test_without_redis_presence_lives_in_the_process(settings):
     assert presence.presence_in_room(room_id=5, user_id=6)  # the other tab still shows it
     presence.presence_leave(room_id=5, user_id=6, token="tab-2")
     assert not presence.presence_in_room(room_id=5, user_id=6)
+
+
+async def test_a_page_closed_while_its_presence_was_being_written_does_not_stay_open(monkeypatch):
+    import time
+
+    from chat import consumers
+
+    # given a Redis that answers the socket's presence write slowly
+    def slow_enter(**kwargs) -> None:
+        time.sleep(0.4)
+        presence.presence_enter(**kwargs)
+
+    monkeypatch.setattr(consumers, "presence_enter", slow_enter)
+    sale = await db(make_sale)()
+    # when the seller opens the room and closes it while that write is still on its way
+    sock, _, _ = await joined(sale.room.pk, sale.seller)
+    await sock.disconnect()
+    await asyncio.sleep(0.6)
+    # then the room does not count as open (the write landed before the leave, not after it)
+    assert not await db(presence.presence_in_room)(room_id=sale.room.pk, user_id=sale.seller.pk)
+
+
+def test_the_chat_write_commits_before_its_push_job_is_written(push_service, vapid):  # noqa: F811
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given a seller with push on
+    sale = make_sale()
+    subscribe(sale.seller, push_service, "/push/seller")
+    # when the buyer writes
+    with CaptureQueriesContext(connection) as ctx:
+        chat.message_send(actor=sale.buyer, room_id=sale.room.pk, text="안녕하세요")
+    sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # then the room's lock and the message's write are committed first, and the push job is one
+    # INSERT after COMMIT, outside the room's lock
+    commit = sql.index("COMMIT")
+    assert not any("pushjob" in s or "pushsubscription" in s for s in sql[:commit]), "\n".join(sql)
+    assert any("FOR UPDATE OF r" in s for s in sql[:commit]), "\n".join(sql)
+    after = sql[commit + 1 :]
+    assert len(after) == 1 and after[0].startswith("INSERT INTO notifications_pushjob"), "\n".join(sql)
+    assert PushJob.objects.filter(user=sale.seller, kind="chat").count() == 1
