@@ -5,8 +5,11 @@ INSERT for after commit (notifications.services.push_jobs_on_commit); `push_send
 due jobs (SKIP LOCKED, a lease so a killed worker's jobs come back), decides per job (kind turned
 off, quiet hours, the outbid throttle), and POSTs the encrypted payload to every subscription of
 the user in a small thread pool with a short timeout, so one dead push service never holds up the
-others. 404/410 delete the subscription; 429/5xx/network errors move the job's `due_at` by the
-push service's Retry-After (or an exponential backoff) and try again later.
+others. Each device's answer is written as it arrives (a device that took the push is never sent
+it again, even by the next worker after a kill), and the leases of jobs still sending are renewed
+while the pass runs. 404/410 delete the subscription; 429/5xx/network errors move the job's
+`due_at` by the push service's Retry-After (or an exponential backoff) and try again later, for
+the devices that did not take it only.
 
 Runs in `manage.py run_worker` (a thread beside the settlement loop) and in the embedded loop
 (auctions/embedded.py) when there is no Redis. VAPID keys come from settings (VAPID_PRIVATE_KEY,
@@ -63,7 +66,8 @@ MONEY_KINDS = frozenset(
     }
 )
 OUTBID_THROTTLE = datetime.timedelta(minutes=1)
-LEASE = datetime.timedelta(seconds=60)  # a claimed job comes back after this if the worker died
+# a claimed job comes back this long after its worker died (renewed while its sends are out)
+LEASE = datetime.timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 3600
 SEND_TIMEOUT = (3.05, 5)  # connect, read: a hung push service costs one pool thread this long
