@@ -43,6 +43,20 @@ def deliver_push(page, origin: str, payload: dict) -> None:
     )
 
 
+def shown_notifications(page) -> list[dict]:
+    """The notifications the page's service worker shows, once there is one. (Not
+    page.wait_for_function: it does not await a predicate's promise, and a promise is truthy.)"""
+    deadline = time.monotonic() + 10  # a deadline only so that a broken run cannot hang
+    while True:
+        shown = page.evaluate(
+            "() => navigator.serviceWorker.ready.then(r => r.getNotifications())"
+            ".then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))"
+        )
+        if shown or time.monotonic() > deadline:
+            return shown
+        page.wait_for_timeout(50)
+
+
 def wait_for_job(**lookup) -> PushJob:
     deadline = time.monotonic() + 10  # a deadline only so that a broken run cannot hang
     while time.monotonic() < deadline:
@@ -96,14 +110,7 @@ def test_a_chat_push_to_a_closed_room_opens_it_and_an_open_room_is_not_pushed(
     assert (job.kind, job.room_id, message.text) == ("chat", sale.room.pk, "책상 오늘 저녁에 가지러 가도 될까요?")
     deliver_push(seller, server.url, chat_push_payload(message))
     PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.SENT)  # delivered above, in the sender's place
-    seller.wait_for_function(
-        "() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)", polling=100
-    )
-    shown = seller.evaluate(
-        "() => navigator.serviceWorker.ready.then(r => r.getNotifications())"
-        ".then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))"
-    )
-    assert shown == [
+    assert shown_notifications(seller) == [
         {
             "title": "구매자님의 메시지",
             "body": "책상 오늘 저녁에 가지러 가도 될까요?",

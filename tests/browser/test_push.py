@@ -85,14 +85,9 @@ def test_turning_push_on_and_receiving_one(site, new_page, settings, shot):
         {"origin": base, "registrationId": registration_id, "data": json.dumps(push_payload(note), ensure_ascii=False)},
     )
     # then the notification is shown with the text, and opens the auction
-    page.wait_for_function(
-        "() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)", polling=100
-    )
-    shown = page.evaluate(
-        "() => navigator.serviceWorker.ready.then(r => r.getNotifications())"
-        ".then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))"
-    )
-    assert shown == [
+    from tests.browser.test_chat_push import shown_notifications
+
+    assert shown_notifications(page) == [
         {
             "title": "동네경매",
             "body": "더 높은 입찰이 들어왔어요.",
