@@ -72,6 +72,7 @@ def test_a_worker_killed_mid_job_sends_each_device_once(push_service, vapid, tmp
         deadline = time.monotonic() + 2
         while PushJob.objects.get(pk=job.pk).done_sub_ids != done and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert PushJob.objects.get(pk=job.pk).done_sub_ids == done
         # when the worker is killed while the laptop's POST is in flight
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
