@@ -1,4 +1,4 @@
-.PHONY: run test test-fast lint typecheck format audit lock
+.PHONY: run test test-fast lint typecheck format audit lock cluster cluster-stop
 run:  ## install, migrate, seed demo data, serve on http://127.0.0.1:8000 with the worker
 	scripts/run.sh
 test:  ## the whole suite (ruff, mypy, migrations check, pytest on PostgreSQL + Redis)
@@ -15,3 +15,7 @@ format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 audit:
 	.venv/bin/python manage.py audit_ledger
+cluster:  ## nginx + 3 Daphne + worker, PostgreSQL primary + standby, Redis + Sentinel, on loopback (http://127.0.0.1:18080)
+	scripts/cluster.sh start
+cluster-stop:  ## stop everything `make cluster` started (its data stays in var/cluster)
+	scripts/cluster.sh stop

@@ -40,11 +40,11 @@ def redis_client():
     """A process-wide sync Redis client with deliberate timeouts."""
     global _redis_client
     if _redis_client is None:
-        import redis
+        from neighborbid.redisconn import sync_client
 
         with _redis_lock:
             if _redis_client is None:
-                _redis_client = redis.Redis.from_url(
+                _redis_client = sync_client(
                     settings.REDIS_URL,
                     socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
                     socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,

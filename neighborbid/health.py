@@ -53,9 +53,9 @@ def _redis() -> dict:
     if not settings.REDIS_URL:
         return {"ok": True, "used": False, "detail": "not used (no REDIS_URL): in-process bus"}
     started = time.monotonic()
-    import redis
+    from neighborbid.redisconn import sync_client
 
-    client = redis.Redis.from_url(
+    client = sync_client(
         settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
     )
     try:

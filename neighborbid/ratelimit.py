@@ -102,21 +102,21 @@ async def rate_limit_hit_async(*, key: str, rate: float, burst: int, cost: int =
     try:
         import asyncio
 
-        import redis.asyncio as aioredis
+        from neighborbid.redisconn import async_client
 
         loop = asyncio.get_running_loop()
         client = _async_clients.get(loop)
         if client is None:
             # A blocking pool: a burst waits (up to the socket timeout) for a free connection
             # instead of raising MaxConnectionsError (redis-py 8 caps async pools at 100).
-            pool = aioredis.BlockingConnectionPool.from_url(
+            client = async_client(
                 settings.REDIS_URL,
+                blocking=True,
                 max_connections=200,
                 timeout=settings.REDIS_SOCKET_TIMEOUT,
                 socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
                 socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             )
-            client = aioredis.Redis(connection_pool=pool)
             _async_clients[loop] = client
         result = await client.eval(TOKEN_BUCKET_LUA, 1, _key(key), rate, burst, cost, now)
         return bool(result)
@@ -228,9 +228,9 @@ class LocalLimiter:
             args += [max(rate, 1e-6), burst, used]
         try:
             if self._client is None:
-                import redis
+                from neighborbid.redisconn import sync_client
 
-                self._client = redis.Redis.from_url(
+                self._client = sync_client(
                     self.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
                 )
             levels = self._client.eval(TOKEN_SYNC_LUA, len(report), *[_key(k) for k, *_ in report], *args)

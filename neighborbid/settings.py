@@ -249,7 +249,9 @@ def channel_layers(redis_url: str, prefix: str) -> dict:
     """CHANNEL_LAYERS for a Redis and a bus prefix (the tests speak to a server's layer with it)."""
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    host = {"address": redis_url, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_keepalive": True}
+    from neighborbid.redisconn import channel_layer_host
+
+    host = channel_layer_host(redis_url, socket_connect_timeout=REDIS_SOCKET_TIMEOUT, socket_keepalive=True)
     return {
         "default": {
             "BACKEND": "realtime.redis_layer.PubSubChannelLayer",

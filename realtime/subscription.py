@@ -92,7 +92,7 @@ class BusSubscriber:
     # --- the Redis subscription ----------------------------------------------------------
 
     async def _subscribe_forever(self) -> None:
-        import redis.asyncio as aioredis
+        from neighborbid.redisconn import async_client
 
         backoff = realtime_setting("RECONNECT_MIN_S", 0.1)
         backoff_max = realtime_setting("RECONNECT_MAX_S", 5.0)
@@ -103,7 +103,7 @@ class BusSubscriber:
             try:
                 # A dedicated client: one connection, no read timeout (a subscriber waits by
                 # design); liveness comes from our own PING below.
-                client = aioredis.Redis.from_url(
+                client = async_client(
                     settings.REDIS_URL,
                     socket_connect_timeout=timeout,
                     socket_keepalive=True,

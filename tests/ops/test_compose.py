@@ -32,9 +32,19 @@ def services(compose) -> dict:
     return compose["services"]
 
 
+def nginx_with_includes(path: Path) -> str:
+    """deploy/nginx.conf with its includes of /etc/nginx/neighborbid/* (compose mounts
+    deploy/nginx/ there) written out in place."""
+
+    def include(match: re.Match) -> str:
+        return (ROOT / "deploy" / "nginx" / match.group(1)).read_text()
+
+    return re.sub(r"include /etc/nginx/neighborbid/([\w.]+);[^\n]*", include, path.read_text())
+
+
 @pytest.fixture(scope="module")
 def nginx() -> str:
-    return (ROOT / "deploy" / "nginx.conf").read_text()
+    return nginx_with_includes(ROOT / "deploy" / "nginx.conf")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +82,19 @@ def placeholders(text: str) -> set[str]:
 
 
 def test_the_expected_services_exist(services):
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "proxy"}
+    assert set(services) == {
+        "postgres",
+        "postgres-standby",
+        "redis",
+        "redis-replica",
+        "sentinel-1",
+        "sentinel-2",
+        "sentinel-3",
+        "migrate",
+        "web",
+        "worker",
+        "proxy",
+    }
 
 
 def test_every_app_command_exists_in_the_code(services):
@@ -142,7 +164,17 @@ def test_urls_point_at_the_services(services):
         pg["POSTGRES_USER"],
         pg["POSTGRES_DB"],
     )
-    assert urlparse(env["REDIS_URL"]).hostname == "redis"
+    redis_url = urlparse(env["REDIS_URL"])
+    assert redis_url.scheme == "redis+sentinel"
+    assert [address.split(":")[0] for address in redis_url.netloc.split(",")] == [
+        "sentinel-1",
+        "sentinel-2",
+        "sentinel-3",
+    ]
+    assert all(name in services for name in ("sentinel-1", "sentinel-2", "sentinel-3", "redis-replica"))
+    assert urlparse(substituted(env["DATABASE_REPLICA_URL"], {"POSTGRES_PASSWORD": "pw"})).hostname == (
+        "postgres-standby"
+    )
 
 
 def test_order_health_and_volumes(compose, services):
@@ -154,7 +186,7 @@ def test_order_health_and_volumes(compose, services):
     assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
     for name in ("postgres", "redis", "web", "proxy"):
         assert services[name]["healthcheck"]["test"], name
-    assert set(compose["volumes"]) == {"pgdata", "media"}
+    assert set(compose["volumes"]) == {"pgdata", "pgstandby", "media"}
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "media:/app/media" in services["web"]["volumes"]
     assert "media:/srv/media:ro" in services["proxy"]["volumes"]
@@ -237,3 +269,63 @@ def test_the_compose_environment_passes_check_deploy(services):
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- docker-compose.yml and `make cluster` (scripts/cluster.sh) describe one topology ------------
+
+CLUSTER = ROOT / "scripts" / "cluster.sh"
+
+
+def cluster_app_env() -> dict[str, str]:
+    """The variables scripts/cluster.sh writes into app.env (its heredoc), values as written."""
+    text = CLUSTER.read_text()
+    body = text[text.index('cat >"$DIR/app.env" <<EOF') :]
+    body = body[: body.index("\nEOF\n")]
+    env = dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", body.replace("$REDIS_SERVICE", "nbredis"), re.M))
+    # and the Web Push keys `manage.py vapid_keys` printed, appended after it
+    assert 'cat "$DIR/vapid.env" >>"$DIR/app.env"' in text
+    return env | {"VAPID_PRIVATE_KEY": "(generated)", "VAPID_PUBLIC_KEY": "(generated)"}
+
+
+def sentinel_settings(text: str) -> dict[str, str]:
+    return dict(re.findall(r"sentinel (down-after-milliseconds|failover-timeout|parallel-syncs) nbredis (\d+)", text))
+
+
+def test_compose_and_make_cluster_start_the_same_topology(services):
+    script = CLUSTER.read_text()
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    # three web processes behind one nginx with least_conn and the same proxied locations
+    assert re.search(r"^WEB_PORTS=\((\d+ ?){3}\)$", script, re.M)
+    assert "include $ROOT/deploy/nginx/proxy.conf;" in script
+    assert "least_conn;" in script and "least_conn;" in (ROOT / "deploy" / "nginx.conf").read_text()
+    # a primary and a standby streaming through the same slot
+    assert "postgres-standby" in services and "nb_standby" in compose_text
+    assert "PG_STANDBY_PORT" in script and "nb_standby" in (ROOT / "deploy" / "cluster" / "pg.sh").read_text()
+    # Redis: one replica, three sentinels, the same service name, quorum and timings
+    assert "REDIS_REPLICA_PORT" in script and "redis-replica" in services
+    assert re.search(r"^SENTINEL_PORTS=\((\d+ ?){3}\)$", script, re.M)
+    sentinels = sorted(name for name in services if name.startswith("sentinel-"))
+    assert sentinels == ["sentinel-1", "sentinel-2", "sentinel-3"]
+    assert re.search(r"sentinel monitor \$REDIS_SERVICE 127.0.0.1 \$REDIS_PRIMARY_PORT 2$", script, re.M)
+    assert "sentinel monitor nbredis redis 6379 2" in compose_text and "REDIS_SERVICE=nbredis" in script
+    assert sentinel_settings(script.replace("$REDIS_SERVICE", "nbredis")) == sentinel_settings(compose_text)
+    assert len(sentinel_settings(compose_text)) == 3
+
+
+def test_compose_and_make_cluster_give_the_app_the_same_settings(services):
+    compose_env = services["web"]["environment"]
+    cluster_env = cluster_app_env()
+    # what only one of them may set: production-only hardening and secrets (compose), the
+    # loopback cluster's own paths, demo and logging knobs
+    compose_only = {"NEIGHBORBID_ENV", "CSRF_TRUSTED_ORIGINS", "NEIGHBORBID_MANIFEST_STATIC", "VAPID_SUBJECT"}
+    cluster_only = {"EMBEDDED_WORKER", "DEMO_TOP_UP_SECONDS"}
+    assert set(compose_env) - compose_only == set(cluster_env) - cluster_only
+    for name in ("DEBUG", "TRUSTED_PROXY_COUNT", "LOG_FORMAT"):
+        assert compose_env[name] == cluster_env[name], name
+    for name in ("REDIS_URL", "DATABASE_URL", "DATABASE_REPLICA_URL"):
+        assert urlparse(compose_env[name]).scheme == urlparse(cluster_env[name]).scheme, name
+    assert urlparse(compose_env["REDIS_URL"]).path == urlparse(cluster_env["REDIS_URL"]).path == "/nbredis/0"
+    # every sentinel is named in the URL: the three of compose, the three SENTINEL_PORTS of the script
+    assert compose_env["REDIS_URL"].count(",") == 2
+    assert cluster_env["REDIS_URL"].startswith("redis+sentinel://${sentinels%,}/")
+    assert """sentinels=$(printf '127.0.0.1:%s,' "${SENTINEL_PORTS[@]}")""" in CLUSTER.read_text()
