@@ -50,7 +50,10 @@ wait_port() {  # port seconds what
   die "$3 did not listen on 127.0.0.1:$1 within $2 s (logs: $LOG)"
 }
 
-alive() { [ -s "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# A killed process can stay a zombie for a while (its parent, this script, is gone, and PID 1 may
+# reap late): kill -0 succeeds on it, so a zombie counts as dead here.
+pid_alive() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && ! awk '{ exit ($3 == "Z") ? 0 : 1 }' "/proc/$1/stat" 2>/dev/null; }
+alive() { pid_alive "$(cat "$RUN/$1.pid" 2>/dev/null)"; }
 
 # Start a long-running process in its own session; its pid goes to RUN/<name>.pid.
 spawn() {  # name command...
@@ -69,7 +72,7 @@ stop_pids() {  # signal name...
   shift
   for name in "$@"; do
     pid=$(cat "$RUN/$name.pid" 2>/dev/null) || continue
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$pid"; then
       kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
       pids+=("$pid")
     fi
@@ -77,7 +80,7 @@ stop_pids() {  # signal name...
   done
   for ((i = 0; i < 150; i++)); do
     local left=()
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+    for pid in "${pids[@]}"; do pid_alive "$pid" && left+=("$pid"); done
     [ ${#left[@]} -eq 0 ] && return 0
     sleep 0.1
   done

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 fast=()
 if [ "${1:-}" = --fast ]; then
   shift
-  fast=(-m "not browser and not multiprocess and not storm and not bench")
+  fast=(-m "not browser and not multiprocess and not storm and not bench and not cluster")
 fi
 
 PG_HOST="${PG_HOST:-127.0.0.1}"; PG_PORT="${PG_PORT:-5432}"

@@ -1,0 +1,158 @@
+"""Issue 23 #3: the deployment's topology (`make cluster`), broken on purpose.
+
+Each test drives a live national auction through nginx as its users do (tests/cluster/live.py:
+reconnect through nginx, resync by the snapshot's seq, resend an unanswered bid with the same
+request_id), breaks one part for real (SIGKILL), and then checks what a user and the books see:
+every watcher on the final price, every acknowledged bid exactly once in the database, the
+ledger audit clean and no won created or lost."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import redis
+
+from tests.cluster.conftest import WEB_PORTS
+from tests.cluster.live import LiveSocket
+
+
+def bids_in_db(cluster, auction_id: int) -> tuple[list[str], int]:
+    """The request ids of the bidders' own bid rows (not the automatic ones), and the price."""
+    with cluster.primary() as conn:
+        rows = conn.execute(
+            "SELECT client_request_id FROM auctions_bid WHERE auction_id = %s AND kind <> 'auto' ORDER BY id",
+            [auction_id],
+        ).fetchall()
+        price = conn.execute("SELECT current_price FROM auctions_auction WHERE id = %s", [auction_id]).fetchone()[0]
+    return [row[0] for row in rows], price
+
+
+async def open_sockets(seeded: dict, watchers: int) -> tuple[list[LiveSocket], list[LiveSocket]]:
+    auction = seeded["auction"]
+    bidders = [await LiveSocket(auction, cookie).open() for cookie in seeded["cookies"]]
+    watching = [await LiveSocket(auction).open() for _ in range(watchers)]
+    return bidders, watching
+
+
+class Chain:
+    """Bids alternating between two bidders, each at the minimum the last answer taught (so each
+    outbids the other: one bid row per request). Remembers every acknowledged request id."""
+
+    def __init__(self, bidders: list[LiveSocket]) -> None:
+        self.bidders, self.amount, self.seq, self.turn = bidders, 10_000, 0, 0
+        self.acked: list[str] = []
+
+    async def bid(self, request_id: str) -> None:
+        reply = await self.bidders[self.turn % 2].request(
+            {"type": "bid", "amount": self.amount, "request_id": request_id}
+        )
+        assert reply["type"] == "ack", reply
+        if not reply["duplicate"]:
+            self.acked.append(request_id)
+        self.turn += 1
+        self.amount, self.seq = reply["state"]["min_next_bid"], reply["state"]["seq"]
+
+    async def run(self, count: int, tag: str, each=None) -> None:
+        for n in range(count):
+            await self.bid(f"{tag}-{n}")
+            if each is not None:
+                await each(n)
+
+
+def test_a_daphne_killed_mid_auction_loses_no_watcher_and_no_bid(cluster, live_auction):
+    money_before = cluster.money_total()
+    auction = live_auction["auction"]
+    victim = f"daphne-{WEB_PORTS[0]}"
+
+    async def scenario():
+        bidders, watchers = await open_sockets(live_auction, watchers=12)
+        everyone = [*bidders, *watchers]
+
+        async def kill_at_eight(n: int) -> None:
+            if n == 7:
+                cluster.kill(victim, signal.SIGKILL)  # no goodbye: its sockets just drop
+
+        chain = Chain(bidders)
+        await chain.run(20, "kill", each=kill_at_eight)
+        for sock in everyone:
+            await sock.until(lambda s: s.seq >= chain.seq)
+        try:
+            return (
+                chain.acked,
+                [s.price for s in everyone],
+                sum(s.reconnects for s in everyone),
+                [s.out_of_order for s in everyone],
+            )
+        finally:
+            for sock in everyone:
+                await sock.close()
+
+    try:
+        acked, prices, reconnects, disorder = asyncio.run(scenario())
+    except BaseException:
+        print(cluster.log("nginx-error"), cluster.log(f"daphne-{WEB_PORTS[1]}"))
+        raise
+    finally:
+        cluster.script("restart-web", str(WEB_PORTS[0]))  # the next test starts with three again
+    in_db, price = bids_in_db(cluster, auction)
+    assert reconnects >= 1, "the killed server held none of the sockets: the test proved nothing"
+    assert set(prices) == {price}, prices  # every watcher on the final price
+    assert in_db == acked and len(acked) == 20  # every acknowledged bid once: none lost, none doubled
+    assert disorder == [[] for _ in disorder]  # no state older than one already shown
+    cluster.audit()
+    assert cluster.money_total() == money_before
+
+
+def test_redis_primary_killed_sentinel_promotes_and_live_delivery_resumes(cluster, live_auction):
+    money_before = cluster.money_total()
+    sentinel = redis.Redis(port=26379)
+    old_primary = int(sentinel.sentinel_get_master_addr_by_name("nbredis")[1])
+
+    async def scenario():
+        bidders, watchers = await open_sockets(live_auction, watchers=9)
+        everyone = [*bidders, *watchers]
+        chain = Chain(bidders)
+        await chain.run(5, "before")
+        for sock in watchers:
+            await sock.until(lambda s: s.seq >= chain.seq)
+
+        cluster.kill(f"redis-{old_primary}", signal.SIGKILL)
+        killed_at = time.monotonic()
+        # bids keep committing while Redis fails over; watch for the first one every watcher gets live
+        resumed_at = None
+        while resumed_at is None:
+            assert time.monotonic() - killed_at < 30, "live delivery did not come back within 30 s"
+            await chain.bid(f"during-{chain.turn}")  # acknowledged: the money path never needed Redis
+            placed, seq = time.monotonic(), chain.seq
+            try:
+                await asyncio.gather(*(sock.until(lambda s, seq=seq: s.seq >= seq, timeout=1.0) for sock in watchers))
+            except AssertionError:
+                continue
+            # live, not a resync: every watcher received this very seq as a state frame
+            if all(any(arrived >= placed and got == seq for arrived, got in s.states) for s in watchers):
+                resumed_at = time.monotonic()
+        await chain.run(5, "after")
+        for sock in everyone:
+            await sock.until(lambda s: s.seq >= chain.seq)
+        try:
+            return chain.acked, resumed_at - killed_at, [s.price for s in everyone]
+        finally:
+            for sock in everyone:
+                await sock.close()
+
+    try:
+        acked, resumed_after, prices = asyncio.run(scenario())
+    except BaseException:
+        print(cluster.log("sentinel-26379"), cluster.log(f"daphne-{WEB_PORTS[0]}"))
+        raise
+    new_primary = int(sentinel.sentinel_get_master_addr_by_name("nbredis")[1])
+    assert new_primary != old_primary  # Sentinel promoted the replica
+    assert resumed_after <= 10, f"live delivery resumed {resumed_after:.1f} s after the kill"
+    in_db, price = bids_in_db(cluster, live_auction["auction"])
+    assert set(prices) == {price}
+    assert in_db == acked  # every acknowledged bid once
+    cluster.audit()
+    assert cluster.money_total() == money_before
+    print(f"redis failover: live delivery resumed {resumed_after:.1f} s after the primary was killed")
