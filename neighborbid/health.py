@@ -55,9 +55,7 @@ def _redis() -> dict:
     started = time.monotonic()
     from neighborbid.redisconn import sync_client
 
-    client = sync_client(
-        settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
-    )
+    client = sync_client(settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S)
     try:
         client.ping()
     except Exception as exc:

@@ -72,9 +72,7 @@ def redis_target(url: str) -> RedisTarget:
 
 def _sentinel_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The sentinels are asked with the same timeouts as the data connections."""
-    return {
-        key: kwargs[key] for key in ("socket_timeout", "socket_connect_timeout") if kwargs.get(key) is not None
-    }
+    return {key: kwargs[key] for key in ("socket_timeout", "socket_connect_timeout") if kwargs.get(key) is not None}
 
 
 def sync_client(url: str, **kwargs: Any) -> Any:
@@ -86,7 +84,9 @@ def sync_client(url: str, **kwargs: Any) -> Any:
     if not target.uses_sentinel:
         return redis.Redis.from_url(url, **kwargs)
     sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(kwargs))
-    return sentinel.master_for(target.service, redis_class=redis.Redis, db=target.db, password=target.password, **kwargs)
+    return sentinel.master_for(
+        target.service, redis_class=redis.Redis, db=target.db, password=target.password, **kwargs
+    )
 
 
 def async_client(url: str, *, blocking: bool = False, **kwargs: Any) -> Any:
