@@ -8,6 +8,7 @@ then drives real WebSocket clients (the `websockets` package) at them:
   .venv/bin/python bench/ws_bench.py fanout --processes 2 --watchers 1000 --rate 100 --duration 20
   .venv/bin/python bench/ws_bench.py spread --processes 3 --auctions 200 --bidders 100 --watchers 400 --duration 20
   .venv/bin/python bench/ws_bench.py idle   --processes 1 --connections 10000
+  .venv/bin/python bench/ws_bench.py hot    --processes 3 --nginx   (through nginx, least_conn)
 
 hot:    K bidders on one auction, learning the price only from their acks, errors and state
         messages; `--bidding realistic` (default) bids one to four steps above the price seen,
@@ -162,9 +163,13 @@ def new_auctions(count: int, start_price: int = 10_000) -> list[int]:
 
 
 class Servers:
-    def __init__(self, count: int, extra_env: dict | None = None) -> None:
+    def __init__(self, count: int, extra_env: dict | None = None, *, nginx: bool = False) -> None:
         self.ports = [PORT0 + n for n in range(count)]
         self.procs: list[subprocess.Popen] = []
+        # --nginx: the clients connect to one nginx (the cluster's config: scripts/cluster.sh
+        # nginx-conf, deploy/nginx/proxy.conf, least_conn) in front of the processes
+        self.nginx_port = PORT0 + count if nginx else None
+        self.nginx: subprocess.Popen | None = None
         self.env = {
             **os.environ,
             "WS_BID_RATE_PER_S": "100000",
@@ -210,9 +215,43 @@ class Servers:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.1)
+        if self.nginx_port is not None:
+            where = DATA.parent / f".nginx-{self.nginx_port}"
+            conf = subprocess.run(
+                [BASE / "scripts" / "cluster.sh", "nginx-conf", where, str(self.nginx_port), *map(str, self.ports)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            self.nginx = subprocess.Popen(["nginx", "-c", conf, "-e", str(where / "log" / "nginx-error.log")])
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", self.nginx_port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
         return self
 
+    def nginx_cpu_s(self) -> float | None:
+        """CPU of nginx (master and its worker) so far."""
+        if self.nginx is None:
+            return None
+        tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+        pids = [self.nginx.pid] + [
+            int(pid) for pid in Path(f"/proc/{self.nginx.pid}/task/{self.nginx.pid}/children").read_text().split()
+        ]
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
     def __exit__(self, *exc) -> None:
+        if self.nginx is not None:
+            self.nginx.terminate()
+            self.nginx.wait(timeout=10)
         for proc in self.procs:
             proc.terminate()
         for proc in self.procs:
@@ -238,6 +277,8 @@ class Servers:
         return result
 
     def url(self, n: int, auction_id: int) -> str:
+        if self.nginx_port is not None:
+            return f"ws://127.0.0.1:{self.nginx_port}/ws/auctions/{auction_id}/"
         return f"ws://127.0.0.1:{self.ports[n % len(self.ports)]}/ws/auctions/{auction_id}/"
 
 
@@ -819,11 +860,15 @@ def cmd_run(args) -> None:
         "REALTIME_FANOUT": args.fanout,
     }
     load_before = load_average()
-    with Servers(args.processes, extra) as servers:
+    with Servers(args.processes, extra, nginx=args.nginx) as servers:
+        nginx_cpu_before = servers.nginx_cpu_s()
         if args.kind == "idle":
             result = asyncio.run(idle(args, servers, auction_ids[0]))
         else:
             result = asyncio.run(scenario(args, servers, auction_ids))
+        if nginx_cpu_before is not None:
+            result["nginx_cpu_s"] = round(servers.nginx_cpu_s() - nginx_cpu_before, 2)
+    result["via_nginx"] = args.nginx
     result["load_average_before_after"] = [load_before, load_average()]
     result["fanout"] = args.fanout
     script = PGBENCH_SCRIPTS.get(args.kind)
@@ -834,6 +879,8 @@ def cmd_run(args) -> None:
         result["ratio_ws_accepted_to_pgbench"] = round(result["accepted_per_s"] / tps, 4) if tps else None
     print(json.dumps(result, ensure_ascii=False, indent=1))
     summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
+    if args.nginx:
+        summary += f" via nginx (cpu {result.get('nginx_cpu_s')} s)"
     if "pgbench" in result:
         summary += (
             f" pgbench({script})={result['pgbench'].get('tps')} tps ratio={result['ratio_ws_accepted_to_pgbench']}"
@@ -882,6 +929,11 @@ def main() -> None:
             help="share of bids carrying max_amount (servers that do not know the field refuse it)",
         )
         p.add_argument("--pgbench-seconds", type=float, default=10, help="0: skip the pgbench ceiling")
+        p.add_argument(
+            "--nginx",
+            action="store_true",
+            help="clients connect through one nginx in front of the processes (the cluster's config)",
+        )
     args = parser.parse_args()
     if hasattr(args, "duration"):
         args.duration = min(args.duration, 60)  # never let a run take over the machine

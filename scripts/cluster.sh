@@ -10,13 +10,17 @@
 # processes run with (`set -a; . var/cluster/app.env; set +a` to run manage.py against the cluster).
 #
 # Usage: scripts/cluster.sh start|stop|status|restart-web PORT [DIR]
+#        scripts/cluster.sh nginx-conf DIR LISTEN_PORT WEB_PORT...  (the same nginx config, for benches)
 #        (make cluster / make cluster-stop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 cmd=${1:-start}
-if [ "$cmd" = restart-web ]; then
+if [ "$cmd" = nginx-conf ]; then  # nginx-conf DIR LISTEN_PORT WEB_PORT...: render DIR/nginx/nginx.conf
+  DIR=${2:?nginx-conf DIR LISTEN_PORT WEB_PORT...}
+  nginx_args=("${@:3}")
+elif [ "$cmd" = restart-web ]; then
   web_port=${2:?restart-web needs a port}
   DIR=${3:-${CLUSTER_DIR:-var/cluster}}
 else
@@ -202,13 +206,15 @@ start_workers() {
 }
 
 # --- nginx: deploy/nginx/proxy.conf (the compose file's locations) around a loopback upstream --
-start_nginx() {
-  mkdir -p "$DIR/nginx"
+# nginx.conf for `listen` in front of the Daphne `ports` (also used by bench/ws_bench.py --nginx).
+render_nginx() {  # listen_port web_port...
+  local listen=$1 servers="" port
+  shift
+  mkdir -p "$DIR/nginx" "$LOG"
   # nginx's workers run as another user (nobody) and buffer large bodies into these
   mkdir -p "$DIR/nginx/body" "$DIR/nginx/proxy" "$DIR/nginx/fastcgi" "$DIR/nginx/uwsgi" "$DIR/nginx/scgi"
   chmod 1777 "$DIR/nginx/body" "$DIR/nginx/proxy" "$DIR/nginx/fastcgi" "$DIR/nginx/uwsgi" "$DIR/nginx/scgi"
-  local servers="" port
-  for port in "${WEB_PORTS[@]}"; do
+  for port in "$@"; do
     servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
   done
   cat >"$DIR/nginx/nginx.conf" <<EOF
@@ -247,7 +253,7 @@ $servers        keepalive 32;
     client_max_body_size 25m;
 
     server {
-        listen 127.0.0.1:$NGINX_PORT default_server;
+        listen 127.0.0.1:$listen default_server;
         server_name _;
         location = /nginx-healthz {
             access_log off;
@@ -262,6 +268,10 @@ $servers        keepalive 32;
 EOF
   "$NGINX" -t -q -c "$DIR/nginx/nginx.conf" -e "$LOG/nginx-error.log" 2>>"$LOG/nginx-error.log" \
     || die "nginx rejected its configuration (log: $LOG/nginx-error.log)"
+}
+
+start_nginx() {
+  render_nginx "$NGINX_PORT" "${WEB_PORTS[@]}"
   spawn nginx "$NGINX" -c "$DIR/nginx/nginx.conf" -e "$LOG/nginx-error.log"
   wait_port "$NGINX_PORT" 10 nginx
 }
@@ -347,6 +357,12 @@ case "$cmd" in
     mkdir -p "$RUN" "$LOG"
     start_web "$web_port"
     wait_port "$web_port" 60 "daphne $web_port"
+    ;;
+  nginx-conf)
+    need_tools
+    mkdir -p "$DIR/log"
+    render_nginx "${nginx_args[@]}"
+    echo "$DIR/nginx/nginx.conf"
     ;;
   *) die "usage: scripts/cluster.sh start|stop|status|restart-web PORT [DIR]" ;;
 esac

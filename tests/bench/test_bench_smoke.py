@@ -18,7 +18,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from tests.realtime.servers import BASE_DIR, free_ports, subprocess_database_url
+from tests.realtime.servers import BASE_DIR, free_ports, port_is_free, subprocess_database_url
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
 
@@ -97,6 +97,19 @@ def test_ws_bench_deliver_measures_cpu_per_frame(bench_env, fanout):
     assert result["watchers_on_final_state"] == "3/3"
     assert result["watcher_frames"] > 0 and result["duplicate_frames"] == 0
     assert re.search(rf"^summary: deliver fanout={fanout} .*cpu/frame=", output, re.M), output
+
+
+def test_ws_bench_hot_through_nginx(bench_env):
+    # two processes and the nginx of `make cluster` in front (three spare ports in a row)
+    port0 = next(p for p in range(8700, 8800) if all(port_is_free(q) for q in (p, p + 1, p + 2)))
+    env = {**bench_env, "BENCH_PORT0": str(port0)}
+    ws_bench(env, "setup", "--bidders", "3")
+    tiny = ["--processes", "2", "--bidders", "2", "--watchers", "4", "--watcher-procs", "1", "--duration", "2"]
+    output = ws_bench(env, "hot", *tiny, "--pgbench-seconds", "0", "--nginx")
+    result = result_of(output)
+    assert result["via_nginx"] is True and result["nginx_cpu_s"] is not None, result
+    assert result["accepted"] > 0 and result["watchers_on_final_state"] == "4/4", result
+    assert re.search(r"^summary: hot fanout=hub accepted/s=.* via nginx \(cpu ", output, re.M), output
 
 
 def test_ws_bench_fanout_through_the_channel_layer(bench_env):
