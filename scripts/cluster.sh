@@ -9,7 +9,7 @@
 # (default var/cluster): data, logs (DIR/log), pid files (DIR/run) and app.env, the environment the
 # processes run with (`set -a; . var/cluster/app.env; set +a` to run manage.py against the cluster).
 #
-# Usage: scripts/cluster.sh start|stop|status|restart-web PORT [DIR]
+# Usage: scripts/cluster.sh start|stop|status|failover|restart-web PORT [DIR]
 #        scripts/cluster.sh nginx-conf DIR LISTEN_PORT WEB_PORT...  (the same nginx config, for benches)
 #        (make cluster / make cluster-stop)
 set -euo pipefail
@@ -337,6 +337,32 @@ stop() {
   say "stopped (data kept in $DIR; rm -rf it for a fresh start)"
 }
 
+# The runbook "Primary failover by hand" (docs/operations.md), on the loopback cluster.
+failover() {
+  local bin port
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  # 1. fence: the old primary must never take another write (here it is stopped; on real hosts,
+  #    make sure it is down or cut off before promoting)
+  if [ -f "$DIR/pg-primary/postmaster.pid" ]; then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$DIR/pg-primary" -m fast -w stop >>"$LOG/pg.log" 2>&1 || true
+  fi
+  # 2. promote the standby: it finishes replaying what it received and takes writes
+  deploy/cluster/pg.sh promote "$DIR" >>"$LOG/pg.log" 2>&1 || die "promote failed (log: $LOG/pg.log)"
+  # 3. point the app at it: the new primary, and no standby until one is rebuilt from it
+  sed -i -e "s#^DATABASE_URL=.*#DATABASE_URL=postgres://postgres@127.0.0.1:$PG_STANDBY_PORT/neighborbid#" \
+    -e '/^DATABASE_REPLICA_URL=/d' "$DIR/app.env"
+  # 4. restart the web processes one at a time (nginx sends new connections to the others), then
+  #    the worker; the pools of the old processes pointed at the dead primary
+  for port in "${WEB_PORTS[@]}"; do
+    stop_pids TERM "daphne-$port"
+    start_web "$port"
+    wait_port "$port" 60 "daphne $port"
+  done
+  stop_pids TERM worker
+  ( load_env; spawn worker .venv/bin/python manage.py run_worker )
+  say "failed over: the primary is now :$PG_STANDBY_PORT (app.env); run manage.py audit_ledger"
+}
+
 status() {
   local name
   for name in nginx daphne-18001 daphne-18002 daphne-18003 worker redis-16379 redis-16380 \
@@ -353,6 +379,7 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   status) status ;;
+  failover) mkdir -p "$RUN" "$LOG"; failover ;;
   restart-web)  # bring one Daphne back after a fault test killed it
     mkdir -p "$RUN" "$LOG"
     start_web "$web_port"
@@ -364,5 +391,5 @@ case "$cmd" in
     render_nginx "${nginx_args[@]}"
     echo "$DIR/nginx/nginx.conf"
     ;;
-  *) die "usage: scripts/cluster.sh start|stop|status|restart-web PORT [DIR]" ;;
+  *) die "usage: scripts/cluster.sh start|stop|status|failover|restart-web PORT [DIR]" ;;
 esac
