@@ -258,7 +258,7 @@ def _run_scoped(
         # The standby failed under this read (stopped, restarted, a recovery conflict): answer
         # again from the primary, once. The primary's own failure is the usual 503.
         mark_down(exc)
-        scope.use_standby = False
+        scope.use_standby = scope.used = False
     finally:
         _scope.reset(token)
     token = _scope.set(scope)
