@@ -161,7 +161,8 @@ class Pair:
     def caught_up(self, timeout: float = 10) -> None:
         """Commit a transaction on the primary and wait until the standby has replayed it (so the
         standby's last replayed transaction is a fresh one: its measured lag starts near 0)."""
-        target = self.sql(self.primary_port, "SELECT pg_current_wal_lsn() FROM (SELECT txid_current()) AS t")
+        self.sql(self.primary_port, "SELECT txid_current()")  # a transaction with a commit record
+        target = self.sql(self.primary_port, "SELECT pg_current_wal_lsn()")  # past that commit
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.sql(self.standby_port, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"):
@@ -205,7 +206,10 @@ def pair():
     pair = Pair(root)
     pair.pg_sh("start")
     try:
-        env = server_env(redis_url=settings.REDIS_URL, bus_prefix=f"{settings.BUS_PREFIX}-standby")
+        # a prefix of this run's own: a user's remembered write position (30 s in Redis) belongs to
+        # this pair; the same user id of the last run's pair must not hold its reads on the primary
+        prefix = f"{settings.BUS_PREFIX}-standby-{uuid.uuid4().hex[:8]}"
+        env = server_env(redis_url=settings.REDIS_URL, bus_prefix=prefix)
         env["DATABASE_URL"] = pair.url(pair.primary_port)
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=BASE_DIR, check=True, timeout=60)  # noqa: S603
@@ -370,3 +374,51 @@ def test_a_stopped_standby_sends_reads_to_the_primary_and_the_pages_keep_answeri
     finally:
         trusting.stop()
         pair.pg_sh("start")  # the standby back (pg.sh start starts what is down)
+
+
+@pytest.mark.multiprocess
+def test_primary_failover_by_hand_the_runbook(pair, web, tmp_path):
+    """docs/operations.md "Primary failover by hand", once: promote, point the app at the promoted
+    standby, restart, audit. The last test of the module: the pair is split afterwards."""
+    auction = pair.seed["auctions"][0]
+    session = pair.seed["session"]
+    # given: a server that would read a standby however far behind (a promotion can take seconds:
+    # the lag bound alone must not be what keeps its reads off the promoted server)
+    patient = Daphne(
+        free_ports(1, start=8580, stop=8640)[0], {**pair.server_env, "STANDBY_MAX_LAG_S": "600"}, tmp_path / "p.log"
+    ).start()
+    # and a bid committed on the primary and replayed by the standby
+    assert bid(web, auction, 12_000, session).status == 302
+    pair.caught_up()
+    patient.wait()
+    try:
+        assert request(f"{patient.url}/auctions/{auction}/").reads == "standby"
+
+        # when: the standby is promoted (runbook step 1)
+        assert "promoted" in pair.pg_sh("promote")
+
+        # then: the running server no longer reads from it (it follows nobody now: not a standby)
+        time.sleep(0.3)
+        old = request(f"{patient.url}/auctions/{auction}/")
+        assert (old.status, old.reads) == (200, "primary")
+    finally:
+        patient.stop()
+
+    # when: the app is pointed at the promoted server and started again (steps 2 and 3)
+    env = {**pair.server_env, "DATABASE_URL": pair.url(pair.standby_port)}
+    env.pop("DATABASE_REPLICA_URL")
+    promoted = Daphne(free_ports(1, start=8520, stop=8580)[0], env, tmp_path / "promoted.log").start().wait()
+    try:
+        # then: the bid committed before the failover is there, and writes resume on the new primary
+        before = request(f"{promoted.url}/auctions/{auction}/", session=session)
+        assert (before.status, shows(before, 12_000)) == (200, True)
+        assert bid(promoted, auction, 13_000, session).status == 302
+        after = request(f"{promoted.url}/auctions/{auction}/", session=session)
+        assert (after.status, after.reads, shows(after, 13_000)) == (200, None, True)
+    finally:
+        promoted.stop()
+    # and the ledger audit passes on it (step 4)
+    audit = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "audit_ledger"], env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
