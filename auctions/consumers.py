@@ -39,6 +39,7 @@ from neighborbid.errors import (
     ServerError,
 )
 from neighborbid.ratelimit import rate_limit_take_local
+from neighborbid.replica import note_write
 from realtime import layer
 from realtime.config import realtime_setting
 from realtime.consumers import LiveConsumer, money_call
@@ -73,15 +74,20 @@ def _remember_request(user_id: int, request_id: str) -> None:
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amount=None):
     user = session_user(session_key=session_key, user_id=user_id)
     with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
-        return services.bid_place(
+        result = services.bid_place(
             auction_id=auction_id, actor=user, amount=amount, max_amount=max_amount, request_id=request_id
         )
+    # committed: the bidder's next page waits for the standby to replay it (a no-op without one)
+    note_write(user_id)
+    return result
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
     user = session_user(session_key=session_key, user_id=user_id)
     with admission.bid_admitted(auction_id=auction_id):
-        return services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
+        result = services.auction_buy_now(auction_id=auction_id, actor=user, request_id=request_id)
+    note_write(user_id)  # as after a bid
+    return result
 
 
 def _request_seen(*, user_id: int, request_id: str) -> bool:

@@ -44,6 +44,7 @@ from auctions.services import (
     watch_toggle,
 )
 from neighborbid.errors import AuctionNotFound, DomainError, InvalidAmount, ServiceUnavailable
+from neighborbid.replica import standby_reads
 from wallets.amounts import parse_won
 
 PAGE_SIZE = 20
@@ -73,6 +74,7 @@ def _domain_error_response(request, exc: DomainError, *, back: str):
 
 
 @require_GET
+@standby_reads  # public, read-only: may come from the standby (neighborbid/replica.py)
 def home(request):
     user = request.user
     tab = "national" if request.GET.get("tab") == "national" else "local"
@@ -162,6 +164,7 @@ def _visible_auction(request, pk: int) -> Auction:
 
 
 @require_GET
+@standby_reads  # public, read-only: may come from the standby (neighborbid/replica.py)
 def detail(request, pk: int):
     auction = _visible_auction(request, pk)
     user = request.user
@@ -601,6 +604,7 @@ def notifications_read_all(request):
 
 
 @require_GET
+@standby_reads  # public, read-only: may come from the standby (neighborbid/replica.py)
 def bid_history(request, pk: int):
     """Every bid of an auction (masked names, automatic bids marked), newest first, paginated."""
     auction = _visible_auction(request, pk)

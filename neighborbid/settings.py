@@ -223,6 +223,46 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Reads from a PostgreSQL standby (issue 23; neighborbid/replica.py, docs/operations.md "Reads from
+# a standby"): only the read-only public pages, only when the standby has replayed the user's last
+# write and lags at most STANDBY_MAX_LAG_S. Writes, locks, money, the worker and the sockets always
+# use the primary. Without DATABASE_REPLICA_URL nothing of it is installed.
+STANDBY_READS = {
+    "MAX_LAG_S": float(os.environ.get("STANDBY_MAX_LAG_S", "5")),  # older than this: read the primary
+    "CHECK_S": float(os.environ.get("STANDBY_CHECK_S", "0.15")),  # ask the standby's position this often
+    "DOWN_S": float(os.environ.get("STANDBY_DOWN_S", "5")),  # after a failure: primary only for this long
+    "PENDING_TTL_S": int(os.environ.get("STANDBY_PENDING_TTL_S", "30")),  # how long a user's write is waited for
+    "TIMEOUT_S": float(os.environ.get("STANDBY_TIMEOUT_S", "1")),  # wait for a standby connection at most
+}
+
+
+def replica_database(url: str) -> dict:
+    """DATABASES["replica"]: the primary's settings for the standby's URL, read-only, with a short
+    wait for a connection (a dead standby costs a request at most TIMEOUT_S, then it is skipped)."""
+    replica = database_from_url(url)
+    if replica["ENGINE"] != "neighborbid.db":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a postgres:// URL.")
+    timeout = STANDBY_READS["TIMEOUT_S"]
+    replica["OPTIONS"]["pool"]["timeout"] = timeout
+    replica["OPTIONS"]["connect_timeout"] = max(2, round(timeout))  # libpq's minimum is 2 s
+    replica["OPTIONS"]["options"] += " -c default_transaction_read_only=on"  # a promoted standby stays unwritten
+    # Tests: the alias is the test database itself (no second test database is created).
+    replica["TEST"] = {"MIRROR": "default"}
+    return replica
+
+
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "neighborbid.db":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL too.")
+    DATABASES["replica"] = replica_database(DATABASE_REPLICA_URL)
+    DATABASE_ROUTERS = ["neighborbid.replica.ReplicaRouter"]
+    # after AuthenticationMiddleware: its response side knows the signed-in user
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "neighborbid.replica.StandbyWriteMiddleware",
+    )
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Prefix of every Redis channel and key this deployment uses (lets test runs share a Redis).
 BUS_PREFIX = os.environ.get("BUS_PREFIX", "nb")

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.selectors import user_location_verified
 from neighborbid.errors import DomainError
+from neighborbid.replica import standby_reads
 from reviews import selectors
 from reviews.forms import ReviewForm
 from reviews.services import review_create, review_update
@@ -23,6 +24,7 @@ REVIEWS_PER_PAGE = 10
 
 
 @require_GET
+@standby_reads  # public, read-only: may come from the standby (neighborbid/replica.py)
 def profile(request, user_id: int):
     person = selectors.public_user(user_id=user_id)
     if person is None:

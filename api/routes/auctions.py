@@ -50,6 +50,7 @@ from auctions.services import (
     watch_set,
 )
 from neighborbid.errors import AuctionNotFound
+from neighborbid.replica import standby_read
 
 router = Router(tags=["auctions"])
 watchlist_router = Router(tags=["auctions"])
@@ -106,6 +107,10 @@ def auction_list(request: HttpRequest, filters: Query[AuctionFilters]):
     """The home page's list: the local tab lists my range (or `km` around my 동) when signed in
     and every 동 otherwise; the national tab all live national auctions. Cursor pages."""
     viewer = optional_user(request)
+    return standby_read(request, viewer, _auction_list, filters, viewer)  # may read the standby
+
+
+def _auction_list(filters: AuctionFilters, viewer: User | None) -> AuctionPage:
     origin = viewer.neighbourhood if viewer is not None and viewer.neighbourhood_id else None
     distances: dict[int, float] = {}
     neighbourhood_ids = None
@@ -131,6 +136,10 @@ def auction_list(request: HttpRequest, filters: Query[AuctionFilters]):
 @router.get("/{auction_id}", auth=None, response={200: AuctionOut, **problems(401, 404, 422)}, summary="경매 상세")
 def auction_detail(request: HttpRequest, auction_id: int):
     viewer = optional_user(request)
+    return standby_read(request, viewer, _auction_detail, request, auction_id, viewer)  # may read the standby
+
+
+def _auction_detail(request: HttpRequest, auction_id: int, viewer: User | None) -> AuctionOut:
     auction = _visible(request, auction_id, viewer)
     state = selectors.auction_public_state(auction)
     you_tag = selectors.leader_tag(auction_id=auction.pk, user_id=viewer.pk) if viewer is not None else None
@@ -162,6 +171,10 @@ def auction_bids(request: HttpRequest, auction_id: int, before: Query[int | None
     """Every bid, newest first, names masked, automatic bids marked; a leader's raise of their own
     maximum only for that leader; maxima never."""
     viewer = optional_user(request)
+    return standby_read(request, viewer, _auction_bids, request, auction_id, before, viewer)  # may read the standby
+
+
+def _auction_bids(request: HttpRequest, auction_id: int, before: int | None, viewer: User | None) -> BidPage:
     auction = _visible(request, auction_id, viewer)
     viewer_id = viewer.pk if viewer is not None else None
     rows = selectors.bid_history(auction_id=auction.pk, viewer_id=viewer_id)
