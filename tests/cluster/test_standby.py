@@ -15,7 +15,7 @@ import uuid
 import psycopg
 import requests
 
-from tests.cluster.conftest import NGINX
+from tests.cluster.conftest import NGINX, ROOT
 from tests.cluster.live import LiveSocket
 from tests.cluster.test_faults import Chain
 
@@ -121,23 +121,9 @@ def test_a_stopped_standby_leaves_every_page_answering_from_the_primary(cluster)
             for _ in range(3):  # every process of the three, whichever nginx picks
                 response = page(path)
                 assert response.headers.get("X-NB-Reads") == "primary", (path, response.headers)
-    finally:
+    finally:  # start it again (pg.sh start is idempotent: it starts what is down)
         subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                pg_ctl,
-                "-D",
-                data,
-                "-l",
-                str(cluster.dir / "log" / "pg-standby-restart.log"),
-                "-w",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
+            [str(ROOT / "deploy" / "cluster" / "pg.sh"), "start", str(cluster.dir)], check=True, capture_output=True
         )
 
 
