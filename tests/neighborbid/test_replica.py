@@ -338,9 +338,11 @@ def test_a_bidder_sees_their_own_bid_while_the_standby_lags_and_anonymous_pages_
         # then: the bidder's next page shows the bid: it was read from the primary
         mine = request(f"{web.url}/auctions/{auction}/", session=session)
         assert (mine.status, mine.reads, shows(mine, 17_000)) == (200, "primary", True)
-        # and an anonymous visitor is answered by the standby, which does not have it yet
+        # and an anonymous visitor is answered by the standby, which does not have it yet (the API too)
         anonymous = request(f"{web.url}/auctions/{auction}/")
         assert (anonymous.status, anonymous.reads, shows(anonymous, 17_000)) == (200, "standby", False)
+        api = request(f"{web.url}/api/v1/auctions/{auction}")
+        assert (api.status, json.loads(api.body)["state"]["current_price"]) == (200, 10_000)
 
         # when: the standby falls behind more than the bound (STANDBY_MAX_LAG_S=3)
         time.sleep(3.5)
