@@ -112,6 +112,10 @@ start() {
     chown postgres: "$DIR" "$LOGS"
     chmod 755 "$DIR"
   fi
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -w "$DIR"; then
+    echo "pg.sh: the postgres user cannot write $DIR (a parent directory closed to others?)" >&2
+    exit 1
+  fi
   rm -rf "$STANDBY.tmp" # a basebackup cut short last time
   if [ ! -f "$PRIMARY/PG_VERSION" ]; then
     rm -rf "$PRIMARY"

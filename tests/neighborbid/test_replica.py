@@ -10,6 +10,7 @@ was stale.
 
 from __future__ import annotations
 
+import asyncio
 import http.cookies
 import json
 import os
@@ -190,6 +191,7 @@ f.ensure_neighbourhoods()
 seller = f.make_user()
 bidder = f.make_user(balance=1_000_000)
 auctions = [f.make_auction(seller=seller, title=f"standby-{n}").pk for n in range(3)]
+auctions.append(f.make_auction(seller=seller, title="standby-live", is_national=True).pk)
 client = Client()
 client.force_login(bidder)
 print("SEED" + json.dumps({"auctions": auctions, "session": client.cookies["sessionid"].value}))
@@ -199,7 +201,7 @@ print("SEED" + json.dumps({"auctions": auctions, "session": client.cookies["sess
 @pytest.fixture(scope="module")
 def pair():
     """A migrated primary + standby with one seller, one funded bidder (signed in: a session
-    cookie), three auctions."""
+    cookie), three local auctions and a national (live) one."""
     # not pytest's tmp dir: it is private to root (0700) and the servers run as postgres
     root = Path(tempfile.mkdtemp(prefix="nb-standby-"))
     root.chmod(0o755)
@@ -291,6 +293,15 @@ def shows(answer: Answer, amount: int) -> bool:
     return f"{amount:,}" in answer.body
 
 
+def reading_the_standby(server: Daphne, page: str, timeout: float = 10) -> None:
+    """Wait until `server` answers `page` from the standby again (past a "down" mark an earlier
+    test's stopped standby left in it)."""
+    deadline = time.monotonic() + timeout
+    while request(server.url + page).reads != "standby":
+        assert time.monotonic() < deadline, f"{server.url} never read the standby again"
+        time.sleep(0.2)
+
+
 @pytest.mark.multiprocess
 def test_a_caught_up_standby_answers_the_public_pages_for_everyone(pair, web):
     # given: a standby that has replayed everything, a signed-in user with no recent write
@@ -314,7 +325,8 @@ def test_a_caught_up_standby_answers_the_public_pages_for_everyone(pair, web):
 def test_a_bidder_sees_their_own_bid_while_the_standby_lags_and_anonymous_pages_keep_answering(pair, web):
     auction = pair.seed["auctions"][1]
     session = pair.seed["session"]
-    # given: a standby that stops replaying right after catching up
+    # given: a server reading the standby, and a standby that stops replaying right after catching up
+    reading_the_standby(web, f"/auctions/{auction}/")
     pair.caught_up()
     pair.sql(pair.standby_port, "SELECT pg_wal_replay_pause()")
     try:
@@ -326,9 +338,11 @@ def test_a_bidder_sees_their_own_bid_while_the_standby_lags_and_anonymous_pages_
         # then: the bidder's next page shows the bid: it was read from the primary
         mine = request(f"{web.url}/auctions/{auction}/", session=session)
         assert (mine.status, mine.reads, shows(mine, 17_000)) == (200, "primary", True)
-        # and an anonymous visitor is answered by the standby, which does not have it yet
+        # and an anonymous visitor is answered by the standby, which does not have it yet (the API too)
         anonymous = request(f"{web.url}/auctions/{auction}/")
         assert (anonymous.status, anonymous.reads, shows(anonymous, 17_000)) == (200, "standby", False)
+        api = request(f"{web.url}/api/v1/auctions/{auction}")
+        assert (api.status, json.loads(api.body)["state"]["current_price"]) == (200, 10_000)
 
         # when: the standby falls behind more than the bound (STANDBY_MAX_LAG_S=3)
         time.sleep(3.5)
@@ -344,6 +358,38 @@ def test_a_bidder_sees_their_own_bid_while_the_standby_lags_and_anonymous_pages_
     # then: the bidder's reads go back to the standby, and it shows their bid
     again = request(f"{web.url}/auctions/{auction}/", session=session)
     assert (again.status, again.reads, shows(again, 17_000)) == (200, "standby", True)
+
+
+@pytest.mark.multiprocess
+def test_a_bid_over_the_socket_is_on_the_bidders_next_page_while_the_standby_lags(pair, web):
+    from tests.realtime.test_multiprocess import Socket
+
+    auction = pair.seed["auctions"][3]
+    session = pair.seed["session"]
+    # given: a server reading the standby, and a standby that stops replaying right after catching up
+    reading_the_standby(web, f"/auctions/{auction}/")
+    pair.caught_up()
+    pair.sql(pair.standby_port, "SELECT pg_wal_replay_pause()")
+    try:
+        # when: the bidder bids on the live page's socket
+        async def bid_live() -> dict:
+            sock = await Socket.open(web, auction, cookie=f"{settings.SESSION_COOKIE_NAME}={session}")
+            try:
+                return await sock.request({"type": "bid", "amount": 19_000, "request_id": uuid.uuid4().hex})
+            finally:
+                await sock.conn.close()
+
+        reply = asyncio.run(bid_live())
+        assert reply["type"] == "ack", reply
+
+        # then: their next page (HTTP) has the bid: read from the primary
+        mine = request(f"{web.url}/auctions/{auction}/", session=session)
+        assert (mine.status, mine.reads, shows(mine, 19_000)) == (200, "primary", True)
+        # while an anonymous visitor is still answered by the standby
+        anonymous = request(f"{web.url}/auctions/{auction}/")
+        assert (anonymous.status, anonymous.reads, shows(anonymous, 19_000)) == (200, "standby", False)
+    finally:
+        pair.sql(pair.standby_port, "SELECT pg_wal_replay_resume()")
 
 
 @pytest.mark.multiprocess
