@@ -156,3 +156,29 @@ def test_redis_primary_killed_sentinel_promotes_and_live_delivery_resumes(cluste
     cluster.audit()
     assert cluster.money_total() == money_before
     print(f"redis failover: live delivery resumed {resumed_after:.1f} s after the primary was killed")
+
+
+def test_the_demo_works_through_nginx(cluster):
+    """`make cluster` serves the demo: a demo neighbour signs in with the login form through nginx
+    and sees their own page; static files come through too; nginx tags each request."""
+    import re
+
+    import requests
+
+    from tests.cluster.conftest import NGINX
+
+    session = requests.Session()
+    login = session.get(f"{NGINX}/accounts/login/", timeout=10)
+    assert login.status_code == 200 and login.headers.get("X-Request-ID")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    signed_in = session.post(
+        f"{NGINX}/accounts/login/",
+        data={"username": "minsu", "password": "demo-pass-1234", "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{NGINX}/accounts/login/"},
+        timeout=10,
+    )
+    assert signed_in.status_code == 200 and "/accounts/login/" not in signed_in.url  # redirected on: signed in
+    me = session.get(f"{NGINX}/me/", timeout=10, allow_redirects=False)
+    assert me.status_code == 200, me.status_code
+    css = re.search(r'href="(/static/[^"]+\.css)"', me.text).group(1)
+    assert session.get(NGINX + css, timeout=10).status_code == 200
