@@ -69,6 +69,9 @@ def local_env(tmp_path: Path) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CSRF_TRUSTED_ORIGINS="",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        # one database here, no standby (make cluster and tests/cluster/ run the standby for real);
+        # this machine's one Redis, not compose's sentinels
+        DATABASE_REPLICA_URL="",
         REDIS_URL=os.environ["REDIS_URL"],
         BUS_PREFIX=f"nbsmoke{secrets.token_hex(3)}",
         MEDIA_ROOT=str(tmp_path / "media"),
