@@ -111,6 +111,10 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
+    # A run killed half-way (CI cancelled, a crash) leaves its cluster holding the ports: stop it.
+    for leftover in Path(tempfile.gettempdir()).glob("nbcluster-*"):
+        subprocess.run([str(ROOT / "scripts" / "cluster.sh"), "stop", str(leftover)], cwd=ROOT, check=False)
+        shutil.rmtree(leftover, ignore_errors=True)
     # Not under pytest's tmp_path: that is private to root (0700) and PostgreSQL runs as postgres.
     where = Cluster(Path(tempfile.mkdtemp(prefix="nbcluster-")))
     where.dir.chmod(0o755)
