@@ -345,10 +345,15 @@ class StandbyWriteMiddleware:
 
     async def __acall__(self, request: Any) -> Any:
         from asgiref.sync import sync_to_async
+        from django.contrib.auth.base_user import AbstractBaseUser
 
         response = await self.get_response(request)
         if request.method not in SAFE_METHODS and response.status_code < 500:
-            user = await request.auser()
+            # An app's device token (api/auth.py) puts its user on request.user; otherwise it is
+            # the session's lazy user, loaded the async way (request.auser() knows only the session)
+            user = request.__dict__.get("user")
+            if not isinstance(user, AbstractBaseUser):
+                user = await request.auser()
             if user.is_authenticated:
                 await sync_to_async(note_write)(user.pk)
         return response

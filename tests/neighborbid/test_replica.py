@@ -11,6 +11,7 @@ was stale.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.cookies
 import json
 import os
@@ -24,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -192,9 +194,12 @@ seller = f.make_user()
 bidder = f.make_user(balance=1_000_000)
 auctions = [f.make_auction(seller=seller, title=f"standby-{n}").pk for n in range(3)]
 auctions.append(f.make_auction(seller=seller, title="standby-live", is_national=True).pk)
+auctions.append(f.make_auction(seller=seller, title="standby-app").pk)
 client = Client()
 client.force_login(bidder)
-print("SEED" + json.dumps({"auctions": auctions, "session": client.cookies["sessionid"].value}))
+from accounts.services import device_token_create
+_, token = device_token_create(actor=bidder, name="standby phone")
+print("SEED" + json.dumps({"auctions": auctions, "session": client.cookies["sessionid"].value, "token": token}))
 """
 
 
@@ -293,6 +298,19 @@ def shows(answer: Answer, amount: int) -> bool:
     return f"{amount:,}" in answer.body
 
 
+@contextlib.contextmanager
+def replay_paused(pair, server: Daphne, page: str) -> Iterator[None]:
+    """Given a server reading the standby, and a standby that stops replaying right after catching
+    up; replay resumes afterwards whatever happened."""
+    reading_the_standby(server, page)
+    pair.caught_up()
+    pair.sql(pair.standby_port, "SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        pair.sql(pair.standby_port, "SELECT pg_wal_replay_resume()")
+
+
 def reading_the_standby(server: Daphne, page: str, timeout: float = 10) -> None:
     """Wait until `server` answers `page` from the standby again (past a "down" mark an earlier
     test's stopped standby left in it)."""
@@ -326,10 +344,7 @@ def test_a_bidder_sees_their_own_bid_while_the_standby_lags_and_anonymous_pages_
     auction = pair.seed["auctions"][1]
     session = pair.seed["session"]
     # given: a server reading the standby, and a standby that stops replaying right after catching up
-    reading_the_standby(web, f"/auctions/{auction}/")
-    pair.caught_up()
-    pair.sql(pair.standby_port, "SELECT pg_wal_replay_pause()")
-    try:
+    with replay_paused(pair, web, f"/auctions/{auction}/"):
         # when: the bidder bids (on the primary)
         placed = bid(web, auction, 17_000, session)
         assert placed.status == 302, placed.body[:500]
@@ -349,8 +364,6 @@ def test_a_bidder_sees_their_own_bid_while_the_standby_lags_and_anonymous_pages_
         # then: everyone reads the primary, and sees the bid
         late = request(f"{web.url}/auctions/{auction}/")
         assert (late.status, late.reads, shows(late, 17_000)) == (200, "primary", True)
-    finally:
-        pair.sql(pair.standby_port, "SELECT pg_wal_replay_resume()")
 
     # when: the standby has replayed past the bid
     pair.caught_up()
@@ -367,10 +380,7 @@ def test_a_bid_over_the_socket_is_on_the_bidders_next_page_while_the_standby_lag
     auction = pair.seed["auctions"][3]
     session = pair.seed["session"]
     # given: a server reading the standby, and a standby that stops replaying right after catching up
-    reading_the_standby(web, f"/auctions/{auction}/")
-    pair.caught_up()
-    pair.sql(pair.standby_port, "SELECT pg_wal_replay_pause()")
-    try:
+    with replay_paused(pair, web, f"/auctions/{auction}/"):
         # when: the bidder bids on the live page's socket
         async def bid_live() -> dict:
             sock = await Socket.open(web, auction, cookie=f"{settings.SESSION_COOKIE_NAME}={session}")
@@ -388,8 +398,30 @@ def test_a_bid_over_the_socket_is_on_the_bidders_next_page_while_the_standby_lag
         # while an anonymous visitor is still answered by the standby
         anonymous = request(f"{web.url}/auctions/{auction}/")
         assert (anonymous.status, anonymous.reads, shows(anonymous, 19_000)) == (200, "standby", False)
-    finally:
-        pair.sql(pair.standby_port, "SELECT pg_wal_replay_resume()")
+
+
+@pytest.mark.multiprocess
+def test_an_app_bid_with_a_device_token_is_on_the_apps_next_read_while_the_standby_lags(pair, web):
+    """A phone app signs in with a device token, not the session: its write must hold its own
+    reads on the primary too (the middleware must see the token's user under ASGI)."""
+    auction = pair.seed["auctions"][4]
+    headers = {"Authorization": f"Bearer {pair.seed['token']}", "Content-Type": "application/json"}
+    with replay_paused(pair, web, f"/auctions/{auction}/"):
+        # when: the app bids through the API
+        req = urllib.request.Request(  # noqa: S310 - our own server
+            f"{web.url}/api/v1/auctions/{auction}/bids",
+            data=json.dumps({"amount": 21_000}).encode(),
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        with urllib.request.urlopen(req, timeout=20) as response:  # noqa: S310
+            assert response.status in (200, 201)
+        # then: the app's next read of the auction has its bid (from the primary)
+        req = urllib.request.Request(f"{web.url}/api/v1/auctions/{auction}", headers=headers)  # noqa: S310
+        with urllib.request.urlopen(req, timeout=20) as response:  # noqa: S310
+            assert json.loads(response.read())["state"]["current_price"] == 21_000
+        # while an anonymous app still reads the standby, without it
+        anonymous = request(f"{web.url}/api/v1/auctions/{auction}")
+        assert json.loads(anonymous.body)["state"]["current_price"] == 10_000
 
 
 @pytest.mark.multiprocess
