@@ -15,7 +15,7 @@ import time
 import redis
 
 from tests.cluster.conftest import WEB_PORTS
-from tests.cluster.live import LiveSocket
+from tests.cluster.live import Chain, LiveSocket
 
 
 def bids_in_db(cluster, auction_id: int) -> tuple[list[str], int]:
@@ -34,31 +34,6 @@ async def open_sockets(seeded: dict, watchers: int) -> tuple[list[LiveSocket], l
     bidders = [await LiveSocket(auction, cookie).open() for cookie in seeded["cookies"]]
     watching = [await LiveSocket(auction).open() for _ in range(watchers)]
     return bidders, watching
-
-
-class Chain:
-    """Bids alternating between two bidders, each at the minimum the last answer taught (so each
-    outbids the other: one bid row per request). Remembers every acknowledged request id."""
-
-    def __init__(self, bidders: list[LiveSocket]) -> None:
-        self.bidders, self.amount, self.seq, self.turn = bidders, 10_000, 0, 0
-        self.acked: list[str] = []
-
-    async def bid(self, request_id: str) -> None:
-        reply = await self.bidders[self.turn % 2].request(
-            {"type": "bid", "amount": self.amount, "request_id": request_id}
-        )
-        assert reply["type"] == "ack", reply
-        if not reply["duplicate"]:
-            self.acked.append(request_id)
-        self.turn += 1
-        self.amount, self.seq = reply["state"]["min_next_bid"], reply["state"]["seq"]
-
-    async def run(self, count: int, tag: str, each=None) -> None:
-        for n in range(count):
-            await self.bid(f"{tag}-{n}")
-            if each is not None:
-                await each(n)
 
 
 def test_a_daphne_killed_mid_auction_loses_no_watcher_and_no_bid(cluster, live_auction):

@@ -16,8 +16,7 @@ import psycopg
 import requests
 
 from tests.cluster.conftest import NGINX, ROOT
-from tests.cluster.live import LiveSocket
-from tests.cluster.test_faults import Chain
+from tests.cluster.live import Chain, LiveSocket
 
 LOCAL_SEED = """
 import json
