@@ -241,6 +241,35 @@ def _device_user(credential: str, user_id: int) -> User:
     return user
 
 
+def session_in_read(session_key: str | None) -> bool:
+    """Can this socket's credential be checked inside another statement's read (the bid's one
+    read: auctions.services.bidding), by session_read_check? Only a Django session key held by
+    the database session engine; a device credential or another engine goes through
+    session_user."""
+    from django.conf import settings
+
+    return (
+        bool(session_key)
+        and not str(session_key).startswith(DEVICE_CREDENTIAL_PREFIX)
+        and settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+    )
+
+
+def session_read_check(session_data: str | None, fresh: User | None, *, user_id: int) -> User:
+    """session_user's refusals for a session row and a user row the caller has just read in a
+    statement of its own (the unexpired session's `session_data` by key, None when there is
+    none; the user by id, None when there is none): logged out, password changed since,
+    deactivated, suspended. Returns the user, read now."""
+    if session_data is None or fresh is None or not fresh.is_active:
+        raise LoginRequired(_LOGGED_OUT)
+    if not _session_belongs_to(session_data, fresh.password, user_id):
+        raise LoginRequired(_LOGGED_OUT)
+    if fresh.is_suspended:
+        raise AccountSuspended.because(fresh.suspended_reason)
+    fresh._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
+    return fresh
+
+
 def session_user(*, session_key: str | None, user_id: int) -> User:
     """The user of a socket's session *now*, refusing a session logged out (deleted or expired),
     one whose password changed since it was created, and a user deactivated or suspended.

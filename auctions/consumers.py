@@ -1,7 +1,8 @@
 """The WebSocket door to a national auction: `ws/auctions/<id>/` (docs/protocol.md).
 
 Transport only, like the HTTP views: parse a frame strictly (realtime.frames), check
-who is asking (accounts.selectors.session_user), take a rate-limit token
+who is asking (accounts.selectors.session_user; a bid hands its session key to the service,
+which checks it inside its one read), take a rate-limit token
 (neighborbid.ratelimit), call one service (auctions.services.bid_place / auction_buy_now) and
 turn the result or the DomainError into exactly one `ack` or `error` frame matched by request
 id. It never writes money, never decides a rule (the "sure loser" rule is
@@ -24,6 +25,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts.models import User
 from accounts.selectors import session_user
 from auctions import admission, services
 from auctions.rules import sure_loser_minimum
@@ -72,10 +74,15 @@ def _remember_request(user_id: int, request_id: str) -> None:
 
 
 def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amount=None):
-    user = session_user(session_key=session_key, user_id=user_id)
+    # The service checks the session itself (in its one read on PostgreSQL), before anything else.
     with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
         result = services.bid_place(
-            auction_id=auction_id, actor=user, amount=amount, max_amount=max_amount, request_id=request_id
+            auction_id=auction_id,
+            actor=User(pk=user_id),
+            amount=amount,
+            max_amount=max_amount,
+            request_id=request_id,
+            session_key=session_key,
         )
     # committed: the bidder's next page waits for the standby to replay it (a no-op without one)
     note_write(user_id)

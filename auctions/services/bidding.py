@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import DeviceSighting, User
-from accounts.selectors import access_user, access_user_read
+from accounts.selectors import access_user, access_user_read, session_in_read, session_read_check, session_user
 from auctions.events import send_user_event_on_commit
 from auctions.locks import (
     LOCKED_JOIN_LEADER,
@@ -112,7 +113,13 @@ def _replay(earlier: Bid, *, auction_id: int, amount: int, max_amount: int | Non
 
 @money_action("bid")
 def bid_place(
-    *, auction_id: int, actor: User, amount: int, request_id: str, max_amount: int | None = None
+    *,
+    auction_id: int,
+    actor: User,
+    amount: int,
+    request_id: str,
+    max_amount: int | None = None,
+    session_key: str | None = None,
 ) -> BidResult:
     """Place a bid, optionally with a maximum (max bidding: the system bids for the bidder up
     to it, one ladder step at a time, and the whole maximum is held while it leads).
@@ -122,7 +129,12 @@ def bid_place(
     The repeat check is part of the first read (the common retry costs no lock time); a twin
     that raced this request is recognised after a refusal, on a compare-and-set's re-read, or
     by the unique constraint. Replays are decided outside the transaction: a return from inside atomic()
-    would commit whatever the block had written so far."""
+    would commit whatever the block had written so far.
+
+    `session_key` (a socket's credential; `actor` then needs only its pk): the bid acts only
+    while that session holds, checked before anything else, repeats included. On the
+    compare-and-set path the session row is part of the one read (no query more per bid);
+    otherwise accounts.selectors.session_user checks it first."""
     check_amount(amount)
     check_request_id(request_id)
     if max_amount is not None:
@@ -132,9 +144,20 @@ def bid_place(
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise LoginRequired()
     cas = SQL_WRITER and CAS_ATTEMPTS > 0 and connection.vendor == "postgresql"
+    in_read = cas and session_key is not None and session_in_read(session_key)
+    if session_key is not None and not in_read:
+        actor = session_user(session_key=session_key, user_id=actor.pk)
     if cas:
-        # One read: an earlier bid with this request id, the committed auction and wallets.
-        read = _bid_read(auction_id=auction_id, bidder_id=actor.pk, request_id=request_id)
+        # One read: an earlier bid with this request id, the committed auction and wallets
+        # (and the socket's session).
+        read = _bid_read(
+            auction_id=auction_id,
+            bidder_id=actor.pk,
+            request_id=request_id,
+            session_key=session_key if in_read else None,
+        )
+        if in_read:
+            session_read_check(read.session_data, read.user, user_id=actor.pk)
         earlier_id, found, seller_linked = read.earlier_id, read.auction is not None, read.seller_linked
     else:
         # One read before the lock: an earlier bid with this request id, and the committed state.
@@ -178,15 +201,17 @@ class _BidRead:
     updated_at: datetime | None
     wallets: dict[int, WalletRow]  # by user id: the bidder's and the leader's
     user: User | None  # the bidder, as read now
+    session_data: str | None = None  # the asked-for session's data, when unexpired
 
 
 _READ_SQL = None
 
 
-def _bid_read(*, auction_id: int, bidder_id: int, request_id: str) -> _BidRead:
+def _bid_read(*, auction_id: int, bidder_id: int, request_id: str, session_key: str | None = None) -> _BidRead:
     """One statement, one snapshot: the id of this bidder's earlier bid with this request id,
-    the hard shill link (fraud/), the auction's committed row (as the rules read it) and the
-    wallets of the bidder and the current leader."""
+    the hard shill link (fraud/), the auction's committed row (as the rules read it), the
+    wallets of the bidder and the current leader, the bidder's own row and, with
+    `session_key`, that session's data if it has not expired."""
     global _READ_SQL
     if _READ_SQL is None:
         device = DeviceSighting._meta.db_table
@@ -197,16 +222,22 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str) -> _BidRead:
             "(SELECT array_agg(ARRAY[w.id, w.user_id, w.balance, w.locked_balance] ORDER BY w.id) "
             f"FROM {Wallet._meta.db_table} w WHERE w.user_id = %s OR w.user_id = a.leader_id), a.updated_at, "
             f"{', '.join('me.' + c for c in _USER_COLUMNS)}, "
-            f"{LOCKED_SELECT} FROM (SELECT 1 AS one) AS one LEFT JOIN {Auction._meta.db_table} a ON a.id = %s "
+            f"{LOCKED_SELECT}, "
+            f"(SELECT s.session_data FROM {Session._meta.db_table} s WHERE s.session_key = %s AND s.expire_date > %s) "
+            f"FROM (SELECT 1 AS one) AS one LEFT JOIN {Auction._meta.db_table} a ON a.id = %s "
             f"{LOCKED_JOIN_LEADER} LEFT JOIN {User._meta.db_table} me ON me.id = %s"
         )
+    now = timezone.now() if session_key is not None else None
     with connection.cursor() as cursor:
-        cursor.execute(_READ_SQL, [bidder_id, request_id, bidder_id, bidder_id, bidder_id, auction_id, bidder_id])
+        cursor.execute(
+            _READ_SQL,
+            [bidder_id, request_id, bidder_id, bidder_id, bidder_id, session_key, now, auction_id, bidder_id],
+        )
         row = cursor.fetchone()
     earlier_id, linked, wallets, updated_at = row[:4]
     end = 4 + len(_USER_COLUMNS)
     me = User.from_db(connection.alias, _USER_COLUMNS, row[4:end]) if row[4] is not None else None
-    auction = locked_auction(row[end:]) if row[end] is not None else None
+    auction = locked_auction(row[end:-1]) if row[end] is not None else None
     return _BidRead(
         earlier_id=earlier_id,
         seller_linked=bool(linked),
@@ -214,6 +245,7 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str) -> _BidRead:
         updated_at=updated_at,
         wallets={int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets or []},
         user=me,
+        session_data=row[-1],
     )
 
 
