@@ -207,7 +207,7 @@ window.NB.typedWon = function (text) {
     var leadNote = this.root.querySelector("[data-you-lead]");
     if (leadNote) leadNote.hidden = !youLead;
     this.renderRecent(state.recent_bids || []);
-    if (this.amount) {
+    if (this.amount && document.activeElement !== this.amount) { // never under the user's cursor (live.js)
       var typed = window.NB.typedWon(this.amount.value || "");
       if (!this.userEdited || !(typed >= state.min_next_bid)) this.amount.value = state.min_next_bid.toLocaleString("ko-KR");
     }

@@ -284,8 +284,11 @@ class LiveAuction {
     this.renderRecent(state.recent_bids || []);
     this.renderChart(state);
     if (!ended) this.minNext = state.min_next_bid;
-    if (this.amountInput && !ended) {
-      // Suggest the minimum next bid; keep what the user typed while it is still valid.
+    if (this.amountInput && !ended && document.activeElement !== this.amountInput) {
+      // Suggest the minimum next bid; keep what the user typed while it is still valid. Never
+      // under the user's cursor: keys pressed as the text changed would land in the new text
+      // ("11,00012,000"); what is in the field is what gets sent, and a stale amount is
+      // refused with the new minimum (onError), which then fills the field.
       const typed = typedWon(this.amountInput.value);
       if (!this.userEdited || !(typed >= state.min_next_bid)) this.amountInput.value = grouped(state.min_next_bid);
     }

@@ -205,7 +205,7 @@ def test_the_price_chart_names_its_prices_and_times_and_follows_live_bids(live_s
     # when both bid on their pages, as people do
     page_a.fill("#bid-amount", "10,000")
     page_a.click("#bid-form button[type=submit]:visible")
-    page_b.wait_for_selector("[data-live=current_price] >> text=10,000원")
+    page_b.wait_for_selector("[data-live=min_next_bid] >> text=11,000원")  # Alice's bid is on Bob's page
     page_b.fill("#bid-amount", "12,000")
     page_b.click("#bid-form button[type=submit]:visible")
     page_a.wait_for_selector("[data-chart=ymax] >> text=12,000원")

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 from django.test import Client
 from django.utils import timezone
 
@@ -116,6 +117,32 @@ def test_a_bid_on_one_page_updates_the_other_live_and_the_outbid_user_is_told(li
         assert page.evaluate("window.__notReloaded === true")
     auction.refresh_from_db()
     assert auction.current_price == 11_000 and auction.leader_id == bob.pk and auction.bid_count == 2
+
+
+def test_a_live_update_never_rewrites_the_amount_under_the_users_cursor(live_site, new_page):
+    # given two people on one national auction, and Bob with his cursor in the amount field
+    auction = f.make_auction(is_national=True, start_price=10_000, title="한정판 스니커즈")
+    alice, bob = f.make_user(balance=1_000_000), f.make_user(balance=1_000_000)
+    url = f"{live_site.url}/auctions/{auction.pk}/"
+    page_a, page_b = live_pages(new_page, live_site, url, [alice, bob])
+    page_b.click("#bid-amount")
+    # when Alice bids and the new state reaches Bob's page
+    page_a.click("#bid-form button[type=submit]:visible")
+    page_b.wait_for_selector("[data-live=min_next_bid] >> text=11,000원")
+    # then the price moved on his page, but not the text under his cursor (keys pressed as it
+    # changed would have landed in the new text: "11,00012,000")
+    assert page_b.locator("[data-live='min_next_bid']").inner_text() == "11,000원"
+    assert page_b.input_value("#bid-amount") == "10,000"
+    # and what he types is what he bids
+    page_b.fill("#bid-amount", "12,000")
+    page_b.click("#bid-form button[type=submit]:visible")
+    page_b.wait_for_selector(".live-toast--ok")
+    assert list(auction.bids.order_by("id").values_list("bidder_id", "amount")) == [
+        (alice.pk, 10_000),
+        (bob.pk, 12_000),
+    ]
+    # while a field nobody is typing in still follows the price (Alice's button has the focus)
+    expect(page_a.locator("#bid-amount")).to_have_value("13,000")
 
 
 def test_a_late_bid_extends_the_end_on_the_watchers_page_and_the_winner_is_told_they_won(
