@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import expect
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from auctions import services
 from neighborbid.settings import channel_layers
