@@ -204,6 +204,16 @@ class _BidRead:
     session_data: str | None = None  # the asked-for session's data, when unexpired
 
 
+# The two reads before a bid (the compare-and-set read and the locked path's pre-read) share
+# these fragments, each with two parameters: this bidder's earlier bid with this request id
+# (bidder id, request id), and the hard shill-bidding link of fraud/: the bidder signed in on
+# the seller's browser (bidder id twice). `a` is the auction.
+_EARLIER_BID_SQL = f"(SELECT b.id FROM {Bid._meta.db_table} b WHERE b.bidder_id = %s AND b.client_request_id = %s)"  # noqa: S608 (meta)
+_SELLER_LINKED_SQL = (
+    f"EXISTS (SELECT 1 FROM {DeviceSighting._meta.db_table} mine "  # noqa: S608 (tables from meta)
+    f"JOIN {DeviceSighting._meta.db_table} theirs ON theirs.device_hash = mine.device_hash "
+    "WHERE mine.user_id = %s AND theirs.user_id = a.seller_id AND a.seller_id <> %s)"
+)
 _READ_SQL = None
 
 
@@ -214,11 +224,8 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str, session_key: 
     `session_key`, that session's data if it has not expired."""
     global _READ_SQL
     if _READ_SQL is None:
-        device = DeviceSighting._meta.db_table
         _READ_SQL = (
-            f"SELECT (SELECT b.id FROM {Bid._meta.db_table} b WHERE b.bidder_id = %s AND b.client_request_id = %s), "  # noqa: S608 (tables from meta)
-            f"EXISTS (SELECT 1 FROM {device} mine JOIN {device} theirs ON theirs.device_hash = mine.device_hash "
-            "WHERE mine.user_id = %s AND theirs.user_id = a.seller_id AND a.seller_id <> %s), "
+            f"SELECT {_EARLIER_BID_SQL}, {_SELLER_LINKED_SQL}, "  # noqa: S608 (fragments from meta)
             "(SELECT array_agg(ARRAY[w.id, w.user_id, w.balance, w.locked_balance] ORDER BY w.id) "
             f"FROM {Wallet._meta.db_table} w WHERE w.user_id = %s OR w.user_id = a.leader_id), a.updated_at, "
             f"{', '.join('me.' + c for c in _USER_COLUMNS)}, "
@@ -262,12 +269,9 @@ def _bid_preread(*, auction_id: int, bidder_id: int, request_id: str) -> tuple[i
     global _PREREAD_SQL
     if _PREREAD_SQL is None:
         _PREREAD_SQL = (
-            f"SELECT (SELECT b.id FROM {Bid._meta.db_table} b WHERE b.bidder_id = %s AND b.client_request_id = %s), "  # noqa: S608 (tables from meta)
-            f"a.id, a.status, a.current_price, a.leader_id, a.seq, a.is_national, a.seller_id, "
-            # The hard shill-bidding link (fraud/): the bidder signed in on the seller's browser.
-            f"EXISTS (SELECT 1 FROM {DeviceSighting._meta.db_table} mine "
-            f"JOIN {DeviceSighting._meta.db_table} theirs ON theirs.device_hash = mine.device_hash "
-            f"WHERE mine.user_id = %s AND theirs.user_id = a.seller_id AND a.seller_id <> %s) "
+            f"SELECT {_EARLIER_BID_SQL}, "  # noqa: S608 (fragments and tables from meta)
+            "a.id, a.status, a.current_price, a.leader_id, a.seq, a.is_national, a.seller_id, "
+            f"{_SELLER_LINKED_SQL} "
             f"FROM (SELECT 1 AS one) AS one LEFT JOIN {Auction._meta.db_table} a ON a.id = %s"
         )
     with connection.cursor() as cursor:
