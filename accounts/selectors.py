@@ -303,10 +303,10 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         return user
     from django.contrib.sessions.models import Session
 
+    columns = [f.attname for f in User._meta.concrete_fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT s.session_data, u.password, u.is_suspended, u.suspended_reason, u.username, u.nickname, "  # noqa: S608 (table names from meta)
-            "u.neighbourhood_id, u.location_verified_at, u.search_radius_km "
+            f"SELECT s.session_data, {', '.join('u.' + c for c in columns)} "  # noqa: S608 (table names from meta)
             f"FROM {Session._meta.db_table} s, {User._meta.db_table} u "
             "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s AND u.is_active",
             [session_key, connection.ops.adapt_datetimefield_value(timezone.now()), user_id],
@@ -314,19 +314,9 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         row = cursor.fetchone()
     if row is None:
         raise LoginRequired(_LOGGED_OUT)
-    user = User(
-        pk=user_id,
-        password=row[1],
-        is_suspended=row[2],
-        suspended_reason=row[3],
-        username=row[4],
-        nickname=row[5],
-        neighbourhood_id=row[6],
-        location_verified_at=row[7],
-        search_radius_km=row[8],
-        is_active=True,
-    )
-    if not _session_belongs_to(row[0], row[1], user_id):
+    # the whole row, as the ORM would load it (no field left at a default it does not hold)
+    user = User.from_db(connection.alias, columns, row[1:])
+    if not _session_belongs_to(row[0], user.password, user_id):
         raise LoginRequired(_LOGGED_OUT)
     if user.is_suspended:
         raise AccountSuspended.because(user.suspended_reason)
