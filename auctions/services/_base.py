@@ -7,6 +7,7 @@ neighbourhood-trust rule, request-id and amount checks, and the one write of a l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -112,14 +113,19 @@ LOG_FIELDS = ("log_seq", "log_head")
 def log_events(auction: Auction, events: list[tuple[str, int, int | None]], *, now: datetime) -> tuple[str, ...]:
     """Append public events (kind, amount, user id) to the locked auction's bid log (issue 24,
     auctions/bidlog.py); returns the auction fields the caller's auction_write must include."""
-    leaves = log_append(auction, events, at=now)
+    log_leaves_write(auction.pk, log_append(auction, events, at=now), now=now)
+    return LOG_FIELDS
+
+
+def log_leaves_write(auction_id: int, leaves: Iterable[Any], *, now: datetime) -> None:
+    """The bid log's leaf rows through the ORM (log_events, and the bid's ORM writer; the bid's
+    one PostgreSQL statement writes the same columns in its own CTE)."""
     BidLogLeaf.objects.bulk_create(
         [
-            BidLogLeaf(auction_id=auction.pk, seq=x.seq, kind=x.kind, body=x.body, hash=x.hash, created_at=now)
+            BidLogLeaf(auction_id=auction_id, seq=x.seq, kind=x.kind, body=x.body, hash=x.hash, created_at=now)
             for x in leaves
         ]
     )
-    return LOG_FIELDS
 
 
 def auction_write(auction: Auction, *fields: str, now: datetime | None = None) -> None:

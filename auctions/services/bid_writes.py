@@ -16,7 +16,7 @@ from django.db import connection
 
 from auctions.locks import BidAuction
 from auctions.models import Auction, Bid, BidLogLeaf
-from auctions.services._base import auction_write
+from auctions.services._base import auction_write, log_leaves_write
 from auctions.services.bid_plan import BidPlan, bid_notices
 from notifications.models import Notification
 from wallets.models import Wallet
@@ -58,14 +58,7 @@ def bid_write_orm(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
         ).pk
         for user_id, kind, message, _extra in bid_notices(auction, plan)
     ]
-    BidLogLeaf.objects.bulk_create(
-        [
-            BidLogLeaf(
-                auction_id=auction.pk, seq=leaf.seq, kind=leaf.kind, body=leaf.body, hash=leaf.hash, created_at=now
-            )
-            for leaf in plan.leaves
-        ]
-    )
+    log_leaves_write(auction.pk, plan.leaves, now=now)
     if plan.outcome.price_moved:
         auction.seq -= 1  # auction_write bumps it again
         auction_write(
