@@ -58,6 +58,7 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from neighborbid.logs import money_action
+from notifications.models import PushSubscription
 from notifications.services import push_jobs_on_commit
 from wallets.locks import WalletRow, wallet_rows_lock, wallets_lock
 from wallets.models import Wallet
@@ -202,6 +203,8 @@ class _BidRead:
     wallets: dict[int, WalletRow]  # by user id: the bidder's and the leader's
     user: User | None  # the bidder, as read now
     session_data: str | None = None  # the asked-for session's data, when unexpired
+    # which of the bidder and the leader have a push subscription (the only people a bid tells)
+    push_users: frozenset[int] = frozenset()
 
 
 # The two reads before a bid (the compare-and-set read and the locked path's pre-read) share
@@ -228,6 +231,8 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str, session_key: 
             f"SELECT {_EARLIER_BID_SQL}, {_SELLER_LINKED_SQL}, "  # noqa: S608 (fragments from meta)
             "(SELECT array_agg(ARRAY[w.id, w.user_id, w.balance, w.locked_balance] ORDER BY w.id) "
             f"FROM {Wallet._meta.db_table} w WHERE w.user_id = %s OR w.user_id = a.leader_id), a.updated_at, "
+            f"(SELECT array_agg(DISTINCT p.user_id) FROM {PushSubscription._meta.db_table} p "
+            "WHERE p.user_id = %s OR p.user_id = a.leader_id), "
             f"{', '.join('me.' + c for c in _USER_COLUMNS)}, "
             f"{LOCKED_SELECT}, "
             f"(SELECT s.session_data FROM {Session._meta.db_table} s WHERE s.session_key = %s AND s.expire_date > %s) "
@@ -238,12 +243,23 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str, session_key: 
     with connection.cursor() as cursor:
         cursor.execute(
             _READ_SQL,
-            [bidder_id, request_id, bidder_id, bidder_id, bidder_id, session_key, now, auction_id, bidder_id],
+            [
+                bidder_id,
+                request_id,
+                bidder_id,
+                bidder_id,
+                bidder_id,
+                bidder_id,
+                session_key,
+                now,
+                auction_id,
+                bidder_id,
+            ],
         )
         row = cursor.fetchone()
-    earlier_id, linked, wallets, updated_at = row[:4]
-    end = 4 + len(_USER_COLUMNS)
-    me = User.from_db(connection.alias, _USER_COLUMNS, row[4:end]) if row[4] is not None else None
+    earlier_id, linked, wallets, updated_at, pushed = row[:5]
+    end = 5 + len(_USER_COLUMNS)
+    me = User.from_db(connection.alias, _USER_COLUMNS, row[5:end]) if row[5] is not None else None
     auction = locked_auction(row[end:-1]) if row[end] is not None else None
     return _BidRead(
         earlier_id=earlier_id,
@@ -253,6 +269,7 @@ def _bid_read(*, auction_id: int, bidder_id: int, request_id: str, session_key: 
         wallets={int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets or []},
         user=me,
         session_data=row[-1],
+        push_users=frozenset(pushed or ()),
     )
 
 
@@ -367,7 +384,16 @@ def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_i
     if written is None:
         return None
     bid_id, notes = written
-    return _bid_accepted(auction, plan, user=user, bid_id=bid_id, notes=notes, request_id=request_id, now=now)
+    return _bid_accepted(
+        auction,
+        plan,
+        user=user,
+        bid_id=bid_id,
+        notes=notes,
+        request_id=request_id,
+        now=now,
+        push_users=read.push_users,
+    )
 
 
 def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, request_id: str) -> BidResult:
@@ -399,11 +425,27 @@ def _bid_atomic(*, auction_id: int, user: User, amount: int, maximum: int, reque
 
 
 def _bid_accepted(
-    auction: BidAuction, plan: BidPlan, *, user: User, bid_id: int, notes: list[int], request_id: str, now: datetime
+    auction: BidAuction,
+    plan: BidPlan,
+    *,
+    user: User,
+    bid_id: int,
+    notes: list[int],
+    request_id: str,
+    now: datetime,
+    push_users: frozenset[int] | None = None,
 ) -> BidResult:
     """After the write: who is told what (on commit), the push outbox (after commit, outside
-    any lock), the new public state (on commit) and the result."""
-    for (user_id, kind, message, extra), note_id in zip(bid_notices(auction, plan), notes, strict=True):
+    any lock), the new public state (on commit) and the result. `push_users`: who of the people
+    told had a push subscription as the compare-and-set read saw it (None: not read, ask the
+    outbox's own statement), so a bid that tells nobody with push costs no statement for it."""
+    notices = bid_notices(auction, plan)
+    pushed = [
+        note_id
+        for (user_id, *_rest), note_id in zip(notices, notes, strict=True)
+        if push_users is None or user_id in push_users
+    ]
+    for (user_id, kind, message, extra), note_id in zip(notices, notes, strict=True):
         send_user_event_on_commit(
             user_id=user_id,
             event={
@@ -415,8 +457,9 @@ def _bid_accepted(
                 **extra,
             },
         )
-    # the push outbox's INSERT runs after commit, outside the auction lock (issue 22)
-    push_jobs_on_commit(notification_ids=list(notes))
+    # the push outbox's INSERT runs after commit, outside the auction lock (issue 22), and only
+    # for someone with a subscription when the read already knows who has one
+    push_jobs_on_commit(notification_ids=pushed)
     if plan.outcome.price_moved:
         state = publish_state(auction, leader_name=plan.names[auction.leader_id])
     else:

@@ -368,6 +368,39 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
     assert PushJob.objects.filter(user=first, kind="outbid").count() == 1
 
 
+def test_a_bid_that_tells_nobody_with_push_costs_no_outbox_statement(push_service, vapid):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given a leader and a rival, neither with push (someone else has it)
+    auction = make_auction(start_price=10_000, is_national=True)
+    first, second = make_user(balance=50_000), make_user(balance=50_000)
+    subscribe(make_user(), push_service, "/push/someone-else")
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
+    # when the rival outbids the leader
+    with CaptureQueriesContext(connection) as ctx:
+        bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
+    # then the leader is told, and the compare-and-set read already knew no push was due:
+    # the read and the write, and no outbox INSERT after them
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert len(sql) == 2 and sql[1].startswith("WITH cas_auction"), "\n".join(sql)
+    assert Notification.objects.filter(user=first, kind="outbid").count() == 1
+    assert not PushJob.objects.exists()
+
+
+def test_a_bidder_answered_at_once_by_a_higher_maximum_is_pushed_too(push_service, vapid):
+    # given a leader holding a maximum, and a rival with push on
+    auction = make_auction(start_price=10_000, is_national=True)
+    first, second = make_user(balance=100_000), make_user(balance=100_000)
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, max_amount=50_000, request_id=rid())
+    subscribe(second, push_service, "/push/second")
+    # when the rival bids below that maximum (the maximum answers at once)
+    result = bid_place(auction_id=auction.pk, actor=second, amount=20_000, request_id=rid())
+    # then the rival, told that they were outbid at once, gets the push job, and the leader none
+    assert not result.leading
+    assert list(PushJob.objects.values_list("user_id", "kind")) == [(second.pk, "outbid")]
+
+
 def test_a_slow_pass_keeps_its_jobs_leased_so_a_second_worker_does_not_send_again(push_service, vapid, monkeypatch):
     from django.db import connection
 
