@@ -314,15 +314,9 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         row = cursor.fetchone()
     if row is None:
         raise LoginRequired(_LOGGED_OUT)
-    # the whole row, as the ORM would load it (no field left at a default it does not hold)
-    user = User.from_db(connection.alias, columns, row[1:])
-    if not _session_belongs_to(row[0], user.password, user_id):
-        raise LoginRequired(_LOGGED_OUT)
-    if user.is_suspended:
-        raise AccountSuspended.because(user.suspended_reason)
-    # Read now, in this call: the services' access_user need not read the same row again.
-    user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
-    return user
+    # the whole row, as the ORM would load it (no field left at a default it does not hold);
+    # read now, in this call: the services' access_user need not read the same row again
+    return session_read_check(row[0], User.from_db(connection.alias, columns, row[1:]), user_id=user_id)
 
 
 def users_share_device(*, user_id: int, other_id: int) -> bool:
