@@ -8,10 +8,13 @@ in a thread (auctions/embedded.py), so its events reach the sockets through the 
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neighborbid.settings")
-django_asgi_app = get_asgi_application()
+
+from neighborbid.handlers import get_http_application  # noqa: E402
+
+# Django's ASGI handler, with the middleware chain and the view in one thread hop per request
+# (neighborbid/handlers.py)
+django_asgi_app = get_http_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -1,40 +1,94 @@
-"""Under Daphne the whole middleware chain runs on the event loop (issue 19 #3): no middleware
-is adapted between sync and async (each adaptation was a thread hop per request), and the
-async-capable WhiteNoise (StaticFilesMiddleware) still serves static files."""
+"""Under Daphne a request's middleware chain and view run as one sync call in the request's
+thread (neighborbid/handlers.py, issue 19 #3): three thread hops per request where Django's
+own ASGIHandler takes one or two per middleware. The async-capable WhiteNoise
+(StaticFilesMiddleware) still serves static files in an async chain (AsyncClient's)."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import SyncToAsync, iscoroutinefunction, markcoroutinefunction
+from channels.testing import HttpCommunicator
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
+from neighborbid.handlers import OneHopASGIHandler
 from neighborbid.middleware import StaticFilesMiddleware
 
 
-def _adaptations(caplog) -> tuple[list[str], ASGIHandler]:
+class AsyncOnlyMiddleware:
+    """A control: a middleware that cannot run sync is adapted (and Django logs it)."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request):
+        return await self.get_response(request)
+
+
+def _adaptations(caplog) -> tuple[list[str], OneHopASGIHandler]:
     """Build Daphne's handler (Django logs each sync/async adaptation, with DEBUG on)."""
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="django.request"), override_settings(DEBUG=True):
-        handler = ASGIHandler()
+        handler = OneHopASGIHandler()
     return [r.getMessage() for r in caplog.records if "adapted for middleware" in r.getMessage()], handler
 
 
-def test_no_middleware_is_adapted_in_the_async_chain(caplog, settings):
-    # when Daphne's handler builds the chain, then it is one coroutine chain
+def test_the_http_handler_builds_one_sync_chain_with_nothing_adapted(caplog, settings):
+    # when Daphne's handler builds the chain, then it is one sync chain: nothing adapted
     adapted, handler = _adaptations(caplog)
     assert adapted == []
-    assert iscoroutinefunction(handler._middleware_chain)
-    # (the control: WhiteNoise's own sync-only middleware in its place is adapted, and seen)
-    settings.MIDDLEWARE = [
-        "whitenoise.middleware.WhiteNoiseMiddleware" if m.endswith("StaticFilesMiddleware") else m
-        for m in settings.MIDDLEWARE
-    ]
+    assert not iscoroutinefunction(handler._middleware_chain)
+    # (the control: an async-only middleware in the chain is adapted, and seen)
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.AsyncOnlyMiddleware"]
     adapted, _ = _adaptations(caplog)
-    assert any("WhiteNoiseMiddleware" in message for message in adapted), adapted
+    assert any("AsyncOnlyMiddleware" in message for message in adapted), adapted
+
+
+@pytest.fixture
+def hops(monkeypatch):
+    """Counts sync_to_async calls (each one a hop into a thread and back); the calls go on
+    unchanged."""
+    counted = []
+    original = SyncToAsync.__call__
+
+    async def counting(self, *args, **kwargs):
+        counted.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    return counted
+
+
+async def _get(application, path: str) -> dict:
+    communicator = HttpCommunicator(application, "GET", path, headers=[(b"host", b"testserver")])
+    response = await communicator.get_response(timeout=10)
+    await communicator.wait(timeout=10)  # the handler's end: the response's close
+    return response
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_page_costs_three_thread_hops_under_daphne(hops):
+    # given the application Daphne serves
+    from neighborbid.asgi import application
+
+    # when a page is asked for
+    response = await _get(application, "/")
+    # then it is served, with three hops: request_started, the chain and view, the close
+    assert response["status"] == 200 and "동네".encode() in response["body"]
+    assert len(hops) == 3, hops
+    # (the control: Django's own ASGI handler hops around each middleware)
+    hops.clear()
+    response = await _get(ASGIHandler(), "/")
+    assert response["status"] == 200
+    assert len(hops) > 10, hops
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,38 @@
+"""Daphne's HTTP handler: Django's ASGIHandler with the middleware chain and the view run as
+one sync call in the request's thread (issue 19 #3).
+
+Under Django's own ASGIHandler the chain is async, and every middleware built on
+MiddlewareMixin (security, CSP, sessions, locale, common, CSRF, auth, messages, clickjacking)
+runs its process_request and process_response through sync_to_async: about twenty thread hops
+per request, each a future, a queue put, a thread wake-up and a loop wake-up. py-spy on a
+Daphne under `bench/http_bids.py` put half of the process's CPU in that plumbing. Our views
+are sync anyway, so the request's thread (ThreadSensitiveContext: one per request, as before)
+runs the whole sync chain, the same chain Django's test Client runs: three hops per request
+(request_started, the chain, the response's close with request_finished).
+
+Reading the body, the disconnect watch and writing the response stay on the event loop as
+Django does them; an async view, if one is ever added, still works (Django runs it with
+async_to_sync from the request's thread)."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+
+
+class OneHopASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+def get_http_application() -> OneHopASGIHandler:
+    """What django.core.asgi.get_asgi_application does, with this handler."""
+    import django
+
+    django.setup(set_prefix=False)
+    return OneHopASGIHandler()
