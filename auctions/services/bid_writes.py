@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-
 from auctions.locks import BidAuction
 from auctions.models import Auction, Bid, BidLogLeaf
 from auctions.services._base import auction_write, log_leaves_write
 from auctions.services.bid_plan import BidPlan, bid_notices
+from neighborbid.db.statements import execute_repeated
 from notifications.models import Notification
 from wallets.models import Wallet
 from wallets.services import wallet_moves_sql, wallet_postings_write
@@ -233,9 +232,7 @@ def bid_write_sql(
     ]
     note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"
     sql = "WITH " + ", ".join(ctes) + f" SELECT {gate}, (SELECT id FROM placed), {note_select}"  # noqa: S608 (CTEs built above from meta)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ok, bid_id, note_ids = cursor.fetchone()
+    ok, bid_id, note_ids = execute_repeated(sql, params)  # type: ignore[misc]  # a SELECT: always one row
     if not ok:
         return None
     return bid_id, list(note_ids or [])
