@@ -6,6 +6,7 @@ own ASGIHandler takes one or two per middleware. The async-capable WhiteNoise
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction, markcoroutinefunction
@@ -89,6 +90,23 @@ async def test_a_page_costs_three_thread_hops_under_daphne(hops):
     response = await _get(ASGIHandler(), "/")
     assert response["status"] == 200
     assert len(hops) > 10, hops
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_requests_one_after_another_reuse_one_request_thread():
+    # given the HTTP handler Daphne serves
+    handler = OneHopASGIHandler()
+    # when pages are asked for one after another
+    for _ in range(5):
+        response = await _get(handler, "/")
+        assert response["status"] == 200
+        # then the one request thread is back in the pool after each, and no other is made
+        assert len(handler.idle_threads) == 1
+    before = threading.active_count()
+    for _ in range(5):
+        await _get(handler, "/")
+    assert threading.active_count() == before
 
 
 @pytest.mark.asyncio
