@@ -20,6 +20,8 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
+from contextlib import nullcontext
+from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -64,6 +66,8 @@ CLOSE_SERVER_ERROR = 1011
 _KNOWN_REQUESTS: OrderedDict[tuple[int, str], None] = OrderedDict()
 _KNOWN_REQUESTS_MAX = 50_000
 
+_TURNS: dict[int, asyncio.Lock] = {}
+
 
 def _remember_request(user_id: int, request_id: str) -> None:
     key = (user_id, request_id)
@@ -73,9 +77,10 @@ def _remember_request(user_id: int, request_id: str) -> None:
         _KNOWN_REQUESTS.popitem(last=False)
 
 
-def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amount=None):
+def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amount=None, admitted=False):
     # The service checks the session itself (in its one read on PostgreSQL), before anything else.
-    with admission.bid_admitted(auction_id=auction_id):  # past the bound: error `overloaded`
+    # Past the admission bound: error `overloaded` (`admitted`: the caller holds the place).
+    with nullcontext() if admitted else admission.bid_admitted(auction_id=auction_id):
         result = services.bid_place(
             auction_id=auction_id,
             actor=User(pk=user_id),
@@ -314,24 +319,27 @@ class AuctionConsumer(LiveConsumer):
         await self._money_gate()
         # The parser guarantees these for a bid frame; the assert only narrows the types.
         assert self.rt_user_id is not None and request.amount is not None and request.request_id is not None  # noqa: S101, PT018
-        too_low = self._too_low_for_committed_state(request.amount)
-        if too_low is not None and (self.rt_user_id, request.request_id) not in _KNOWN_REQUESTS:
-            # Certainly too low for a committed state: refuse without the row lock, unless
-            # this request id was used before (then the service replays the first outcome).
-            # Who first: the session may have ended with no announcement (Redis down).
-            await self._session_recent()
-            seen = await money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
-            if not seen:
-                raise too_low
-        _remember_request(self.rt_user_id, request.request_id)
-        result = await money_call(_place_bid)(
-            session_key=self._session_key(),
-            user_id=self.rt_user_id,
-            auction_id=self.rt_auction_id,
-            amount=request.amount,
-            request_id=request.request_id,
-            max_amount=request.max_amount,
-        )
+        await self._refuse_if_sure_loser(request)
+        if realtime_setting("BID_TURN", True):
+            # One bid per auction at a time in this process: a bid that waited its turn is
+            # checked again against the state the bids before it committed (their acks are
+            # offered to the hub at once), so it is refused without a query when it lost
+            # meanwhile, and the bids that go on race only another process's.
+            # The waiting line counts against the auction's admission bound (auctions/admission.py):
+            # past it, `overloaded` at once, as before.
+            turn = _TURNS.get(self.rt_auction_id)  # type: ignore[arg-type]  # set on connect
+            if turn is None:
+                turn = _TURNS[self.rt_auction_id] = asyncio.Lock()  # type: ignore[index]
+            with admission.bid_admitted(auction_id=self.rt_auction_id):  # type: ignore[arg-type]
+                async with turn:
+                    lost = self._sure_loser(request)
+                    if lost is None:
+                        result = await self._place(request, admitted=True)
+            if lost is not None:
+                await self._refuse_if_sure_loser(request)  # outside the turn: the checks that need queries
+                result = await self._place(request)  # a repeat of a request seen before: the service replays it
+        else:
+            result = await self._place(request)
         fields = {"action": "bid", "duplicate": result.duplicate, "bid_id": result.bid.pk, "amount": result.bid.amount}
         # max bidding: whether this bidder leads now, and their own maximum (never anyone else's)
         fields |= {"leading": result.leading, "my_max": result.my_max}
@@ -339,6 +347,41 @@ class AuctionConsumer(LiveConsumer):
         # (the first answer carried it) or a raise of one's own maximum (no public leaf)
         fields["receipt"] = result.receipt
         await self._ack(request, fields, result.state)
+
+    def _sure_loser(self, request: ClientRequest) -> BidTooLow | None:
+        """Certainly too low for a committed state, and this request id was never handed to
+        the service by this process (then the service replays the first outcome)."""
+        too_low = self._too_low_for_committed_state(request.amount)  # type: ignore[arg-type]  # a bid frame
+        if too_low is None or (self.rt_user_id, request.request_id) in _KNOWN_REQUESTS:
+            return None
+        return too_low
+
+    async def _refuse_if_sure_loser(self, request: ClientRequest) -> None:
+        """Refuse a sure loser without the row lock, unless this request id was used before
+        (on another server, say, before a reconnect). Who first: the session may have ended
+        with no announcement (Redis down)."""
+        too_low = self._sure_loser(request)
+        if too_low is None:
+            return
+        await self._session_recent()
+        seen = await money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
+        if not seen:
+            raise too_low
+
+    async def _place(self, request: ClientRequest, *, admitted: bool = False) -> Any:
+        _remember_request(self.rt_user_id, request.request_id)  # type: ignore[arg-type]  # a bid frame
+        result = await money_call(_place_bid)(
+            admitted=admitted,
+            session_key=self._session_key(),
+            user_id=self.rt_user_id,
+            auction_id=self.rt_auction_id,
+            amount=request.amount,
+            request_id=request.request_id,
+            max_amount=request.max_amount,
+        )
+        # the committed state, to this process's sockets at once (the bus brings it again: same seq)
+        get_hub().offer_state(self.rt_auction_id, dict(result.state))  # type: ignore[arg-type]  # set on connect
+        return result
 
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
         """The newest committed state this socket holds (the hub's feed or its own last ack)

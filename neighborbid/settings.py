@@ -322,6 +322,9 @@ REALTIME = {
     "RECONNECT_MAX_S": 5.0,
     "PING_IDLE_S": 5.0,  # ping the subscription after this much silence
     "DB_THREADS": int(os.environ.get("WS_DB_THREADS", "4")),  # per process, for bid/buy-now calls
+    # one bid per auction at a time per process: the next in line is checked against the state
+    # the one before it committed (docs/realtime.md)
+    "BID_TURN": os.environ.get("REALTIME_BID_TURN", "1") == "1",
     "SESSION_CHECK_S": 1.0,  # a socket re-checks its session before an early refusal at most this often
 }
 

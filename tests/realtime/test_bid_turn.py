@@ -1,0 +1,128 @@
+"""One bid per auction at a time in a process (auctions/consumers.py, REALTIME["BID_TURN"]):
+a bid that waited behind another bid of the same process is checked against the state that
+bid committed, so a bid that lost meanwhile is refused without going to the service, and the
+acked state reaches this process's sockets at once (the bus brings it again with the same
+seq). The waiting line counts against the admission bound (tests/realtime/test_consumer_overload.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+from channels.db import database_sync_to_async
+
+from auctions import consumers
+from auctions.models import Auction, Bid
+from tests import factories as f
+from tests.money import wallet_of
+from tests.realtime.conftest import open_socket, receive_until
+from tests.realtime.servers import subprocess_database_url
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+db = database_sync_to_async
+
+
+@pytest.fixture
+def service_calls(monkeypatch):
+    """The bids that reached the bidding service from the socket door (the calls go on)."""
+    calls = []
+    original = consumers.services.bid_place
+
+    def counting(**kwargs):
+        calls.append(kwargs["request_id"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(consumers.services, "bid_place", counting)
+    return calls
+
+
+async def _wait_for(predicate, *, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("never happened")
+
+
+async def test_a_bid_that_lost_while_waiting_its_turn_is_refused_without_the_service(service_calls):
+    # given two bidders on one auction in this process, and the auction's row held elsewhere so
+    # the first bid waits inside the service
+    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
+    first, second = await db(f.make_user)(balance=100_000), await db(f.make_user)(balance=100_000)
+    ws_first, _ = await open_socket(auction.pk, user=first)
+    ws_second, _ = await open_socket(auction.pk, user=second)
+    holder = psycopg.connect(subprocess_database_url())
+    holder.execute(f"SELECT 1 FROM {Auction._meta.db_table} WHERE id = %s FOR UPDATE", [auction.pk])
+    try:
+        # when both bid the same amount, the second while the first is in the service
+        first_id, second_id = uuid.uuid4().hex, uuid.uuid4().hex
+        await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": first_id})
+        await _wait_for(lambda: first_id in service_calls)
+        await ws_second.send_json_to({"type": "bid", "amount": 10_000, "request_id": second_id})
+        await asyncio.sleep(0.2)  # the second is waiting its turn
+        assert service_calls == [first_id]
+    finally:
+        holder.rollback()
+        holder.close()
+    ack = (await receive_until(ws_first, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
+    refusal = (await receive_until(ws_second, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
+    # then the first is accepted; the second is refused with the minimum the first left, and it
+    # never went to the service; its money is untouched
+    assert ack["type"] == "ack"
+    assert refusal["type"] == "error" and refusal["code"] == "bid_too_low"
+    assert refusal["min_next_bid"] == ack["state"]["min_next_bid"] and refusal["seq"] == ack["state"]["seq"]
+    assert service_calls == [first_id]
+    assert not await db(Bid.objects.filter(client_request_id=second_id).exists)()
+    assert await db(wallet_of)(second) == (100_000, 0)
+    for ws in (ws_first, ws_second):
+        await ws.disconnect()
+
+
+async def test_the_next_in_line_still_bids_when_it_is_still_high_enough(service_calls):
+    # given the same line: the first bid waits inside the service
+    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
+    first, second = await db(f.make_user)(balance=100_000), await db(f.make_user)(balance=100_000)
+    ws_first, _ = await open_socket(auction.pk, user=first)
+    ws_second, _ = await open_socket(auction.pk, user=second)
+    holder = psycopg.connect(subprocess_database_url())
+    holder.execute(f"SELECT 1 FROM {Auction._meta.db_table} WHERE id = %s FOR UPDATE", [auction.pk])
+    try:
+        first_id, second_id = uuid.uuid4().hex, uuid.uuid4().hex
+        await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": first_id})
+        await _wait_for(lambda: first_id in service_calls)
+        # when the second bids well above it
+        await ws_second.send_json_to({"type": "bid", "amount": 15_000, "request_id": second_id})
+        await asyncio.sleep(0.2)
+    finally:
+        holder.rollback()
+        holder.close()
+    first_ack = (await receive_until(ws_first, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
+    second_ack = (await receive_until(ws_second, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
+    # then both are accepted, in the order they came, and the second leads
+    assert first_ack["type"] == "ack" and second_ack["type"] == "ack"
+    assert service_calls == [first_id, second_id]
+    assert second_ack["state"]["seq"] == first_ack["state"]["seq"] + 1 and second_ack["leading"] is True
+    assert await db(wallet_of)(first) == (100_000, 0) and await db(wallet_of)(second) == (85_000, 15_000)
+    for ws in (ws_first, ws_second):
+        await ws.disconnect()
+
+
+async def test_the_acked_state_reaches_this_processs_watchers_with_the_bus_silent(settings, monkeypatch):
+    # given a watcher and a bidder on this process, and a bus that delivers nothing
+    from neighborbid import bus
+
+    monkeypatch.setattr(bus, "publish", lambda *args, **kwargs: None)
+    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
+    watcher, _ = await open_socket(auction.pk)
+    bidder, _ = await open_socket(auction.pk, user=await db(f.make_user)(balance=100_000))
+    # when the bid is acked
+    await bidder.send_json_to({"type": "bid", "amount": 10_000, "request_id": uuid.uuid4().hex})
+    ack = (await receive_until(bidder, lambda m: m["type"] in ("ack", "error")))[-1]
+    assert ack["type"] == "ack"
+    # then the watcher holds that state
+    state = (await receive_until(watcher, lambda m: m["type"] == "state"))[-1]
+    assert state["seq"] == ack["state"]["seq"] and state["current_price"] == 10_000
+    for ws in (watcher, bidder):
+        await ws.disconnect()
