@@ -67,6 +67,18 @@ _KNOWN_REQUESTS: OrderedDict[tuple[int, str], None] = OrderedDict()
 _KNOWN_REQUESTS_MAX = 50_000
 
 _TURNS: dict[int, asyncio.Lock] = {}
+# The newest state a bid through this process committed, per auction (read on the event loop).
+_ACKED: dict[int, dict] = {}
+_ACKED_MAX = 10_000
+
+
+def _note_acked(state: dict) -> None:
+    auction_id = state["auction_id"]
+    known = _ACKED.get(auction_id)
+    if known is None or state["seq"] > known["seq"]:
+        if known is None and len(_ACKED) >= _ACKED_MAX:
+            _ACKED.clear()  # only a shortcut: the hub's feed and the service still decide
+        _ACKED[auction_id] = state
 
 
 def _remember_request(user_id: int, request_id: str) -> None:
@@ -347,6 +359,9 @@ class AuctionConsumer(LiveConsumer):
         # (the first answer carried it) or a raise of one's own maximum (no public leaf)
         fields["receipt"] = result.receipt
         await self._ack(request, fields, result.state)
+        # then the committed state to this process's other sockets at once, after the ack (the
+        # bus brings it again with the same seq; the hub keeps the newest)
+        get_hub().offer_state(self.rt_auction_id, dict(result.state))  # type: ignore[arg-type]  # set on connect
 
     def _sure_loser(self, request: ClientRequest) -> BidTooLow | None:
         """Certainly too low for a committed state, and this request id was never handed to
@@ -379,15 +394,15 @@ class AuctionConsumer(LiveConsumer):
             request_id=request.request_id,
             max_amount=request.max_amount,
         )
-        # the committed state, to this process's sockets at once (the bus brings it again: same seq)
-        get_hub().offer_state(self.rt_auction_id, dict(result.state))  # type: ignore[arg-type]  # set on connect
+        _note_acked(result.state)  # the next bid in line is checked against it
         return result
 
     def _too_low_for_committed_state(self, amount: int) -> BidTooLow | None:
         """The newest committed state this socket holds (the hub's feed or its own last ack)
         decides, by the same rule as the service's early refusal."""
         feed_state = get_hub().latest_state(self.rt_auction_id)  # type: ignore[arg-type]  # set on connect
-        state = max((s for s in (feed_state, self._ack_state) if s is not None), key=lambda s: s["seq"], default=None)
+        known = (feed_state, self._ack_state, _ACKED.get(self.rt_auction_id))  # type: ignore[arg-type]
+        state = max((s for s in known if s is not None), key=lambda s: s["seq"], default=None)
         if state is None:
             return None
         minimum = sure_loser_minimum(
