@@ -20,7 +20,8 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -66,7 +67,25 @@ CLOSE_SERVER_ERROR = 1011
 _KNOWN_REQUESTS: OrderedDict[tuple[int, str], None] = OrderedDict()
 _KNOWN_REQUESTS_MAX = 50_000
 
-_TURNS: dict[int, asyncio.Lock] = {}
+# Per auction: its turn and how many bids hold or wait for it (dropped when none does).
+_TURNS: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+
+
+@contextmanager
+def _turn(auction_id: int) -> Iterator[asyncio.Lock]:
+    """The auction's turn (made on first use, dropped after the last user; the event loop's thread only)."""
+    entry = _TURNS.get(auction_id)
+    if entry is None:
+        entry = _TURNS[auction_id] = (asyncio.Lock(), [0])
+    entry[1][0] += 1
+    try:
+        yield entry[0]
+    finally:
+        entry[1][0] -= 1
+        if entry[1][0] == 0:
+            del _TURNS[auction_id]
+
+
 # The newest state a bid through this process committed, per auction (read on the event loop).
 _ACKED: dict[int, dict] = {}
 _ACKED_MAX = 10_000
@@ -334,15 +353,11 @@ class AuctionConsumer(LiveConsumer):
         await self._refuse_if_sure_loser(request)
         if realtime_setting("BID_TURN", True):
             # One bid per auction at a time in this process: a bid that waited its turn is
-            # checked again against the state the bids before it committed (their acks are
-            # offered to the hub at once), so it is refused without a query when it lost
-            # meanwhile, and the bids that go on race only another process's.
-            # The waiting line counts against the auction's admission bound (auctions/admission.py):
-            # past it, `overloaded` at once, as before.
-            turn = _TURNS.get(self.rt_auction_id)  # type: ignore[arg-type]  # set on connect
-            if turn is None:
-                turn = _TURNS[self.rt_auction_id] = asyncio.Lock()  # type: ignore[index]
-            with admission.bid_admitted(auction_id=self.rt_auction_id):  # type: ignore[arg-type]
+            # checked again against the state the bids before it committed (_ACKED), so it is
+            # refused without a query when it lost meanwhile, and the bids that go on race only
+            # another process's. The waiting line counts against the auction's admission bound
+            # (auctions/admission.py): past it, `overloaded` at once, as before.
+            with admission.bid_admitted(auction_id=self.rt_auction_id), _turn(self.rt_auction_id) as turn:  # type: ignore[arg-type]
                 async with turn:
                     lost = self._sure_loser(request)
                     if lost is None:

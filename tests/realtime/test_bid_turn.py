@@ -105,6 +105,8 @@ async def test_the_next_in_line_still_bids_when_it_is_still_high_enough(service_
     assert service_calls == [first_id, second_id]
     assert second_ack["state"]["seq"] == first_ack["state"]["seq"] + 1 and second_ack["leading"] is True
     assert await db(wallet_of)(first) == (100_000, 0) and await db(wallet_of)(second) == (85_000, 15_000)
+    # and the turn is gone once nobody holds or waits for it (no table growing per auction)
+    assert auction.pk not in consumers._TURNS
     for ws in (ws_first, ws_second):
         await ws.disconnect()
 
