@@ -3,6 +3,9 @@ session cookie, auth, router, consumer) with channels' WebsocketCommunicator."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -141,3 +144,34 @@ async def frames_until_marker(auction_id: int, *sockets) -> list[list[dict]]:
                 break
         seen.append(frames)
     return seen
+
+
+async def two_bidders_on_one_auction(*, start_price: int = 10_000, balance: int = 100_000):
+    """A national auction and two funded bidders, each with a socket on it:
+    (auction, (first, ws_first), (second, ws_second))."""
+    from tests import factories as f
+
+    auction = await database_sync_to_async(f.make_auction)(is_national=True, start_price=start_price)
+    first = await database_sync_to_async(f.make_user)(balance=balance)
+    second = await database_sync_to_async(f.make_user)(balance=balance)
+    ws_first, _ = await open_socket(auction.pk, user=first)
+    ws_second, _ = await open_socket(auction.pk, user=second)
+    return auction, (first, ws_first), (second, ws_second)
+
+
+@contextmanager
+def auction_row_held(auction_id: int) -> Iterator[None]:
+    """The auction's row locked by another session (FOR UPDATE) until the block ends, so a bid's
+    write waits inside the service meanwhile."""
+    import psycopg
+
+    from auctions.models import Auction
+    from tests.realtime.servers import subprocess_database_url
+
+    holder = psycopg.connect(subprocess_database_url())
+    try:
+        holder.execute(f"SELECT 1 FROM {Auction._meta.db_table} WHERE id = %s FOR UPDATE", [auction_id])  # noqa: S608
+        yield
+    finally:
+        holder.rollback()
+        holder.close()

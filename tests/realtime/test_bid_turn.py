@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import psycopg
 import pytest
 from channels.db import database_sync_to_async
 
 from auctions import consumers
-from auctions.models import Auction, Bid
+from auctions.models import Bid
 from tests import factories as f
 from tests.money import wallet_of
-from tests.realtime.conftest import open_socket, receive_until
-from tests.realtime.servers import subprocess_database_url
+from tests.realtime.conftest import auction_row_held, open_socket, receive_until, two_bidders_on_one_auction
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 db = database_sync_to_async
@@ -49,13 +47,8 @@ async def _wait_for(predicate, *, seconds: float = 5.0) -> None:
 async def test_a_bid_that_lost_while_waiting_its_turn_is_refused_without_the_service(service_calls):
     # given two bidders on one auction in this process, and the auction's row held elsewhere so
     # the first bid waits inside the service
-    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
-    first, second = await db(f.make_user)(balance=100_000), await db(f.make_user)(balance=100_000)
-    ws_first, _ = await open_socket(auction.pk, user=first)
-    ws_second, _ = await open_socket(auction.pk, user=second)
-    holder = psycopg.connect(subprocess_database_url())
-    holder.execute(f"SELECT 1 FROM {Auction._meta.db_table} WHERE id = %s FOR UPDATE", [auction.pk])
-    try:
+    auction, (first, ws_first), (second, ws_second) = await two_bidders_on_one_auction()
+    with auction_row_held(auction.pk):
         # when both bid the same amount, the second while the first is in the service
         first_id, second_id = uuid.uuid4().hex, uuid.uuid4().hex
         await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": first_id})
@@ -63,9 +56,6 @@ async def test_a_bid_that_lost_while_waiting_its_turn_is_refused_without_the_ser
         await ws_second.send_json_to({"type": "bid", "amount": 10_000, "request_id": second_id})
         await asyncio.sleep(0.2)  # the second is waiting its turn
         assert service_calls == [first_id]
-    finally:
-        holder.rollback()
-        holder.close()
     ack = (await receive_until(ws_first, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
     refusal = (await receive_until(ws_second, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
     # then the first is accepted; the second is refused with the minimum the first left, and it
@@ -82,22 +72,14 @@ async def test_a_bid_that_lost_while_waiting_its_turn_is_refused_without_the_ser
 
 async def test_the_next_in_line_still_bids_when_it_is_still_high_enough(service_calls):
     # given the same line: the first bid waits inside the service
-    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
-    first, second = await db(f.make_user)(balance=100_000), await db(f.make_user)(balance=100_000)
-    ws_first, _ = await open_socket(auction.pk, user=first)
-    ws_second, _ = await open_socket(auction.pk, user=second)
-    holder = psycopg.connect(subprocess_database_url())
-    holder.execute(f"SELECT 1 FROM {Auction._meta.db_table} WHERE id = %s FOR UPDATE", [auction.pk])
-    try:
+    auction, (first, ws_first), (second, ws_second) = await two_bidders_on_one_auction()
+    with auction_row_held(auction.pk):
         first_id, second_id = uuid.uuid4().hex, uuid.uuid4().hex
         await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": first_id})
         await _wait_for(lambda: first_id in service_calls)
         # when the second bids well above it
         await ws_second.send_json_to({"type": "bid", "amount": 15_000, "request_id": second_id})
         await asyncio.sleep(0.2)
-    finally:
-        holder.rollback()
-        holder.close()
     first_ack = (await receive_until(ws_first, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
     second_ack = (await receive_until(ws_second, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1]
     # then both are accepted, in the order they came, and the second leads

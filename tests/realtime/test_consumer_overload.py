@@ -7,15 +7,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import psycopg
 import pytest
 from channels.db import database_sync_to_async
 
-from auctions.models import Auction, Bid
-from tests import factories as f
+from auctions.models import Bid
 from tests.money import wallet_of
-from tests.realtime.conftest import open_socket, receive_until
-from tests.realtime.servers import subprocess_database_url
+from tests.realtime.conftest import auction_row_held, receive_until, two_bidders_on_one_auction
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -25,13 +22,8 @@ db = database_sync_to_async
 async def test_a_bid_past_the_waiting_bound_gets_overloaded_with_retry_after_and_changes_nothing(settings):
     # given: one waiting place per auction, and that place taken by a bid waiting for the row lock
     settings.NEIGHBORBID = {**settings.NEIGHBORBID, "BID_WAITERS_PER_AUCTION": 1}
-    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
-    first, second = await db(f.make_user)(balance=100_000), await db(f.make_user)(balance=100_000)
-    ws_first, _ = await open_socket(auction.pk, user=first)
-    ws_second, _ = await open_socket(auction.pk, user=second)
-    holder = psycopg.connect(subprocess_database_url())
-    holder.execute(f"SELECT 1 FROM {Auction._meta.db_table} WHERE id = %s FOR UPDATE", [auction.pk])
-    try:
+    auction, (_first, ws_first), (second, ws_second) = await two_bidders_on_one_auction()
+    with auction_row_held(auction.pk):
         await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": uuid.uuid4().hex})
         from auctions import admission
 
@@ -45,9 +37,6 @@ async def test_a_bid_past_the_waiting_bound_gets_overloaded_with_retry_after_and
         request_id = uuid.uuid4().hex
         await ws_second.send_json_to({"type": "bid", "amount": 11_000, "request_id": request_id})
         frames = await receive_until(ws_second, lambda m: m["type"] in ("ack", "error"), timeout=5)
-    finally:
-        holder.rollback()
-        holder.close()
 
     # then: refused at once, with when to come back, and nothing changed for it
     error = frames[-1]
