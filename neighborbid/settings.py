@@ -186,7 +186,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AuthenticationMiddleware",  # Django's, the session and user in one read
     "neighborbid.middleware.RateLimitMiddleware",  # after auth: per-user buckets, login lockout 429
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -259,7 +259,7 @@ if DATABASE_REPLICA_URL:
     DATABASE_ROUTERS = ["neighborbid.replica.ReplicaRouter"]
     # after AuthenticationMiddleware: its response side knows the signed-in user
     MIDDLEWARE.insert(
-        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        MIDDLEWARE.index("accounts.middleware.AuthenticationMiddleware") + 1,
         "neighborbid.replica.StandbyWriteMiddleware",
     )
 

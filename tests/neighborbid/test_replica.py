@@ -91,7 +91,7 @@ def test_a_replica_url_adds_the_alias_the_router_and_the_middleware():
     assert out["routers"] == ["neighborbid.replica.ReplicaRouter"]
     mw = out["mw"]
     assert mw.index("neighborbid.replica.StandbyWriteMiddleware") == (
-        mw.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+        mw.index("accounts.middleware.AuthenticationMiddleware") + 1
     )
 
 
