@@ -11,6 +11,10 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neighborbid.settings")
 
 from neighborbid.handlers import get_http_application  # noqa: E402
+from neighborbid.serving import daphne_form_parsing_off  # noqa: E402
+
+# Twisted parses no form body Daphne would hand to Django unread (neighborbid/serving.py)
+daphne_form_parsing_off()
 
 # Django's ASGI handler, with the middleware chain and the view in one thread hop per request
 # (neighborbid/handlers.py)
