@@ -18,15 +18,30 @@ The request's thread is reused: Django gives each request a ThreadSensitiveConte
 asgiref then starts a thread for it and another to join it at the end (py-spy: ~7 % of the
 process). Here the context gets an idle one-thread executor from a small pool (asgiref's
 `ThreadSensitiveContext(executor=…)`), still one request at a time per thread, and it goes back
-to the pool when the request has ended, as a WSGI server's threads do."""
+to the pool when the request has ended, as a WSGI server's threads do.
+
+At most HTTP_REQUEST_THREADS requests run their chain at once in a process (4 by default,
+like a threaded WSGI server's few threads per process); the rest wait on the event loop,
+having been read. Sixteen request threads in one process were slower than four: they fought
+for the GIL, each handing it over at every database round trip (docs/benchmarks.md, issue 19
+#3). A request that waits longer than HTTP_REQUEST_WAIT_S for its turn is answered 503 with
+the reason and Retry-After, its view never run. The body is read before the turn is taken, so
+a slow upload holds no turn. The turn covers everything the request's thread runs
+(request_started, the chain and view, the response's close)."""
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
+
+from neighborbid.errors import ServiceUnavailable
+from neighborbid.unavailable import unavailable_response
 
 IDLE_THREADS_KEPT = 64
 
@@ -37,17 +52,28 @@ class OneHopASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)
         # idle request threads (touched only on the event loop's thread)
         self.idle_threads: list[ThreadPoolExecutor] = []
+        # the turns of the sync chain (taken and given back on the event loop's thread)
+        self.request_turns = asyncio.Semaphore(settings.HTTP_REQUEST_THREADS)
+        self.turn_wait_s = settings.HTTP_REQUEST_WAIT_S
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        turn: list[bool] = []  # read_body takes the request's turn and notes it here
+        token = _TURN.set(turn)
         executor = self.idle_threads.pop() if self.idle_threads else ThreadPoolExecutor(1, "http-request")
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
+        except _Busy:
+            await self.send_response(unavailable_response(None, ServiceUnavailable(BUSY, retry_after=2)), send)
         except BaseException:
             executor.shutdown(wait=False)  # its thread ends once its last call returns
             raise
+        finally:
+            _TURN.reset(token)
+            if turn:
+                self.request_turns.release()
         # Back to the pool only after a normal end: every sync call of the request has
         # returned by then (even after a disconnect, Django's request_finished waits behind
         # the view on this one thread).
@@ -56,8 +82,29 @@ class OneHopASGIHandler(ASGIHandler):
         else:
             executor.shutdown(wait=False)
 
+    async def read_body(self, receive):
+        """Django's read of the whole body, then the request's turn (before request_started, the
+        chain and the response's close: everything the request's thread runs)."""
+        body = await super().read_body(receive)
+        try:
+            await asyncio.wait_for(self.request_turns.acquire(), self.turn_wait_s)
+        except TimeoutError:
+            body.close()
+            raise _Busy from None
+        _TURN.get().append(True)
+        return body
+
     async def get_response_async(self, request):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+class _Busy(Exception):
+    """No turn came within HTTP_REQUEST_WAIT_S: the request is answered 503, its view never run."""
+
+
+_TURN: ContextVar[list[bool]] = ContextVar("http_request_turn")
+
+BUSY = "지금 요청이 몰려 이 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
 
 
 def get_http_application() -> OneHopASGIHandler:

@@ -193,6 +193,12 @@ MIDDLEWARE = [
     "neighborbid.middleware.FriendlyNotFoundMiddleware",  # DEBUG only: the Korean 404 (?debug: Django's)
 ]
 
+# Daphne's HTTP requests (neighborbid/handlers.py): how many run their middleware chain and view
+# at once per process (the rest wait, already read), and how long one may wait for its turn
+# before it is answered 503 with the reason (its view never run).
+HTTP_REQUEST_THREADS = int(os.environ.get("HTTP_REQUEST_THREADS", "4"))
+HTTP_REQUEST_WAIT_S = float(os.environ.get("HTTP_REQUEST_WAIT_S", "10"))
+
 ROOT_URLCONF = "neighborbid.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "neighborbid.asgi.application"

@@ -5,8 +5,10 @@ own ASGIHandler takes one or two per middleware. The async-capable WhiteNoise
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction, markcoroutinefunction
@@ -128,3 +130,58 @@ async def test_the_async_static_middleware_serves_a_file_and_passes_the_rest_thr
     # anything else goes on down the chain, untouched
     response = await middleware(factory.get("/auctions/"))
     assert response.content == b"page" and passed == ["/auctions/"]
+
+
+def _slow_chain(handler: OneHopASGIHandler, seconds: float) -> list[int]:
+    """The handler's sync chain replaced by one that takes `seconds` in its thread and records
+    how many chains run at that moment (the view is not what is tested here: the turns are)."""
+    running: list[int] = []
+    now = [0]
+    lock = threading.Lock()
+
+    def chain(request):
+        with lock:
+            now[0] += 1
+            running.append(now[0])
+        time.sleep(seconds)
+        with lock:
+            now[0] -= 1
+        return HttpResponse("page")
+
+    handler.get_response = chain  # type: ignore[method-assign]
+    return running
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_no_more_requests_run_their_chain_at_once_than_the_process_has_turns(settings):
+    # given a process with two turns, and a chain that takes a while
+    settings.HTTP_REQUEST_THREADS = 2
+    handler = OneHopASGIHandler()
+    running = _slow_chain(handler, 0.2)
+    # when five requests come at once
+    responses = await asyncio.gather(*(_get(handler, "/") for _ in range(5)))
+    # then every one is served, never more than two chains at a time, and every turn is back
+    assert [r["status"] for r in responses] == [200] * 5
+    assert max(running) == 2 and len(running) == 5
+    assert handler.request_turns._value == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_that_waits_too_long_for_its_turn_is_a_503_with_the_reason(settings):
+    # given one turn, held by a slow request, and a short bound on waiting for it
+    settings.HTTP_REQUEST_THREADS = 1
+    settings.HTTP_REQUEST_WAIT_S = 0.1
+    handler = OneHopASGIHandler()
+    running = _slow_chain(handler, 0.5)
+    slow = asyncio.ensure_future(_get(handler, "/"))
+    await asyncio.sleep(0.05)
+    # when another request comes
+    response = await _get(handler, "/auctions/")
+    # then it is answered 503 with the reason and Retry-After, and its chain never ran
+    assert response["status"] == 503
+    assert "요청이 몰려".encode() in response["body"]
+    assert (b"Retry-After", b"2") in [(k.title(), v) for k, v in response["headers"]]
+    assert (await slow)["status"] == 200
+    assert len(running) == 1
