@@ -14,6 +14,8 @@ run:   starts --processes Daphne servers, then --concurrency keep-alive connecti
        each bid is one ladder step above the highest sent on that auction (refusals happen
        only when two bids on one auction cross). Prints requests/s, accepted bids/s (new Bid
        rows in the window, counted in the database), HTTP statuses and latency p50/p95/p99.
+       Leaders hold their whole maximum, so every run leaves more bidders short of money: run
+       `setup` again before each run you compare.
 
 The database: --database-url, else BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/nb_bench_http
 (names must start with nb_bench or test_). Redis: --redis-url (default db 5) and --bus-prefix.
