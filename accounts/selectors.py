@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -287,7 +288,6 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
     from django.conf import settings
     from django.contrib import auth
     from django.db import connection
-    from django.utils import timezone
 
     if not session_key:
         raise LoginRequired()
@@ -303,6 +303,17 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
             raise AccountSuspended.because(user.suspended_reason)
         user._read_now = True  # type: ignore[attr-defined]  # a per-call mark, not a model field
         return user
+    found = _session_and_user(connection, session_key=session_key, user_id=user_id)
+    if found is None:
+        raise LoginRequired(_LOGGED_OUT)
+    # read now, in this call: the services' access_user need not read the same row again
+    return session_read_check(found[0], found[1], user_id=user_id)
+
+
+def _session_and_user(connection: Any, *, session_key: str, user_id: int) -> tuple[str, User] | None:
+    """One statement: the unexpired session's data by key and the active user by id, the whole
+    row as the ORM would load it (no field left at a default it does not hold); None when either
+    is not there."""
     from django.contrib.sessions.models import Session
 
     columns = [f.attname for f in User._meta.concrete_fields]
@@ -315,10 +326,8 @@ def session_user(*, session_key: str | None, user_id: int) -> User:
         )
         row = cursor.fetchone()
     if row is None:
-        raise LoginRequired(_LOGGED_OUT)
-    # the whole row, as the ORM would load it (no field left at a default it does not hold);
-    # read now, in this call: the services' access_user need not read the same row again
-    return session_read_check(row[0], User.from_db(connection.alias, columns, row[1:]), user_id=user_id)
+        return None
+    return row[0], User.from_db(connection.alias, columns, row[1:])
 
 
 def users_share_device(*, user_id: int, other_id: int) -> bool:
@@ -379,19 +388,10 @@ def _session_user_in_one_read(store: SessionBase, key: str, user_id: int) -> Use
 
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
         return None
-    connection = connections[router.db_for_read(Session)]
-    columns = [f.attname for f in User._meta.concrete_fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.session_data, {', '.join('u.' + c for c in columns)} "  # noqa: S608 (table names from meta)
-            f"FROM {Session._meta.db_table} s LEFT JOIN {User._meta.db_table} u ON u.id = %s "
-            "WHERE s.session_key = %s AND s.expire_date > %s",
-            [user_id, key, connection.ops.adapt_datetimefield_value(timezone.now())],
-        )
-        row = cursor.fetchone()
-    if row is None or row[1] is None:
+    found = _session_and_user(connections[router.db_for_read(Session)], session_key=key, user_id=user_id)
+    if found is None:  # no such session, or the hinted user is gone or inactive
         return None
-    data = store.decode(row[0])
+    data, user = store.decode(found[0]), found[1]
     backend_path = data.get(auth.BACKEND_SESSION_KEY)
     try:
         named = User._meta.pk.to_python(data.get(auth.SESSION_KEY))
@@ -402,7 +402,6 @@ def _session_user_in_one_read(store: SessionBase, key: str, user_id: int) -> Use
     backend = auth.load_backend(backend_path)
     if not isinstance(backend, ModelBackend) or type(backend).get_user is not ModelBackend.get_user:
         return None  # a backend with a lookup of its own: it decides
-    user = User.from_db(connection.alias, columns, row[1:])
     if not backend.user_can_authenticate(user):
         return None
     session_hash = data.get(auth.HASH_SESSION_KEY)
