@@ -230,6 +230,15 @@ class ServiceUnavailable(DomainError):
         super().__init__(message, **details)
 
 
+class ServerBusy(ServiceUnavailable):
+    """No HTTP request turn came free in time in this process (neighborbid/handlers.py): the
+    request was read, its view never run."""
+
+    code = "busy"
+    message = "지금 요청이 몰려 이 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
+    retry_after = 2
+
+
 class Overloaded(ServiceUnavailable):
     """Too many bids are already waiting for this auction in this process (auctions/admission.py)."""
 

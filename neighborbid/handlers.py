@@ -40,7 +40,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 
-from neighborbid.errors import ServiceUnavailable
+from neighborbid.errors import ServerBusy
 from neighborbid.unavailable import unavailable_response
 
 IDLE_THREADS_KEPT = 64
@@ -66,7 +66,7 @@ class OneHopASGIHandler(ASGIHandler):
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         except _Busy:
-            await self.send_response(unavailable_response(None, ServiceUnavailable(BUSY, retry_after=2)), send)
+            await self.send_response(unavailable_response(None, ServerBusy()), send)
         except BaseException:
             executor.shutdown(wait=False)  # its thread ends once its last call returns
             raise
@@ -103,8 +103,6 @@ class _Busy(Exception):
 
 
 _TURN: ContextVar[list[bool]] = ContextVar("http_request_turn")
-
-BUSY = "지금 요청이 몰려 이 요청을 처리하지 못했어요. 아무것도 바뀌지 않았어요. 잠시 후 다시 시도해 주세요."
 
 
 def get_http_application() -> OneHopASGIHandler:
