@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
+from types import SimpleNamespace
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
@@ -66,7 +67,7 @@ class OneHopASGIHandler(ASGIHandler):
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         except _Busy:
-            await self.send_response(unavailable_response(None, ServerBusy()), send)
+            await self.send_response(unavailable_response(_asked(scope), ServerBusy()), send)
         except BaseException:
             executor.shutdown(wait=False)  # its thread ends once its last call returns
             raise
@@ -103,6 +104,13 @@ class _Busy(Exception):
 
 
 _TURN: ContextVar[list[bool]] = ContextVar("http_request_turn")
+
+
+def _asked(scope) -> SimpleNamespace:
+    """What unavailable_response reads of a request (its headers, to answer JSON to a fetch or
+    an app; its method and path, for the log line), from the scope alone: no request was made."""
+    headers = {name.decode("latin1").title(): value.decode("latin1") for name, value in scope.get("headers", [])}
+    return SimpleNamespace(headers=headers, method=scope.get("method", "-"), path=scope.get("path", "-"))
 
 
 def get_http_application() -> OneHopASGIHandler:

@@ -6,6 +6,7 @@ own ASGIHandler takes one or two per middleware. The async-capable WhiteNoise
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -183,5 +184,11 @@ async def test_a_request_that_waits_too_long_for_its_turn_is_a_503_with_the_reas
     assert response["status"] == 503
     assert "요청이 몰려".encode() in response["body"]
     assert (b"Retry-After", b"2") in [(k.title(), v) for k, v in response["headers"]]
+    # and an app or a fetch asking for JSON gets the error as JSON
+    communicator = HttpCommunicator(
+        handler, "GET", "/api/v1/auctions/", headers=[(b"host", b"testserver"), (b"accept", b"application/json")]
+    )
+    answer = await communicator.get_response(timeout=10)
+    assert answer["status"] == 503 and json.loads(answer["body"])["error"]["code"] == "busy"
     assert (await slow)["status"] == 200
     assert len(running) == 1
