@@ -654,6 +654,30 @@ def cpu_self_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def box_busy_s() -> float | None:
+    """CPU seconds the whole machine has spent busy (every core: user, system, interrupts,
+    steal; not idle or I/O wait) since boot, from /proc/stat; None where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def box_shares(*, elapsed: float, busy: float | None, servers: float, generator: float) -> dict:
+    """How the machine's cores went over a run: the servers' share, the load generator's
+    (watcher processes and the bidders' own process) and the rest (PostgreSQL, Redis, the
+    kernel's own work), each as a share of all cores, and how busy the box was in all."""
+    cores = os.cpu_count() or 1
+    capacity = elapsed * cores
+    shares = {"cores": cores, "servers": round(servers / capacity, 3), "generator": round(generator / capacity, 3)}
+    if busy is not None:
+        shares["busy"] = round(busy / capacity, 3)
+        shares["rest"] = round(max(0.0, busy - servers - generator) / capacity, 3)
+    return shares
+
+
 def watcher_process(index: int, urls: list[str], ready, go, stop, results) -> None:
     """A load-generator child holding some of the watchers (raw readers: the generator must
     not be the limit). Reports its own CPU between `go` and `stop`."""
@@ -731,6 +755,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         conn, snap = await connect(servers.url(n + 1, auction_ids[n % len(auction_ids)]), bidder.cookie)
         bidder_conns.append((conn, snap))
     cpu0 = servers.cpu_s()
+    box0, self0 = box_busy_s(), cpu_self_s()
     watchers_go.set()
     start = time.time()
     stop_at = start + args.duration
@@ -749,6 +774,8 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     elapsed = time.time() - start
     cpu1 = servers.cpu_s()
     await asyncio.sleep(1.5)  # let the last coalesced states arrive
+    servers_tail = servers.cpu_s()
+    box1, self1 = box_busy_s(), cpu_self_s()
     watchers, generator = await finish_watchers()
     procs = max(1, args.watcher_procs)
     watcher_auction = [int(url.rstrip("/").rsplit("/", 1)[1]) for k in range(procs) for url in urls[k::procs]]
@@ -780,11 +807,25 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     # core means the generator, not the server, may be the limit.
     generator_cpu = [round(g["cpu_s"], 1) for g in generator]
     busiest = max(g["cpu_s"] for g in generator) / (elapsed + 1.5)
+    # And the whole box over the same window (the run and its 1.5 s tail): on one machine the
+    # generator's CPU is taken from the servers and PostgreSQL, whatever its processes' count.
+    box = box_shares(
+        elapsed=elapsed + 1.5,
+        busy=None if box0 is None or box1 is None else box1 - box0,
+        servers=sum(b - a for a, b in zip(cpu0, servers_tail, strict=True)),
+        generator=sum(g["cpu_s"] for g in generator) + (self1 - self0),
+    )
     warning = None
     if busiest > 0.8:
         warning = (
             f"a watcher process used {busiest:.0%} of a core: the load generator may be the limit; "
             "use more --watcher-procs (or another machine)"
+        )
+    elif box["generator"] > 0.25:
+        warning = (
+            f"the load generator used {box['generator']:.0%} of this machine's {box['cores']} cores "
+            f"(the servers {box['servers']:.0%}): on a shared box that is taken from the servers and "
+            "PostgreSQL, so the figures understate the server; run the watchers on another machine"
         )
     return {
         "scenario": args.kind,
@@ -812,6 +853,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "server_cpu_us_per_watcher_frame": round(server_cpu / frames * 1e6, 1) if frames else None,
         "generator_cpu_s_per_watcher_process": generator_cpu,
         "generator_busiest_core_share": round(busiest, 2),
+        "cpu_share_of_box": box,
         "duplicate_frames": sum(g["duplicates"] for g in generator),
         "watcher_bytes": sum(g["bytes"] for g in generator),
         "warning": warning,
@@ -891,6 +933,10 @@ def cmd_run(args) -> None:
         summary += (
             f" generator_cpu={result['generator_cpu_s_per_watcher_process']}s duplicates={result['duplicate_frames']}"
         )
+    if "cpu_share_of_box" in result:
+        box = result["cpu_share_of_box"]
+        summary += f" box(cores={box['cores']} servers={box['servers']} generator={box['generator']}"
+        summary += f" rest={box.get('rest')} busy={box.get('busy')})"
     if result.get("warning"):
         print("WARNING: " + result["warning"], file=sys.stderr)
     print(summary + f" load={result['load_average_before_after']}")
