@@ -235,6 +235,20 @@ def test_the_radius_box_is_wide_enough_at_the_circles_edge():
     assert all(n.pk in within for n in inside) and outside.pk not in within
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "ab", "abc", "식탁", "원목 식탁 4인용", "aaaa", "줄\n바꿈\r\n", "🙂 이모지 🙂"]
+    + ["이사 가요. " * 40 + "끝"],
+)
+def test_the_bigram_function_gives_every_two_character_piece(text):
+    """nb_bigrams (0008, linear since 0015: two regexp passes) is every two-character substring
+    of its text: the GIN index and the two-character search's prefilter both rely on it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nb_bigrams(%s)", [text])
+        pieces = cursor.fetchone()[0]
+    assert set(pieces) == {text[i : i + 2] for i in range(len(text) - 1)}
+
+
 @pytest.mark.parametrize("term", ["식탁", "의자", "좋아", "tv", "Tv", "요.", "식 "])
 def test_two_character_search_finds_what_a_plain_substring_match_finds(term):
     """Two-character terms go through the bigram prefilter (migration 0005) before icontains."""
