@@ -19,6 +19,8 @@ before/after in one window.
 It creates (and drops at the start) the database named in DATABASE_URL, so point it at a
 scratch database, never at real data. Bidders race for the minimum next bid, learning the price
 from their own results and errors, so most bids lose a race (bid_too_low), as in a real drop.
+The listing has a description of --description-chars characters (250 by default; runs before
+2026-12-06 had none): every accepted bid re-enters the auction's row into its text indexes.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neighborbid.settings")
+
+
+# A listing as people write them: what the auction row's text indexes take in on every bid.
+LISTING = "이사 가게 되어 급하게 내놓아요. 생활 기스 조금 있고 작동은 잘 돼요. 직거래만 가능하고 동네에서 만나요. "
 
 
 def reset_database(url: str) -> None:
@@ -60,6 +66,12 @@ def main() -> None:
         "--cas-attempts", type=int, default=None, help="compare-and-set attempts before the lock (0: locked only)"
     )
     parser.add_argument("--pgbench-seconds", type=float, default=5, help="0: skip the pgbench ceiling")
+    parser.add_argument(
+        "--description-chars",
+        type=int,
+        default=250,
+        help="the listing's description, this many characters (a bid's row update re-indexes it; 0: empty)",
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("DATABASE_URL must point at a scratch PostgreSQL database")
@@ -92,6 +104,7 @@ def main() -> None:
         auction_create(
             actor=seller,
             title=f"hot {n}",
+            description=(LISTING * (args.description_chars // len(LISTING) + 1))[: args.description_chars],
             start_price=1_000,
             duration=timedelta(hours=2),
             is_national=True,
