@@ -81,7 +81,8 @@ def test_ws_bench_runs_and_prints_its_summary_with_the_pgbench_ceiling(bench_env
     # and the whole machine's cores over the run, split into the servers, the generator and the rest
     box = result["cpu_share_of_box"]
     assert box["cores"] == os.cpu_count() and 0 < box["servers"] <= box["busy"] <= 1, box
-    assert 0 < box["generator"] <= box["busy"] and box["rest"] >= 0, box
+    # (a 2-second run's generator can round to 0 of the box: its CPU is counted in clock ticks)
+    assert 0 <= box["generator"] <= box["busy"] and box["rest"] >= 0, box
     assert result["pgbench"]["tps"] is not None, result["pgbench"]
     assert "ratio_ws_accepted_to_pgbench" in result
     assert re.search(rf"^summary: {kind} fanout=hub accepted/s=.* pgbench\(.*\)=.* tps ratio=", output, re.M), output
