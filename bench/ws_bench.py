@@ -15,7 +15,9 @@ hot:    K bidders on one auction, learning the price only from their acks, error
         `--bidding minimum` races for the minimum next bid. `--max-share F`: that share of the
         bids carries a `max_amount` (default 0: servers that do not know the field refuse it).
 deliver: no bids: synthetic states PUBLISHed on the bus at --rate; server CPU per frame.
-fanout: one bid chain paced at --rate accepted bids/s while N watchers listen.
+fanout: one bid chain paced at --rate accepted bids/s while N watchers listen; `--offered`
+        sends the bids at --rate whatever the replies (open loop, each the minimum after the
+        one before), so the rate reached shows whether the server keeps up, not one reply's time.
 spread: like hot, bidders and watchers spread over many auctions.
 idle:   C idle sockets on one process; memory per connection.
 
@@ -466,6 +468,64 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             next_at = time.perf_counter()
 
 
+async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> None:
+    """Bids offered at `rate`/s whatever the replies (open loop), as a crowd bids in a drop:
+    bid n leaves at start + n/rate on connection n % C (the connections alternate between the
+    processes), for the minimum next bid after bid n-1. So every bid is accepted when the
+    server keeps up with the offered rate; one that overtakes its predecessor on the other
+    process makes that predecessor `bid_too_low`. Unlike `chain`, the rate reached does not
+    depend on one bid's reply time: it shows whether the server keeps up, not its latency."""
+    from auctions.rules import min_next_bid
+
+    waiting: dict[str, tuple[Bidder, float]] = {}
+
+    async def reader(conn) -> None:
+        try:
+            async for text in conn:
+                if text.startswith('{"type":"state"'):
+                    continue
+                msg = json.loads(text)
+                entry = waiting.pop(msg.get("request_id"), None)
+                if entry is None:
+                    continue
+                bidder, sent = entry
+                bidder.replies.append(time.perf_counter() - sent)
+                if msg["type"] == "ack":
+                    bidder.accepted += 1
+                    state = msg["state"]
+                    bidder.commits.append(
+                        (state["auction_id"], state["seq"], datetime.fromisoformat(state["server_time"]).timestamp())
+                    )
+                else:
+                    bidder.errors[msg["code"]] += 1
+        except Exception:  # the bench closes these sockets after the run
+            return
+
+    readers = [asyncio.create_task(reader(conn)) for conn, _ in conns]
+    snapshot = conns[0][1]
+    amount = snapshot["min_next_bid"]
+    start = time.perf_counter()
+    n = 0
+    while time.time() < stop_at:
+        bidder = bidders[n % len(bidders)]
+        conn = conns[n % len(conns)][0]
+        request_id = f"offer-{n}-{time.time_ns()}"
+        waiting[request_id] = (bidder, time.perf_counter())
+        await conn.send(json.dumps({"type": "bid", "amount": amount, "request_id": request_id}))
+        amount = min_next_bid(current_price=amount, has_bids=True)
+        n += 1
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    deadline = time.perf_counter() + 10
+    while waiting and time.perf_counter() < deadline:  # the last replies
+        await asyncio.sleep(0.05)
+    for bidder, _ in waiting.values():
+        bidder.errors["no_reply"] += 1
+    for task in readers:
+        task.cancel()
+
+
 async def deliver(auction_id: int, rate: float, stop_at: float, fanout: str = "hub") -> int:
     """Publish synthetic `state` events for one auction straight onto the bus, or with
     `--fanout channels` to the channel layer's group auction.<id> (no bids, no database): what
@@ -760,7 +820,9 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     start = time.time()
     stop_at = start + args.duration
     last_published = None
-    if args.kind == "fanout":
+    if args.kind == "fanout" and args.offered:
+        await offered(bidders, bidder_conns, args.rate, stop_at)
+    elif args.kind == "fanout":
         await chain(bidders, bidder_conns, args.rate, stop_at)
     elif args.kind == "deliver":
         last_published = await deliver(auction_ids[0], args.rate, stop_at, args.fanout)
@@ -830,6 +892,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     return {
         "scenario": args.kind,
         "bidding": args.bidding if args.kind in ("hot", "spread") else None,
+        "offered": args.kind == "fanout" and args.offered,
         "max_share": args.max_share,
         "processes": len(servers.ports),
         "auctions": len(auction_ids),
@@ -921,6 +984,8 @@ def cmd_run(args) -> None:
         result["ratio_ws_accepted_to_pgbench"] = round(result["accepted_per_s"] / tps, 4) if tps else None
     print(json.dumps(result, ensure_ascii=False, indent=1))
     summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
+    if result.get("offered"):
+        summary += f" offered/s={args.rate} errors={result['errors']}"
     if args.nginx:
         summary += f" via nginx (cpu {result.get('nginx_cpu_s')} s)"
     if "pgbench" in result:
@@ -968,6 +1033,11 @@ def main() -> None:
             help="REALTIME FANOUT of each server: the hub (default) or group_send per state",
         )
         p.add_argument("--bidding", choices=("realistic", "minimum"), default="realistic")
+        p.add_argument(
+            "--offered",
+            action="store_true",
+            help="fanout: offer bids at --rate whatever the replies (open loop) instead of one chain",
+        )
         p.add_argument(
             "--max-share",
             type=float,

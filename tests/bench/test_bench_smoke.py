@@ -126,6 +126,20 @@ def test_ws_bench_fanout_through_the_channel_layer(bench_env):
     assert result["watchers_on_final_state"] == "3/3" and result["duplicate_frames"] == 0, result
 
 
+def test_ws_bench_fanout_offers_bids_open_loop(bench_env):
+    # given the bench's users and a tiny fan-out on two processes
+    ws_bench(bench_env, "setup", "--bidders", "2")
+    tiny = ["--processes", "2", "--bidders", "2", "--watchers", "4", "--watcher-procs", "1", "--duration", "2"]
+    # when the bids are offered at 10/s whatever the replies (issue 25: the offered rate)
+    output = ws_bench(bench_env, "fanout", *tiny, "--rate", "10", "--pgbench-seconds", "0", "--offered")
+    # then every offered bid got a reply, most were accepted, and the watchers hold the final state
+    result = result_of(output)
+    assert result["offered"] is True, result
+    assert result["accepted"] >= 10 and set(result["errors"]) <= {"bid_too_low"}, result
+    assert result["watchers_on_final_state"] == "4/4" and result["duplicate_frames"] == 0, result
+    assert re.search(r"^summary: fanout fanout=hub accepted/s=.* offered/s=10.0 ", output, re.M), output
+
+
 def test_service_bids_runs_and_prints_its_summary(bench_env):
     env = {
         **bench_env,
