@@ -71,6 +71,8 @@ class Auction(models.Model):
         verbose_name=_("동네"),
     )
     current_price = models.BigIntegerField(_("현재가"))
+    # No index: the leader changes with most bids, and an index on it would make every such
+    # update write all of this table's indexes (nothing looks auctions up by their leader).
     leader = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -78,10 +80,20 @@ class Auction(models.Model):
         blank=True,
         related_name="leading_auctions",
         verbose_name=_("최고 입찰자"),
+        db_index=False,
     )
     # The leader's whole maximum (max bidding), held in their wallet's locked money; never public.
     leader_max = models.BigIntegerField(_("최고 입찰자의 최대 입찰가"), null=True, blank=True)
     bid_count = models.PositiveIntegerField(_("입찰 수"), default=0)
+    # The open lists' sort keys (migration 0018): the price and bid count as the lists order
+    # them. A busy auction's bids refresh them at most once every SORT_KEYS_MAX_AGE_S
+    # (auctions.services.bid_writes) and the worker catches up the rest (`sort_stale`), so most
+    # bids change no indexed column and PostgreSQL updates the row HOT: none of this table's
+    # indexes (three of them text indexes) is written. Every other write keeps them exact.
+    sort_price = models.BigIntegerField(_("정렬용 현재가"), default=0)
+    sort_bids = models.PositiveIntegerField(_("정렬용 입찰 수"), default=0)
+    sort_at = models.DateTimeField(_("정렬 키 갱신 시각"), null=True, blank=True)
+    sort_stale = models.BooleanField(_("정렬 키 갱신 필요"), default=False)
     # The last few bids (masked), kept on the row by bid_place so a live state needs no query.
     recent_bids = models.JSONField(_("최근 입찰"), default=list, blank=True)
     seq = models.BigIntegerField(_("변경 번호"), default=0)
@@ -119,12 +131,16 @@ class Auction(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # Every accepted bid writes into every index of this table (the price and bid count
-        # change, so the row's update is never HOT): keep only indexes something reads. The open
-        # lists' sorts are served by migration 0008's partial indexes; the worker reads
-        # auction_status_ends and auction_status_starts. (Migration 0017 dropped the status +
+        # A bid that changes an indexed column writes into every index of this table, so no
+        # index names a column most bids change (current_price, bid_count, leader: the lists
+        # sort on sort_price / sort_bids, migration 0018), and keep only indexes something
+        # reads. The open lists' sorts are served by migration 0008's partial indexes (0018
+        # moved two of them to the sort keys); the worker reads auction_status_ends,
+        # auction_status_starts and auction_sort_stale. (Migration 0017 dropped the status +
         # price, status + bid count and kind + status + end indexes, read by nothing since 0008.)
+        # A soft close moves ends_at, so bids in an auction's last minute are not HOT.
         indexes = [
+            models.Index(fields=["id"], condition=models.Q(sort_stale=True), name="auction_sort_stale"),
             models.Index(fields=["status", "ends_at"], name="auction_status_ends"),
             models.Index(fields=["status", "starts_at"], name="auction_status_starts"),
             models.Index(fields=["neighbourhood", "status", "ends_at"], name="auction_nbhd_status_ends"),

@@ -167,12 +167,14 @@ def auctions_ending_soon_unnotified(*, now: datetime | None = None, minutes: flo
 
 # --- list reads for the pages (home, my page, watchlist) ---------------------------------
 
+# Price and bid-count order by the sort keys (Auction.sort_price / sort_bids: a busy auction's
+# may trail its live price by up to a second or one worker pass; the cards show the live one).
 SORTS = {
     "ending": ("ends_at", "id"),
     "newest": ("-created_at", "-id"),
-    "price": ("current_price", "id"),
-    "price_desc": ("-current_price", "-id"),
-    "bids": ("-bid_count", "ends_at", "id"),
+    "price": ("sort_price", "id"),
+    "price_desc": ("-sort_price", "-id"),
+    "bids": ("-sort_bids", "ends_at", "id"),
 }
 DEFAULT_SORT = "ending"
 

@@ -1,5 +1,6 @@
 """The settlement worker's loop body: open what is due, settle what has ended, warn watchers,
-release (or refund) trades whose deadline has come.
+release (or refund) trades whose deadline has come, and bring busy auctions' list sort keys
+up to their price.
 
 Each auction is handled by its own service call (its own transaction, SKIP LOCKED), so several
 workers can run side by side and every auction is settled exactly once.
@@ -42,6 +43,7 @@ class WorkerPass:
     settled: int = 0
     warned: int = 0
     trades: int = 0
+    resorted: int = 0  # auctions whose list sort keys caught up (auction_sort_keys_refresh)
     errors: int = 0
     read_failed: bool = False  # a due-list could not be read (the database is away): back off
 
@@ -108,6 +110,12 @@ def worker_run_once(*, batch: int = 100, state: WorkerState | None = None) -> Wo
             else:
                 result.warned += bool(outcome)
     result.trades += _trades_step(result, batch=batch, state=state)
+    try:
+        result.resorted = services.auction_sort_keys_refresh()
+    except Exception:
+        result.errors += 1
+        logger.exception("worker: refreshing the lists' sort keys failed")
+        close_old_connections()
     return result
 
 

@@ -198,6 +198,7 @@ def cmd_setup(args) -> None:
                     None, bids, "[]", bids, None, reason, ended_at, "",
                     60, 60, 1800, rng.random() < 0.01, "", False, created, created,
                     0, "", f"{rng.getrandbits(128):032x}",  # an empty bid log, a salt of its own
+                    price, bids, created, False,  # the lists' sort keys (migration 0018)
                 )  # fmt: skip
 
         count = _copy(
@@ -210,7 +211,7 @@ def cmd_setup(args) -> None:
                 "current_price", "leader_id", "bid_count", "recent_bids", "seq", "winner_id", "end_reason", "ended_at",
                 "buy_now_request_id", "soft_close_window_s", "soft_close_extension_s", "soft_close_cap_s",
                 "is_hidden", "hidden_reason", "ending_soon_notified", "created_at", "updated_at",
-                "log_seq", "log_head", "log_salt",
+                "log_seq", "log_head", "log_salt", "sort_price", "sort_bids", "sort_at", "sort_stale",
             ],
             auction_rows(),
         )  # fmt: skip

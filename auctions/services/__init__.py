@@ -4,7 +4,7 @@ One module per capability (docs/architecture.md has the map):
 
 - `listing`     create, edit and illustrate a listing (the seller)
 - `bidding`     bid and buy-now: the only ways money enters escrow for an auction
-- `lifecycle`   open, settle, cancel, end early, warn watchers (the worker, the seller)
+- `lifecycle`   open, settle, cancel, end early, warn watchers, refresh sort keys (the worker, the seller)
 - `moderation`  hide listings, hide a suspended seller's listings (moderators)
 - `engagement`  watch, reading notifications, reports (notifications.services writes them)
 - `_base`       shared guards and the one plain-SQL write of a locked auction (private)
@@ -32,6 +32,7 @@ from auctions.services.lifecycle import (
     auction_notify_ending_soon,
     auction_open,
     auction_settle,
+    auction_sort_keys_refresh,
 )
 from auctions.services.listing import (
     EDITABLE_FIELDS,
@@ -60,6 +61,7 @@ __all__ = [
     "auction_open",
     "auction_photos_add",
     "auction_settle",
+    "auction_sort_keys_refresh",
     "auction_update",
     "bid_place",
     "check_local_eligibility",

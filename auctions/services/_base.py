@@ -130,13 +130,19 @@ def log_leaves_write(auction_id: int, leaves: Iterable[Any], *, now: datetime) -
 
 def auction_write(auction: Auction, *fields: str, now: datetime | None = None) -> None:
     """Write the changed fields of a locked auction and bump its seq: one plain UPDATE.
-    `now`: the clock the caller read under the lock (the bid's writers), else read here.
+    `now`: the clock the caller read under the lock (the bid's writers), else read here. A
+    write of the price or bid count sets the lists' sort keys to them.
 
     Auction has no save() override or signals; this runs under the row lock on every state
     change, where Model.save(update_fields=...) cost ~0.5 ms of Python here. Values go through
     each field's own get_db_prep_save, so JSON and datetimes are adapted per database."""
     auction.seq += 1
     auction.updated_at = now or timezone.now()
+    if "current_price" in fields or "bid_count" in fields:
+        # the lists' sort keys follow exactly (only the SQL bid writer lets them trail)
+        auction.sort_price, auction.sort_bids = auction.current_price, auction.bid_count
+        auction.sort_at, auction.sort_stale = auction.updated_at, False
+        fields = (*fields, "sort_price", "sort_bids", "sort_at", "sort_stale")
     meta = Auction._meta
     # Only concrete fields are named here (never relations' reverse sides or generic keys).
     columns = [cast("Field[Any, Any]", meta.get_field(name)) for name in (*fields, "seq", "updated_at")]

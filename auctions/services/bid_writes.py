@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from auctions.locks import BidAuction
@@ -77,6 +77,10 @@ def bid_write_orm(auction: BidAuction, plan: BidPlan, *, request_id: str, now: d
         Auction.objects.filter(pk=auction.pk).update(leader_max=auction.leader_max, updated_at=now)
     return placed.pk, note_ids
 
+
+# How far a busy auction's sort keys (Auction.sort_price / sort_bids) may trail its bids
+# before a bid refreshes them; the worker refreshes the ones no later bid did.
+SORT_KEYS_MAX_AGE = timedelta(seconds=1)
 
 _AUCTION_TABLE = Auction._meta.db_table
 _BID_TABLE = Bid._meta.db_table
@@ -211,11 +215,20 @@ def bid_write_sql(
         params += [auction.pk, now]
         for leaf in plan.leaves:
             params += [leaf.seq, leaf.kind, leaf.body, leaf.hash]
+    # The lists' sort keys follow the price and bid count when they are SORT_KEYS_MAX_AGE_S
+    # old (or never set); inside that, they stay and the row is marked for the worker, so
+    # most bids on a busy auction change no indexed column (a HOT update, migration 0018).
+    # Every SET reads the row as it was before this update.
+    follow = "(sort_at IS NULL OR sort_at <= %s)"
     ctes.append(
         f"auction_write AS (UPDATE {_AUCTION_TABLE} SET current_price = %s, leader_id = %s, leader_max = %s, "  # noqa: S608 (tables from meta)
         "bid_count = %s, recent_bids = %s::jsonb, ends_at = %s, status = %s, seq = %s, updated_at = %s, "
-        f"log_seq = %s, log_head = %s WHERE id = %s AND {gate})"
+        f"log_seq = %s, log_head = %s, sort_price = CASE WHEN {follow} THEN %s ELSE sort_price END, "
+        f"sort_bids = CASE WHEN {follow} THEN %s ELSE sort_bids END, "
+        f"sort_stale = CASE WHEN {follow} THEN false ELSE (sort_price <> %s OR sort_bids <> %s) END, "
+        f"sort_at = CASE WHEN {follow} THEN %s ELSE sort_at END WHERE id = %s AND {gate})"
     )
+    due = now - SORT_KEYS_MAX_AGE
     params += [
         auction.current_price,
         auction.leader_id,
@@ -228,6 +241,15 @@ def bid_write_sql(
         now,
         auction.log_seq,
         auction.log_head,
+        due,
+        auction.current_price,
+        due,
+        auction.bid_count,
+        due,
+        auction.current_price,
+        auction.bid_count,
+        due,
+        now,
         auction.pk,
     ]
     note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"

@@ -205,3 +205,26 @@ def auction_notify_ending_soon(*, auction_id: int) -> int:
                 message=f"찜한 '{auction.title}' 경매가 곧 마감돼요.",
             )
     return len(watcher_ids)
+
+
+def auction_sort_keys_refresh(*, limit: int = 500) -> int:
+    """Bring the lists' sort keys (Auction.sort_price / sort_bids) of busy auctions up to their
+    price and bid count where the last bid left them trailing (auctions.services.bid_writes)
+    and no bid has refreshed them for a second. One short statement; a row a bid holds right
+    now is skipped (SKIP LOCKED: that bid or the next pass refreshes it). Nothing public
+    changes (no seq, no event). Returns how many rows it refreshed."""
+    from django.db.models import F
+
+    from auctions.services.bid_writes import SORT_KEYS_MAX_AGE
+
+    now = timezone.now()
+    with transaction.atomic():
+        due = (
+            Auction.objects.filter(sort_stale=True, sort_at__lte=now - SORT_KEYS_MAX_AGE)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values("pk")[:limit]
+        )
+        return Auction.objects.filter(pk__in=due).update(
+            sort_price=F("current_price"), sort_bids=F("bid_count"), sort_at=now, sort_stale=False
+        )

@@ -89,6 +89,7 @@ def auction_create(
         condition=condition,
         start_price=start_price,
         current_price=start_price,
+        sort_price=start_price,
         buy_now_price=buy_now_price,
         starts_at=starts_at,
         ends_at=ends_at,
