@@ -6,7 +6,7 @@ three GIN text indexes, all under the auction's row lock. Here the lists' price 
 sorts move to `sort_price` / `sort_bids` (refreshed by a busy auction's bids at most once a
 second, the rest by the worker), the leader loses its unread index, and the table keeps 15 %
 of each page free for the new row version, so a bid on a busy auction touches no index at all.
-On the service bench's database the row update alone went from 1,171–1,184 to 1,672–1,843 tps
+On the service bench's database the bid's row update alone went from 835–1,151 to 1,596–1,970 tps
 (docs/benchmarks.md). The two list indexes are rebuilt on the new columns (PostgreSQL only,
 like 0008)."""
 
