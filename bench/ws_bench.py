@@ -985,7 +985,7 @@ def cmd_run(args) -> None:
     print(json.dumps(result, ensure_ascii=False, indent=1))
     summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
     if result.get("offered"):
-        summary += f" offered/s={args.rate} errors={result['errors']}"
+        summary += f" offered/s={args.rate} refused={sum(result['errors'].values())}"
     if args.nginx:
         summary += f" via nginx (cpu {result.get('nginx_cpu_s')} s)"
     if "pgbench" in result:
