@@ -86,7 +86,7 @@ class Auction(models.Model):
     leader_max = models.BigIntegerField(_("최고 입찰자의 최대 입찰가"), null=True, blank=True)
     bid_count = models.PositiveIntegerField(_("입찰 수"), default=0)
     # The open lists' sort keys (migration 0018): the price and bid count as the lists order
-    # them. A busy auction's bids refresh them at most once every SORT_KEYS_MAX_AGE_S
+    # them. A busy auction's bids refresh them at most once every SORT_KEYS_MAX_AGE
     # (auctions.services.bid_writes) and the worker catches up the rest (`sort_stale`), so most
     # bids change no indexed column and PostgreSQL updates the row HOT: none of this table's
     # indexes (three of them text indexes) is written. Every other write keeps them exact.

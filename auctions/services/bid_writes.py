@@ -215,7 +215,7 @@ def bid_write_sql(
         params += [auction.pk, now]
         for leaf in plan.leaves:
             params += [leaf.seq, leaf.kind, leaf.body, leaf.hash]
-    # The lists' sort keys follow the price and bid count when they are SORT_KEYS_MAX_AGE_S
+    # The lists' sort keys follow the price and bid count when they are SORT_KEYS_MAX_AGE
     # old (or never set); inside that, they stay and the row is marked for the worker, so
     # most bids on a busy auction change no indexed column (a HOT update, migration 0018).
     # Every SET reads the row as it was before this update.
