@@ -90,10 +90,12 @@ class Auction(models.Model):
     # (auctions.services.bid_writes) and the worker catches up the rest (`sort_stale`), so most
     # bids change no indexed column and PostgreSQL updates the row HOT: none of this table's
     # indexes (three of them text indexes) is written. Every other write keeps them exact.
-    sort_price = models.BigIntegerField(_("정렬용 현재가"), default=0)
-    sort_bids = models.PositiveIntegerField(_("정렬용 입찰 수"), default=0)
+    # The database defaults are for a row inserted by code older than 0018 (a rolling deploy):
+    # it is born stale, and the worker gives it its keys.
+    sort_price = models.BigIntegerField(_("정렬용 현재가"), default=0, db_default=0)
+    sort_bids = models.PositiveIntegerField(_("정렬용 입찰 수"), default=0, db_default=0)
     sort_at = models.DateTimeField(_("정렬 키 갱신 시각"), null=True, blank=True)
-    sort_stale = models.BooleanField(_("정렬 키 갱신 필요"), default=False)
+    sort_stale = models.BooleanField(_("정렬 키 갱신 필요"), default=False, db_default=True)
     # The last few bids (masked), kept on the row by bid_place so a live state needs no query.
     recent_bids = models.JSONField(_("최근 입찰"), default=list, blank=True)
     seq = models.BigIntegerField(_("변경 번호"), default=0)

@@ -29,7 +29,10 @@ OLD_INDEXES = {
 def sort_keys_fill(apps, schema_editor):
     Auction = apps.get_model("auctions", "Auction")
     Auction.objects.update(
-        sort_price=models.F("current_price"), sort_bids=models.F("bid_count"), sort_at=models.F("updated_at")
+        sort_price=models.F("current_price"),
+        sort_bids=models.F("bid_count"),
+        sort_at=models.F("updated_at"),
+        sort_stale=False,
     )
 
 
@@ -61,17 +64,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="auction",
             name="sort_bids",
-            field=models.PositiveIntegerField(default=0, verbose_name="정렬용 입찰 수"),
+            field=models.PositiveIntegerField(db_default=0, default=0, verbose_name="정렬용 입찰 수"),
         ),
         migrations.AddField(
             model_name="auction",
             name="sort_price",
-            field=models.BigIntegerField(default=0, verbose_name="정렬용 현재가"),
+            field=models.BigIntegerField(db_default=0, default=0, verbose_name="정렬용 현재가"),
         ),
         migrations.AddField(
             model_name="auction",
             name="sort_stale",
-            field=models.BooleanField(default=False, verbose_name="정렬 키 갱신 필요"),
+            field=models.BooleanField(db_default=True, default=False, verbose_name="정렬 키 갱신 필요"),
         ),
         migrations.RunPython(sort_keys_fill, migrations.RunPython.noop),
         migrations.RunPython(

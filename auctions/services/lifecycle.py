@@ -210,17 +210,19 @@ def auction_notify_ending_soon(*, auction_id: int) -> int:
 def auction_sort_keys_refresh(*, limit: int = 500) -> int:
     """Bring the lists' sort keys (Auction.sort_price / sort_bids) of busy auctions up to their
     price and bid count where the last bid left them trailing (auctions.services.bid_writes)
-    and no bid has refreshed them for a second. One short statement; a row a bid holds right
+    and no bid has refreshed them for a second, and rows inserted by code older than migration
+    0018 (born stale, with no keys). One short statement; a row a bid holds right
     now is skipped (SKIP LOCKED: that bid or the next pass refreshes it). Nothing public
     changes (no seq, no event). Returns how many rows it refreshed."""
-    from django.db.models import F
+    from django.db.models import F, Q
 
     from auctions.services.bid_writes import SORT_KEYS_MAX_AGE
 
     now = timezone.now()
     with transaction.atomic():
         due = (
-            Auction.objects.filter(sort_stale=True, sort_at__lte=now - SORT_KEYS_MAX_AGE)
+            Auction.objects.filter(sort_stale=True)
+            .filter(Q(sort_at__isnull=True) | Q(sort_at__lte=now - SORT_KEYS_MAX_AGE))
             .order_by("pk")
             .select_for_update(skip_locked=True)
             .values("pk")[:limit]

@@ -101,6 +101,24 @@ def test_the_price_sort_orders_by_the_keys_and_catches_up_after_the_worker():
     assert by_price() == [dear.pk, cheap.pk]
 
 
+def test_a_listing_inserted_by_code_older_than_the_keys_is_born_stale_and_gets_them():
+    # given a listing as code before migration 0018 inserts it (no sort columns named)
+    model = make_auction(start_price=23_000)
+    columns = [f.column for f in Auction._meta.concrete_fields if f.column != "id" and not f.column.startswith("sort_")]
+    names = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO auctions_auction ({names}) SELECT {names} FROM auctions_auction WHERE id = %s RETURNING id",
+            [model.pk],
+        )
+        old = Auction.objects.get(pk=cursor.fetchone()[0])
+    # then the database's defaults mark it stale, with no keys yet
+    assert (old.sort_price, old.sort_bids, old.sort_stale, old.sort_at) == (0, 0, True, None)
+    # when the worker passes, then it has its keys
+    worker_run_once()
+    assert keys(old) == (23_000, 0, False)
+
+
 def test_an_edit_of_the_price_keeps_the_keys_exact():
     # given a listing with no bids
     auction = make_auction(start_price=10_000)
