@@ -43,11 +43,15 @@ def deliver_push(page, origin: str, payload: dict) -> None:
     deadline = time.monotonic() + 5
     while not live() and time.monotonic() < deadline:
         page.wait_for_timeout(50)
-    registration_id = live()[-1]
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": origin, "registrationId": registration_id, "data": json.dumps(payload, ensure_ascii=False)},
-    )
+    # Every live registration of the scope, newest first: CI once showed nothing after a push to
+    # the newest alone (not reproduced; the events may name another context's registration).
+    # The payload carries a tag, so a second delivery to the page's own worker replaces its
+    # notification instead of adding one; the caller still asserts exactly what this page shows.
+    for registration_id in reversed(live()):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": origin, "registrationId": registration_id, "data": json.dumps(payload, ensure_ascii=False)},
+        )
 
 
 def shown_notifications(page) -> list[dict]:
