@@ -16,6 +16,7 @@ ENGINE = "neighborbid.db" (neighborbid.settings.database_from_url).
 from __future__ import annotations
 
 import select
+from datetime import UTC
 from time import monotonic
 from typing import Any
 
@@ -53,6 +54,17 @@ def _server_spoke(conn: Any) -> bool:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        if self.timezone is UTC and "context" in params:
+            # Django's adapters template (cached per time zone): the same map extended once
+            context = params["context"]
+            fast = _FAST_CONTEXTS.get(id(context))
+            if fast is None or fast[0] is not context:
+                fast = _FAST_CONTEXTS[id(context)] = (context, _with_fast_utc_loader(context))
+            params["context"] = fast[1]
+        return params
+
     @property
     def pool(self) -> Any:
         pool_options = self.settings_dict["OPTIONS"].get("pool")
@@ -70,3 +82,49 @@ class DatabaseWrapper(base.DatabaseWrapper):
             pool._check = _check_if_idle(idle_s)
             pool._reset = _returned
         return pool
+
+
+def _utc_loader_class() -> Any:
+    """A `timestamptz` loader whose `load` is psycopg's own (the C one with psycopg[binary]).
+
+    Django registers a Python subclass of psycopg's pure-Python loader that parses the text,
+    then replaces the tzinfo with the connection's time zone: 7 % of a bid's GIL time in
+    bench/service_bids.py with four threads (py-spy --gil). With USE_TZ and the session's
+    TimeZone at UTC (Django sets it) psycopg's loader gives the same value, an aware datetime
+    whose tzinfo is `datetime.timezone.utc` (psycopg._tz maps b"UTC" to it). psycopg's C
+    loader cannot be subclassed, so this one hands its bound `load` to each instance (the row
+    loader calls it directly, no Python frame per value) and carries the `timezone` that
+    Django's create_cursor compares. tests/neighborbid/test_db_loader.py holds both to it."""
+    from psycopg import adapt, postgres
+    from psycopg.pq import Format
+
+    fast = postgres.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
+
+    class UtcTimestamptzLoader(adapt.Loader):
+        timezone = UTC
+
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            self.load = fast(oid, context).load  # type: ignore[method-assign,misc]
+
+        def load(self, data: Any) -> Any:  # replaced per instance
+            raise NotImplementedError
+
+    return UtcTimestamptzLoader
+
+
+_UTC_LOADER: Any = None
+
+
+def _with_fast_utc_loader(context: Any) -> Any:
+    global _UTC_LOADER
+    if _UTC_LOADER is None:
+        _UTC_LOADER = _utc_loader_class()
+    from psycopg import adapt
+
+    ctx = adapt.AdaptersMap(context)
+    ctx.register_loader("timestamptz", _UTC_LOADER)
+    return ctx
+
+
+_FAST_CONTEXTS: dict[int, tuple[Any, Any]] = {}  # id(Django's map) -> (that map, ours)
