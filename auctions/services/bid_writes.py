@@ -99,6 +99,21 @@ class BidExpect:
     wallets: dict[int, tuple[int, int]]
 
 
+@dataclass(frozen=True)
+class CasConflict:
+    """A compare-and-set write that wrote nothing. `seen`: the auction as the write statement's
+    own snapshot had it (taken when the statement began, so newer than the bid's read when
+    another write committed in between), with this bidder's bid of the same request id in
+    that snapshot (None: none). A plain read, never the locked row's newer version. All None
+    if the auction row is gone."""
+
+    seq: int | None
+    status: str | None
+    current_price: int | None
+    leader_id: int | None
+    earlier_id: int | None
+
+
 # The auction columns a compare-and-set bid must find unchanged: everything the rules read that
 # a write can change (seq moves with every public change, updated_at with every write at all,
 # including a maximum raise and any admin edit).
@@ -141,7 +156,7 @@ def cas_wallets_unchanged(expect: BidExpect, touched: list[int]) -> tuple[str, l
 
 def bid_write_sql(
     auction: BidAuction, plan: BidPlan, *, request_id: str, now: datetime, expect: BidExpect | None = None
-) -> tuple[int, list[int]] | None:
+) -> tuple[int, list[int]] | CasConflict:
     """Every write of an accepted bid as ONE PostgreSQL statement (data-modifying CTEs): the
     bid rows (the placed one, then any automatic ones, ids in that order), the wallets and
     their ledger rows (wallets.services.wallet_moves_sql), the notifications and the auction's
@@ -151,8 +166,11 @@ def bid_write_sql(
     auction row only if its CAS_COLUMNS are still what the plan was decided on, then the
     touched wallets in primary-key order (the lock order of every other writer), and every
     write is gated on one condition: the auction was found unchanged and every wallet still
-    holds the balances the plan assumed. The row locks live for this one statement. Returns
-    None (nothing written) when anything changed: the caller decides again."""
+    holds the balances the plan assumed. The row locks live for this one statement. When
+    anything changed it writes nothing and returns a CasConflict with the auction as the
+    statement's snapshot saw it (read only then: a scalar subquery in the unchosen branch of a
+    CASE never runs): the caller decides again, or refuses from it when it shows the bid
+    overtaken (bidding._refuse_if_overtaken)."""
     rows = plan.outcome.rows
     ctes: list[str] = []
     params: list[Any] = []
@@ -253,8 +271,19 @@ def bid_write_sql(
         auction.pk,
     ]
     note_select = "(SELECT array_agg(id ORDER BY id) FROM new_notes)" if notes else "NULL"
-    sql = "WITH " + ", ".join(ctes) + f" SELECT {gate}, (SELECT id FROM placed), {note_select}"  # noqa: S608 (CTEs built above from meta)
-    ok, bid_id, note_ids = execute_repeated(sql, params)  # type: ignore[misc]  # a SELECT: always one row
+    seen = ""
+    if expect is not None:
+        ctes.append(
+            f"seen AS (SELECT a.seq, a.status, a.current_price, a.leader_id, (SELECT b.id FROM {_BID_TABLE} b "  # noqa: S608 (tables from meta)
+            f"WHERE b.bidder_id = %s AND b.client_request_id = %s) AS earlier FROM {_AUCTION_TABLE} a WHERE a.id = %s)"
+        )
+        params += [rows[0].bidder_id, request_id, auction.pk]
+        seen = "".join(
+            f", CASE WHEN {gate} THEN NULL ELSE (SELECT {column} FROM seen) END"  # noqa: S608 (names from this list)
+            for column in ("seq", "status", "current_price", "leader_id", "earlier")
+        )
+    sql = "WITH " + ", ".join(ctes) + f" SELECT {gate}, (SELECT id FROM placed), {note_select}{seen}"  # noqa: S608 (CTEs built above from meta)
+    ok, bid_id, note_ids, *conflict = execute_repeated(sql, params)  # type: ignore[misc]  # a SELECT: always one row
     if not ok:
-        return None
+        return CasConflict(*conflict)
     return bid_id, list(note_ids or [])

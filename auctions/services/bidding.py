@@ -44,7 +44,7 @@ from auctions.services._base import (
     publish_state,
 )
 from auctions.services.bid_plan import BidPlan, apply_bid_state, bid_notices, plan_bid
-from auctions.services.bid_writes import CAS_COLUMNS, BidExpect, bid_write_orm, bid_write_sql
+from auctions.services.bid_writes import CAS_COLUMNS, BidExpect, CasConflict, bid_write_orm, bid_write_sql
 from neighborbid.errors import (
     AuctionNotFound,
     BidTooLow,
@@ -342,10 +342,36 @@ def _bid_by_compare_and_set(
         # A refusal here is decided on a snapshot in which this request id had no bid: a twin
         # sent at the same time either decided on the same snapshot (the same refusal) or will
         # be found by the next read or the unique constraint. No lookup on the hot refusal.
+        read_seq = read.auction.seq if read.auction is not None else None  # _bid_cas plans on read.auction
         result = _bid_cas(read, user=user, amount=amount, maximum=maximum, request_id=request_id)
-        if result is not None:
+        if not isinstance(result, CasConflict):
             return result
+        _refuse_if_overtaken(result, read_seq=read_seq, user=user, amount=amount)
     return _bid_locked(auction_id=auction_id, user=user, amount=amount, max_amount=max_amount, request_id=request_id)
+
+
+def _refuse_if_overtaken(conflict: CasConflict, *, read_seq: int | None, user: User, amount: int) -> None:
+    """Refuse a bid whose compare-and-set write found it overtaken, without another read: the
+    write statement's own snapshot (CasConflict) is a committed state newer than the bid's read
+    (its seq moved), holds no bid of this request id, and in it `amount` is certainly too low
+    (auctions.rules.sure_loser_minimum: an open auction with bids, the bidder not leading, so
+    the minimum only grows from there and no twin of this request can be accepted later).
+    Anything else (the seq unchanged: the change came while the write waited for the row, or
+    was a wallet's; a twin in the snapshot; the bidder leading) is decided on a new read. In a
+    drop most refusals are this one (bench/service_bids.py, four threads)."""
+    if conflict.seq is None or conflict.status is None or conflict.current_price is None:
+        return  # the auction row is gone: the new read says so
+    if conflict.seq == read_seq or conflict.earlier_id is not None:
+        return
+    minimum = sure_loser_minimum(
+        status=conflict.status,
+        has_bids=conflict.leader_id is not None,
+        current_price=conflict.current_price,
+        amount=amount,
+        is_leader=conflict.leader_id == user.pk,
+    )
+    if minimum is not None:
+        raise BidTooLow.below(minimum, current_price=conflict.current_price, seq=conflict.seq)
 
 
 def _bid_locked(*, auction_id: int, user: User, amount: int, max_amount: int | None, request_id: str) -> BidResult:
@@ -361,8 +387,8 @@ def _bid_locked(*, auction_id: int, user: User, amount: int, max_amount: int | N
         raise
 
 
-def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_id: str) -> BidResult | None:
-    """One compare-and-set attempt on one read; None when the state moved under it."""
+def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_id: str) -> BidResult | CasConflict:
+    """One compare-and-set attempt on one read; a CasConflict when the state moved under it."""
     auction = read.auction
     if auction is None:
         raise AuctionNotFound()
@@ -381,8 +407,8 @@ def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_i
             written = bid_write_sql(auction, plan, request_id=request_id, now=now, expect=expect)
     else:
         written = bid_write_sql(auction, plan, request_id=request_id, now=now, expect=expect)
-    if written is None:
-        return None
+    if isinstance(written, CasConflict):
+        return written
     bid_id, notes = written
     return _bid_accepted(
         auction,

@@ -10,6 +10,7 @@ import pytest
 
 from auctions.models import Auction, Bid
 from auctions.services import bid_place, bidding
+from auctions.services.bid_writes import CasConflict
 from neighborbid.errors import BidTooLow
 from tests.factories import fund, make_auction, make_user, rid
 from tests.money import assert_books_balance, wallet_of
@@ -36,7 +37,7 @@ def gap(monkeypatch):
     def write(*args, **kwargs):
         written = real_write(*args, **kwargs)
         if kwargs.get("expect") is not None:
-            state["writes"].append(written is not None)
+            state["writes"].append(not isinstance(written, CasConflict))
         return written
 
     def atomic(**kwargs):
@@ -59,8 +60,10 @@ def test_a_price_that_moved_in_the_gap_is_decided_again_and_refused(gap):
     # when someone else's 12,000 commits between the late bidder's read and write
     with pytest.raises(BidTooLow):
         bid_place(auction_id=auction.pk, actor=late, amount=11_000, request_id=rid())
-    # then the stale plan wrote nothing, and the second decision refused on the new price
+    # then the stale plan wrote nothing, and the refusal came from the write statement's own
+    # snapshot: three reads (the leader's, the late bid's one, the quick bid's), no fourth
     assert gap["writes"] == [True, False]  # the quick bid's write, then the late bid's stale one
+    assert gap["reads"] == 3
     assert not Bid.objects.filter(bidder=late).exists()
     assert wallet_of(late) == (50_000, 0)
     assert not LedgerEntry.objects.filter(wallet__user=late).exclude(kind="deposit").exists()
@@ -118,4 +121,53 @@ def test_after_every_attempt_conflicts_the_locked_transaction_decides(gap):
     assert result.leading
     assert wallet_of(bidder) == (50_000 + 1_000 * bidding.CAS_ATTEMPTS - 10_000, 10_000)
     assert Bid.objects.filter(bidder=bidder).count() == 1
+    assert_books_balance()
+
+
+def test_an_overtaken_bid_is_refused_with_the_newer_state(gap):
+    # given a bidder who read the auction led at 10,000 (minimum next 11,000)
+    auction = make_auction(start_price=10_000, is_national=True)
+    leader, late, quick = (make_user(balance=50_000) for _ in range(3))
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    seq_before = Auction.objects.get(pk=auction.pk).seq
+    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=15_000, request_id=rid())
+    gap["times"] = 1
+    # when 15,000 commits before the late bidder's 11,000 is written
+    with pytest.raises(BidTooLow) as refused:
+        bid_place(auction_id=auction.pk, actor=late, amount=11_000, request_id=rid())
+    # then the refusal carries the state that overtook it: its price, seq and minimum
+    error = refused.value
+    assert error.details["current_price"] == 15_000 and error.details["seq"] == seq_before + 1
+    assert error.details["min_next_bid"] == 16_000
+    assert not Bid.objects.filter(bidder=late).exists() and wallet_of(late) == (50_000, 0)
+    assert_books_balance()
+
+
+def test_a_bid_still_above_the_overtaking_price_is_decided_again_and_accepted(gap):
+    # given the same gap, but the late bid is still above the new minimum
+    auction = make_auction(start_price=10_000, is_national=True)
+    leader, late, quick = (make_user(balance=50_000) for _ in range(3))
+    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
+    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=11_000, request_id=rid())
+    gap["times"] = 1
+    # when 11,000 commits before the 13,000 is written
+    result = bid_place(auction_id=auction.pk, actor=late, amount=13_000, request_id=rid())
+    # then the write's snapshot did not refuse it: a new read decided, and it leads
+    assert result.leading and gap["reads"] == 4  # leader, late (stale), quick, late again
+    assert wallet_of(late) == (37_000, 13_000) and wallet_of(quick) == (50_000, 0)
+    assert_books_balance()
+
+
+def test_a_twin_in_the_writes_snapshot_is_answered_with_its_outcome(gap):
+    # given a request whose twin (the same request id) commits between its read and its write
+    auction = make_auction(start_price=10_000, is_national=True)
+    bidder = make_user(balance=50_000)
+    request_id = rid()
+    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
+    gap["times"] = 1
+    # when the first copy's write finds the auction moved, by its own twin
+    result = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
+    # then it is not refused as overtaken: it answers with the twin's bid, placed once
+    assert result.leading and result.bid.client_request_id == request_id
+    assert Bid.objects.filter(bidder=bidder).count() == 1 and wallet_of(bidder) == (40_000, 10_000)
     assert_books_balance()
