@@ -349,6 +349,18 @@ class Bidder:
         self.leading = False
         self.changed = asyncio.Event()
 
+    def record(self, msg: dict, sent: float) -> dict | None:
+        """Count one reply to a bid sent at `sent` (perf_counter): the acked state, or None."""
+        self.replies.append(time.perf_counter() - sent)
+        if msg["type"] != "ack":
+            self.errors[msg["code"]] += 1
+            return None
+        self.accepted += 1
+        state = msg["state"]
+        committed = datetime.fromisoformat(state["server_time"]).timestamp()
+        self.commits.append((state["auction_id"], state["seq"], committed))
+        return state
+
     def learn(self, state: dict) -> None:
         if state.get("seq", -1) >= self.known_seq:
             self.known_seq = state["seq"]
@@ -447,17 +459,8 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             msg = json.loads(text)
             if msg.get("request_id") != request_id:
                 continue
-            bidder.replies.append(time.perf_counter() - sent)
-            if msg["type"] == "ack":
-                bidder.accepted += 1
-                state = msg["state"]
-                bidder.commits.append(
-                    (state["auction_id"], state["seq"], datetime.fromisoformat(state["server_time"]).timestamp())
-                )
-                amount = state["min_next_bid"]
-            else:
-                bidder.errors[msg["code"]] += 1
-                amount = msg.get("min_next_bid", amount)
+            state = bidder.record(msg, sent)
+            amount = state["min_next_bid"] if state is not None else msg.get("min_next_bid", amount)
             break
         n += 1
         next_at += interval
@@ -489,15 +492,7 @@ async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: floa
                 if entry is None:
                     continue
                 bidder, sent = entry
-                bidder.replies.append(time.perf_counter() - sent)
-                if msg["type"] == "ack":
-                    bidder.accepted += 1
-                    state = msg["state"]
-                    bidder.commits.append(
-                        (state["auction_id"], state["seq"], datetime.fromisoformat(state["server_time"]).timestamp())
-                    )
-                else:
-                    bidder.errors[msg["code"]] += 1
+                bidder.record(msg, sent)
         except Exception:  # the bench closes these sockets after the run
             return
 
