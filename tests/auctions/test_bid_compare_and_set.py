@@ -124,33 +124,38 @@ def test_after_every_attempt_conflicts_the_locked_transaction_decides(gap):
     assert_books_balance()
 
 
-def test_an_overtaken_bid_is_refused_with_the_newer_state(gap):
-    # given a bidder who read the auction led at 10,000 (minimum next 11,000)
+def _led_at_10_000_with_a_quick_bid_in_the_gap(gap, quick_amount):
+    """An auction led at 10,000 (minimum next 11,000); the next bid's read is followed by
+    someone else's `quick_amount`, committed before that bid is written."""
     auction = make_auction(start_price=10_000, is_national=True)
     leader, late, quick = (make_user(balance=50_000) for _ in range(3))
     bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
-    seq_before = Auction.objects.get(pk=auction.pk).seq
-    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=15_000, request_id=rid())
+    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=quick_amount, request_id=rid())
     gap["times"] = 1
-    # when 15,000 commits before the late bidder's 11,000 is written
+    return auction, late, quick
+
+
+def test_an_overtaken_bid_is_refused_with_the_newer_state(gap):
+    # given a quick 15,000 in the gap of a late bidder's 11,000
+    auction, late, _quick = _led_at_10_000_with_a_quick_bid_in_the_gap(gap, 15_000)
+    seq_before = Auction.objects.get(pk=auction.pk).seq
+    # when the late bid is written
     with pytest.raises(BidTooLow) as refused:
         bid_place(auction_id=auction.pk, actor=late, amount=11_000, request_id=rid())
-    # then the refusal carries the state that overtook it: its price, seq and minimum
+    # then the refusal carries the state that overtook it (price, seq, minimum), read by no
+    # fourth statement, and nothing of the late bidder's was written
     error = refused.value
     assert error.details["current_price"] == 15_000 and error.details["seq"] == seq_before + 1
     assert error.details["min_next_bid"] == 16_000
+    assert gap["reads"] == 3  # the leader's, the late bid's, the quick bid's
     assert not Bid.objects.filter(bidder=late).exists() and wallet_of(late) == (50_000, 0)
     assert_books_balance()
 
 
 def test_a_bid_still_above_the_overtaking_price_is_decided_again_and_accepted(gap):
-    # given the same gap, but the late bid is still above the new minimum
-    auction = make_auction(start_price=10_000, is_national=True)
-    leader, late, quick = (make_user(balance=50_000) for _ in range(3))
-    bid_place(auction_id=auction.pk, actor=leader, amount=10_000, request_id=rid())
-    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=quick, amount=11_000, request_id=rid())
-    gap["times"] = 1
-    # when 11,000 commits before the 13,000 is written
+    # given a quick 11,000 in the gap of a late bidder's 13,000 (still above the new minimum)
+    auction, late, quick = _led_at_10_000_with_a_quick_bid_in_the_gap(gap, 11_000)
+    # when the late bid is written
     result = bid_place(auction_id=auction.pk, actor=late, amount=13_000, request_id=rid())
     # then the write's snapshot did not refuse it: a new read decided, and it leads
     assert result.leading and gap["reads"] == 4  # leader, late (stale), quick, late again
@@ -158,16 +163,23 @@ def test_a_bid_still_above_the_overtaking_price_is_decided_again_and_accepted(ga
     assert_books_balance()
 
 
-def test_a_twin_in_the_writes_snapshot_is_answered_with_its_outcome(gap):
-    # given a request whose twin (the same request id) commits between its read and its write
+def test_a_twin_in_the_writes_snapshot_is_answered_with_its_outcome_even_when_overtaken(gap):
+    # given a request whose twin (the same request id) is accepted between its read and its
+    # write, and then overtaken by someone else's 15,000
     auction = make_auction(start_price=10_000, is_national=True)
-    bidder = make_user(balance=50_000)
+    bidder, rival = make_user(balance=50_000), make_user(balance=50_000)
     request_id = rid()
-    gap["meddle"] = lambda: bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
-    gap["times"] = 1
-    # when the first copy's write finds the auction moved, by its own twin
+
+    def twin_then_rival():
+        bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
+        bid_place(auction_id=auction.pk, actor=rival, amount=15_000, request_id=rid())
+
+    gap["meddle"], gap["times"] = twin_then_rival, 1
+    # when the first copy's write finds the auction moved past its amount
     result = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=request_id)
-    # then it is not refused as overtaken: it answers with the twin's bid, placed once
-    assert result.leading and result.bid.client_request_id == request_id
-    assert Bid.objects.filter(bidder=bidder).count() == 1 and wallet_of(bidder) == (40_000, 10_000)
+    # then it is not refused as too low (its snapshot holds its twin): it answers with the
+    # twin's bid, placed once, now outbid
+    assert result.bid.client_request_id == request_id and not result.leading
+    assert Bid.objects.filter(bidder=bidder).count() == 1 and wallet_of(bidder) == (50_000, 0)
+    assert wallet_of(rival) == (35_000, 15_000)
     assert_books_balance()
