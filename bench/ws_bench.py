@@ -14,6 +14,8 @@ hot:    K bidders on one auction, learning the price only from their acks, error
         messages; `--bidding realistic` (default) bids one to four steps above the price seen,
         `--bidding minimum` races for the minimum next bid. `--max-share F`: that share of the
         bids carries a `max_amount` (default 0: servers that do not know the field refuse it).
+        A leader waits until it learns it was outbid, from the state feed (a flush every 50 ms);
+        `--learn-outbid`: also from its personal `outbid` notification, sent at the commit.
 deliver: no bids: synthetic states PUBLISHed on the bus at --rate; server CPU per frame.
 fanout: one bid chain paced at --rate accepted bids/s while N watchers listen; `--offered`
         sends the bids at --rate whatever the replies (open loop, each the minimum after the
@@ -348,6 +350,7 @@ class Bidder:
         self.tag: str | None = None  # this bidder's leader tag on its auction (from the snapshot)
         self.leading = False
         self.changed = asyncio.Event()
+        self.outbid_notices = 0  # personal outbid notifications acted on (learn_outbid)
 
     def record(self, msg: dict, sent: float) -> dict | None:
         """Count one reply to a bid sent at `sent` (perf_counter): the acked state, or None."""
@@ -371,12 +374,26 @@ class Bidder:
             self.changed.set()
 
     async def run(
-        self, conn, snapshot, stop_at: float, *, pace: float = 0.0, bidding: str = "realistic", max_share: float = 0.0
+        self,
+        conn,
+        snapshot,
+        stop_at: float,
+        *,
+        pace: float = 0.0,
+        bidding: str = "realistic",
+        max_share: float = 0.0,
+        learn_outbid: bool = False,
     ) -> None:
         """Bid as soon as the previous bid is answered. `realistic`: one to four steps above the
         price last seen (states, acks, errors), as people do; `minimum`: the exact minimum next
         bid (one time in five a step or two above), so nearly every attempt races. A share
-        `max_share` of the bids also carries a `max_amount` (proxy bidding) a few steps higher."""
+        `max_share` of the bids also carries a `max_amount` (proxy bidding) a few steps higher.
+
+        A leader waits until it learns it was outbid: from the state feed (a flush every
+        REALTIME COALESCE_MS, 50 ms by default), and with `learn_outbid` also from the personal
+        `outbid` notification, which leaves at the commit (as the live page's toast tells a
+        person at once). Without it the feed's interval, not the server, bounds a run with few
+        bidders: each accepted bid idles its bidder for about that long."""
         self.tag = (snapshot.get("you") or {}).get("tag")
         self.learn(snapshot)
         waiting: dict[str, float] = {}
@@ -398,6 +415,14 @@ class Bidder:
                     if "min_next_bid" in msg and msg.get("seq", -1) >= self.known_seq:
                         self.known_min = msg["min_next_bid"]
                         self.known_seq = msg.get("seq", self.known_seq)
+                elif msg["type"] == "notification" and learn_outbid and msg.get("kind") == "outbid":
+                    # the personal notice, sent at commit (the state feed brings the same news
+                    # at its next flush): no longer leading, and the price it names
+                    self.outbid_notices += 1
+                    self.leading = False
+                    self.known_min = max(self.known_min, msg["current_price"] + self.step)
+                    self.changed.set()
+                    continue
                 else:
                     continue
                 sent = waiting.pop(msg.get("request_id"), None)
@@ -824,7 +849,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     else:
         await asyncio.gather(
             *[
-                b.run(c, s, stop_at, bidding=args.bidding, max_share=args.max_share)
+                b.run(c, s, stop_at, bidding=args.bidding, max_share=args.max_share, learn_outbid=args.learn_outbid)
                 for b, (c, s) in zip(bidders, bidder_conns, strict=True)
             ]
         )
@@ -887,6 +912,8 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     return {
         "scenario": args.kind,
         "bidding": args.bidding if args.kind in ("hot", "spread") else None,
+        "learn_outbid": args.learn_outbid if args.kind in ("hot", "spread") else None,
+        "outbid_notices_acted_on": sum(b.outbid_notices for b in bidders),
         "offered": args.kind == "fanout" and args.offered,
         "max_share": args.max_share,
         "processes": len(servers.ports),
@@ -981,6 +1008,11 @@ def cmd_run(args) -> None:
     summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
     if result.get("offered"):
         summary += f" offered/s={args.rate} refused={sum(result['errors'].values())}"
+    if result.get("learn_outbid"):
+        summary += f" learn_outbid (notices acted on: {result['outbid_notices_acted_on']})"
+    latency = result.get("commit_to_watcher") or {}
+    if latency.get("p99_ms") is not None:
+        summary += f" commit->watcher p50/p99={latency.get('p50_ms')}/{latency['p99_ms']}ms"
     if args.nginx:
         summary += f" via nginx (cpu {result.get('nginx_cpu_s')} s)"
     if "pgbench" in result:
@@ -1028,6 +1060,12 @@ def main() -> None:
             help="REALTIME FANOUT of each server: the hub (default) or group_send per state",
         )
         p.add_argument("--bidding", choices=("realistic", "minimum"), default="realistic")
+        p.add_argument(
+            "--learn-outbid",
+            action="store_true",
+            help="hot/spread: a leader also learns it was outbid from the personal notification (sent at commit), "
+            "not only from the state feed's next flush",
+        )
         p.add_argument(
             "--offered",
             action="store_true",

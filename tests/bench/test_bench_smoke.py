@@ -117,6 +117,20 @@ def test_ws_bench_hot_through_nginx(bench_env):
     assert re.search(r"^summary: hot fanout=hub accepted/s=.* via nginx \(cpu ", output, re.M), output
 
 
+def test_ws_bench_hot_bidders_learn_an_outbid_from_the_personal_notification(bench_env):
+    # given the bench's users and a tiny hot run on one process
+    ws_bench(bench_env, "setup", "--bidders", "3")
+    tiny = ["--processes", "1", "--bidders", "2", "--watchers", "2", "--watcher-procs", "1", "--duration", "2"]
+    # when its leaders also learn from the personal `outbid` notification, not only the state feed
+    output = ws_bench(bench_env, "hot", *tiny, "--pgbench-seconds", "0", "--learn-outbid")
+    # then outbid leaders acted on notices (two bidders overtake each other), and the run is whole
+    result = result_of(output)
+    assert result["learn_outbid"] is True and result["outbid_notices_acted_on"] > 0, result
+    assert result["accepted"] > 0 and set(result["errors"]) <= {"bid_too_low"}, result
+    assert result["watchers_on_final_state"] == "2/2" and result["duplicate_frames"] == 0, result
+    assert re.search(r"^summary: hot .* learn_outbid \(notices acted on: [1-9]", output, re.M), output
+
+
 def test_ws_bench_fanout_through_the_channel_layer(bench_env):
     ws_bench(bench_env, "setup", "--bidders", "2")
     tiny = ["--processes", "1", "--bidders", "2", "--watchers", "3", "--watcher-procs", "1", "--duration", "2"]
