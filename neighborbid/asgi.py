@@ -43,3 +43,10 @@ application = ProtocolTypeRouter(
 from auctions.embedded import embedded_worker_start  # noqa: E402
 
 embedded_worker_start()
+
+# Everything is loaded: freeze it out of the collector's walks (neighborbid/serving.py)
+from django.conf import settings  # noqa: E402
+
+from neighborbid.serving import gc_tune_for_serving  # noqa: E402
+
+gc_tune_for_serving(freeze=settings.GC_FREEZE, gen0_threshold=settings.GC_GEN0_THRESHOLD)

@@ -199,6 +199,13 @@ MIDDLEWARE = [
 HTTP_REQUEST_THREADS = int(os.environ.get("HTTP_REQUEST_THREADS", "4"))
 HTTP_REQUEST_WAIT_S = float(os.environ.get("HTTP_REQUEST_WAIT_S", "10"))
 
+# The collector of a serving process (neighborbid.serving.gc_tune_for_serving, called by
+# neighborbid.asgi once the application is built): what was loaded at startup is frozen out of
+# every later collection, and the youngest generation is collected every GC_GEN0_THRESHOLD net
+# allocations instead of Python's 700. GC_FREEZE=0 and GC_GEN0_THRESHOLD=0 leave Python's own.
+GC_FREEZE = os.environ.get("GC_FREEZE", "1") == "1"
+GC_GEN0_THRESHOLD = int(os.environ.get("GC_GEN0_THRESHOLD", "10000"))
+
 ROOT_URLCONF = "neighborbid.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "neighborbid.asgi.application"
