@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -133,10 +134,72 @@ def _buy_now(*, session_key, user_id, auction_id, request_id):
     return result
 
 
-def _request_seen(*, user_id: int, request_id: str) -> bool:
-    from auctions.selectors import bid_request_seen
+def _requests_seen(*, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    from auctions.selectors import bid_requests_seen
 
-    return bid_request_seen(user_id=user_id, request_id=request_id)
+    return bid_requests_seen(keys=keys)
+
+
+class _SeenChecks:
+    """The early refusals' twin checks of one event loop (was this request id used for a bid
+    before, on another server say?), one query at a time: the checks that arrive while one is
+    in flight go together in the next. In a drop most bids are sure losers, and they come in
+    bursts (every bid waiting on one that was accepted loses at once), so a burst costs one thread
+    hop and one statement instead of one each. Exact as before: every check's query starts
+    after its bid was found a sure loser, which is all the refusal needs."""
+
+    BATCH_MAX = 500  # pairs per statement
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple[int, str], list[asyncio.Future[bool]]] = {}
+        self.running = False
+        self.task: asyncio.Task[None] | None = None  # the drain (held: the loop keeps only a weak reference)
+
+    async def seen(self, key: tuple[int, str]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(key, []).append(future)
+        if not self.running:
+            self.running = True
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                keys = list(self.waiting)[: self.BATCH_MAX]
+                batch = {key: self.waiting.pop(key) for key in keys}
+                try:
+                    found = await money_call(_requests_seen)(keys=keys)
+                except asyncio.CancelledError:  # the loop is going away: nobody waits for ever
+                    for futures in (*batch.values(), *self.waiting.values()):
+                        for future in futures:
+                            future.cancel()
+                    self.waiting.clear()
+                    raise
+                except Exception as exc:  # every check of the batch fails as a lone one would
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for key, futures in batch.items():
+                    for future in futures:
+                        if not future.done():  # (its socket may have gone)
+                            future.set_result(key in found)
+        finally:
+            self.running = False
+
+
+# One per event loop (a test run makes many loops; a server has one).
+_SEEN_CHECKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SeenChecks] = weakref.WeakKeyDictionary()
+
+
+def _seen_checks() -> _SeenChecks:
+    loop = asyncio.get_running_loop()
+    checks = _SEEN_CHECKS.get(loop)
+    if checks is None:
+        checks = _SEEN_CHECKS[loop] = _SeenChecks()
+    return checks
 
 
 class AuctionConsumer(LiveConsumer):
@@ -394,7 +457,7 @@ class AuctionConsumer(LiveConsumer):
         if too_low is None:
             return
         await self._session_recent()
-        seen = await money_call(_request_seen)(user_id=self.rt_user_id, request_id=request.request_id)
+        seen = await _seen_checks().seen((self.rt_user_id, request.request_id))  # type: ignore[arg-type]  # a bid frame
         if not seen:
             raise too_low
 
