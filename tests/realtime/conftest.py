@@ -3,6 +3,7 @@ session cookie, auth, router, consumer) with channels' WebsocketCommunicator."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -59,6 +60,15 @@ async def receive_until(communicator, predicate, *, timeout: float = 3.0) -> lis
         frames.append(frame)
         if predicate(frame):
             return frames
+
+
+async def eventually(predicate, *, seconds: float = 5.0) -> None:
+    """Wait until `predicate()` holds (checked every 20 ms); fail after `seconds`."""
+    for _ in range(int(seconds / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("never happened")
 
 
 async def receive_all(communicator, types: set[str], *, timeout: float = 3.0) -> list[dict]:

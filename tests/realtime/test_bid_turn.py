@@ -16,7 +16,7 @@ from auctions import consumers
 from auctions.models import Bid
 from tests import factories as f
 from tests.money import wallet_of
-from tests.realtime.conftest import auction_row_held, open_socket, receive_until, two_bidders_on_one_auction
+from tests.realtime.conftest import auction_row_held, eventually, open_socket, receive_until, two_bidders_on_one_auction
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 db = database_sync_to_async
@@ -36,14 +36,6 @@ def service_calls(monkeypatch):
     return calls
 
 
-async def _wait_for(predicate, *, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
-
-
 async def test_a_bid_that_lost_while_waiting_its_turn_is_refused_without_the_service(service_calls):
     # given two bidders on one auction in this process, and the auction's row held elsewhere so
     # the first bid waits inside the service
@@ -52,7 +44,7 @@ async def test_a_bid_that_lost_while_waiting_its_turn_is_refused_without_the_ser
         # when both bid the same amount, the second while the first is in the service
         first_id, second_id = uuid.uuid4().hex, uuid.uuid4().hex
         await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": first_id})
-        await _wait_for(lambda: first_id in service_calls)
+        await eventually(lambda: first_id in service_calls)
         await ws_second.send_json_to({"type": "bid", "amount": 10_000, "request_id": second_id})
         await asyncio.sleep(0.2)  # the second is waiting its turn
         assert service_calls == [first_id]
@@ -76,7 +68,7 @@ async def test_the_next_in_line_still_bids_when_it_is_still_high_enough(service_
     with auction_row_held(auction.pk):
         first_id, second_id = uuid.uuid4().hex, uuid.uuid4().hex
         await ws_first.send_json_to({"type": "bid", "amount": 10_000, "request_id": first_id})
-        await _wait_for(lambda: first_id in service_calls)
+        await eventually(lambda: first_id in service_calls)
         # when the second bids well above it
         await ws_second.send_json_to({"type": "bid", "amount": 15_000, "request_id": second_id})
         await asyncio.sleep(0.2)

@@ -18,18 +18,10 @@ from auctions import consumers
 from auctions.models import Bid
 from auctions.services import bid_place
 from tests import factories as f
-from tests.realtime.conftest import receive_until, two_bidders_on_one_auction
+from tests.realtime.conftest import eventually, receive_until, two_bidders_on_one_auction
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 db = database_sync_to_async
-
-
-async def _wait_for(predicate, *, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
 
 
 async def _alice_and_bob_with_one_bid_each():
@@ -66,7 +58,7 @@ async def test_checks_arriving_while_one_is_in_flight_go_together_in_the_next_st
     alice, bob = await _alice_and_bob_with_one_bid_each()
     checks = consumers._SeenChecks()
     first = asyncio.ensure_future(checks.seen((alice.pk, "r-1")))
-    await _wait_for(lambda: len(calls) == 1)
+    await eventually(lambda: len(calls) == 1)
     # when four more arrive meanwhile (one pair twice, one crossing alice's and bob's ids)
     asked = [(alice.pk, "r-1"), (alice.pk, "r-2"), (alice.pk, "b-1"), (alice.pk, "r-2")]
     later = [asyncio.ensure_future(checks.seen(key)) for key in asked]
