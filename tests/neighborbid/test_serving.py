@@ -102,19 +102,20 @@ def test_serving_freezes_what_startup_loaded_after_collecting_its_garbage(collec
 
 
 def test_serving_leaves_pythons_collector_alone_when_told_to(collector_restored):
-    # given the collector as Python set it up
+    # given the collector as Python set it up, and a dropped cycle (no automatic collection
+    # meanwhile: one would free it, and the check below would blame the call)
     frozen_before, threshold = gc.get_freeze_count(), gc.get_threshold()
-    dropped = _dropped_cycle()
-    # when both settings are off (GC_FREEZE=0, GC_GEN0_THRESHOLD=0)
-    gc_tune_for_serving(freeze=False, gen0_threshold=0)
-    # then nothing changed: nothing frozen, no collection run, the same thresholds
-    assert gc.get_freeze_count() == frozen_before
-    assert gc.get_threshold() == threshold
-    gc.disable()  # (a collection between the call and this check would free it)
+    gc.disable()
     try:
+        dropped = _dropped_cycle()
+        # when both settings are off (GC_FREEZE=0, GC_GEN0_THRESHOLD=0)
+        gc_tune_for_serving(freeze=False, gen0_threshold=0)
+        # then nothing changed: no collection ran, nothing frozen, the same thresholds
         assert dropped() is not None
     finally:
         gc.enable()
+    assert gc.get_freeze_count() == frozen_before
+    assert gc.get_threshold() == threshold
 
 
 @pytest.mark.parametrize(

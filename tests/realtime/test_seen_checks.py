@@ -18,6 +18,7 @@ from auctions import consumers
 from auctions.models import Bid
 from auctions.services import bid_place
 from tests import factories as f
+from tests.money import wallet_of
 from tests.realtime.conftest import eventually, receive_until, two_bidders_on_one_auction
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -108,6 +109,7 @@ async def test_a_resend_from_another_server_is_replayed_and_a_fresh_sure_loser_i
     await ws_alice.send_json_to({"type": "bid", "amount": 10_000, "request_id": first})
     replay = (await receive_until(ws_alice, lambda m: m["type"] in ("ack", "error")))[-1]
     fresh = uuid.uuid4().hex
+    wallet_before = await db(wallet_of)(alice)
     await ws_alice.send_json_to({"type": "bid", "amount": 10_500, "request_id": fresh})
     refusal = (await receive_until(ws_alice, lambda m: m["type"] in ("ack", "error")))[-1]
     # then the resend gets its first outcome (placed once), and the fresh one is refused
@@ -115,5 +117,6 @@ async def test_a_resend_from_another_server_is_replayed_and_a_fresh_sure_loser_i
     assert refusal["type"] == "error" and refusal["code"] == "bid_too_low" and refusal["min_next_bid"] == 12_000
     assert await db(Bid.objects.filter(bidder=alice).count)() == 1
     assert not await db(Bid.objects.filter(client_request_id=fresh).exists)()
+    assert await db(wallet_of)(alice) == wallet_before  # the refusal moved no money
     for ws in (ws_alice, ws_bob):
         await ws.disconnect()
