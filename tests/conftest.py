@@ -19,6 +19,16 @@ def missing(message: str) -> None:
     pytest.fail(message + " (set NEIGHBORBID_ALLOW_SKIPS=1 to skip instead)")
 
 
+def pytest_configure(config):
+    # The test process is not a server: neighborbid.asgi, imported here for the communicators,
+    # leaves its collector as Python's (GC_FREEZE, neighborbid/serving.py). Frozen, a connection
+    # dropped into a cycle stayed open until the stray-session sweep below closed it. The
+    # servers the tests start as subprocesses are tuned as in production
+    # (tests/neighborbid/test_serving.py).
+    settings.GC_FREEZE = False
+    settings.GC_GEN0_THRESHOLD = 0
+
+
 def pytest_sessionstart(session):
     problems = []
     if settings.DATABASES["default"]["ENGINE"] != "neighborbid.db":  # PostgreSQL (neighborbid/db/base.py)
