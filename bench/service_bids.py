@@ -6,11 +6,19 @@ and how many statements it runs while the auction row is locked.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nbbench REDIS_URL=redis://127.0.0.1:6379/0 \\
     SECRET_KEY=x DEBUG=0 LOG_LEVEL=WARNING .venv/bin/python bench/service_bids.py --threads 8 --seconds 10
 
-It prints the auction row lock's hold per accepted bid (issue 19 #4: for the compare-and-set
-write, the whole round trip of its one autocommit statement, an upper bound; for a locked
+It prints the auction row lock's hold per accepted bid (issue 19 #4), the sum over every write
+and locking transaction, conflicts and refusals under the lock included, divided by the accepted
+bids: for the compare-and-set write, from the moment PostgreSQL granted the auction row (a
+`clock_timestamp()` the bench adds to the statement, taken just above its `FOR UPDATE`, and
+recorded through a one-row insert into an unlogged side table by the same statement) to the
+moment its reply was back in this process, so the hold without the wait for the lock, from
+above (it includes the reply's trip and this thread's wake-up; the server's and this process's
+clocks are the same clock only when PostgreSQL runs on this machine, as here); for a locked
 transaction, from the moment the `SELECT … FOR UPDATE` of the auction returns to the commit, or
-to the end of a refused call; the sum over every write and locking transaction, conflicts and
-refusals under the lock included, divided by the accepted bids), how many compare-and-set writes
+to the end of a refused call. Beside it `cas_round_trip_ms_per_accepted`: the compare-and-set
+statements' whole round trips, waits for the lock included (the figure printed as the hold
+before 2026-12-06 17:40 UTC). `--no-hold-probe` runs the statements unchanged (no side-table
+insert under the lock) and prints only the round trips. How many compare-and-set writes
 and locked transactions ran (their difference from `accepted` is the conflicts) and, beside it,
 the pgbench ceiling of the same statements in the same window (--pgbench-seconds; 0 skips it).
 `--cas-attempts 0` runs the locked transaction alone (the path before issue 19), for a
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -44,6 +53,38 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neighborbid.settings")
 
 # A listing as people write them: what the auction row's text indexes take in on every bid.
 LISTING = "이사 가게 되어 급하게 내놓아요. 생활 기스 조금 있고 작동은 잘 돼요. 직거래만 가능하고 동네에서 만나요. "
+
+
+PROBE_TABLE = "bench_lock_hold"
+# The compare-and-set statement's first CTE (auctions/services/bid_writes.py): the auction row,
+# locked only if unchanged.
+_CAS_AUCTION = re.compile(r"^WITH cas_auction AS \((SELECT id FROM .+? FOR UPDATE)\), ")
+_MAIN_SELECT = " SELECT (SELECT ok FROM cas_ok), "
+
+
+def with_hold_probe(sql: str, params: list, token: str) -> tuple[str, list]:
+    """The compare-and-set statement, also recording when PostgreSQL granted it the auction row.
+
+    The lock is taken by the `FOR UPDATE` subquery; `clock_timestamp()` in the select above it
+    is evaluated once the row comes out of it, that is once the lock is held (a subquery with
+    FOR UPDATE is never flattened into its parent). A statement that found the auction changed
+    returns no row there, so it locked nothing and records nothing. The insert reads that one
+    materialised row, so when the insert itself runs does not matter. It adds one unlogged
+    one-row insert under the lock: the hold it measures is, if anything, longer than without."""
+    match = _CAS_AUCTION.match(sql)
+    main = sql.rfind(_MAIN_SELECT)
+    if match is None or main < 0:
+        raise RuntimeError("the compare-and-set statement changed shape: update bench/service_bids.py")
+    placeholder = f"${len(params) + 1}" if "$1" in sql else "%s"  # server-side binding or not
+    granted = "extract(epoch FROM clock_timestamp()) AS nb_locked_at"
+    probed = (
+        f"WITH cas_auction AS (SELECT l.id, {granted} FROM ({match.group(1)}) l), "
+        + sql[match.end() : main]
+        + f", nb_hold AS (INSERT INTO {PROBE_TABLE} (token, locked_at) "
+        + f"SELECT {placeholder}, nb_locked_at FROM cas_auction)"
+        + sql[main:]
+    )
+    return probed, [*params, token]
 
 
 def reset_database(url: str) -> None:
@@ -66,6 +107,11 @@ def main() -> None:
         "--cas-attempts", type=int, default=None, help="compare-and-set attempts before the lock (0: locked only)"
     )
     parser.add_argument("--pgbench-seconds", type=float, default=5, help="0: skip the pgbench ceiling")
+    parser.add_argument(
+        "--no-hold-probe",
+        action="store_true",
+        help="run the compare-and-set statement unchanged (no lock-grant timestamp; round trips only)",
+    )
     parser.add_argument(
         "--description-chars",
         type=int,
@@ -125,7 +171,14 @@ def main() -> None:
     barrier = threading.Barrier(args.threads)
     stop_at = [0.0]
 
-    held = [0.0] * args.threads  # seconds the auction row was locked by each thread's transactions
+    held = [0.0] * args.threads  # seconds the auction row was locked by each thread's locked transactions
+    round_trips = [0.0] * args.threads  # seconds of each thread's compare-and-set statements, waits included
+    replied: dict[str, float] = {}  # probe token -> wall clock when the statement's reply was back
+    probe = not args.no_hold_probe
+    if probe:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
+            cursor.execute(f"CREATE UNLOGGED TABLE {PROBE_TABLE} (token text PRIMARY KEY, locked_at float8 NOT NULL)")
     cas_writes = [0] * args.threads  # compare-and-set statements (accepted or conflicted)
     locked_paths = [0] * args.threads  # locked transactions (CAS_ATTEMPTS conflicts, or CAS off)
     lock_table = "auctions_auction"  # quoted (ORM) or not (auctions.locks.auction_row_lock)
@@ -142,12 +195,18 @@ def main() -> None:
         def timing(execute, sql, params, many, context):
             if sql.startswith("WITH cas_auction") and not connection.in_atomic_block:
                 # the compare-and-set write (issue 19): in autocommit, the row locks live inside
-                # this one statement, so its round trip bounds the hold from above
+                # this one statement; its round trip includes any wait for the lock
+                token = None
+                if probe:
+                    token = uuid.uuid4().hex
+                    sql, params = with_hold_probe(sql, list(params), token)
                 started = time.perf_counter()
                 try:
                     return execute(sql, params, many, context)
                 finally:
-                    held[i] += time.perf_counter() - started
+                    if token is not None:
+                        replied[token] = time.time()
+                    round_trips[i] += time.perf_counter() - started
                     cas_writes[i] += 1
             result = execute(sql, params, many, context)
             if lock["at"] is None and "FOR UPDATE" in sql and lock_table in sql and connection.in_atomic_block:
@@ -183,12 +242,28 @@ def main() -> None:
         thread.join()
     elapsed = time.monotonic() - started
     total = sum(accepted)
-    hold_ms = sum(held) / total * 1000 if total else float("nan")
+    per_accepted = 1000 / total if total else float("nan")
+    hold = ""
+    if probe:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT token, locked_at FROM {PROBE_TABLE}")
+            granted = cursor.fetchall()
+            cursor.execute(f"DROP TABLE {PROBE_TABLE}")
+        # a statement that found the auction changed locked nothing and left no row
+        holds = [replied[token] - locked_at for token, locked_at in granted if token in replied]
+        if holds and min(holds) < 0:
+            print("WARNING: a lock granted after its reply came back: the clocks differ", file=sys.stderr)
+        locked_s = sum(holds) + sum(held)
+        hold = (
+            f"lock_hold_ms_per_accepted={locked_s * per_accepted:.2f} "
+            f"lock_busy_share={locked_s / elapsed / args.auctions:.2f} cas_locks_granted={len(holds)} "
+        )
     line = (
         f"threads={args.threads} auctions={args.auctions} cas_attempts={bidding.CAS_ATTEMPTS} "
         f"seconds={elapsed:.1f} accepted={total} "
-        f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements} "
-        f"lock_hold_ms_per_accepted={hold_ms:.2f} lock_busy_share={sum(held) / elapsed / args.auctions:.2f} "
+        f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements} {hold}"
+        f"cas_round_trip_ms_per_accepted={sum(round_trips) * per_accepted:.2f} "
+        f"locked_transaction_hold_ms_per_accepted={sum(held) * per_accepted:.2f} "
         f"cas_writes={sum(cas_writes)} locked_transactions={sum(locked_paths)}"
     )
     if args.pgbench_seconds > 0:
