@@ -17,7 +17,7 @@ clocks are the same clock only when PostgreSQL runs on this machine, as here); f
 transaction, from the moment the `SELECT … FOR UPDATE` of the auction returns to the commit, or
 to the end of a refused call. Beside it `cas_round_trip_ms_per_accepted`: the compare-and-set
 statements' whole round trips, waits for the lock included (the figure printed as the hold
-before 2026-12-06 17:40 UTC). `--no-hold-probe` runs the statements unchanged (no side-table
+before 2026-12-06 17:20 UTC). `--no-hold-probe` runs the statements unchanged (no side-table
 insert under the lock) and prints only the round trips. How many compare-and-set writes
 and locked transactions ran (their difference from `accepted` is the conflicts) and, beside it,
 the pgbench ceiling of the same statements in the same window (--pgbench-seconds; 0 skips it).
