@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 
 import pytest
 from django.utils import timezone
@@ -27,37 +28,63 @@ from tests.chat.conftest import make_sale
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def deliver_push(page, origin: str, payload: dict) -> None:
-    """Hand a push message to this origin's service worker, as the push service would."""
+def push_until_shown(page, origin: str, payload: dict, *, attempts: int = 3) -> list[dict]:
+    """Hand a push message to the service worker that controls `page`, as the push service
+    would, and return the notifications the page's worker then shows.
+
+    The registration is the one whose activated version lists this page's target among its
+    controlled clients (CDP's workerVersionUpdated), not "some registration of the scope".
+    A push service delivers again what the browser did not take; so does this stand-in, up to
+    `attempts` times, a few seconds apart (the payload's tag makes a repeat replace, never add,
+    and the caller asserts exactly what is shown). CI twice showed nothing after one delivery
+    (not reproduced in 14 runs here, 8 of them beside two busy processes): a repeat is reported as a warning with what
+    CDP said about the worker, and a worker that never shows it fails with the same record."""
     cdp = page.context.new_cdp_session(page)
-    registrations: list[dict] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    page_target = cdp.send("Target.getTargetInfo")["targetInfo"]["targetId"]
+    versions: dict[str, dict] = {}
+    record: list[dict] = []
+
+    def on_versions(event: dict) -> None:
+        for version in event["versions"]:
+            versions[version["versionId"]] = version
+        record.append({"versions": event["versions"]})
+
+    cdp.on("ServiceWorker.workerVersionUpdated", on_versions)
+    cdp.on("ServiceWorker.workerErrorReported", lambda event: record.append(event))
     cdp.send("ServiceWorker.enable")
 
-    def live() -> list[str]:
-        # the newest word on each registration of this scope; a deleted one (a replaced worker)
-        # takes no push: delivering to it showed nothing, once, in CI
-        latest = {r["registrationId"]: r for r in registrations if r["scopeURL"] == f"{origin}/"}
-        return [rid for rid, r in latest.items() if not r.get("isDeleted")]
+    def controlling() -> list[str]:
+        return [
+            v["registrationId"]
+            for v in versions.values()
+            if v["status"] == "activated" and page_target in v.get("controlledClients", [])
+        ]
 
     deadline = time.monotonic() + 5
-    while not live() and time.monotonic() < deadline:
+    while not controlling() and time.monotonic() < deadline:
         page.wait_for_timeout(50)
-    # Every live registration of the scope, newest first: CI once showed nothing after a push to
-    # the newest alone (not reproduced; the events may name another context's registration).
-    # The payload carries a tag, so a second delivery to the page's own worker replaces its
-    # notification instead of adding one; the caller still asserts exactly what this page shows.
-    for registration_id in reversed(live()):
+    if len(set(controlling())) != 1:
+        pytest.fail(f"not one worker controls the page {page_target}: {record}")
+    [registration_id] = set(controlling())
+    data = json.dumps(payload, ensure_ascii=False)
+    for attempt in range(1, attempts + 1):
         cdp.send(
             "ServiceWorker.deliverPushMessage",
-            {"origin": origin, "registrationId": registration_id, "data": json.dumps(payload, ensure_ascii=False)},
+            {"origin": origin, "registrationId": registration_id, "data": data},
         )
+        shown = shown_notifications(page, within=10 if attempt == attempts else 3)
+        if shown:
+            if attempt > 1:
+                warnings.warn(f"the push was shown after delivery {attempt}, not the first: {record}", stacklevel=2)
+            return shown
+    pytest.fail(f"no notification after {attempts} deliveries to registration {registration_id}: {record}")
 
 
-def shown_notifications(page) -> list[dict]:
-    """The notifications the page's service worker shows, once there is one. (Not
-    page.wait_for_function: it does not await a predicate's promise, and a promise is truthy.)"""
-    deadline = time.monotonic() + 10  # a deadline only so that a broken run cannot hang
+def shown_notifications(page, *, within: float = 10) -> list[dict]:
+    """The notifications the page's service worker shows, once there is one, or [] after
+    `within` seconds. (Not page.wait_for_function: it does not await a predicate's promise,
+    and a promise is truthy.)"""
+    deadline = time.monotonic() + within
     while True:
         shown = page.evaluate(
             "() => navigator.serviceWorker.ready.then(r => r.getNotifications())"
@@ -119,9 +146,9 @@ def test_a_chat_push_to_a_closed_room_opens_it_and_an_open_room_is_not_pushed(
     job = wait_for_job(user_id=sale.seller.pk, status=PushJob.Status.PENDING)
     message = Message.objects.get(pk=job.message_id)
     assert (job.kind, job.room_id, message.text) == ("chat", sale.room.pk, "책상 오늘 저녁에 가지러 가도 될까요?")
-    deliver_push(seller, server.url, chat_push_payload(message))
+    shown = push_until_shown(seller, server.url, chat_push_payload(message))
     PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.SENT)  # delivered above, in the sender's place
-    assert shown_notifications(seller) == [
+    assert shown == [
         {
             "title": "구매자님의 메시지",
             "body": "책상 오늘 저녁에 가지러 가도 될까요?",
