@@ -61,7 +61,7 @@ class PushService:
     """A loopback push service: records every POST as it arrives; answers per path (default 201).
     A path in `hold` is answered only once its event is set (then not at all if it is in `drop`,
     once: the connection closes unanswered, as when the sender died); `accepted` lists the paths that
-    were answered 2xx, i.e. the pushes the service took."""
+    were answered 2xx, i.e. the pushes the service took, each recorded before its answer is sent."""
 
     base: str
     received: list[Received] = field(default_factory=list)
@@ -90,13 +90,13 @@ def push_service():
                 self.close_connection = True
                 return
             status, headers = service.answers.get(self.path, (201, {}))
+            if 200 <= status < 300:
+                service.accepted.append(self.path)  # before the answer: a sender that has it finds it here
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            if 200 <= status < 300:
-                service.accepted.append(self.path)
 
         def log_message(self, *args):
             pass

@@ -64,7 +64,14 @@ def test_a_worker_killed_mid_job_sends_each_device_once(push_service, vapid, tmp
         )
     try:
         read_log = lambda: log_path.read_text(errors="replace")  # noqa: E731
-        wait_for(lambda: len(push_service.received) == 3, timeout=30, what="three POSTs", log=read_log)
+        # (the service records a POST as it arrives and its answer after it is sent: wait for both,
+        # or the phone's answer can still be on its way when the third POST is seen)
+        wait_for(
+            lambda: len(push_service.received) == 3 and len(push_service.accepted) == 2,
+            timeout=30,
+            what="three POSTs, two of them answered",
+            log=read_log,
+        )
         assert sorted(push_service.accepted) == ["/push/phone", "/push/tablet"]
         # the worker records each device's answer as it comes (give it a moment to: well within
         # the 5 s it waits for the laptop's answer, so the kill comes while that POST is in flight)
