@@ -36,9 +36,11 @@ def push_until_shown(page, origin: str, payload: dict, *, attempts: int = 3) -> 
     controlled clients (CDP's workerVersionUpdated), not "some registration of the scope".
     A push service delivers again what the browser did not take; so does this stand-in, up to
     `attempts` times, a few seconds apart (the payload's tag makes a repeat replace, never add,
-    and the caller asserts exactly what is shown). CI twice showed nothing after one delivery
-    (not reproduced in 14 runs here, 8 of them beside two busy processes): a repeat is reported as a warning with what
-    CDP said about the worker, and a worker that never shows it fails with the same record."""
+    and the caller asserts exactly what is shown). CI twice showed nothing in 10 s after one
+    delivery. Here it happened once in 10 runs beside three busy processes, to the right
+    registration, its worker running, activated and controlling the page; the second delivery
+    was shown. A repeat is reported as a warning with what CDP said about the worker, and a
+    worker that never shows it fails with the same record."""
     cdp = page.context.new_cdp_session(page)
     page_target = cdp.send("Target.getTargetInfo")["targetInfo"]["targetId"]
     versions: dict[str, dict] = {}
