@@ -9,14 +9,12 @@ JS, the endpoint and the notification are real."""
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 
 from notifications.models import Notification, PushSubscription
 from notifications.push import push_payload, vapid_keys_new
 from notifications.services import notification_create
+from tests.browser.push_delivery import push_until_shown
 from tests.browser.test_live import static_root  # noqa: F401  (fixture)
 from tests.factories import make_auction, make_user
 
@@ -68,26 +66,16 @@ def test_turning_push_on_and_receiving_one(site, new_page, settings, shot):
     sub = PushSubscription.objects.get(user=user)
     assert sub.endpoint.startswith("https://push.example.org/stub/")
 
-    # when a push arrives (delivered to the service worker through DevTools)
+    # when a push arrives (delivered through DevTools to the worker, which by now controls this
+    # tab: the neighbour still has the site open)
     auction = make_auction()
     notification_create(user_ids=[user.pk], kind="outbid", message="더 높은 입찰이 들어왔어요.", auction=auction)
     note = Notification.objects.get(user=user)
-    cdp = page.context.new_cdp_session(page)
-    registrations: list[dict] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
-    cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + 5
-    while not registrations and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    registration_id = next(r["registrationId"] for r in registrations if r["scopeURL"] == f"{base}/")
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": base, "registrationId": registration_id, "data": json.dumps(push_payload(note), ensure_ascii=False)},
-    )
-    # then the notification is shown with the text, and opens the auction
-    from tests.browser.test_chat_push import shown_notifications
+    page.reload()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
-    assert shown_notifications(page) == [
+    # then the notification is shown with the text, and opens the auction
+    assert push_until_shown(page, base, push_payload(note)) == [
         {
             "title": "동네경매",
             "body": "더 높은 입찰이 들어왔어요.",
@@ -96,9 +84,7 @@ def test_turning_push_on_and_receiving_one(site, new_page, settings, shot):
         }
     ]
 
-    # when the neighbour clicks it (with the site open in this tab, now controlled by the worker)
-    page.reload()
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    # when the neighbour clicks it
     [worker] = [w for w in page.context.service_workers if w.url.endswith("/sw.js")]
     # Headless Chromium has no notification to click, so the click is the worker's own event for
     # the notification it showed: the real `notificationclick` handler of /sw.js runs.
