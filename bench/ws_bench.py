@@ -108,7 +108,6 @@ def cmd_setup(args) -> None:
 
     from accounts.models import User
     from accounts.services import user_create
-    from wallets.services import wallet_adjust
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # wallet_adjust needs wallets.adjust_wallet (a superuser has every permission) and refuses
@@ -128,9 +127,7 @@ def cmd_setup(args) -> None:
         user = User.objects.filter(username=username).first()
         if user is None:
             user = user_create(username=username, password="bench-pass-1234", nickname=f"입찰자{n}")
-        balance = user.wallet.balance
-        if balance < 900_000_000:
-            wallet_adjust(user=user, amount=1_000_000_000 - balance, staff_user=staff, reason="bench")
+        top_up(user, staff)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -140,6 +137,26 @@ def cmd_setup(args) -> None:
         bidders.append({"id": user.pk, "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}"})
     DATA.write_text(json.dumps({"seller": seller.pk, "bidders": bidders}))
     print(f"setup: {len(bidders)} bidders with sessions and 1e9 won each in {BENCH_DB}; data in {DATA}")
+
+
+def top_up(user, staff) -> None:
+    """Back to 1e9 won available when below 9e8. Each run leaves its last leader's whole maximum
+    held in an auction that stays open, so without this a bidder drains over some twenty runs
+    and the bench's refusals turn into `insufficient_funds` (seen 2026-12-07)."""
+    from wallets.services import wallet_adjust
+
+    balance = user.wallet.balance
+    if balance < 900_000_000:
+        wallet_adjust(user=user, amount=1_000_000_000 - balance, staff_user=staff, reason="bench")
+
+
+def top_up_bidders() -> None:
+    from accounts.models import User
+
+    staff = User.objects.get(username="bench-staff")
+    ids = [b["id"] for b in json.loads(DATA.read_text())["bidders"]]
+    for user in User.objects.filter(pk__in=ids).select_related("wallet"):
+        top_up(user, staff)
 
 
 def new_auctions(count: int, start_price: int = 10_000) -> list[int]:
@@ -284,6 +301,16 @@ class Servers:
         if self.nginx_port is not None:
             return f"ws://127.0.0.1:{self.nginx_port}/ws/auctions/{auction_id}/"
         return f"ws://127.0.0.1:{self.ports[n % len(self.ports)]}/ws/auctions/{auction_id}/"
+
+    def role_url(self, n: int, auction_id: int, *, bidder: bool, bidder_processes: int) -> str:
+        """`bidder_processes` 0: every client on every process in turn. K > 0: the bidders on the
+        first K processes only and the watchers on the others (a topology, not a product
+        setting: the server does not know a watcher from a bidder)."""
+        if not bidder_processes:
+            return self.url(n, auction_id)
+        if bidder:
+            return self.url(n % bidder_processes, auction_id)
+        return self.url(bidder_processes + n % (len(self.ports) - bidder_processes), auction_id)
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -825,14 +852,21 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     t0 = time.perf_counter()
     # watcher n watches auction n % A through server n % P; results come back in that order
     # per child, so keep the auction of each watcher alongside.
-    urls = [servers.url(n, auction_ids[n % len(auction_ids)]) for n in range(args.watchers)]
+    split = args.bidder_processes
+    urls = [
+        servers.role_url(n, auction_ids[n % len(auction_ids)], bidder=False, bidder_processes=split)
+        for n in range(args.watchers)
+    ]
     watchers_go, finish_watchers = await start_watchers(urls, max(1, args.watcher_procs))
     connect_s = time.perf_counter() - t0
     rss1 = servers.rss_kb()
     bidders = [Bidder(cookies[n % len(cookies)]) for n in range(args.bidders)]
     bidder_conns = []
+    bidder_urls: list[str] = []
     for n, bidder in enumerate(bidders):
-        conn, snap = await connect(servers.url(n + 1, auction_ids[n % len(auction_ids)]), bidder.cookie)
+        url = servers.role_url(n + 1, auction_ids[n % len(auction_ids)], bidder=True, bidder_processes=split)
+        bidder_urls.append(url)
+        conn, snap = await connect(url, bidder.cookie)
         bidder_conns.append((conn, snap))
     cpu0 = servers.cpu_s()
     box0, self0 = box_busy_s(), cpu_self_s()
@@ -917,6 +951,9 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "offered": args.kind == "fanout" and args.offered,
         "max_share": args.max_share,
         "processes": len(servers.ports),
+        "bidder_processes": split,
+        "bidder_ports": sorted({int(u.split(":")[2].split("/")[0]) for u in bidder_urls}),
+        "watcher_ports": sorted({int(u.split(":")[2].split("/")[0]) for u in urls}),
         "auctions": len(auction_ids),
         "bidders": args.bidders,
         "watchers": args.watchers,
@@ -980,6 +1017,7 @@ def cmd_run(args) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     count = args.auctions if args.kind == "spread" else 1
+    top_up_bidders()
     auction_ids = new_auctions(count)
     extra = {
         "REALTIME_COALESCE_MS": str(args.coalesce_ms),
@@ -1008,6 +1046,10 @@ def cmd_run(args) -> None:
     summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
     if result.get("offered"):
         summary += f" offered/s={args.rate} refused={sum(result['errors'].values())}"
+        if result["errors"]:  # why, by code: only bid_too_low means overtaken
+            summary += " (" + ", ".join(f"{code} {n}" for code, n in sorted(result["errors"].items())) + ")"
+    if result.get("bidder_processes"):
+        summary += f" bidders_on={result['bidder_ports']} watchers_on={result['watcher_ports']}"
     if result.get("learn_outbid"):
         summary += f" learn_outbid (notices acted on: {result['outbid_notices_acted_on']})"
     latency = result.get("commit_to_watcher") or {}
@@ -1054,6 +1096,13 @@ def main() -> None:
         )
         p.add_argument("--watcher-procs", type=int, default=2)
         p.add_argument(
+            "--bidder-processes",
+            type=int,
+            default=0,
+            help="hot/fanout/spread: the bidders connect to the first K server processes only and the watchers "
+            "to the others (0: everyone on every process in turn)",
+        )
+        p.add_argument(
             "--fanout",
             choices=("hub", "channels"),
             default="hub",
@@ -1084,6 +1133,9 @@ def main() -> None:
             help="clients connect through one nginx in front of the processes (the cluster's config)",
         )
     args = parser.parse_args()
+    if getattr(args, "bidder_processes", 0):
+        if args.nginx or not 0 < args.bidder_processes < args.processes:
+            parser.error("--bidder-processes K needs 0 < K < --processes, without --nginx")
     if hasattr(args, "duration"):
         args.duration = min(args.duration, 60)  # never let a run take over the machine
     if args.kind == "setup":

@@ -154,6 +154,57 @@ def test_ws_bench_fanout_offers_bids_open_loop(bench_env):
     assert re.search(r"^summary: fanout fanout=hub accepted/s=.* offered/s=10.0 ", output, re.M), output
 
 
+def test_ws_bench_fanout_can_keep_bidders_and_watchers_on_separate_processes(bench_env):
+    # given the bench's users and a tiny fan-out on two processes
+    ws_bench(bench_env, "setup", "--bidders", "2")
+    tiny = ["--processes", "2", "--bidders", "2", "--watchers", "4", "--watcher-procs", "1", "--duration", "2"]
+    # when the bidders connect to the first process only and the watchers to the second
+    args = ["--rate", "10", "--pgbench-seconds", "0", "--offered", "--bidder-processes", "1"]
+    output = ws_bench(bench_env, "fanout", *tiny, *args)
+    # then the two roles used different ports, and the watchers, who share no process with a bid,
+    # still end on the final state (it crossed the bus)
+    result = result_of(output)
+    assert result["bidder_processes"] == 1 and len(result["bidder_ports"]) == len(result["watcher_ports"]) == 1, result
+    assert result["bidder_ports"] != result["watcher_ports"], result
+    assert result["accepted"] >= 10 and result["watchers_on_final_state"] == "4/4", result
+    assert re.search(r"^summary: fanout .* bidders_on=\[\d+\] watchers_on=\[\d+\]", output, re.M), output
+
+
+def test_ws_bench_gives_a_drained_bidder_its_money_back_before_a_run(bench_env):
+    # given the bench's users, and a bidder with little left (as when earlier runs' auctions hold it)
+    ws_bench(bench_env, "setup", "--bidders", "2")
+    from accounts.models import User
+    from wallets.models import Wallet
+    from wallets.services import wallet_adjust
+
+    bidder = User.objects.get(username="bench-bidder-0")
+    staff = User.objects.get(username="bench-staff")
+    wallet_adjust(user=bidder, amount=-950_000_000, staff_user=staff, reason="held by earlier runs")
+    assert Wallet.objects.get(user=bidder).balance == 50_000_000
+    # when a run starts
+    tiny = ["--processes", "1", "--bidders", "2", "--watchers", "1", "--watcher-procs", "1", "--duration", "2"]
+    output = ws_bench(bench_env, "fanout", *tiny, "--rate", "10", "--pgbench-seconds", "0", "--offered")
+    # then it had 1e9 won again (held since by its bids, or still free), and no bid was refused
+    # for money
+    wallet = Wallet.objects.get(user=bidder)
+    assert wallet.balance + wallet.locked_balance == 1_000_000_000, (wallet.balance, wallet.locked_balance)
+    assert "insufficient_funds" not in result_of(output)["errors"], output
+
+
+def test_ws_bench_refuses_a_bidder_split_that_leaves_no_watcher_process(bench_env):
+    # when every process would take bidders, the bench refuses before starting anything
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "ws_bench.py"), "fanout", "--processes", "1", "--bidder-processes", "1"],
+        cwd=BASE_DIR,
+        env=bench_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # then it says why
+    assert result.returncode == 2 and "--bidder-processes K needs 0 < K < --processes" in result.stderr, result
+
+
 def test_service_bids_runs_and_prints_its_summary(bench_env):
     env = {
         **bench_env,
