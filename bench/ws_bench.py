@@ -523,7 +523,7 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             next_at = time.perf_counter()
 
 
-async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> None:
+async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> tuple[int, float]:
     """Bids offered at `rate`/s whatever the replies (open loop), as a crowd bids in a drop:
     bid n leaves at start + n/rate on connection n % C (the connections alternate between the
     processes), for the minimum next bid after bid n-1. So every bid is accepted when the
@@ -567,10 +567,12 @@ async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: floa
     deadline = time.perf_counter() + 10
     while waiting and time.perf_counter() < deadline:  # the last replies
         await asyncio.sleep(0.05)
+    backlog_s = max(0.0, time.time() - stop_at)  # a server that fell behind answers late
     for bidder, _ in waiting.values():
         bidder.errors["no_reply"] += 1
     for task in readers:
         task.cancel()
+    return n, backlog_s
 
 
 async def deliver(auction_id: int, rate: float, stop_at: float, fanout: str = "hub") -> int:
@@ -874,8 +876,9 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     start = time.time()
     stop_at = start + args.duration
     last_published = None
+    offered_bids, backlog_s = None, None
     if args.kind == "fanout" and args.offered:
-        await offered(bidders, bidder_conns, args.rate, stop_at)
+        offered_bids, backlog_s = await offered(bidders, bidder_conns, args.rate, stop_at)
     elif args.kind == "fanout":
         await chain(bidders, bidder_conns, args.rate, stop_at)
     elif args.kind == "deliver":
@@ -949,6 +952,10 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "learn_outbid": args.learn_outbid if args.kind in ("hot", "spread") else None,
         "outbid_notices_acted_on": sum(b.outbid_notices for b in bidders),
         "offered": args.kind == "fanout" and args.offered,
+        # offered: how many bids went out, and how long after the last one the last reply came
+        # (accepted/s counts that time too, so a server that falls behind shows below the rate)
+        "offered_bids": offered_bids,
+        "last_reply_after_s": None if backlog_s is None else round(backlog_s, 2),
         "max_share": args.max_share,
         "processes": len(servers.ports),
         "bidder_processes": split,
@@ -1045,7 +1052,9 @@ def cmd_run(args) -> None:
     print(json.dumps(result, ensure_ascii=False, indent=1))
     summary = f"summary: {args.kind} fanout={args.fanout} accepted/s={result.get('accepted_per_s')}"
     if result.get("offered"):
-        summary += f" offered/s={args.rate} refused={sum(result['errors'].values())}"
+        late = result["last_reply_after_s"]
+        summary += f" offered/s={args.rate} ({result['offered_bids']} bids, last reply +{late}s)"
+        summary += f" refused={sum(result['errors'].values())}"
         if result["errors"]:  # why, by code: only bid_too_low means overtaken
             summary += " (" + ", ".join(f"{code} {n}" for code, n in sorted(result["errors"].items())) + ")"
     if result.get("bidder_processes"):
