@@ -49,6 +49,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE))
@@ -959,8 +960,8 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "max_share": args.max_share,
         "processes": len(servers.ports),
         "bidder_processes": split,
-        "bidder_ports": sorted({int(u.split(":")[2].split("/")[0]) for u in bidder_urls}),
-        "watcher_ports": sorted({int(u.split(":")[2].split("/")[0]) for u in urls}),
+        "bidder_ports": sorted({urlsplit(u).port for u in bidder_urls}),
+        "watcher_ports": sorted({urlsplit(u).port for u in urls}),
         "auctions": len(auction_ids),
         "bidders": args.bidders,
         "watchers": args.watchers,

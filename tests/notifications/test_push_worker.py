@@ -64,8 +64,8 @@ def test_a_worker_killed_mid_job_sends_each_device_once(push_service, vapid, tmp
         )
     try:
         read_log = lambda: log_path.read_text(errors="replace")  # noqa: E731
-        # (the service records a POST as it arrives and its answer after it is sent: wait for both,
-        # or the phone's answer can still be on its way when the third POST is seen)
+        # (the service records a POST as it arrives and a 2xx just before sending it: wait for both,
+        # or the phone's handler can still be between the two when the third POST is seen)
         wait_for(
             lambda: len(push_service.received) == 3 and len(push_service.accepted) == 2,
             timeout=30,
