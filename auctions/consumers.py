@@ -61,6 +61,7 @@ install_transport_limits()  # oversize messages: close 1009 "message too big", n
 CLOSE_NOT_FOUND = 4404  # no such auction (or hidden)
 CLOSE_NOT_NATIONAL = 4403  # a local auction: its page works over HTTP only
 CLOSE_SERVER_ERROR = 1011
+CLOSE_LOGIN_REQUIRED = 4401  # the bid door, opened without signing in
 
 # Request ids this process has already handed to the bidding service (bounded): a resend of
 # one of them goes to the service (which replays the first outcome) even when its amount is
@@ -203,13 +204,21 @@ def _seen_checks() -> _SeenChecks:
 
 
 class AuctionConsumer(LiveConsumer):
+    """`ws/auctions/<id>/`: the watch door (states, personal events, and bids); and
+    `ws/auctions/<id>/bid/` (AuctionBidConsumer, door="bid"): the bid door, for a signed-in client's requests
+    only: it answers each with its ack or error and hears no state or personal event, so a
+    deployment can route it to processes that write to no crowd (docs/realtime.md, "The bid
+    door"). Both take the same frames through the same code."""
+
+    door = "watch"
     rt_auction_id: int | None = None
     rt_last_seq = -1
+    _registered = False
 
     # --- plumbing --------------------------------------------------------------------------
 
     async def websocket_disconnect(self, message):
-        if self.rt_auction_id is not None:
+        if self._registered:
             get_hub().unregister(self)
         self.rt_ready = False
         await self.leave_groups()
@@ -251,13 +260,18 @@ class AuctionConsumer(LiveConsumer):
         if state is None or not state["is_national"]:
             await self.refuse(CLOSE_NOT_FOUND if state is None else CLOSE_NOT_NATIONAL)
             return
+        if self.door == "bid" and self.rt_user_id is None:
+            await self.refuse(CLOSE_LOGIN_REQUIRED)  # the bid door is for bids only
+            return
         await self.accept()
         self.rt_auction_id = auction_id
-        hub.register(self)
         self._ended_sent = False
-        if self.rt_user_id is not None:
+        if self.door == "watch":
+            hub.register(self)
+            self._registered = True
+        if self.rt_user_id is not None:  # the bid door too: its session re-check comes this way
             await self.join_group(layer.user_group(self.rt_user_id))
-        if layer.fanout_mode() == "channels":
+        if layer.fanout_mode() == "channels" and self.door == "watch":
             await self.join_group(layer.auction_group(auction_id))
         await self._send_snapshot(request_id=None, fresh=False)
 
@@ -296,8 +310,8 @@ class AuctionConsumer(LiveConsumer):
     async def personal_event(self, event: dict) -> None:
         """A notification (outbid, won, the badges) for this user: written unless the session
         ended (rt_accepts_personal). Chat events are for the chat sockets."""
-        if event.get("type") != "notification" or not self.rt_ready:
-            return
+        if event.get("type") != "notification" or not self.rt_ready or self.door == "bid":
+            return  # the bid door hears no personal event: the watch door shows them
         message = {"type": "websocket.send", "text": bus.encode(event)}
         if self.rt_accepts_personal(message):
             await self.base_send(message)
@@ -518,6 +532,12 @@ class AuctionConsumer(LiveConsumer):
 
     async def send_error(self, error: DomainError, request_id: str | None) -> None:
         await self.send_json(self.error_payload(error, request_id))
+
+
+class AuctionBidConsumer(AuctionConsumer):
+    """The bid door, `ws/auctions/<id>/bid/` (see AuctionConsumer)."""
+
+    door = "bid"
 
 
 class NotFoundConsumer(AsyncWebsocketConsumer):
