@@ -204,6 +204,8 @@ def detail(request, pk: int):
         # bid_needs_confirmation's parameters, for the live page's "이 금액이 맞나요?" (static/js/live.js)
         "confirm_factor": CONFIRM_FACTOR,
         "price_max": int(settings.NEIGHBORBID["PRICE_MAX"]),
+        # the live page's bids go over the bid door (static/js/live.js, docs/realtime.md)
+        "bid_door": user.is_authenticated and settings.REALTIME.get("BID_DOOR", True),
     }
     return render(request, "auctions/detail.html", context)
 

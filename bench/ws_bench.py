@@ -185,13 +185,18 @@ def new_auctions(count: int, start_price: int = 10_000) -> list[int]:
 
 
 class Servers:
-    def __init__(self, count: int, extra_env: dict | None = None, *, nginx: bool = False) -> None:
+    def __init__(
+        self, count: int, extra_env: dict | None = None, *, nginx: bool = False, bid_processes: int = 0
+    ) -> None:
         self.ports = [PORT0 + n for n in range(count)]
         self.procs: list[subprocess.Popen] = []
         # --nginx: the clients connect to one nginx (the cluster's config: scripts/cluster.sh
         # nginx-conf, deploy/nginx/proxy.conf, least_conn) in front of the processes
         self.nginx_port = PORT0 + count if nginx else None
         self.nginx: subprocess.Popen | None = None
+        # --nginx --bidder-processes K: nginx's `bids` upstream (the bid door) is the first K
+        # processes, which then serve nothing else (scripts/cluster.sh CLUSTER_BID_PORTS)
+        self.bid_ports = self.ports[:bid_processes]
         self.env = {
             **os.environ,
             "WS_BID_RATE_PER_S": "100000",
@@ -241,6 +246,7 @@ class Servers:
             where = DATA.parent / f".nginx-{self.nginx_port}"
             conf = subprocess.run(
                 [BASE / "scripts" / "cluster.sh", "nginx-conf", where, str(self.nginx_port), *map(str, self.ports)],
+                env={**os.environ, "CLUSTER_BID_PORTS": " ".join(map(str, self.bid_ports))},
                 check=True,
                 capture_output=True,
                 text=True,
@@ -303,11 +309,13 @@ class Servers:
             return f"ws://127.0.0.1:{self.nginx_port}/ws/auctions/{auction_id}/"
         return f"ws://127.0.0.1:{self.ports[n % len(self.ports)]}/ws/auctions/{auction_id}/"
 
-    def role_url(self, n: int, auction_id: int, *, bidder: bool, bidder_processes: int) -> str:
+    def role_url(self, n: int, auction_id: int, *, bidder: bool, bidder_processes: int, door: bool = False) -> str:
         """`bidder_processes` 0: every client on every process in turn. K > 0: the bidders on the
-        first K processes only and the watchers on the others (a topology, not a product
-        setting: the server does not know a watcher from a bidder)."""
-        if not bidder_processes:
+        first K processes only and the watchers on the others. `door`: a bidder opens the bid
+        door (`…/bid/`), which hears no state; through nginx, the path alone routes it."""
+        if bidder and door:
+            return self.role_url(n, auction_id, bidder=True, bidder_processes=bidder_processes) + "bid/"
+        if not bidder_processes or self.nginx_port is not None:
             return self.url(n, auction_id)
         if bidder:
             return self.url(n % bidder_processes, auction_id)
@@ -759,6 +767,23 @@ async def raw_watch(url: str) -> RawWatcher:
     return watcher
 
 
+def established_per_port(ports: list[int]) -> list[int]:
+    """Open TCP connections accepted by each server port (from /proc/net/tcp): where the clients
+    really are, whichever way they came (directly, or through nginx's upstreams)."""
+    wanted = {f"{port:04X}": n for n, port in enumerate(ports)}
+    counts = [0] * len(ports)
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return counts
+    for line in lines:
+        fields = line.split()
+        local_port = fields[1].rsplit(":", 1)[1]
+        if fields[3] == "01" and local_port in wanted:  # ESTABLISHED, on the server's side
+            counts[wanted[local_port]] += 1
+    return counts
+
+
 def cpu_self_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -867,10 +892,13 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     bidder_conns = []
     bidder_urls: list[str] = []
     for n, bidder in enumerate(bidders):
-        url = servers.role_url(n + 1, auction_ids[n % len(auction_ids)], bidder=True, bidder_processes=split)
+        url = servers.role_url(
+            n + 1, auction_ids[n % len(auction_ids)], bidder=True, bidder_processes=split, door=args.bid_door
+        )
         bidder_urls.append(url)
         conn, snap = await connect(url, bidder.cookie)
         bidder_conns.append((conn, snap))
+    sockets_per_process = established_per_port(servers.ports)
     cpu0 = servers.cpu_s()
     box0, self0 = box_busy_s(), cpu_self_s()
     watchers_go.set()
@@ -960,6 +988,8 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "max_share": args.max_share,
         "processes": len(servers.ports),
         "bidder_processes": split,
+        "bid_door": bool(getattr(args, "bid_door", False)),
+        "sockets_per_process": sockets_per_process,
         "bidder_ports": sorted({urlsplit(u).port for u in bidder_urls}),
         "watcher_ports": sorted({urlsplit(u).port for u in urls}),
         "auctions": len(auction_ids),
@@ -1033,7 +1063,9 @@ def cmd_run(args) -> None:
         "REALTIME_FANOUT": args.fanout,
     }
     load_before = load_average()
-    with Servers(args.processes, extra, nginx=args.nginx) as servers:
+    with Servers(
+        args.processes, extra, nginx=args.nginx, bid_processes=args.bidder_processes if args.nginx else 0
+    ) as servers:
         nginx_cpu_before = servers.nginx_cpu_s()
         if args.kind == "idle":
             result = asyncio.run(idle(args, servers, auction_ids[0]))
@@ -1060,6 +1092,10 @@ def cmd_run(args) -> None:
             summary += " (" + ", ".join(f"{code} {n}" for code, n in sorted(result["errors"].items())) + ")"
     if result.get("bidder_processes"):
         summary += f" bidders_on={result['bidder_ports']} watchers_on={result['watcher_ports']}"
+    if result.get("bid_door"):
+        summary += " bid_door"
+    if result.get("bidder_processes") or result.get("bid_door"):
+        summary += f" sockets_per_process={result['sockets_per_process']}"
     if result.get("learn_outbid"):
         summary += f" learn_outbid (notices acted on: {result['outbid_notices_acted_on']})"
     latency = result.get("commit_to_watcher") or {}
@@ -1138,14 +1174,24 @@ def main() -> None:
         )
         p.add_argument("--pgbench-seconds", type=float, default=10, help="0: skip the pgbench ceiling")
         p.add_argument(
+            "--bid-door",
+            action="store_true",
+            help="fanout: the bidders bid over the bid door (ws/auctions/<id>/bid/), which hears no state; "
+            "with --nginx --bidder-processes K, nginx sends it to the first K processes (CLUSTER_BID_PORTS)",
+        )
+        p.add_argument(
             "--nginx",
             action="store_true",
             help="clients connect through one nginx in front of the processes (the cluster's config)",
         )
     args = parser.parse_args()
     if getattr(args, "bidder_processes", 0):
-        if args.nginx or not 0 < args.bidder_processes < args.processes:
-            parser.error("--bidder-processes K needs 0 < K < --processes, without --nginx")
+        if not 0 < args.bidder_processes < args.processes:
+            parser.error("--bidder-processes K needs 0 < K < --processes")
+        if args.nginx and not args.bid_door:
+            parser.error("--bidder-processes K with --nginx needs --bid-door (nginx routes by path)")
+    if getattr(args, "bid_door", False) and args.kind != "fanout":
+        parser.error("--bid-door is for fanout: the door hears no state, and hot/spread bidders learn from states")
     if hasattr(args, "duration"):
         args.duration = min(args.duration, 60)  # never let a run take over the machine
     if args.kind == "setup":

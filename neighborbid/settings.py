@@ -339,6 +339,9 @@ REALTIME = {
     # the one before it committed (docs/realtime.md)
     "BID_TURN": os.environ.get("REALTIME_BID_TURN", "1") == "1",
     "SESSION_CHECK_S": 1.0,  # a socket re-checks its session before an early refusal at most this often
+    # the live page sends bids over the bid door, ws/auctions/<id>/bid/ (docs/realtime.md):
+    # "0" keeps them on the watch socket (the door itself stays open for the apps)
+    "BID_DOOR": os.environ.get("REALTIME_BID_DOOR", "1") == "1",
 }
 
 AUTH_USER_MODEL = "accounts.User"

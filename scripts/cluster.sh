@@ -207,14 +207,27 @@ start_workers() {
 
 # --- nginx: deploy/nginx/proxy.conf (the compose file's locations) around a loopback upstream --
 # nginx.conf for `listen` in front of the Daphne `ports` (also used by bench/ws_bench.py --nginx).
+# The bid door's upstream `bids` (hashed by auction): the ports in CLUSTER_BID_PORTS (space-separated),
+# which then serve nothing else, or by default every web port.
 render_nginx() {  # listen_port web_port...
-  local listen=$1 servers="" port
+  local listen=$1 servers="" bid_servers="" port
   shift
+  local bid_ports=(${CLUSTER_BID_PORTS:-}) web_ports=()
+  for port in "$@"; do
+    [[ " ${bid_ports[*]} " == *" $port "* ]] || web_ports+=("$port")
+  done
+  if [ ${#bid_ports[@]} -eq 0 ]; then
+    bid_ports=("$@")
+  fi
+  [ ${#web_ports[@]} -gt 0 ] || die "CLUSTER_BID_PORTS leaves no web port"
+  for port in "${bid_ports[@]}"; do
+    bid_servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
+  done
   mkdir -p "$DIR/nginx" "$LOG"
   # nginx's workers run as another user (nobody) and buffer large bodies into these
   mkdir -p "$DIR/nginx/body" "$DIR/nginx/proxy" "$DIR/nginx/fastcgi" "$DIR/nginx/uwsgi" "$DIR/nginx/scgi"
   chmod 1777 "$DIR/nginx/body" "$DIR/nginx/proxy" "$DIR/nginx/fastcgi" "$DIR/nginx/uwsgi" "$DIR/nginx/scgi"
-  for port in "$@"; do
+  for port in "${web_ports[@]}"; do
     servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
   done
   cat >"$DIR/nginx/nginx.conf" <<EOF
@@ -246,6 +259,9 @@ http {
         least_conn;  # as in deploy/nginx.conf: no sticky sessions
 $servers        keepalive 32;
     }
+    upstream bids {
+        hash \$auction consistent;  # the bid door: every bid socket of one auction to one process
+$bid_servers    }
     map \$http_upgrade \$connection_upgrade {
         default upgrade;
         ''      '';

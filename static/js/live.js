@@ -4,7 +4,9 @@
 // (never an older one after a newer one), keeps a countdown on the server's clock (soft-close
 // extensions included), sends bids and buy-now over the socket when it is open (the page's
 // HTTP forms still work without it), shows one toast per ack/error and personal notices, a
-// visible connection state, and reconnects with backoff + resync. The server decides
+// visible connection state, and reconnects with backoff + resync. A signed-in page sends its
+// bids and buy-now over a second socket, the bid door ws(s)://<host>/ws/auctions/<id>/bid/,
+// opened at the forms' first use (docs/protocol.md "The bid door"). The server decides
 // everything; this only displays and submits.
 
 const ENDED = ["sold", "unsold", "cancelled"];
@@ -19,6 +21,8 @@ const SILENCE_MS = 25000; // no frame for this long: ask for a snapshot
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 const REPLY_TIMEOUT_MS = 10000;
+const DOOR_TRIES = 3; // the bid door failed this often in a row: this page stops using it
+const DOOR_FINAL_CODES = [1009, 4401, 4403, 4404]; // refused for good: never opened again here
 
 const won = (n) => Number(n).toLocaleString("ko-KR") + "원";
 const grouped = (n) => Number(n).toLocaleString("ko-KR");
@@ -60,7 +64,12 @@ class LiveAuction {
     this.socket = null;
     this.attempt = 0;
     this.stopped = false;
-    this.pending = new Map(); // request_id -> {frame, form, timer}
+    this.pending = new Map(); // request_id -> {frame, form, timer, viaDoor}
+    // The bid door: requests only (ack / error); states and notices stay on this.socket.
+    this.doorOn = root.dataset.bidDoor === "1";
+    this.door = null;
+    this.doorReady = false; // its first frame (a snapshot) came
+    this.doorFailures = 0;
     this.lastFrameAt = Date.now();
     this.el = (name) => root.querySelector(`[data-live="${name}"]`);
     this.conn = root.querySelector("[data-live-conn]");
@@ -166,6 +175,88 @@ class LiveAuction {
     return true;
   }
 
+  // --- the bid door ---------------------------------------------------------------------
+
+  openDoor() {
+    if (!this.doorOn || this.door || this.stopped || this.doorFailures >= DOOR_TRIES) return;
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    let door;
+    try {
+      door = new WebSocket(`${scheme}://${window.location.host}/ws/auctions/${this.auctionId}/bid/`);
+    } catch (e) {
+      this.doorFailures += 1;
+      return;
+    }
+    this.door = door;
+    this.doorReady = false;
+    door.addEventListener("message", (event) => {
+      if (door === this.door) this.onDoorFrame(event.data);
+    });
+    door.addEventListener("close", (event) => this.onDoorClose(event, door));
+  }
+
+  onDoorFrame(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch (e) {
+      return;
+    }
+    if (msg.type === "snapshot") {
+      // open: its state is the watch socket's business
+      this.doorReady = true;
+      this.doorFailures = 0;
+      this.root.dataset.door = "open";
+    } else if (msg.type === "ack" || msg.type === "error") {
+      this.handle(msg);
+    }
+  }
+
+  onDoorClose(event, door) {
+    if (door !== this.door) return; // a door already given up
+    this.door = null;
+    this.doorReady = false;
+    this.root.dataset.door = "closed";
+    this.doorFailures = DOOR_FINAL_CODES.includes(event.code) ? DOOR_TRIES : this.doorFailures + 1;
+    this.resendFromDoor();
+  }
+
+  // Give up on the door (no answer in time): its unanswered requests go over the watch socket,
+  // with the same ids; the next use of a form opens a new door.
+  dropDoor() {
+    const door = this.door;
+    if (!door) return;
+    this.door = null;
+    this.doorReady = false;
+    this.root.dataset.door = "closed";
+    this.doorFailures += 1;
+    try {
+      door.close();
+    } catch (e) {
+      /* already closing */
+    }
+    this.resendFromDoor();
+  }
+
+  resendFromDoor() {
+    for (const entry of this.pending.values()) {
+      if (!entry.viaDoor) continue;
+      this.arm(entry);
+      this.dispatch(entry);
+    }
+  }
+
+  // A request goes over the door when it is open, else over the watch socket.
+  dispatch(entry) {
+    if (this.doorReady && this.door && this.door.readyState === WebSocket.OPEN) {
+      entry.viaDoor = true;
+      this.door.send(JSON.stringify(entry.frame));
+      return;
+    }
+    entry.viaDoor = false;
+    this.send(entry.frame);
+  }
+
   tick() {
     this.renderCountdown();
     if (this.isOpen() && Date.now() - this.lastFrameAt > SILENCE_MS) {
@@ -184,6 +275,10 @@ class LiveAuction {
     } catch (e) {
       return;
     }
+    this.handle(msg);
+  }
+
+  handle(msg) {
     switch (msg.type) {
       case "snapshot":
         this.attempt = 0;
@@ -504,6 +599,10 @@ class LiveAuction {
   // --- requests -------------------------------------------------------------------------
 
   hookForms() {
+    // the forms' first use opens the bid door, so it is ready by the first press
+    for (const form of [this.bidForm, this.buyForm]) {
+      if (form) form.addEventListener("focusin", () => this.openDoor());
+    }
     if (this.amountInput) {
       this.amountInput.addEventListener("input", () => {
         this.userEdited = true;
@@ -545,25 +644,29 @@ class LiveAuction {
   }
 
   request(frame, form) {
-    const entry = { frame, form, timer: null };
+    const entry = { frame, form, timer: null, viaDoor: false };
     this.pending.set(frame.request_id, entry);
     this.arm(entry);
-    this.send(frame);
+    this.dispatch(entry);
+    this.openDoor(); // for the next one (pressed without a focus first, say)
   }
 
   arm(entry) {
     clearTimeout(entry.timer);
     entry.timer = setTimeout(() => {
       // No answer: the socket is probably dead. Reconnect; the request is resent with the
-      // same id after the new snapshot (the server never does it twice).
-      this.dropSocket();
+      // same id after the new snapshot (the server never does it twice). Over the door: it
+      // goes again over the watch socket at once.
+      if (entry.viaDoor) this.dropDoor();
+      else this.dropSocket();
     }, REPLY_TIMEOUT_MS);
   }
 
   resendPending() {
     for (const entry of this.pending.values()) {
+      if (entry.viaDoor && this.doorReady) continue; // its door is open and will answer
       this.arm(entry);
-      this.send(entry.frame);
+      this.dispatch(entry);
     }
   }
 

@@ -193,16 +193,20 @@ def test_ws_bench_gives_a_drained_bidder_its_money_back_before_a_run(bench_env):
     assert "insufficient_funds" not in result_of(output)["errors"], output
 
 
-def test_ws_bench_refuses_a_bidder_split_that_leaves_no_watcher_process(bench_env):
-    # when every process would take bidders, the bench refuses before starting anything
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "ws_bench.py"), "fanout", "--processes", "1", "--bidder-processes", "1"],
+def ws_bench_refused(bench_env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BENCH / "ws_bench.py"), *args],
         cwd=BASE_DIR,
         env=bench_env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_ws_bench_refuses_a_bidder_split_that_leaves_no_watcher_process(bench_env):
+    # when every process would take bidders, the bench refuses before starting anything
+    result = ws_bench_refused(bench_env, "fanout", "--processes", "1", "--bidder-processes", "1")
     # then it says why
     assert result.returncode == 2 and "--bidder-processes K needs 0 < K < --processes" in result.stderr, result
 
@@ -256,3 +260,23 @@ def test_pgbench_scripts_run_on_their_tables(script):
         assert re.search(r"tps = [0-9.]+", output), output
     finally:
         run(["psql", db, "-qXc", "DROP TABLE IF EXISTS pb_bid, pb_ledger, pb_wallet, pb_auction"], env)
+
+
+def test_ws_bench_fanout_bids_over_the_bid_door_which_nginx_sends_to_a_process_of_its_own(bench_env):
+    # given the bench's users, two processes behind the cluster's nginx, the first the bid door's
+    ws_bench(bench_env, "setup", "--bidders", "2")
+    tiny = ["--processes", "2", "--bidders", "2", "--watchers", "4", "--watcher-procs", "1", "--duration", "2"]
+    # when the bidders bid over the bid door, through nginx
+    args = ["--rate", "10", "--pgbench-seconds", "0", "--offered", "--nginx", "--bid-door", "--bidder-processes", "1"]
+    output = ws_bench(bench_env, "fanout", *tiny, *args)
+    # then nginx sent the two bid sockets to the first process and the four watchers to the
+    # second (the path alone decides), and the watchers end on the final state
+    result = result_of(output)
+    assert result["bid_door"] is True and result["sockets_per_process"] == [2, 4], result
+    assert result["accepted"] >= 10 and result["watchers_on_final_state"] == "4/4", result
+    assert re.search(r"^summary: fanout .* bid_door sockets_per_process=\[2, 4\]", output, re.M), output
+
+
+def test_ws_bench_refuses_the_bid_door_where_bidders_learn_from_states(bench_env):
+    result = ws_bench_refused(bench_env, "hot", "--bid-door")
+    assert result.returncode == 2 and "--bid-door is for fanout" in result.stderr, result

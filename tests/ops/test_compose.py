@@ -220,6 +220,15 @@ def test_nginx_proxies_http_and_websocket_with_honest_forwarding_headers(nginx):
     assert "alias /srv/media/;" in nginx
 
 
+def test_nginx_sends_every_bid_door_socket_of_one_auction_to_one_replica(nginx):
+    door = re.search(r"location ~ \^/ws/auctions/\(\?<auction>\[0-9\]\+\)/bid/\$ \{([^}]*)\}", nginx)
+    assert door, "no bid door location"
+    assert "proxy_pass http://bids;" in door.group(1) and "proxy_set_header Upgrade $http_upgrade;" in door.group(1)
+    upstream = re.search(r"upstream bids \{([^}]*)\}", nginx)
+    assert upstream, "no upstream bids"
+    assert "hash $auction consistent;" in upstream.group(1) and f"server web:{WEB_PORT} resolve;" in upstream.group(1)
+
+
 def test_dockerfile(dockerfile):
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
     user = re.findall(r"^USER (\S+)$", dockerfile, re.M)

@@ -4,34 +4,19 @@ send it to processes that write to no crowd. On PostgreSQL and Redis (transactio
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from auctions.models import Auction, Bid
+from auctions.models import Bid
 from tests import factories as f
 from tests.money import world
 from tests.realtime.conftest import ORIGIN, open_socket, receive_until
+from tests.realtime.test_consumer import national, rid, user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 db = database_sync_to_async
-
-
-def rid() -> str:
-    return uuid.uuid4().hex
-
-
-@db
-def national(**kwargs) -> Auction:
-    return f.make_auction(is_national=True, **kwargs)
-
-
-@db
-def user(balance: int = 1_000_000, **kwargs):
-    return f.make_user(balance=balance, **kwargs)
 
 
 def door(auction_id: int) -> str:
