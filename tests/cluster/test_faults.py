@@ -157,3 +157,96 @@ def test_the_demo_works_through_nginx(cluster):
     assert me.status_code == 200, me.status_code
     css = re.search(r'href="(/static/[^"]+\.css)"', me.text).group(1)
     assert session.get(NGINX + css, timeout=10).status_code == 200
+
+
+def established_per_web_port() -> list[int]:
+    """Open TCP connections each Daphne of the cluster has accepted (from /proc/net/tcp)."""
+    wanted = {f"{port:04X}": n for n, port in enumerate(WEB_PORTS)}
+    counts = [0] * len(WEB_PORTS)
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            port = fields[1].rsplit(":", 1)[1]
+            if fields[3] == "01" and port in wanted:
+                counts[wanted[port]] += 1
+    return counts
+
+
+async def door(auction_id: int, cookie: str):
+    """The bid door through nginx, and its first frame (a snapshot)."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from tests.cluster.live import NGINX_WS, ORIGIN
+
+    conn = await connect(
+        f"{NGINX_WS}/ws/auctions/{auction_id}/bid/", origin=ORIGIN, additional_headers={"Cookie": cookie}
+    )
+    snapshot = json.loads(await asyncio.wait_for(conn.recv(), 5))
+    assert snapshot["type"] == "snapshot", snapshot
+    return conn, snapshot
+
+
+async def bid_over(conn, amount: int, request_id: str) -> dict:
+    import json
+
+    await conn.send(json.dumps({"type": "bid", "amount": amount, "request_id": request_id}))
+    return json.loads(await asyncio.wait_for(conn.recv(), 10))
+
+
+def test_the_bid_door_of_one_auction_reaches_one_process_and_moves_when_it_dies(cluster, live_auction):
+    """nginx hashes the bid door by auction (deploy/nginx/proxy.conf): every door socket of one
+    auction reaches the same Daphne; when that one is SIGKILLed, a new door reaches another and
+    its bid lands once; the books balance."""
+    money_before = cluster.money_total()
+    auction, cookies = live_auction["auction"], live_auction["cookies"]
+    state: dict = {}
+
+    async def open_four() -> list:
+        before = established_per_web_port()
+        doors = [await door(auction, cookies[n % 2]) for n in range(4)]
+        state["added"] = [a - b for a, b in zip(established_per_web_port(), before, strict=True)]
+        return doors
+
+    async def first_part() -> None:
+        doors = await open_four()
+        conn, snapshot = doors[0]
+        ack = await bid_over(conn, snapshot["min_next_bid"], "door-1")
+        assert ack["type"] == "ack" and ack["request_id"] == "door-1", ack
+        state["price"] = ack["state"]["current_price"]
+        for conn, _ in doors:
+            await conn.close()
+
+    asyncio.run(first_part())
+    # given: the four door sockets of the auction all went to one process
+    assert sorted(state["added"]) == [0, 0, 4], state["added"]
+    home = WEB_PORTS[state["added"].index(4)]
+
+    # when that process dies
+    cluster.kill(f"daphne-{home}", signal.SIGKILL)
+    try:
+
+        async def second_part() -> dict:
+            deadline = time.monotonic() + 30
+            while True:  # nginx marks the dead one failed and rehashes the handshake to another
+                try:
+                    conn, snapshot = await door(auction, cookies[1])
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "no door through nginx within 30 s"
+                    await asyncio.sleep(0.2)
+            try:
+                return await bid_over(conn, snapshot["min_next_bid"], "door-2")
+            finally:
+                await conn.close()
+
+        ack = asyncio.run(second_part())
+    finally:
+        cluster.script("restart-web", str(home))
+    # then the bid through the new door landed, once, and the books balance
+    assert ack["type"] == "ack" and ack["state"]["current_price"] > state["price"], ack
+    in_db, price = bids_in_db(cluster, auction)
+    assert in_db == ["door-1", "door-2"] and price == ack["state"]["current_price"]
+    cluster.audit()
+    assert cluster.money_total() == money_before
