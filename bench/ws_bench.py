@@ -20,6 +20,9 @@ deliver: no bids: synthetic states PUBLISHed on the bus at --rate; server CPU pe
 fanout: one bid chain paced at --rate accepted bids/s while N watchers listen; `--offered`
         sends the bids at --rate whatever the replies (open loop, each the minimum after the
         one before), so the rate reached shows whether the server keeps up, not one reply's time.
+        `--bidder-processes K`: bidders on the first K processes, watchers on the rest;
+        `--bid-door`: the bidders bid over ws/auctions/<id>/bid/ (no states; with --nginx,
+        nginx routes it to the first K processes by its path).
 spread: like hot, bidders and watchers spread over many auctions.
 idle:   C idle sockets on one process; memory per connection.
 
