@@ -88,6 +88,6 @@ echo "== pytest"
 # run once more with the auction states on the Channels layer (docs/realtime.md).
 if [ ${#fast[@]} -eq 0 ] && [ $# -eq 0 ]; then
   echo "== pytest, REALTIME_FANOUT=channels (the live door's tests again)"
-  REALTIME_FANOUT=channels .venv/bin/python -m pytest -q tests/realtime/test_consumer.py \
+  REALTIME_FANOUT=channels .venv/bin/python -m pytest -q tests/realtime/test_consumer.py tests/realtime/test_bid_door.py \
     tests/realtime/test_multiprocess.py tests/realtime/test_session_revocation.py tests/chat/test_multiprocess.py
 fi
