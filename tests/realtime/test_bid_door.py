@@ -56,13 +56,15 @@ async def test_a_bid_through_the_door_is_acked_and_every_watcher_gets_the_state(
     frames = await receive_until(ws_alice, lambda m: m["type"] == "notification", timeout=5)
     assert [m["seq"] for m in frames if m["type"] == "state"] == [snap["seq"] + 2]
     assert frames[-1]["kind"] == "outbid"
-    # and the door neither: a sync's snapshot on the door comes after any state the hub wrote
-    # to it in the same flush as to her page; the notice would have come by now
+    # and the door neither: the hub writes a state to every socket of the auction in the same
+    # flush (and the Channels layer, with FANOUT = "channels", to every member of the group at
+    # once), and the notice goes to every socket of hers: both would be on their way by now
+    assert await ws_door.receive_nothing(timeout=0.5)
+    # and a sync on the door is answered with the newest state
     await ws_door.send_json_to({"type": "sync", "request_id": "door-sync"})
     frames = await receive_until(ws_door, lambda m: m["type"] == "snapshot")
     assert [m["type"] for m in frames] == ["snapshot"], frames
     assert frames[-1]["seq"] == snap["seq"] + 2
-    assert await ws_door.receive_nothing(timeout=0.5)
     for ws in (ws_alice, ws_door, ws_bob):
         await ws.disconnect()
 
