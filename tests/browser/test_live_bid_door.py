@@ -1,5 +1,6 @@
 """The live page's bid door (issue 25), in Chromium against a real Daphne process: a bid typed
-into the page goes over ws/auctions/<id>/bid/, not the watch socket, and lands; when the door
+into the page, and a buy-now pressed, go over ws/auctions/<id>/bid/, not the watch socket, and
+land; when the door
 takes the bid and never answers, the page sends it again over the watch socket with the same
 request id, and it lands exactly once."""
 
@@ -34,7 +35,7 @@ def record_frames(page) -> list[tuple[str, dict]]:
 
 
 def test_a_bid_typed_on_the_live_page_goes_over_the_bid_door_and_lands(live_site, new_page):  # noqa: F811
-    auction = f.make_auction(is_national=True, start_price=10_000, title="한정판 운동화")
+    auction = f.make_auction(is_national=True, start_price=10_000, buy_now_price=50_000, title="한정판 운동화")
     alice = f.make_user(nickname="김하나", balance=1_000_000)
     bob = f.make_user(nickname="이두리", balance=1_000_000)
     url = f"{live_site.url}/auctions/{auction.pk}/"
@@ -58,6 +59,20 @@ def test_a_bid_typed_on_the_live_page_goes_over_the_bid_door_and_lands(live_site
     page_a.wait_for_function("document.querySelector(\"[data-live='current_price']\").textContent === '12,000원'")
     page_b.wait_for_function("document.querySelector(\"[data-live='current_price']\").textContent === '12,000원'")
     assert page_a.locator("[data-live='leader']").inner_text() == "김*나 (나)"
+
+    # when Bob presses 바로 구매 and says yes (his first touch opens his door; wait for it, as a
+    # person reading the question would)
+    page_b.on("dialog", lambda dialog: dialog.accept())
+    sent_b = record_frames(page_b)
+    page_b.focus("#buy-now-form button[type=submit]")
+    page_b.wait_for_selector("article[data-auction-id][data-door='open']")
+    page_b.click("#buy-now-form button[type=submit]")
+    page_b.wait_for_selector(".live-toast--ok", timeout=15_000)
+    # then it went over his bid door, and the auction is his
+    buys = [(socket, frame) for socket, frame in sent_b if frame.get("type") == "buy_now"]
+    assert [socket.endswith(f"/ws/auctions/{auction.pk}/bid/") for socket, _ in buys] == [True], buys
+    auction.refresh_from_db()
+    assert (auction.status, auction.winner_id, auction.end_reason) == ("sold", bob.pk, "buy_now")
 
 
 def test_a_bid_the_door_never_answers_goes_again_over_the_watch_socket_once(live_site, new_page):  # noqa: F811
