@@ -22,7 +22,8 @@ fanout: one bid chain paced at --rate accepted bids/s while N watchers listen; `
         one before), so the rate reached shows whether the server keeps up, not one reply's time.
         `--bidder-processes K`: bidders on the first K processes, watchers on the rest;
         `--bid-door`: the bidders bid over ws/auctions/<id>/bid/ (no states; with --nginx,
-        nginx routes it to the first K processes by its path).
+        nginx routes it to the first K processes by its path; with neither, every door socket
+        of the auction goes to one process, as the cluster's default hash puts it).
 spread: like hot, bidders and watchers spread over many auctions.
 idle:   C idle sockets on one process; memory per connection.
 
@@ -315,8 +316,13 @@ class Servers:
     def role_url(self, n: int, auction_id: int, *, bidder: bool, bidder_processes: int, door: bool = False) -> str:
         """`bidder_processes` 0: every client on every process in turn. K > 0: the bidders on the
         first K processes only and the watchers on the others. `door`: a bidder opens the bid
-        door (`…/bid/`), which hears no state; through nginx, the path alone routes it."""
+        door (`…/bid/`), which hears no state; through nginx, the path alone routes it; with
+        no K and no nginx, on process auction id % P (every door socket of an auction on one
+        process, as nginx's hash puts it; the watchers on every process in turn)."""
         if bidder and door:
+            if not bidder_processes and self.nginx_port is None:
+                # as nginx's `hash $auction`: every door socket of one auction on one process
+                return self.url(auction_id, auction_id) + "bid/"
             return self.role_url(n, auction_id, bidder=True, bidder_processes=bidder_processes) + "bid/"
         if not bidder_processes or self.nginx_port is not None:
             return self.url(n, auction_id)
@@ -535,16 +541,24 @@ async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float)
             next_at = time.perf_counter()
 
 
-async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> tuple[int, float]:
+async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> tuple[int, float, dict]:
     """Bids offered at `rate`/s whatever the replies (open loop), as a crowd bids in a drop:
     bid n leaves at start + n/rate on connection n % C (the connections alternate between the
     processes), for the minimum next bid after bid n-1. So every bid is accepted when the
     server keeps up with the offered rate; one that overtakes its predecessor on the other
     process makes that predecessor `bid_too_low`. Unlike `chain`, the rate reached does not
-    depend on one bid's reply time: it shows whether the server keeps up, not its latency."""
+    depend on one bid's reply time: it shows whether the server keeps up, not its latency.
+
+    Also returns where a late bid's time went (ms, p50 / p99 / max over the acked bids), each
+    from the moment bid n was due (start + n/rate, wall clock): `sent` (the generator's own
+    lag in sending it), `committed` (the state's server_time: when its transaction committed)
+    and `answered` (when its ack was read). A server that keeps up commits within a few ms of
+    the send; a late `sent` means the generator, not the server, fell behind."""
     from auctions.rules import min_next_bid
 
     waiting: dict[str, tuple[Bidder, float]] = {}
+    due: dict[str, tuple[float, float]] = {}  # request id -> (due, sent), wall clock
+    lags: dict[str, list[float]] = {"sent": [], "committed": [], "answered": []}
 
     async def reader(conn) -> None:
         try:
@@ -556,7 +570,13 @@ async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: floa
                 if entry is None:
                     continue
                 bidder, sent = entry
-                bidder.record(msg, sent)
+                state = bidder.record(msg, sent)
+                was_due, sent_at = due.pop(msg["request_id"])
+                if state is not None:
+                    committed = datetime.fromisoformat(state["server_time"]).timestamp()
+                    lags["sent"].append(sent_at - was_due)
+                    lags["committed"].append(committed - was_due)
+                    lags["answered"].append(time.time() - was_due)
         except Exception:  # the bench closes these sockets after the run
             return
 
@@ -564,12 +584,14 @@ async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: floa
     snapshot = conns[0][1]
     amount = snapshot["min_next_bid"]
     start = time.perf_counter()
+    start_wall = time.time()
     n = 0
     while time.time() < stop_at:
         bidder = bidders[n % len(bidders)]
         conn = conns[n % len(conns)][0]
         request_id = f"offer-{n}-{time.time_ns()}"
         waiting[request_id] = (bidder, time.perf_counter())
+        due[request_id] = (start_wall + n / rate, time.time())
         await conn.send(json.dumps({"type": "bid", "amount": amount, "request_id": request_id}))
         amount = min_next_bid(current_price=amount, has_bids=True)
         n += 1
@@ -584,7 +606,12 @@ async def offered(bidders: list[Bidder], conns: list, rate: float, stop_at: floa
         bidder.errors["no_reply"] += 1
     for task in readers:
         task.cancel()
-    return n, backlog_s
+    late = {
+        name: [round(1000 * pctl(values, 0.5), 1), round(1000 * pctl(values, 0.99), 1), round(1000 * max(values), 1)]
+        for name, values in lags.items()
+        if values
+    }
+    return n, backlog_s, late
 
 
 async def deliver(auction_id: int, rate: float, stop_at: float, fanout: str = "hub") -> int:
@@ -908,9 +935,9 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     start = time.time()
     stop_at = start + args.duration
     last_published = None
-    offered_bids, backlog_s = None, None
+    offered_bids, backlog_s, offered_lag = None, None, None
     if args.kind == "fanout" and args.offered:
-        offered_bids, backlog_s = await offered(bidders, bidder_conns, args.rate, stop_at)
+        offered_bids, backlog_s, offered_lag = await offered(bidders, bidder_conns, args.rate, stop_at)
     elif args.kind == "fanout":
         await chain(bidders, bidder_conns, args.rate, stop_at)
     elif args.kind == "deliver":
@@ -988,6 +1015,8 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         # (accepted/s counts that time too, so a server that falls behind shows below the rate)
         "offered_bids": offered_bids,
         "last_reply_after_s": None if backlog_s is None else round(backlog_s, 2),
+        # offered: ms after each acked bid was due, p50 / p99 / max: sent, committed, answered
+        "offered_lag_ms": offered_lag,
         "max_share": args.max_share,
         "processes": len(servers.ports),
         "bidder_processes": split,
@@ -1091,6 +1120,9 @@ def cmd_run(args) -> None:
         late = result["last_reply_after_s"]
         summary += f" offered/s={args.rate} ({result['offered_bids']} bids, last reply +{late}s)"
         summary += f" refused={sum(result['errors'].values())}"
+        lag = result.get("offered_lag_ms") or {}
+        if lag:  # p99 ms after a bid was due: the generator sent it, the server committed it
+            summary += f" lag_p99_ms(sent/committed/answered)={'/'.join(str(lag[k][1]) for k in lag)}"
         if result["errors"]:  # why, by code: only bid_too_low means overtaken
             summary += " (" + ", ".join(f"{code} {n}" for code, n in sorted(result["errors"].items())) + ")"
     if result.get("bidder_processes"):

@@ -277,6 +277,27 @@ def test_ws_bench_fanout_bids_over_the_bid_door_which_nginx_sends_to_a_process_o
     assert re.search(r"^summary: fanout .* bid_door sockets_per_process=\[2, 4\]", output, re.M), output
 
 
+def test_ws_bench_fanout_puts_every_door_socket_of_the_auction_on_one_process_as_the_hash_does(bench_env):
+    # given the bench's users and two processes, no nginx
+    ws_bench(bench_env, "setup", "--bidders", "2")
+    tiny = ["--processes", "2", "--bidders", "2", "--watchers", "4", "--watcher-procs", "1", "--duration", "2"]
+    # when the bidders bid over the bid door with no process set aside for it
+    output = ws_bench(bench_env, "fanout", *tiny, "--rate", "10", "--pgbench-seconds", "0", "--offered", "--bid-door")
+    # then both door sockets reached one process (as nginx's `hash $auction` puts them), the
+    # watchers both, so that process holds four sockets and the other two
+    result = result_of(output)
+    assert len(result["bidder_ports"]) == 1 and len(result["watcher_ports"]) == 2, result
+    door = result["watcher_ports"].index(result["bidder_ports"][0])
+    assert result["sockets_per_process"][door] == 4 and sum(result["sockets_per_process"]) == 6, result
+    # and every accepted bid says how long after it was due it was sent, committed and answered
+    lag = result["offered_lag_ms"]
+    assert set(lag) == {"sent", "committed", "answered"} and all(len(v) == 3 for v in lag.values()), lag
+    assert lag["sent"][1] <= lag["answered"][1], lag
+    assert result["accepted"] >= 10 and result["watchers_on_final_state"] == "4/4", result
+    summary = r"^summary: fanout .* lag_p99_ms\(sent/committed/answered\)=[0-9.]+/[0-9.]+/[0-9.]+ "
+    assert re.search(summary, output, re.M), output
+
+
 def test_ws_bench_refuses_the_bid_door_where_bidders_learn_from_states(bench_env):
     result = ws_bench_refused(bench_env, "hot", "--bid-door")
     assert result.returncode == 2 and "--bid-door is for fanout" in result.stderr, result
