@@ -50,9 +50,13 @@ def in_flight(auction_id: int) -> int:
 
 
 @contextmanager
-def bid_admitted(*, auction_id: int) -> Iterator[None]:
-    """Hold one of this auction's waiting places for the call, or raise Overloaded (nothing done)."""
-    limit = waiters_per_auction()
+def bid_admitted(*, auction_id: int, limit: int | None = None) -> Iterator[None]:
+    """Hold one of this auction's waiting places for the call, or raise Overloaded (nothing done).
+    `limit`: a caller whose waiters hold no database connection sets its own bound (the socket
+    door's line, where one bid of the auction at a time is in a money call: auctions/consumers.py);
+    its places still count against everyone else's."""
+    if limit is None:
+        limit = waiters_per_auction()
     with _lock:
         waiting = _in_flight.get(auction_id, 0)
         if waiting >= limit:

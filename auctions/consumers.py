@@ -432,9 +432,12 @@ class AuctionConsumer(LiveConsumer):
             # One bid per auction at a time in this process: a bid that waited its turn is
             # checked again against the state the bids before it committed (_ACKED), so it is
             # refused without a query when it lost meanwhile, and the bids that go on race only
-            # another process's. The waiting line counts against the auction's admission bound
-            # (auctions/admission.py): past it, `overloaded` at once, as before.
-            with admission.bid_admitted(auction_id=self.rt_auction_id), _turn(self.rt_auction_id) as turn:  # type: ignore[arg-type]
+            # another process's. The line has a bound of its own (REALTIME["BID_LINE"]; past it,
+            # `overloaded` at once): a bid waiting its turn holds no database connection, only
+            # the one in the service does, so the pool's bound (BID_WAITERS_PER_AUCTION) would
+            # cap a bid door, which takes every bid of its auctions, at a few bids in flight.
+            line = admission.bid_admitted(auction_id=self.rt_auction_id, limit=realtime_setting("BID_LINE", 64))  # type: ignore[arg-type]
+            with line, _turn(self.rt_auction_id) as turn:  # type: ignore[arg-type]
                 async with turn:
                     lost = self._sure_loser(request)
                     if lost is None:

@@ -338,6 +338,9 @@ REALTIME = {
     # one bid per auction at a time per process: the next in line is checked against the state
     # the one before it committed (docs/realtime.md)
     "BID_TURN": os.environ.get("REALTIME_BID_TURN", "1") == "1",
+    # bids one auction's line may hold in this process, the one in the service included (they
+    # wait holding no database connection); past it `overloaded` (auctions/admission.py)
+    "BID_LINE": int(os.environ.get("REALTIME_BID_LINE", "64")),
     "SESSION_CHECK_S": 1.0,  # a socket re-checks its session before an early refusal at most this often
     # the live page sends bids over the bid door, ws/auctions/<id>/bid/ (docs/realtime.md):
     # "0" keeps them on the watch socket (the door itself stays open for the apps)
