@@ -16,6 +16,8 @@ hot:    K bidders on one auction, learning the price only from their acks, error
         bids carries a `max_amount` (default 0: servers that do not know the field refuse it).
         A leader waits until it learns it was outbid, from the state feed (a flush every 50 ms);
         `--learn-outbid`: also from its personal `outbid` notification, sent at the commit.
+        `--bid-door` (hot, spread): each bidder also opens the bid door and bids over it, as
+        the live page does, learning prices from its watch socket.
 deliver: no bids: synthetic states PUBLISHed on the bus at --rate; server CPU per frame.
 fanout: one bid chain paced at --rate accepted bids/s while N watchers listen; `--offered`
         sends the bids at --rate whatever the replies (open loop, each the minimum after the
@@ -428,6 +430,7 @@ class Bidder:
         bidding: str = "realistic",
         max_share: float = 0.0,
         learn_outbid: bool = False,
+        door=None,
     ) -> None:
         """Bid as soon as the previous bid is answered. `realistic`: one to four steps above the
         price last seen (states, acks, errors), as people do; `minimum`: the exact minimum next
@@ -438,13 +441,16 @@ class Bidder:
         REALTIME COALESCE_MS, 50 ms by default), and with `learn_outbid` also from the personal
         `outbid` notification, which leaves at the commit (as the live page's toast tells a
         person at once). Without it the feed's interval, not the server, bounds a run with few
-        bidders: each accepted bid idles its bidder for about that long."""
+        bidders: each accepted bid idles its bidder for about that long.
+
+        `door`: a second socket, the bid door (ws/auctions/<id>/bid/), for the bids and their
+        answers, as the live page does; `conn` then only brings states and notifications."""
         self.tag = (snapshot.get("you") or {}).get("tag")
         self.learn(snapshot)
         waiting: dict[str, float] = {}
         reply_event = asyncio.Event()
 
-        async def reader():
+        async def reader(conn):
             async for text in conn:
                 if text.startswith('{"type":"state"'):
                     self.learn(json.loads(text))
@@ -475,7 +481,8 @@ class Bidder:
                     self.replies.append(time.perf_counter() - sent)
                 reply_event.set()
 
-        task = asyncio.create_task(reader())
+        tasks = [asyncio.create_task(reader(c)) for c in (conn, door) if c is not None]
+        sender = door if door is not None else conn
         n = 0
         try:
             while time.time() < stop_at:
@@ -498,7 +505,7 @@ class Bidder:
                     frame["max_amount"] = amount + self.step * random.randint(2, 10)
                 reply_event.clear()
                 waiting[request_id] = time.perf_counter()
-                await conn.send(json.dumps(frame))
+                await sender.send(json.dumps(frame))
                 try:
                     await asyncio.wait_for(reply_event.wait(), 10)
                 except TimeoutError:
@@ -506,7 +513,8 @@ class Bidder:
                 if pace:
                     await asyncio.sleep(pace)
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
 
 
 async def chain(bidders: list[Bidder], conns: list, rate: float, stop_at: float) -> None:
@@ -921,13 +929,23 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     bidders = [Bidder(cookies[n % len(cookies)]) for n in range(args.bidders)]
     bidder_conns = []
     bidder_urls: list[str] = []
+    # hot/spread with --bid-door: each bidder keeps its watch socket (states) and bids over a
+    # second one, the door, as the live page does; fanout's bidders need no states
+    door_conns: list = []
+    two_sockets = args.bid_door and args.kind in ("hot", "spread")
     for n, bidder in enumerate(bidders):
-        url = servers.role_url(
-            n + 1, auction_ids[n % len(auction_ids)], bidder=True, bidder_processes=split, door=args.bid_door
-        )
+        auction_id = auction_ids[n % len(auction_ids)]
+        door = args.bid_door and not two_sockets
+        url = servers.role_url(n + 1, auction_id, bidder=True, bidder_processes=split, door=door)
         bidder_urls.append(url)
         conn, snap = await connect(url, bidder.cookie)
         bidder_conns.append((conn, snap))
+        if two_sockets:
+            door_url = servers.role_url(n + 1, auction_id, bidder=True, bidder_processes=split, door=True)
+            bidder_urls.append(door_url)
+            door_conns.append((await connect(door_url, bidder.cookie))[0])
+        else:
+            door_conns.append(None)
     sockets_per_process = established_per_port(servers.ports)
     cpu0 = servers.cpu_s()
     box0, self0 = box_busy_s(), cpu_self_s()
@@ -945,8 +963,16 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     else:
         await asyncio.gather(
             *[
-                b.run(c, s, stop_at, bidding=args.bidding, max_share=args.max_share, learn_outbid=args.learn_outbid)
-                for b, (c, s) in zip(bidders, bidder_conns, strict=True)
+                b.run(
+                    c,
+                    s,
+                    stop_at,
+                    bidding=args.bidding,
+                    max_share=args.max_share,
+                    learn_outbid=args.learn_outbid,
+                    door=d,
+                )
+                for b, (c, s), d in zip(bidders, bidder_conns, door_conns, strict=True)
             ]
         )
     elapsed = time.time() - start
@@ -975,10 +1001,13 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         )
     for conn, _ in bidder_conns:
         await conn.close()
+    for conn in door_conns:
+        if conn is not None:
+            await conn.close()
     accepted = sum(b.accepted for b in bidders)
     errors = sum((b.errors for b in bidders), Counter())
     replies = [r * 1000 for b in bidders for r in b.replies]
-    connections = args.watchers + args.bidders
+    connections = args.watchers + args.bidders + sum(c is not None for c in door_conns)
     frames = sum(len(w.seqs) - 1 for w in watchers)  # states written to watchers (snapshot excluded)
     server_cpu = sum(b - a for a, b in zip(cpu0, cpu1, strict=True))
     # The watcher processes' own CPU over the run (plus the 1.5 s tail): a process near one
@@ -1023,6 +1052,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "bid_door": bool(getattr(args, "bid_door", False)),
         "sockets_per_process": sockets_per_process,
         "bidder_ports": sorted({urlsplit(u).port for u in bidder_urls}),
+        "door_ports": sorted({urlsplit(u).port for u in bidder_urls if u.endswith("/bid/")}),
         "watcher_ports": sorted({urlsplit(u).port for u in urls}),
         "auctions": len(auction_ids),
         "bidders": args.bidders,
@@ -1211,8 +1241,10 @@ def main() -> None:
         p.add_argument(
             "--bid-door",
             action="store_true",
-            help="fanout: the bidders bid over the bid door (ws/auctions/<id>/bid/), which hears no state; "
-            "with --nginx --bidder-processes K, nginx sends it to the first K processes (CLUSTER_BID_PORTS)",
+            help="the bidders bid over the bid door (ws/auctions/<id>/bid/), which hears no state: fanout's "
+            "instead of their socket, hot/spread's beside their watch socket (as the live page); "
+            "with --nginx --bidder-processes K, nginx sends it to the first K processes (CLUSTER_BID_PORTS), "
+            "with neither, every door socket of an auction goes to one process (as nginx's hash)",
         )
         p.add_argument(
             "--nginx",
@@ -1225,8 +1257,8 @@ def main() -> None:
             parser.error("--bidder-processes K needs 0 < K < --processes")
         if args.nginx and not args.bid_door:
             parser.error("--bidder-processes K with --nginx needs --bid-door (nginx routes by path)")
-    if getattr(args, "bid_door", False) and args.kind != "fanout":
-        parser.error("--bid-door is for fanout: the door hears no state, and hot/spread bidders learn from states")
+    if getattr(args, "bid_door", False) and args.kind not in ("fanout", "hot", "spread"):
+        parser.error("--bid-door is for fanout, hot and spread: the runs with bidders")
     if hasattr(args, "duration"):
         args.duration = min(args.duration, 60)  # never let a run take over the machine
     if args.kind == "setup":

@@ -298,6 +298,23 @@ def test_ws_bench_fanout_puts_every_door_socket_of_the_auction_on_one_process_as
     assert re.search(summary, output, re.M), output
 
 
-def test_ws_bench_refuses_the_bid_door_where_bidders_learn_from_states(bench_env):
-    result = ws_bench_refused(bench_env, "hot", "--bid-door")
-    assert result.returncode == 2 and "--bid-door is for fanout" in result.stderr, result
+def test_ws_bench_hot_bidders_watch_on_their_socket_and_bid_over_the_door(bench_env):
+    # given the bench's users and two processes, no nginx
+    ws_bench(bench_env, "setup", "--bidders", "6")
+    tiny = ["--processes", "2", "--bidders", "6", "--watchers", "2", "--watcher-procs", "1", "--duration", "2"]
+    # when hot's bidders also open the bid door, as the live page does
+    output = ws_bench(bench_env, "hot", *tiny, "--pgbench-seconds", "0", "--bid-door")
+    # then their six door sockets reached one process (the auction's, as nginx's hash puts it)
+    # beside eight watch sockets; no bid was refused `overloaded`, though up to six are in
+    # flight there and the bench's pool bounds money calls at four per auction (the line has a
+    # bound of its own); and the watchers end on the final state
+    result = result_of(output)
+    assert result["bid_door"] is True and len(result["door_ports"]) == 1, result
+    assert sum(result["sockets_per_process"]) == 2 + 6 + 6, result
+    assert result["accepted"] > 0 and set(result["errors"]) <= {"bid_too_low"}, result
+    assert result["watchers_on_final_state"] == "2/2" and result["duplicate_frames"] == 0, result
+
+
+def test_ws_bench_refuses_the_bid_door_where_nobody_bids(bench_env):
+    result = ws_bench_refused(bench_env, "deliver", "--bid-door")
+    assert result.returncode == 2 and "--bid-door is for fanout, hot and spread" in result.stderr, result
