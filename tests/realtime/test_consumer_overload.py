@@ -60,16 +60,17 @@ async def test_the_line_holds_more_bids_than_the_pools_bound(settings):
 
 
 @pytest.mark.parametrize(
-    ("turn", "bounds"),
+    ("turn", "line", "pool"),
     [
-        pytest.param(True, {"BID_LINE": 1}, id="the line's bound, with the turn"),
-        pytest.param(False, {}, id="the pool's bound, without the turn"),
+        # each time the other bound is wide, so only the one under test can refuse
+        pytest.param(True, 1, 10, id="the line's bound, with the turn"),
+        pytest.param(False, 10, 1, id="the pool's bound, without the turn"),
     ],
 )
-async def test_a_bid_past_the_bound_gets_overloaded_with_retry_after_and_changes_nothing(settings, turn, bounds):
+async def test_a_bid_past_the_bound_gets_overloaded_with_retry_after_and_changes_nothing(settings, turn, line, pool):
     # given: one place per auction, taken by a bid waiting for the row lock
-    settings.NEIGHBORBID = {**settings.NEIGHBORBID, "BID_WAITERS_PER_AUCTION": 1}
-    settings.REALTIME = {**settings.REALTIME, "BID_TURN": turn, **bounds}
+    settings.NEIGHBORBID = {**settings.NEIGHBORBID, "BID_WAITERS_PER_AUCTION": pool}
+    settings.REALTIME = {**settings.REALTIME, "BID_TURN": turn, "BID_LINE": line}
     # when: another bid comes for the same auction
     (_first, first_ack), (second, error, second_id), _in_line = await _second_bid_while_the_first_waits(10_000, 11_000)
     # then: refused at once, with when to come back, and nothing changed for it
