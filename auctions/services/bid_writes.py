@@ -98,6 +98,17 @@ class BidExpect:
     auction: tuple[Any, ...]
     wallets: dict[int, tuple[int, int]]
 
+    @classmethod
+    def of(cls, auction: BidAuction, *, updated_at: datetime | None, wallets: dict[int, Any]) -> BidExpect:
+        """What a plan is about to be decided on: the auction's CAS_COLUMNS (its `updated_at` as
+        read, the model-less row has none) and every wallet's numbers, before the plan moves them."""
+        return cls(
+            auction=tuple(
+                updated_at if name == "updated_at" else getattr(auction, name) for name, _kind in CAS_COLUMNS
+            ),
+            wallets={row.pk: (row.balance, row.locked_balance) for row in wallets.values()},
+        )
+
 
 @dataclass(frozen=True)
 class CasConflict:
@@ -157,10 +168,28 @@ def cas_wallets_unchanged(expect: BidExpect, touched: list[int]) -> tuple[str, l
 def bid_write_sql(
     auction: BidAuction, plan: BidPlan, *, request_id: str, now: datetime, expect: BidExpect | None = None
 ) -> tuple[int, list[int]] | CasConflict:
+    """bid_write_statement, run (its one row read by bid_write_outcome)."""
+    sql, params = bid_write_statement(auction, plan, request_id=request_id, now=now, expect=expect)
+    return bid_write_outcome(execute_repeated(sql, params))
+
+
+def bid_write_outcome(row: tuple[Any, ...] | None) -> tuple[int, list[int]] | CasConflict:
+    """The one row of bid_write_statement: (the placed bid's id, the notification ids), or the
+    CasConflict of a compare-and-set write that wrote nothing."""
+    ok, bid_id, note_ids, *conflict = row  # type: ignore[misc]  # a SELECT: always one row
+    if not ok:
+        return CasConflict(*conflict)
+    return bid_id, list(note_ids or [])
+
+
+def bid_write_statement(
+    auction: BidAuction, plan: BidPlan, *, request_id: str, now: datetime, expect: BidExpect | None = None
+) -> tuple[str, list[Any]]:
     """Every write of an accepted bid as ONE PostgreSQL statement (data-modifying CTEs): the
     bid rows (the placed one, then any automatic ones, ids in that order), the wallets and
     their ledger rows (wallets.services.wallet_moves_sql), the notifications and the auction's
-    new state. Returns (the placed bid's id, the notification ids).
+    new state, with its parameters; its one row (bid_write_outcome) is (the placed bid's id,
+    the notification ids).
 
     With `expect` (the compare-and-set bid, run in autocommit) the statement first locks the
     auction row only if its CAS_COLUMNS are still what the plan was decided on, then the
@@ -283,7 +312,4 @@ def bid_write_sql(
             for column in ("seq", "status", "current_price", "leader_id", "earlier")
         )
     sql = "WITH " + ", ".join(ctes) + f" SELECT {gate}, (SELECT id FROM placed), {note_select}{seen}"  # noqa: S608 (CTEs built above from meta)
-    ok, bid_id, note_ids, *conflict = execute_repeated(sql, params)  # type: ignore[misc]  # a SELECT: always one row
-    if not ok:
-        return CasConflict(*conflict)
-    return bid_id, list(note_ids or [])
+    return sql, params

@@ -44,7 +44,7 @@ from auctions.services._base import (
     publish_state,
 )
 from auctions.services.bid_plan import BidPlan, apply_bid_state, bid_notices, plan_bid
-from auctions.services.bid_writes import CAS_COLUMNS, BidExpect, CasConflict, bid_write_orm, bid_write_sql
+from auctions.services.bid_writes import BidExpect, CasConflict, bid_write_orm, bid_write_sql
 from neighborbid.errors import (
     AuctionNotFound,
     BidTooLow,
@@ -136,12 +136,7 @@ def bid_place(
     while that session holds, checked before anything else, repeats included. On the
     compare-and-set path the session row is part of the one read (no query more per bid);
     otherwise accounts.selectors.session_user checks it first."""
-    check_amount(amount)
-    check_request_id(request_id)
-    if max_amount is not None:
-        check_amount(max_amount)
-        if max_amount < amount:
-            raise InvalidAmount("최대 입찰가는 입찰가보다 낮을 수 없어요.")
+    bid_arguments_check(amount=amount, request_id=request_id, max_amount=max_amount)
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise LoginRequired()
     cas = SQL_WRITER and CAS_ATTEMPTS > 0 and connection.vendor == "postgresql"
@@ -190,6 +185,16 @@ def bid_place(
         if twin is None:
             raise DuplicateRequest() from exc
         return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
+
+
+def bid_arguments_check(*, amount: int, request_id: str, max_amount: int | None) -> None:
+    """A bid's arguments alone, before any read (bid_place, bid_place_many)."""
+    check_amount(amount)
+    check_request_id(request_id)
+    if max_amount is not None:
+        check_amount(max_amount)
+        if max_amount < amount:
+            raise InvalidAmount("최대 입찰가는 입찰가보다 낮을 수 없어요.")
 
 
 @dataclass
@@ -392,14 +397,11 @@ def _bid_cas(read: _BidRead, *, user: User, amount: int, maximum: int, request_i
     auction = read.auction
     if auction is None:
         raise AuctionNotFound()
-    expect_auction = tuple(
-        read.updated_at if name == "updated_at" else getattr(auction, name) for name, _kind in CAS_COLUMNS
-    )
     now = timezone.now()  # read after the snapshot: a successful write's clock follows its predecessor's
     _bid_check(auction, user=user, amount=amount, maximum=maximum, now=now)
     wallets = read.wallets
     _bid_funds(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
-    expect = BidExpect(auction=expect_auction, wallets={w.pk: (w.balance, w.locked_balance) for w in wallets.values()})
+    expect = BidExpect.of(auction, updated_at=read.updated_at, wallets=wallets)
     plan = plan_bid(auction, user=user, amount=amount, maximum=maximum, wallets=wallets)
     apply_bid_state(auction, plan=plan, now=now)
     if connection.in_atomic_block:  # inside a caller's transaction: a savepoint, not autocommit

@@ -60,3 +60,63 @@ def execute_repeated(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     with connection._prepare_cursor(raw) as cursor:  # type: ignore[attr-defined]
         cursor.execute(dollar_placeholders(sql), params)
         return cursor.fetchone()
+
+
+def pipeline_ready() -> bool:
+    """Can execute_in_one_transaction run here: PostgreSQL with server-side binding (the
+    default) and no query log (DEBUG's capture reads each result as it runs)."""
+    return (
+        connection.vendor == "postgresql"
+        and bool(connection.settings_dict["OPTIONS"].get("server_side_binding"))
+        and not connection.queries_logged
+    )
+
+
+def execute_in_one_transaction(statements: list[tuple[str, list[Any]]]) -> list[tuple[Any, ...] | None]:
+    """Run statements written with `%s` placeholders as ONE transaction sent in one go:
+    `BEGIN`, each statement, `COMMIT`, on psycopg's pipeline, so the server runs them back to
+    back and a row lock one of them takes is held until the COMMIT with no client round trip in
+    between. Inside a caller's transaction the same with a savepoint (the caller commits).
+    Returns each statement's first row, in order. An error in a statement or at the COMMIT
+    undoes them all (the transaction or the savepoint is rolled back) and is raised as Django's
+    error, like any query's; so is a connection lost on the way, when what the server did is
+    unknown (callers whose statements are idempotent, as the bids', read again). Only where
+    pipeline_ready()."""
+    from psycopg import RawCursor
+    from psycopg.pq import TransactionStatus
+
+    if not pipeline_ready():
+        raise RuntimeError("execute_in_one_transaction needs PostgreSQL with server-side binding")
+    inner = connection.in_atomic_block
+    if inner:
+        connection.validate_no_broken_transaction()
+    elif not connection.get_autocommit():  # BEGIN/COMMIT here would commit a caller's work
+        raise RuntimeError("execute_in_one_transaction outside atomic() needs autocommit")
+    opening, closing = ("SAVEPOINT nb_one", "RELEASE SAVEPOINT nb_one") if inner else ("BEGIN", "COMMIT")
+    connection.ensure_connection()
+    pg = connection.connection
+    sent = [(dollar_placeholders(sql), params) for sql, params in statements]
+    done = False
+    try:
+        with connection.wrap_database_errors, pg.pipeline():
+            pg.execute(opening)
+            cursors = []
+            for sql, params in sent:
+                # Django's own wrapping (debug capture, execute wrappers), as execute_repeated
+                cursor = connection._prepare_cursor(RawCursor(pg))  # type: ignore[attr-defined]
+                cursor.execute(sql, params)
+                cursors.append(cursor)
+            pg.execute(closing)
+            rows = [cursor.fetchone() for cursor in cursors]
+        for cursor in cursors:
+            cursor.close()
+        done = True
+        return rows
+    finally:
+        if not done:
+            with connection.wrap_database_errors:
+                if inner:
+                    pg.execute("ROLLBACK TO SAVEPOINT nb_one")
+                    pg.execute("RELEASE SAVEPOINT nb_one")
+                elif pg.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    pg.execute("ROLLBACK")

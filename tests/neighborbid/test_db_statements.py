@@ -4,6 +4,8 @@ every bid (its own cache skips statements over 4,096 characters or 50 parameters
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -70,3 +72,64 @@ def test_a_database_error_on_the_raw_cursor_is_djangos_error():
         )
     # then it arrives as Django's IntegrityError (callers catch that one), and nothing changed
     assert Bid.objects.filter(auction=auction).count() == 1
+
+
+def _scratch(cursor) -> None:
+    cursor.execute("CREATE TABLE IF NOT EXISTS nb_one_scratch (id int PRIMARY KEY)")
+    cursor.execute("TRUNCATE nb_one_scratch")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_in_one_transaction_run_in_one_transaction_and_return_each_row():
+    from neighborbid.db.statements import execute_in_one_transaction
+
+    # given autocommit (no caller's transaction)
+    with connection.cursor() as cursor:
+        _scratch(cursor)
+    # when three statements go as one
+    rows = execute_in_one_transaction(
+        [
+            ("INSERT INTO nb_one_scratch (id) VALUES (%s) RETURNING id, txid_current()", [1]),
+            ("INSERT INTO nb_one_scratch (id) VALUES (%s) RETURNING id, txid_current()", [2]),
+            ("SELECT count(*), txid_current() FROM nb_one_scratch WHERE id > %s", [0]),
+        ]
+    )
+    # then each returned its row, all in one transaction, committed
+    assert [row[0] for row in rows] == [1, 2, 2]
+    assert len({row[1] for row in rows}) == 1
+    assert connection.connection.info.transaction_status == 0  # idle: committed, nothing open
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM nb_one_scratch")
+        assert cursor.fetchone() == (2,)
+        cursor.execute("DROP TABLE nb_one_scratch")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("inside", [False, True], ids=["autocommit", "inside a transaction"])
+def test_an_error_in_one_statement_undoes_them_all_and_the_connection_goes_on(inside):
+    from neighborbid.db.statements import execute_in_one_transaction
+
+    with connection.cursor() as cursor:
+        _scratch(cursor)
+    # given a caller's transaction that wrote a row first (or none)
+    with transaction.atomic() if inside else nullcontext():
+        if inside:
+            with connection.cursor() as cursor:
+                cursor.execute("INSERT INTO nb_one_scratch (id) VALUES (100)")
+        # when the second of three statements fails (a duplicate key)
+        with pytest.raises(IntegrityError):
+            execute_in_one_transaction(
+                [
+                    ("INSERT INTO nb_one_scratch (id) VALUES (%s) RETURNING id", [1]),
+                    ("INSERT INTO nb_one_scratch (id) VALUES (%s) RETURNING id", [1]),
+                    ("INSERT INTO nb_one_scratch (id) VALUES (%s) RETURNING id", [3]),
+                ]
+            )
+        # then none of the three is there, the caller's own row is, and the connection works
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT array_agg(id ORDER BY id) FROM nb_one_scratch")
+            assert cursor.fetchone() == ([100] if inside else None,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM nb_one_scratch")
+        assert cursor.fetchone() == (1 if inside else 0,)
+        cursor.execute("DROP TABLE nb_one_scratch")
