@@ -4,6 +4,7 @@ One module per capability (docs/architecture.md has the map):
 
 - `listing`     create, edit and illustrate a listing (the seller)
 - `bidding`     bid and buy-now: the only ways money enters escrow for an auction
+- `bid_batch`   a line of bids on one auction decided together, written in one round trip
 - `lifecycle`   open, settle, cancel, end early, warn watchers, refresh sort keys (the worker, the seller)
 - `moderation`  hide listings, hide a suspended seller's listings (moderators)
 - `engagement`  watch, reading notifications, reports (notifications.services writes them)
@@ -17,6 +18,7 @@ services` / `from auctions.services import bid_place`.
 """
 
 from auctions.services._base import check_local_eligibility
+from auctions.services.bid_batch import BidAsk, bid_place_many
 from auctions.services.bidding import BidResult, bid_place
 from auctions.services.buy_now import PurchaseResult, auction_buy_now
 from auctions.services.engagement import (
@@ -50,6 +52,7 @@ __all__ = [
     "MAX_DURATION",
     "MIN_DURATION",
     "MIN_START_PRICE",
+    "BidAsk",
     "BidResult",
     "PurchaseResult",
     "auction_buy_now",
@@ -64,6 +67,7 @@ __all__ = [
     "auction_sort_keys_refresh",
     "auction_update",
     "bid_place",
+    "bid_place_many",
     "check_local_eligibility",
     "notification_mark_read",
     "report_create",
