@@ -21,8 +21,7 @@ import json
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -34,6 +33,7 @@ from accounts.selectors import session_user
 from auctions import admission, services
 from auctions.rules import sure_loser_minimum
 from auctions.selectors import leader_tag
+from auctions.services import BidAsk
 from neighborbid import bus
 from neighborbid.errors import (
     AccountSuspended,
@@ -69,23 +69,114 @@ CLOSE_LOGIN_REQUIRED = 4401  # the bid door, opened without signing in
 _KNOWN_REQUESTS: OrderedDict[tuple[int, str], None] = OrderedDict()
 _KNOWN_REQUESTS_MAX = 50_000
 
-# Per auction: its turn and how many bids hold or wait for it (dropped when none does).
-_TURNS: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+# A bid that lost while it waited in its auction's line (refused by _refuse_if_sure_loser).
+_LOST = object()
 
 
-@contextmanager
-def _turn(auction_id: int) -> Iterator[asyncio.Lock]:
-    """The auction's turn (made on first use, dropped after the last user; the event loop's thread only)."""
-    entry = _TURNS.get(auction_id)
-    if entry is None:
-        entry = _TURNS[auction_id] = (asyncio.Lock(), [0])
-    entry[1][0] += 1
-    try:
-        yield entry[0]
-    finally:
-        entry[1][0] -= 1
-        if entry[1][0] == 0:
-            del _TURNS[auction_id]
+class _BidLine:
+    """One auction's bids in this process, in the order they came, one money call at a time:
+    when the call in flight returns, the bids that arrived meanwhile go to the service together
+    (bid_place_many, up to REALTIME["BID_BATCH"]), each decided on the state the bids before it
+    leave, and all written in one round trip. A lone bid goes to bid_place as before. Each bid
+    is first checked against the newest committed state this process knows (_ACKED, the hub),
+    so one that lost while it waited is refused without the service (_LOST). The event loop's
+    thread only; dropped when empty."""
+
+    def __init__(self, auction_id: int) -> None:
+        self.auction_id = auction_id
+        self.waiting: list[tuple[AuctionConsumer, ClientRequest, asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None  # the drain (held: the loop keeps only a weak reference)
+
+    async def place(self, consumer: AuctionConsumer, request: ClientRequest) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting.append((consumer, request, future))
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                size = max(1, realtime_setting("BID_BATCH", 32))
+                taken, self.waiting[:size] = self.waiting[:size], []
+                try:
+                    batch = []
+                    for consumer, request, future in taken:
+                        if future.done():  # its socket went away while it waited
+                            continue
+                        if consumer._sure_loser(request) is not None:  # noqa: SLF001 (the line is the consumer's)
+                            future.set_result(_LOST)
+                            continue
+                        _remember_request(consumer.rt_user_id, request.request_id)  # type: ignore[arg-type]  # a bid frame
+                        batch.append((consumer, request, future))
+                    if batch:
+                        await self._place(batch)
+                except asyncio.CancelledError:  # the loop is going away: nobody waits for ever
+                    for *_rest, future in (*taken, *self.waiting):
+                        future.cancel()
+                    self.waiting.clear()
+                    raise
+                except Exception as exc:  # what was taken fails as a lone bid would; the line goes on
+                    for *_rest, future in taken:
+                        if not future.done():
+                            future.set_exception(exc)
+        finally:
+            self.task = None
+            if not self.waiting and _LINES.get(self.auction_id) is self:
+                del _LINES[self.auction_id]
+
+    async def _place(self, batch: list[tuple[AuctionConsumer, ClientRequest, asyncio.Future[Any]]]) -> None:
+        futures = [future for _consumer, _request, future in batch]
+        try:
+            if len(batch) == 1:
+                consumer, request, _future = batch[0]
+                outcomes: list[Any] = [
+                    await money_call(_place_bid)(
+                        admitted=True,
+                        session_key=consumer._session_key(),  # noqa: SLF001
+                        user_id=consumer.rt_user_id,
+                        auction_id=self.auction_id,
+                        amount=request.amount,
+                        request_id=request.request_id,
+                        max_amount=request.max_amount,
+                    )
+                ]
+            else:
+                asks = [
+                    BidAsk(
+                        actor_id=consumer.rt_user_id,  # type: ignore[arg-type]  # a bidder is signed in
+                        amount=request.amount,  # type: ignore[arg-type]  # a bid frame
+                        request_id=request.request_id,  # type: ignore[arg-type]
+                        max_amount=request.max_amount,
+                        session_key=consumer._session_key(),  # noqa: SLF001
+                    )
+                    for consumer, request, _future in batch
+                ]
+                outcomes = await money_call(_place_bids)(auction_id=self.auction_id, asks=asks)
+        except Exception as exc:  # every bid of the call fails as a lone one would
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, outcome in zip(futures, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # its refusal, or the error that stopped it alone
+                if not future.done():
+                    future.set_exception(outcome)
+                continue
+            _note_acked(outcome.state)  # the next bids in line are checked against it
+            if not future.done():  # (its socket may have gone; the bid stands)
+                future.set_result(outcome)
+
+
+# Per auction: its line of bids in this process (dropped when empty).
+_LINES: dict[int, _BidLine] = {}
+
+
+def _bid_line(auction_id: int) -> _BidLine:
+    line = _LINES.get(auction_id)
+    if line is None:
+        line = _LINES[auction_id] = _BidLine(auction_id)
+    return line
 
 
 # The newest state a bid through this process committed, per auction (read on the event loop).
@@ -125,6 +216,15 @@ def _place_bid(*, session_key, user_id, auction_id, amount, request_id, max_amou
     # committed: the bidder's next page waits for the standby to replay it (a no-op without one)
     note_write(user_id)
     return result
+
+
+def _place_bids(*, auction_id: int, asks: list[BidAsk]) -> list[Any]:
+    # A line's bids together (each session checked in the service's reads, as for one bid).
+    outcomes = services.bid_place_many(auction_id=auction_id, bids=asks)
+    for ask, outcome in zip(asks, outcomes, strict=True):
+        if not isinstance(outcome, Exception):
+            note_write(ask.actor_id)  # as after a bid
+    return outcomes
 
 
 def _buy_now(*, session_key, user_id, auction_id, request_id):
@@ -436,14 +536,13 @@ class AuctionConsumer(LiveConsumer):
             # `overloaded` at once): a bid waiting its turn holds no database connection, only
             # the one in the service does, so the pool's bound (BID_WAITERS_PER_AUCTION) would
             # cap a bid door, which takes every bid of its auctions, at a few bids in flight.
+            # The bids that wait while one is in the service go together when its call returns
+            # (_BidLine: one write round trip for the lot, each decided after the one before).
             line = admission.bid_admitted(auction_id=self.rt_auction_id, limit=realtime_setting("BID_LINE", 64))  # type: ignore[arg-type]
-            with line, _turn(self.rt_auction_id) as turn:  # type: ignore[arg-type]
-                async with turn:
-                    lost = self._sure_loser(request)
-                    if lost is None:
-                        result = await self._place(request, admitted=True)
-            if lost is not None:
-                await self._refuse_if_sure_loser(request)  # outside the turn: the checks that need queries
+            with line:
+                result = await _bid_line(self.rt_auction_id).place(self, request)  # type: ignore[arg-type]
+            if result is _LOST:
+                await self._refuse_if_sure_loser(request)  # outside the line: the checks that need queries
                 result = await self._place(request)  # a repeat of a request seen before: the service replays it
         else:
             result = await self._place(request)

@@ -341,6 +341,9 @@ REALTIME = {
     # bids one auction's line may hold in this process, the one in the service included (they
     # wait holding no database connection); past it `overloaded` (auctions/admission.py)
     "BID_LINE": int(os.environ.get("REALTIME_BID_LINE", "64")),
+    # the bids that waited in the line while one was in the service go to it together, at most
+    # this many per call, written in one round trip (auctions.services.bid_batch); 1: one by one
+    "BID_BATCH": int(os.environ.get("REALTIME_BID_BATCH", "32")),
     "SESSION_CHECK_S": 1.0,  # a socket re-checks its session before an early refusal at most this often
     # the live page sends bids over the bid door, ws/auctions/<id>/bid/ (docs/realtime.md):
     # "0" keeps them on the watch socket (the door itself stays open for the apps)

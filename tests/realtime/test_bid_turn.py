@@ -80,7 +80,7 @@ async def test_the_next_in_line_still_bids_when_it_is_still_high_enough(service_
     assert second_ack["state"]["seq"] == first_ack["state"]["seq"] + 1 and second_ack["leading"] is True
     assert await db(wallet_of)(first) == (100_000, 0) and await db(wallet_of)(second) == (85_000, 15_000)
     # and the turn is gone once nobody holds or waits for it (no table growing per auction)
-    assert auction.pk not in consumers._TURNS
+    assert auction.pk not in consumers._LINES
     for ws in (ws_first, ws_second):
         await ws.disconnect()
 
@@ -101,4 +101,41 @@ async def test_the_acked_state_reaches_this_processs_watchers_with_the_bus_silen
     state = (await receive_until(watcher, lambda m: m["type"] == "state"))[-1]
     assert state["seq"] == ack["state"]["seq"] and state["current_price"] == 10_000
     for ws in (watcher, bidder):
+        await ws.disconnect()
+
+
+@pytest.mark.parametrize("batch", [32, 1])
+async def test_the_bids_that_waited_go_to_the_service_together_and_are_answered_in_order(settings, monkeypatch, batch):
+    # given four bidders on one auction, the first bid waiting inside the service (the auction's
+    # row held elsewhere), and a count of the calls that take several bids at once
+    settings.REALTIME = {**settings.REALTIME, "BID_BATCH": batch}
+    calls, singles = [], []
+    many, one = consumers.services.bid_place_many, consumers.services.bid_place
+    monkeypatch.setattr(consumers.services, "bid_place_many", lambda **k: calls.append(len(k["bids"])) or many(**k))
+    monkeypatch.setattr(consumers.services, "bid_place", lambda **k: singles.append(k["amount"]) or one(**k))
+    auction = await db(f.make_auction)(is_national=True, start_price=10_000)
+    people = [await db(f.make_user)(balance=100_000) for _ in range(4)]
+    sockets = [(await open_socket(auction.pk, user=person))[0] for person in people]
+    ids = [uuid.uuid4().hex for _ in people]
+    with auction_row_held(auction.pk):
+        await sockets[0].send_json_to({"type": "bid", "amount": 10_000, "request_id": ids[0]})
+        await eventually(lambda: singles == [10_000])
+        # when three more bids come while it waits: 12,000, then 11,000 (too low after it), 13,000
+        for ws, amount, request_id in zip(sockets[1:], (12_000, 11_000, 13_000), ids[1:], strict=True):
+            await ws.send_json_to({"type": "bid", "amount": amount, "request_id": request_id})
+            await asyncio.sleep(0.05)
+    answers = [(await receive_until(ws, lambda m: m["type"] in ("ack", "error"), timeout=10))[-1] for ws in sockets]
+    # then the three went to the service in one call, in the order they came (with BID_BATCH 1
+    # one by one, the third refused before the service as a sure loser): the second and fourth
+    # accepted one after the other, the third refused
+    assert (calls, singles) == (([3], [10_000]) if batch > 1 else ([], [10_000, 12_000, 13_000]))
+    assert [a["type"] for a in answers] == ["ack", "ack", "error", "ack"]
+    assert answers[2]["code"] == "bid_too_low" and answers[2]["request_id"] == ids[2]
+    assert [answers[i]["state"]["seq"] for i in (0, 1, 3)] == [1, 2, 3]
+    assert answers[3]["leading"] is True and answers[3]["state"]["current_price"] == 13_000
+    # and the money is where one by one would have put it
+    assert [await db(wallet_of)(p) for p in people] == [(100_000, 0), (100_000, 0), (100_000, 0), (87_000, 13_000)]
+    assert not await db(Bid.objects.filter(client_request_id=ids[2]).exists)()
+    assert auction.pk not in consumers._LINES
+    for ws in sockets:
         await ws.disconnect()
