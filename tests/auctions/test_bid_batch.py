@@ -87,21 +87,6 @@ def rows(auction, roles) -> dict:
     return snapshot(auction, roles, stamps)
 
 
-def both_ways(script, *, before=None) -> tuple[tuple, tuple]:
-    """The script on two identical worlds: as one batch, and one by one. Returns (outcomes,
-    rows) of each."""
-    results = []
-    for batched in (True, False):
-        seller, people, auction, roles = world()
-        if before:
-            one_by_one(auction, asks_of(before, people, seller))
-        asks = asks_of(script, people, seller)
-        got = bid_place_many(auction_id=auction.pk, bids=asks) if batched else one_by_one(auction, asks)
-        results.append(([outcome_of(o) for o in got], rows(auction, roles)))
-    assert_books_balance()
-    return results[0], results[1]
-
-
 STEP = min_next_bid(current_price=10_000, has_bids=True) - 10_000
 
 SCRIPTS = {
@@ -251,127 +236,108 @@ def meddle_before_the_write(monkeypatch, meddle):
     monkeypatch.setattr(bid_batch, "execute_in_one_transaction", gap)
 
 
-def test_a_bid_by_someone_else_in_the_gap_sends_the_whole_line_one_by_one(monkeypatch):
-    # given a line of bids, and another bidder's bid committed between its reads and its write
-    script = [("a", 11_000, None), ("b", 12_000, None), ("c", 13_000, None)]
+def both_ways(script, *, before=None, gap=None, at: int = 0, monkeypatch=None) -> tuple[tuple, tuple]:
+    """The script on two identical worlds: as one batch, and one by one. Returns (outcomes,
+    rows) of each. With `gap(seller, people, auction)` (another writer): run between the batch's
+    reads and its write, and one by one before the script's bid number `at`."""
     results = []
     for batched in (True, False):
         seller, people, auction, roles = world()
-        rival = BidAsk(actor_id=people["d"].pk, amount=11_000, request_id=rid())
+        if before:
+            one_by_one(auction, asks_of(before, people, seller))
         asks = asks_of(script, people, seller)
+
+        def meddle(seller=seller, people=people, auction=auction):
+            if gap is not None:
+                gap(seller, people, auction)
+
         if batched:
-            meddle_before_the_write(monkeypatch, lambda: one_by_one(auction, [rival]))  # noqa: B023
-            got = bid_place_many(auction_id=auction.pk, bids=[*asks])
-            monkeypatch.undo()
+            if gap is not None:
+                meddle_before_the_write(monkeypatch, meddle)
+            got = bid_place_many(auction_id=auction.pk, bids=asks)
+            if gap is not None:
+                monkeypatch.undo()
         else:
-            got = one_by_one(auction, [rival, *asks])[1:]
+            got = one_by_one(auction, asks[:at])
+            meddle()
+            got += one_by_one(auction, asks[at:])
         results.append(([outcome_of(o) for o in got], rows(auction, roles)))
+    assert_books_balance()
+    return results[0], results[1]
+
+
+def test_a_bid_by_someone_else_in_the_gap_sends_the_whole_line_one_by_one(monkeypatch):
+    # given a line of bids, and another bidder's bid committed between its reads and its write
+    def rival(seller, people, auction):
+        one_by_one(auction, asks_of([("d", 11_000, None)], people, seller))
+
+    # when the line runs
+    batched, single = both_ways(
+        [("a", 11_000, None), ("b", 12_000, None), ("c", 13_000, None)], gap=rival, monkeypatch=monkeypatch
+    )
     # then the batch's first write found the auction changed and wrote nothing; each bid was
     # decided again after the rival's, exactly as one by one after it
-    assert results[0] == results[1]
-    assert results[0][0][0] == ("refused", "bid_too_low")
-    assert_books_balance()
+    assert batched == single
+    assert batched[0][0] == ("refused", "bid_too_low")
 
 
 def test_a_listing_hidden_in_the_gap_gets_no_bid_of_the_line(monkeypatch):
-    # given a line of bids on an auction a moderator hides between the batch's reads and write
+    # given d leading with 30,000 held, and a moderator hiding the listing in the gap
     from auctions.services import auction_hide
     from tests.factories import make_moderator
 
-    script = [("a", 11_000, None), ("b", 12_000, None)]
-    results = []
-    for batched in (True, False):
-        seller, people, auction, roles = world()
-        one_by_one(auction, asks_of([("d", 10_000, 30_000)], people, seller))  # d leads, 30,000 held
-        moderator = make_moderator()
-        asks = asks_of(script, people, seller)
+    def hide(seller, people, auction):
+        auction_hide(auction_id=auction.pk, staff_user=make_moderator(), reason="규정 위반")
 
-        def hide(auction=auction, moderator=moderator):
-            auction_hide(auction_id=auction.pk, staff_user=moderator, reason="규정 위반")
-
-        if batched:
-            meddle_before_the_write(monkeypatch, hide)
-            got = bid_place_many(auction_id=auction.pk, bids=asks)
-            monkeypatch.undo()
-        else:
-            hide()
-            got = one_by_one(auction, asks)
-        results.append(([outcome_of(o) for o in got], rows(auction, roles)))
+    batched, single = both_ways(
+        [("a", 11_000, None), ("b", 12_000, None)], gap=hide, monkeypatch=monkeypatch, before=[("d", 10_000, 30_000)]
+    )
     # then nothing of the line was written on the hidden listing: refused as one by one after it
-    assert results[0] == results[1]
-    assert all(outcome[0] == "refused" for outcome in results[0][0])
-    assert_books_balance()
+    assert batched == single
+    assert all(outcome[0] == "refused" for outcome in batched[0])
 
 
 def test_a_leaders_raise_in_the_gap_is_kept_and_the_line_decided_after_it(monkeypatch):
     # given d leading with a maximum of 30,000, a line of bids below it (each answered at once
     # by d's maximum: no wallet moves), and d raising the maximum to 50,000 in the gap (no
     # public change, no bid log leaf: only the auction row's maximum and d's wallet move)
-    script = [("b", 15_000, None), ("c", 20_000, None)]
-    results = []
-    for batched in (True, False):
-        seller, people, auction, roles = world()
-        one_by_one(auction, asks_of([("d", 10_000, 30_000)], people, seller))
-        raise_ = asks_of([("d", 10_000, 50_000)], people, seller)
-        asks = asks_of(script, people, seller)
-        if batched:
-            meddle_before_the_write(monkeypatch, lambda: one_by_one(auction, raise_))  # noqa: B023
-            got = bid_place_many(auction_id=auction.pk, bids=asks)
-            monkeypatch.undo()
-        else:
-            got = one_by_one(auction, [*raise_, *asks])[1:]
-        results.append(([outcome_of(o) for o in got], rows(auction, roles)))
+    def raise_(seller, people, auction):
+        one_by_one(auction, asks_of([("d", 10_000, 50_000)], people, seller))
+
+    batched, single = both_ways(
+        [("b", 15_000, None), ("c", 20_000, None)], gap=raise_, monkeypatch=monkeypatch, before=[("d", 10_000, 30_000)]
+    )
     # then the raise stands (the auction's maximum is d's new one) and the line was decided
     # after it, exactly as one by one
-    assert results[0] == results[1]
-    assert results[0][1]["auction"][3] == 50_000
-    assert_books_balance()
+    assert batched == single
+    assert batched[1]["auction"][3] == 50_000
 
 
 def test_a_refusal_decided_after_a_write_that_conflicted_is_decided_again(monkeypatch):
     # given a line where b's bid is too low only because of a's before it, and a bid by a on
     # another auction in the gap that leaves a's wallet too short for a's bid here
-    script = [("a", 20_000, None), ("b", 15_000, None)]
-    results = []
-    for batched in (True, False):
-        seller, people, auction, roles = world()
+    def spend(seller, people, auction):
         elsewhere = make_auction(seller=seller, title="다른 물건", start_price=85_000, is_national=True)
-        spend = asks_of([("a", 85_000, None)], people, seller)
-        asks = asks_of(script, people, seller)
-        if batched:
-            meddle_before_the_write(monkeypatch, lambda: one_by_one(elsewhere, spend))  # noqa: B023
-            got = bid_place_many(auction_id=auction.pk, bids=asks)
-            monkeypatch.undo()
-        else:
-            got = one_by_one(elsewhere, spend) and one_by_one(auction, asks)
-        results.append(([outcome_of(o) for o in got], rows(auction, roles)))
+        one_by_one(elsewhere, asks_of([("a", 85_000, None)], people, seller))
+
+    batched, single = both_ways([("a", 20_000, None), ("b", 15_000, None)], gap=spend, monkeypatch=monkeypatch)
     # then a's write found a's wallet changed, and b was decided again: accepted, as one by one
-    assert results[0] == results[1]
-    assert [o[0] for o in results[0][0]] == ["refused", "ok"]
-    assert_books_balance()
+    assert batched == single
+    assert [o[0] for o in batched[0]] == ["refused", "ok"]
 
 
 def test_a_deposit_in_the_gap_keeps_the_bids_before_it_and_redoes_the_rest(monkeypatch):
     # given a line where the second bid is the first to touch b's wallet, and a deposit into
     # b's wallet between the batch's reads and its write
-    script = [("a", 10_000, None), ("b", 11_000, None), ("c", 12_000, None)]
-    results = []
-    for batched in (True, False):
-        seller, people, auction, roles = world()
-        asks = asks_of(script, people, seller)
-        if batched:
-            meddle_before_the_write(monkeypatch, lambda: fund(people["b"], 5_000))  # noqa: B023
-            got = bid_place_many(auction_id=auction.pk, bids=asks)
-            monkeypatch.undo()
-        else:
-            got = one_by_one(auction, asks[:1])
-            fund(people["b"], 5_000)
-            got += one_by_one(auction, asks[1:])
-        results.append(([outcome_of(o) for o in got], rows(auction, roles)))
+    def deposit(seller, people, auction):
+        fund(people["b"], 5_000)
+
+    batched, single = both_ways(
+        [("a", 10_000, None), ("b", 11_000, None), ("c", 12_000, None)], gap=deposit, monkeypatch=monkeypatch, at=1
+    )
     # then all three were accepted as one by one with the deposit after the first
-    assert results[0] == results[1]
-    assert [o[0] for o in results[0][0]] == ["ok", "ok", "ok"]
-    assert_books_balance()
+    assert batched == single
+    assert [o[0] for o in batched[0]] == ["ok", "ok", "ok"]
 
 
 def test_an_error_in_the_write_undoes_it_all_and_the_bids_go_one_by_one(monkeypatch):
