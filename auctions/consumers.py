@@ -128,19 +128,9 @@ class _BidLine:
     async def _place(self, batch: list[tuple[AuctionConsumer, ClientRequest, asyncio.Future[Any]]]) -> None:
         futures = [future for _consumer, _request, future in batch]
         try:
-            if len(batch) == 1:
+            if len(batch) == 1:  # a lone bid: the consumer's own call, as before the line batched
                 consumer, request, _future = batch[0]
-                outcomes: list[Any] = [
-                    await money_call(_place_bid)(
-                        admitted=True,
-                        session_key=consumer._session_key(),  # noqa: SLF001
-                        user_id=consumer.rt_user_id,
-                        auction_id=self.auction_id,
-                        amount=request.amount,
-                        request_id=request.request_id,
-                        max_amount=request.max_amount,
-                    )
-                ]
+                outcomes: list[Any] = [await consumer._place(request, admitted=True)]  # noqa: SLF001
             else:
                 asks = [
                     BidAsk(

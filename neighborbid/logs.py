@@ -56,14 +56,22 @@ R = TypeVar("R")
 _ACTORS = ("actor", "staff_user")  # the acting user; `user` / `user_id` name the one acted on
 
 
+def money_log(name: str, *, refusal: Any = None, noop: bool = False, **fields: Any) -> None:
+    """The one structured line of a money call's outcome (money_action's, and each bid a
+    batch decides: auctions.services.bid_batch): ok, refused with the error code, or noop."""
+    if refusal is not None:
+        fields = {"outcome": "refused", "code": refusal.code, **fields}
+    else:
+        fields = {"outcome": "noop" if noop else "ok", **fields}
+    log_event(logging.getLogger("neighborbid.money"), f"money.{name}", **fields)
+
+
 def money_action(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a money service: one structured line per call with its outcome (ok, refused
     with the error code, or nothing to do), the acting user, the auction and the amount."""
     import functools
 
     from neighborbid.errors import DomainError
-
-    money_logger = logging.getLogger("neighborbid.money")
 
     def decorate(service: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(service)
@@ -80,9 +88,9 @@ def money_action(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             try:
                 result = service(*args, **kwargs)
             except DomainError as exc:
-                log_event(money_logger, f"money.{name}", outcome="refused", code=exc.code, **fields)
+                money_log(name, refusal=exc, **fields)
                 raise
-            log_event(money_logger, f"money.{name}", outcome="ok" if result is not None else "noop", **fields)
+            money_log(name, noop=result is None, **fields)
             return result
 
         return logged

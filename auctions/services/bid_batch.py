@@ -19,7 +19,6 @@ query log) the bids go through bid_place one by one."""
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -37,7 +36,7 @@ from auctions.services.bid_writes import BidExpect, CasConflict, bid_write_outco
 from auctions.services.bidding import BidResult, bid_place
 from neighborbid.db.statements import execute_in_one_transaction, pipeline_ready
 from neighborbid.errors import AuctionNotFound, DomainError, SellerLinked
-from neighborbid.logs import log_event
+from neighborbid.logs import money_log
 from wallets.locks import WalletRow
 from wallets.models import Wallet
 
@@ -56,8 +55,6 @@ class BidAsk:
 # A bid's answer: its result, its refusal, or (rare) the error that stopped it, as bid_place
 # would have raised it.
 BidOutcome = BidResult | Exception
-
-_money_logger = logging.getLogger("neighborbid.money")
 
 
 def bid_place_many(*, auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
@@ -113,11 +110,8 @@ def _batch(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
     answered = outcomes[:again_from]
     for ask, outcome in zip(bids, answered, strict=False):
         # the line bid_place's money_action writes, for the bids decided here
-        fields = {"auction_id": auction_id, "amount": ask.amount, "user_id": ask.actor_id, "batch": True}
-        if isinstance(outcome, DomainError):
-            log_event(_money_logger, "money.bid", outcome="refused", code=outcome.code, **fields)
-        else:
-            log_event(_money_logger, "money.bid", outcome="ok", **fields)
+        refusal = outcome if isinstance(outcome, DomainError) else None
+        money_log("bid", refusal=refusal, auction_id=auction_id, amount=ask.amount, user_id=ask.actor_id, batch=True)
     return answered + [_one(auction_id, ask) for ask in bids[again_from : decided.count]]
 
 

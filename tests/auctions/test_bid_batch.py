@@ -161,7 +161,8 @@ def test_a_bidder_linked_to_the_seller_is_refused_in_a_batch_too():
     # then the raise is refused as bid_place refuses it, and b is decided on the old maximum
     assert results[0] == results[1]
     assert results[0][0][0] == ("refused", "seller_linked")
-    assert results[0][1]["auction"][3] == 32_000 or results[0][0][1][0] == "ok"
+    assert results[0][0][1][0] == "ok" and results[0][0][1][4] is True  # b leads on a's old maximum
+    assert results[0][1]["auction"][1:4] == (32_000, "b", 32_000)
 
 
 def test_a_bid_only_bid_place_can_decide_keeps_its_place_in_the_line(monkeypatch):
