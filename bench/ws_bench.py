@@ -881,6 +881,129 @@ def watcher_process(index: int, urls: list[str], ready, go, stop, results) -> No
     asyncio.run(main())
 
 
+WATCHER_C = BASE / "bench" / "watcher.c"
+
+
+def watcher_binary() -> Path | None:
+    """bench/watcher.c built with the machine's C compiler (`CC`, else cc), once per source
+    (kept in the temporary directory under the source's hash); None where no compiler works."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    source = WATCHER_C.read_bytes()
+    binary = Path(tempfile.gettempdir()) / f"neighborbid-watcher-{hashlib.sha256(source).hexdigest()[:16]}"
+    if binary.exists():
+        return binary
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    partial = binary.with_suffix(f".{os.getpid()}")
+    built = subprocess.run(
+        [compiler, "-O2", "-o", str(partial), str(WATCHER_C)], capture_output=True, text=True, check=False
+    )
+    if built.returncode != 0:
+        print(f"ws_bench: bench/watcher.c did not build ({built.stderr.strip()[:300]})", file=sys.stderr)
+        return None
+    partial.replace(binary)
+    return binary
+
+
+class _Go:
+    """watcher_process's `go` for the C load: one line to each child."""
+
+    def __init__(self, children) -> None:
+        self.children = children
+
+    def set(self) -> None:
+        for child in self.children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+
+
+def read_c_report(lines) -> tuple[list[tuple[list[int], list[float], int | None]], dict]:
+    """bench/watcher.c's report: per watcher (seqs, times, final price), then its stats."""
+    watchers = []
+    it = iter(lines)
+    for line in it:
+        kind, *fields = line.split()
+        if kind == "S":
+            cpu, duplicates, size = fields
+            return watchers, {"cpu_s": float(cpu), "duplicates": int(duplicates), "bytes": int(size)}
+        price, n = fields
+        seqs, times = [], []
+        for _ in range(int(n)):
+            seq, at = next(it).split()
+            seqs.append(int(seq))
+            times.append(float(at))
+        watchers.append((seqs, times, None if price == "null" else int(price)))
+    raise RuntimeError("bench/watcher.c's report ended early")
+
+
+def _spawn_c_watcher(binary: Path, host: str, targets: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(binary), host, targets],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def start_watchers_c(urls: list[str], procs: int, binary: Path):
+    """start_watchers with bench/watcher.c's processes: the same (go, finish)."""
+    import tempfile
+
+    loop = asyncio.get_running_loop()
+    children, files = [], []
+    for k in range(procs):
+        targets = tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False)  # noqa: SIM115
+        hosts = set()
+        for url in urls[k::procs]:
+            parts = urlsplit(url)
+            hosts.add(parts.hostname)
+            targets.write(f"{parts.port} {parts.path}\n")
+        targets.close()
+        files.append(targets.name)
+        if len(hosts) > 1:
+            raise RuntimeError(f"bench/watcher.c takes one host, not {sorted(hosts)}")
+        host = hosts.pop() if hosts else "127.0.0.1"
+        children.append(_spawn_c_watcher(binary, host, targets.name))
+
+    def ready(child) -> None:
+        line = child.stdout.readline()
+        if not line.startswith("ready"):
+            child.wait(timeout=10)
+            raise RuntimeError(f"bench/watcher.c: {child.stderr.read().strip() or line!r}")
+
+    try:
+        for child in children:
+            await asyncio.wait_for(loop.run_in_executor(None, ready, child), 120)
+    finally:
+        for name in files:
+            os.unlink(name)
+
+    async def finish() -> tuple[list[Watcher], list[dict]]:
+        reports = []
+        for child in children:
+            child.stdin.write("stop\n")
+            child.stdin.flush()
+        for child in children:
+            out, err = await loop.run_in_executor(None, child.communicate)
+            if child.returncode != 0:
+                raise RuntimeError(f"bench/watcher.c: {err.strip()}")
+            reports.append(read_c_report(out.splitlines()))
+        watchers = []
+        for found, _stats in reports:  # in child order: watcher_auction relies on it
+            for seqs, times, final in found:
+                watcher = Watcher()
+                watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
+                watchers.append(watcher)
+        return watchers, [stats for _found, stats in reports]
+
+    return _Go(children), finish
+
+
 async def start_watchers(urls: list[str], procs: int):
     import multiprocessing as mp
 
@@ -923,7 +1046,12 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         servers.role_url(n, auction_ids[n % len(auction_ids)], bidder=False, bidder_processes=split)
         for n in range(args.watchers)
     ]
-    watchers_go, finish_watchers = await start_watchers(urls, max(1, args.watcher_procs))
+    binary = watcher_binary() if args.watcher_load == "c" else None
+    if binary is not None:
+        watchers_go, finish_watchers = await start_watchers_c(urls, max(1, args.watcher_procs), binary)
+    else:
+        watchers_go, finish_watchers = await start_watchers(urls, max(1, args.watcher_procs))
+    watcher_load = "c" if binary is not None else "python"
     connect_s = time.perf_counter() - t0
     rss1 = servers.rss_kb()
     bidders = [Bidder(cookies[n % len(cookies)]) for n in range(args.bidders)]
@@ -1079,6 +1207,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         "duplicate_frames": sum(g["duplicates"] for g in generator),
         "watcher_bytes": sum(g["bytes"] for g in generator),
         "warning": warning,
+        "watcher_load": watcher_load,
     }
 
 
@@ -1176,7 +1305,8 @@ def cmd_run(args) -> None:
         summary += f" cpu/frame={result['server_cpu_us_per_watcher_frame']}us"
     if "generator_cpu_s_per_watcher_process" in result:
         summary += (
-            f" generator_cpu={result['generator_cpu_s_per_watcher_process']}s duplicates={result['duplicate_frames']}"
+            f" generator_cpu={result['generator_cpu_s_per_watcher_process']}s ({result.get('watcher_load')})"
+            f" duplicates={result['duplicate_frames']}"
         )
     if "cpu_share_of_box" in result:
         box = result["cpu_share_of_box"]
@@ -1206,6 +1336,13 @@ def main() -> None:
             "--frame-budget", type=float, default=20_000, help="REALTIME FRAME_BUDGET_PER_S of each server (0: none)"
         )
         p.add_argument("--watcher-procs", type=int, default=2)
+        p.add_argument(
+            "--watcher-load",
+            choices=("c", "python"),
+            default="c",
+            help="the watchers' reader: bench/watcher.c built with the machine's compiler (python "
+            "where none builds), or the Python RawWatcher",
+        )
         p.add_argument(
             "--bidder-processes",
             type=int,

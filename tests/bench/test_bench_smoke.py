@@ -88,17 +88,19 @@ def test_ws_bench_runs_and_prints_its_summary_with_the_pgbench_ceiling(bench_env
     assert re.search(rf"^summary: {kind} fanout=hub accepted/s=.* pgbench\(.*\)=.* tps ratio=", output, re.M), output
 
 
-@pytest.mark.parametrize("fanout", ["hub", "channels"])
-def test_ws_bench_deliver_measures_cpu_per_frame(bench_env, fanout):
+@pytest.mark.parametrize(("fanout", "load"), [("hub", "c"), ("channels", "python")])
+def test_ws_bench_deliver_measures_cpu_per_frame(bench_env, fanout, load):
+    # the watchers read by bench/watcher.c, and by the Python RawWatcher it stands in for
     ws_bench(bench_env, "setup", "--bidders", "1")
     output = ws_bench(
         bench_env,
         "deliver",
         *["--processes", "1", "--bidders", "0", "--watchers", "3", "--watcher-procs", "1", "--duration", "2"],
         *["--rate", "20", "--pgbench-seconds", "0", "--fanout", fanout],
+        *["--watcher-load", load],
     )
     result = result_of(output)
-    assert result["fanout"] == fanout
+    assert result["fanout"] == fanout and result["watcher_load"] == load
     assert result["watchers_on_final_state"] == "3/3"
     assert result["watcher_frames"] > 0 and result["duplicate_frames"] == 0
     assert re.search(rf"^summary: deliver fanout={fanout} .*cpu/frame=", output, re.M), output
