@@ -29,6 +29,12 @@ fanout: one bid chain paced at --rate accepted bids/s while N watchers listen; `
 spread: like hot, bidders and watchers spread over many auctions.
 idle:   C idle sockets on one process; memory per connection.
 
+The watchers (all but the bidders) are raw readers in --watcher-procs child processes:
+`--watcher-load c` (default) runs bench/watcher.c, built once with the machine's C compiler
+(one epoll loop, no JSON decoded; a third of the Python reader's CPU at 5,000 watchers), and
+`--watcher-load python` (also where no compiler builds it) the RawWatcher below. Both count
+each newer state once and a state not newer as a duplicate.
+
 Reports accepted bids/s, errors by code, commit→watcher latency percentiles (commit time =
 the state's server_time, stamped inside the transaction just before COMMIT; a watcher's
 latency for a commit is when it first held a state at least that new), whether every watcher
