@@ -10,12 +10,13 @@
  * each one's first frame (its snapshot), prints "ready N", then reads its standard input:
  * "go" starts the CPU count, "stop" prints, per watcher in TARGETS order,
  *   "W <final price or null> <n>" and n lines "<seq> <epoch seconds>",
- * then "S <cpu seconds since go> <duplicates> <bytes>", and exits. Errors go to stderr with
- * exit status 1. Built by ws_bench.py with the machine's C compiler (cc -O2). */
+ * then "S <cpu seconds since go> <duplicates> <bytes>", and exits. A refused handshake, a
+ * socket closed before its snapshot, no new snapshot for 60 s, a frame length RFC 6455 forbids
+ * or the end of its standard input stop it with the reason on stderr and exit status 1. Built
+ * by ws_bench.py with the machine's C compiler (cc -O2). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -30,6 +32,8 @@
 
 #define IN_FLIGHT 100
 #define HEAD 64
+#define ROOM 4096           /* the least free buffer a read is offered */
+#define SNAPSHOT_WAIT_S 60  /* a watcher's snapshot must come within this, as raw_watch's */
 
 typedef struct {
     int fd;
@@ -83,12 +87,13 @@ static int scan_int(const unsigned char *p, size_t len, const char *key, long lo
     const unsigned char *at = memmem(p, len, key, klen);
     if (!at) return 0;
     const unsigned char *q = at + klen, *end = p + len;
-    int neg = 0;
-    if (q < end && *q == '-') { neg = 1; q++; }
     if (q >= end || *q < '0' || *q > '9') return 0;
     long long v = 0;
-    while (q < end && *q >= '0' && *q <= '9') v = v * 10 + (*q++ - '0');
-    *out = neg ? -v : v;
+    for (int digits = 0; q < end && *q >= '0' && *q <= '9'; digits++) {
+        if (digits == 18) return 0; /* not a seq or a price in won */
+        v = v * 10 + (*q++ - '0');
+    }
+    *out = v;
     return 1;
 }
 
@@ -144,9 +149,10 @@ static void frames(Conn *c, double t) {
             if (c->len - pos < 10) break;
             length = 0;
             for (int i = 2; i < 10; i++) length = (length << 8) | b[i];
+            if (length >> 63) die("a frame length with its top bit set", c->path); /* RFC 6455 5.2 */
             start = 10;
         }
-        if (c->len - pos < start + length) break;
+        if (length > c->len - pos - start) break; /* the rest of the frame is still to come */
         if ((b[0] & 0x0F) == 1) text_frame(c, b + start, (size_t)length, t);
         pos += start + length;
     }
@@ -190,16 +196,16 @@ static void send_handshake(Conn *c) {
                      "Origin: http://%s:%d\r\n\r\n",
                      c->path, host, c->port, host, c->port);
     if (n <= 0 || n >= (int)sizeof req) die("a path too long", c->path);
-    if (write(c->fd, req, n) != n) die("the handshake did not go out in one write", c->path);
+    if (send(c->fd, req, n, MSG_NOSIGNAL) != n) die("the handshake did not go out in one write", c->path);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(c - conns)};
     epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
     c->state = 2;
 }
 
 /* One read per ready socket (the epoll is level-triggered: what is left wakes it again). */
-static void readable(Conn *c, double t) {
-    if (c->cap - c->len < 65536) {
-        c->cap = c->cap * 2 > c->len + 65536 ? c->cap * 2 : c->len + 65536;
+static void readable(Conn *c) {
+    if (c->cap - c->len < ROOM) { /* a long frame still coming, or the first read */
+        c->cap = c->cap ? c->cap * 2 : 4 * ROOM;
         c->buf = grow(c->buf, c->cap);
     }
     ssize_t got = read(c->fd, c->buf + c->len, c->cap - c->len);
@@ -211,6 +217,7 @@ static void readable(Conn *c, double t) {
         c->state = 5;
         return;
     }
+    double t = now_s();
     c->bytes += got;
     c->len += (size_t)got;
     if (c->state == 2) {
@@ -271,12 +278,12 @@ int main(int argc, char **argv) {
     fclose(f);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1", strerror(errno));
-    fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+    signal(SIGPIPE, SIG_IGN); /* a peer gone: its write fails, the watcher goes on */
     struct epoll_event in = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
     epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &in);
     connect_more();
-    int announced = 0;
-    double cpu0 = 0;
+    int announced = 0, last_ready = -1;
+    double cpu0 = 0, progress_at = now_s();
     char control[256];
     size_t control_len = 0;
     struct epoll_event events[512];
@@ -286,21 +293,25 @@ int main(int argc, char **argv) {
             fflush(stdout);
             announced = 1;
         }
-        int n = epoll_wait(epfd, events, 512, -1);
+        int n = epoll_wait(epfd, events, 512, announced ? -1 : 1000);
         if (n < 0) {
             if (errno == EINTR) continue;
             die("epoll_wait", strerror(errno));
         }
-        double t = now_s();
+        if (!announced) { /* every snapshot within SNAPSHOT_WAIT_S of the last one that came */
+            double now = now_s();
+            if (ready_count != last_ready) last_ready = ready_count, progress_at = now;
+            if (now - progress_at > SNAPSHOT_WAIT_S) {
+                for (int i = 0; i < count; i++)
+                    if (conns[i].state < 4) die("no snapshot within 60 s", conns[i].path);
+            }
+        }
         for (int i = 0; i < n; i++) {
             uint32_t id = events[i].data.u32;
             if (id == UINT32_MAX) {
+                if (control_len == sizeof control - 1) control_len = 0; /* no command is this long */
                 ssize_t got = read(0, control + control_len, sizeof control - 1 - control_len);
-                if (got == 0) { /* the parent went away: stop, or once ready (stdout closes then) */
-                    if (announced) return 0;
-                    epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
-                    continue;
-                }
+                if (got == 0) die("the parent went away (end of the standard input)", NULL);
                 if (got < 0) continue;
                 control_len += (size_t)got;
                 control[control_len] = 0;
@@ -322,7 +333,7 @@ int main(int argc, char **argv) {
             if (c->state == 1)
                 send_handshake(c);
             else if (c->state >= 2 && c->state < 5)
-                readable(c, t);
+                readable(c);
         }
     }
 }

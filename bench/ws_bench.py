@@ -892,26 +892,36 @@ WATCHER_C = BASE / "bench" / "watcher.c"
 
 def watcher_binary() -> Path | None:
     """bench/watcher.c built with the machine's C compiler (`CC`, else cc), once per source
-    (kept in the temporary directory under the source's hash); None where no compiler works."""
+    (kept in this user's own directory under the temporary one, under the source's hash);
+    None where none builds or runs (the caller falls back to the Python reader)."""
     import hashlib
+    import shlex
     import shutil
     import tempfile
 
     source = WATCHER_C.read_bytes()
-    binary = Path(tempfile.gettempdir()) / f"neighborbid-watcher-{hashlib.sha256(source).hexdigest()[:16]}"
-    if binary.exists():
-        return binary
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
+    home = Path(tempfile.gettempdir()) / f"neighborbid-bench-{os.getuid()}"
+    try:
+        home.mkdir(mode=0o700, exist_ok=True)
+        if home.stat().st_uid != os.getuid() or home.stat().st_mode & 0o022:
+            print(f"ws_bench: {home} is not this user's own: not building bench/watcher.c", file=sys.stderr)
+            return None
+        binary = home / f"watcher-{hashlib.sha256(source).hexdigest()[:16]}"
+        if not binary.exists():
+            compiler = shlex.split(os.environ.get("CC", "")) or [shutil.which("cc") or shutil.which("gcc") or "cc"]
+            partial = binary.with_suffix(f".{os.getpid()}")
+            built = subprocess.run(
+                [*compiler, "-O2", "-o", str(partial), str(WATCHER_C)], capture_output=True, text=True, check=False
+            )
+            if built.returncode != 0:
+                print(f"ws_bench: bench/watcher.c did not build ({built.stderr.strip()[:300]})", file=sys.stderr)
+                return None
+            partial.replace(binary)
+        # it runs here (not a noexec temporary directory): no arguments is a usage error
+        subprocess.run([str(binary)], capture_output=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"ws_bench: bench/watcher.c cannot be used here ({exc})", file=sys.stderr)
         return None
-    partial = binary.with_suffix(f".{os.getpid()}")
-    built = subprocess.run(
-        [compiler, "-O2", "-o", str(partial), str(WATCHER_C)], capture_output=True, text=True, check=False
-    )
-    if built.returncode != 0:
-        print(f"ws_bench: bench/watcher.c did not build ({built.stderr.strip()[:300]})", file=sys.stderr)
-        return None
-    partial.replace(binary)
     return binary
 
 
@@ -956,49 +966,61 @@ def _spawn_c_watcher(binary: Path, host: str, targets: str) -> subprocess.Popen:
     )
 
 
+def _reap(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+
 async def start_watchers_c(urls: list[str], procs: int, binary: Path):
-    """start_watchers with bench/watcher.c's processes: the same (go, finish)."""
+    """start_watchers with bench/watcher.c's processes: the same (go, finish). Every child is
+    killed and reaped when anything fails, so a failed run leaves nothing behind."""
     import tempfile
 
     loop = asyncio.get_running_loop()
-    children, files = [], []
-    for k in range(procs):
-        targets = tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False)  # noqa: SIM115
-        hosts = set()
-        for url in urls[k::procs]:
-            parts = urlsplit(url)
-            hosts.add(parts.hostname)
-            targets.write(f"{parts.port} {parts.path}\n")
-        targets.close()
-        files.append(targets.name)
-        if len(hosts) > 1:
-            raise RuntimeError(f"bench/watcher.c takes one host, not {sorted(hosts)}")
-        host = hosts.pop() if hosts else "127.0.0.1"
-        children.append(_spawn_c_watcher(binary, host, targets.name))
+    children: list[subprocess.Popen] = []
+    files: list[str] = []
+    shares = [urls[k::procs] for k in range(procs)]
 
-    def ready(child) -> None:
+    def ready(child, expected: int) -> None:
         line = child.stdout.readline()
-        if not line.startswith("ready"):
+        if line != f"ready {expected}\n":
             child.wait(timeout=10)
-            raise RuntimeError(f"bench/watcher.c: {child.stderr.read().strip() or line!r}")
+            raise RuntimeError(f"bench/watcher.c: {child.stderr.read().strip() or repr(line)}")
 
     try:
-        for child in children:
-            await asyncio.wait_for(loop.run_in_executor(None, ready, child), 120)
+        for share in shares:
+            with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
+                files.append(targets.name)
+                hosts = {urlsplit(url).hostname for url in share}
+                if len(hosts) > 1:
+                    raise RuntimeError(f"bench/watcher.c takes one host, not {sorted(hosts)}")
+                targets.writelines(f"{urlsplit(url).port} {urlsplit(url).path}\n" for url in share)
+            children.append(_spawn_c_watcher(binary, hosts.pop() if hosts else "127.0.0.1", targets.name))
+        for child, share in zip(children, shares, strict=True):
+            # the child gives up on a missing snapshot by itself (60 s): this read always ends
+            await loop.run_in_executor(None, ready, child, len(share))
+    except BaseException:
+        _reap(children)
+        raise
     finally:
         for name in files:
             os.unlink(name)
 
     async def finish() -> tuple[list[Watcher], list[dict]]:
         reports = []
-        for child in children:
-            child.stdin.write("stop\n")
-            child.stdin.flush()
-        for child in children:
-            out, err = await loop.run_in_executor(None, child.communicate)
-            if child.returncode != 0:
-                raise RuntimeError(f"bench/watcher.c: {err.strip()}")
-            reports.append(read_c_report(out.splitlines()))
+        try:
+            for child in children:
+                child.stdin.write("stop\n")
+                child.stdin.flush()
+            for child in children:
+                out, err = await loop.run_in_executor(None, child.communicate)
+                if child.returncode != 0:
+                    raise RuntimeError(f"bench/watcher.c: {err.strip()}")
+                reports.append(read_c_report(out.splitlines()))
+        finally:
+            _reap(children)
         watchers = []
         for found, _stats in reports:  # in child order: watcher_auction relies on it
             for seqs, times, final in found:
@@ -1044,6 +1066,7 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
     data = json.loads(DATA.read_text())
     cookies = [b["cookie"] for b in data["bidders"]]
     rss0 = servers.rss_kb()
+    binary = watcher_binary() if args.watcher_load == "c" else None  # built before the clock starts
     t0 = time.perf_counter()
     # watcher n watches auction n % A through server n % P; results come back in that order
     # per child, so keep the auction of each watcher alongside.
@@ -1052,7 +1075,6 @@ async def scenario(args, servers: Servers, auction_ids: list[int]) -> dict:
         servers.role_url(n, auction_ids[n % len(auction_ids)], bidder=False, bidder_processes=split)
         for n in range(args.watchers)
     ]
-    binary = watcher_binary() if args.watcher_load == "c" else None
     if binary is not None:
         watchers_go, finish_watchers = await start_watchers_c(urls, max(1, args.watcher_procs), binary)
     else:
