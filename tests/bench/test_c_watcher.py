@@ -121,6 +121,17 @@ def c_watcher(tmp_path, port: int, count: int) -> subprocess.Popen:
     )
 
 
+def stopped_by(tmp_path, server: FakeServer) -> tuple[int, str, str]:
+    """One watcher against `server` until it exits by itself: its status, output and errors."""
+    child = c_watcher(tmp_path, server.port, 1)
+    try:
+        child.wait(timeout=30)
+        return child.returncode, child.stdout.read(), child.stderr.read()
+    finally:
+        child.kill()
+        server.close()
+
+
 def run_to_the_end(child: subprocess.Popen, server: FakeServer, count: int) -> tuple[str, str]:
     """Ready, go, every byte read, stop: the child's output."""
     assert child.stdout.readline() == f"ready {count}\n"
@@ -211,16 +222,10 @@ def test_the_c_watcher_refuses_a_frame_length_the_protocol_forbids(tmp_path):
     # given a server whose first frame claims a 64-bit length with its top bit set (RFC 6455)
     bogus = bytes([0x81, 127]) + b"\xff" * 8
     server = FakeServer(count=1, stream=lambda _r: bogus, chunk=10_000)
-    child = c_watcher(tmp_path, server.port, 1)
-    try:
-        # when it reads the frame
-        child.wait(timeout=30)
-        out, err = child.stdout.read(), child.stderr.read()
-    finally:
-        child.kill()
-        server.close()
+    # when it reads the frame
+    returncode, out, err = stopped_by(tmp_path, server)
     # then it stops with the reason, never announcing itself ready
-    assert child.returncode == 1 and "ready" not in out
+    assert returncode == 1 and "ready" not in out
     assert "a frame length with its top bit set" in err
 
 
@@ -229,16 +234,10 @@ def test_the_c_watcher_stops_with_the_servers_answer_when_refused(tmp_path):
     server = FakeServer(
         count=1, stream=lambda _r: b"", chunk=1, answer=b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
     )
-    child = c_watcher(tmp_path, server.port, 1)
-    try:
-        # when the watcher connects
-        child.wait(timeout=30)
-        out, err = child.stdout.read(), child.stderr.read()
-    finally:
-        child.kill()
-        server.close()
+    # when the watcher connects
+    returncode, out, err = stopped_by(tmp_path, server)
     # then it exits with the server's answer, never announcing itself ready
-    assert child.returncode == 1
+    assert returncode == 1
     assert "ready" not in out
     assert "refused: HTTP/1.1 403 Forbidden" in err
 
