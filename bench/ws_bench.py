@@ -925,6 +925,18 @@ def watcher_binary() -> Path | None:
     return binary
 
 
+def watchers_of(by_child: list[list[tuple[list[int], list[float], int | None]]]) -> list[Watcher]:
+    """What each watcher process read ((seqs, times, final price) per watcher), as Watchers in
+    child order, then each child's own order: watcher_auction relies on it."""
+    watchers = []
+    for found in by_child:
+        for seqs, times, final in found:
+            watcher = Watcher()
+            watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
+            watchers.append(watcher)
+    return watchers
+
+
 class _Go:
     """watcher_process's `go` for the C load: one line to each child."""
 
@@ -1021,12 +1033,7 @@ async def start_watchers_c(urls: list[str], procs: int, binary: Path):
                 reports.append(read_c_report(out.splitlines()))
         finally:
             _reap(children)
-        watchers = []
-        for found, _stats in reports:  # in child order: watcher_auction relies on it
-            for seqs, times, final in found:
-                watcher = Watcher()
-                watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
-                watchers.append(watcher)
+        watchers = watchers_of([found for found, _stats in reports])
         return watchers, [stats for _found, stats in reports]
 
     return _Go(children), finish
@@ -1049,12 +1056,7 @@ async def start_watchers(urls: list[str], procs: int):
     async def finish() -> tuple[list[Watcher], list[dict]]:
         stop.set()
         by_child = {k: (w, st) for k, w, st in [await loop.run_in_executor(None, results.get) for _ in children]}
-        watchers = []
-        for k in range(len(children)):  # in child order: watcher_auction below relies on it
-            for seqs, times, final in by_child[k][0]:
-                watcher = Watcher()
-                watcher.seqs, watcher.times, watcher.last_price = seqs, times, final
-                watchers.append(watcher)
+        watchers = watchers_of([by_child[k][0] for k in range(len(children))])
         for child in children:
             child.join(timeout=10)
         return watchers, [by_child[k][1] for k in range(len(children))]
