@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -211,11 +212,37 @@ def _session_belongs_to(session_data: str, password: str, user_id: int) -> bool:
     )
 
 
+# Sessions session_read_check found good, by key: (session_data, password hash, user id) as read
+# then. The bid decided inside PostgreSQL (auctions.services.bidding._bid_in_server) acts for a
+# socket only while its session row and its user's password are still exactly these, so the
+# verdict of _session_belongs_to (a pure function of them) still holds; anything else goes
+# through the read and session_read_check again.
+_SESSIONS_CHECKED: OrderedDict[str, tuple[str, str, int]] = OrderedDict()
+_SESSIONS_CHECKED_MAX = 10_000
+
+
+def session_checked_remember(session_key: str, session_data: str, password: str, user_id: int) -> None:
+    """session_read_check passed for this session row and this user's password."""
+    _SESSIONS_CHECKED[session_key] = (session_data, password, user_id)
+    _SESSIONS_CHECKED.move_to_end(session_key)
+    while len(_SESSIONS_CHECKED) > _SESSIONS_CHECKED_MAX:
+        _SESSIONS_CHECKED.popitem(last=False)
+
+
+def session_checked(session_key: str, *, user_id: int) -> tuple[str, str] | None:
+    """(session_data, password hash) of this session as last found good for this user, or None."""
+    found = _SESSIONS_CHECKED.get(session_key)
+    if found is None or found[2] != user_id:
+        return None
+    return found[0], found[1]
+
+
 @receiver(setting_changed)
 def _forget_session_verdicts(*, setting: str, **kwargs: object) -> None:
     """The remembered verdicts depend on these settings (tests override them)."""
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "AUTHENTICATION_BACKENDS", "SESSION_ENGINE"}:
         _session_belongs_to.cache_clear()
+        _SESSIONS_CHECKED.clear()
 
 
 DEVICE_CREDENTIAL_PREFIX = "device:"  # a socket opened with an app's ticket: "device:<DeviceToken id>"

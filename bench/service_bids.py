@@ -87,6 +87,30 @@ def with_hold_probe(sql: str, params: list, token: str) -> tuple[str, list]:
     return probed, [*params, token]
 
 
+# nb_bid_decide (migration auctions 0019): its auction row lock, and the probed form's record of
+# the grant, keyed by the bid's request id (unique per bid here).
+_DECIDE_LOCK = "SELECT * INTO a FROM auctions_auction WHERE id = p_auction FOR UPDATE;"
+_DECIDE_PROBE = (
+    f" INSERT INTO {PROBE_TABLE} (token, locked_at) VALUES (p_request, extract(epoch FROM clock_timestamp()))"
+    " ON CONFLICT DO NOTHING;"
+)
+
+
+def install_decide_probe(cursor) -> bool:
+    """Replace nb_bid_decide, in this scratch database, by the same function that also records
+    when it was granted the auction row (right after its `FOR UPDATE`), like with_hold_probe does
+    for the compare-and-set statement. False when the database has no such function."""
+    cursor.execute("SELECT to_regproc('nb_bid_decide') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return False
+    cursor.execute("SELECT pg_get_functiondef('nb_bid_decide'::regproc)")
+    text = cursor.fetchone()[0]
+    if _DECIDE_LOCK not in text:
+        raise RuntimeError("nb_bid_decide changed shape: update bench/service_bids.py")
+    cursor.execute(text.replace(_DECIDE_LOCK, _DECIDE_LOCK + _DECIDE_PROBE))
+    return True
+
+
 def reset_database(url: str) -> None:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
@@ -105,6 +129,11 @@ def main() -> None:
     parser.add_argument("--no-reset", action="store_true", help="keep the database (no drop/migrate)")
     parser.add_argument(
         "--cas-attempts", type=int, default=None, help="compare-and-set attempts before the lock (0: locked only)"
+    )
+    parser.add_argument(
+        "--no-decide",
+        action="store_true",
+        help="no bid decided inside PostgreSQL (bidding.SQL_DECIDE off): the compare-and-set path alone",
     )
     parser.add_argument("--pgbench-seconds", type=float, default=5, help="0: skip the pgbench ceiling")
     parser.add_argument(
@@ -136,6 +165,8 @@ def main() -> None:
 
     if args.cas_attempts is not None:
         bidding.CAS_ATTEMPTS = args.cas_attempts
+    if args.no_decide:
+        bidding.SQL_DECIDE = False
     tag = uuid.uuid4().hex[:6]
     seller = user_create(username=f"seller-{tag}", password=None, nickname="판매자")
     bidders = []
@@ -179,20 +210,33 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
             cursor.execute(f"CREATE UNLOGGED TABLE {PROBE_TABLE} (token text PRIMARY KEY, locked_at float8 NOT NULL)")
+            install_decide_probe(cursor)
     cas_writes = [0] * args.threads  # compare-and-set statements (accepted or conflicted)
+    decide_calls = [0] * args.threads  # nb_bid_decide calls (accepted, refused or handed back)
+    decide_round_trips = [0.0] * args.threads  # seconds of those calls, waits for the lock included
     locked_paths = [0] * args.threads  # locked transactions (CAS_ATTEMPTS conflicts, or CAS off)
     lock_table = "auctions_auction"  # quoted (ORM) or not (auctions.locks.auction_row_lock)
 
     def bidder(i: int) -> None:
         auction = auctions[i % len(auctions)]
         price = 1_000
-        turn = 0
+        turn = 1 if i == 0 else 0  # bidders[0] leads after the warm-up bid above
         lock = {"at": None, "committed": None}
 
         def committed() -> None:
             lock["committed"] = time.perf_counter()
 
         def timing(execute, sql, params, many, context):
+            if sql.startswith("SELECT * FROM nb_bid_decide(") and not connection.in_atomic_block:
+                # the bid decided inside PostgreSQL: one call, its row locks inside it
+                started = time.perf_counter()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    if probe:
+                        replied[params[3]] = time.time()  # the request id: the probe's token
+                    decide_round_trips[i] += time.perf_counter() - started
+                    decide_calls[i] += 1
             if sql.startswith("WITH cas_auction") and not connection.in_atomic_block:
                 # the compare-and-set write (issue 19): in autocommit, the row locks live inside
                 # this one statement; its round trip includes any wait for the lock
@@ -218,13 +262,14 @@ def main() -> None:
         barrier.wait()
         with connection.execute_wrapper(timing):
             while time.monotonic() < stop_at[0]:
-                turn += 1
                 who = bidders[2 * i + turn % 2]
                 lock["at"] = lock["committed"] = None
                 try:
                     result = bid_place(auction_id=auction.pk, actor=who, amount=price, request_id=uuid.uuid4().hex)
                     accepted[i] += 1
                     price = result.state["min_next_bid"]
+                    if result.leading:
+                        turn += 1  # the pair's other bidder outbids them next
                 except DomainError as exc:
                     with errors_lock:
                         errors[exc.code] += 1
@@ -264,7 +309,10 @@ def main() -> None:
         f"accepted_per_s={total / elapsed:.0f} refused={dict(errors)} statements_per_bid={statements} {hold}"
         f"cas_round_trip_ms_per_accepted={sum(round_trips) * per_accepted:.2f} "
         f"locked_transaction_hold_ms_per_accepted={sum(held) * per_accepted:.2f} "
-        f"cas_writes={sum(cas_writes)} locked_transactions={sum(locked_paths)}"
+        f"cas_writes={sum(cas_writes)} locked_transactions={sum(locked_paths)} "
+        f"decided_in_server={sum(decide_calls)} "
+        f"decide_round_trip_ms_per_accepted={sum(decide_round_trips) * per_accepted:.2f} "
+        f"sql_decide={bidding.SQL_DECIDE}"
     )
     if args.pgbench_seconds > 0:
         sys.path.insert(0, str(ROOT / "bench"))

@@ -21,20 +21,34 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import Error as DatabaseError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import access_user_read, session_in_read, session_read_check
+from accounts.selectors import (
+    access_user_read,
+    session_checked,
+    session_checked_remember,
+    session_in_read,
+    session_read_check,
+)
 from auctions.locks import LockedAuction
 from auctions.models import Auction
+from auctions.selectors import RECENT_BIDS
 from auctions.services import bidding
 from auctions.services.bid_plan import BidPlan, apply_bid_state, plan_bid
-from auctions.services.bid_writes import BidExpect, CasConflict, bid_write_outcome, bid_write_statement
+from auctions.services.bid_writes import (
+    SORT_KEYS_MAX_AGE,
+    BidExpect,
+    CasConflict,
+    bid_write_outcome,
+    bid_write_statement,
+)
 from auctions.services.bidding import BidResult, bid_place
-from neighborbid.db.statements import execute_in_one_transaction, pipeline_ready
+from neighborbid.db.statements import execute_in_one_transaction, execute_repeated_rows, pipeline_ready
 from neighborbid.errors import AuctionNotFound, DomainError, SellerLinked
 from neighborbid.logs import money_log
 from wallets.locks import WalletRow
@@ -64,11 +78,82 @@ def bid_place_many(*, auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
     outcomes: list[BidOutcome] = []
     while len(outcomes) < len(bids):
         rest = bids[len(outcomes) :]
+        if len(rest) >= 2 and bidding.decide_ready():
+            # the plain bids at the head of the line, decided inside PostgreSQL in one call; the
+            # bid after them (handed back, or not one the server decides) by the Python path
+            outcomes += _in_server(auction_id, rest)
+            if len(outcomes) < len(bids):
+                outcomes.append(_one(auction_id, bids[len(outcomes)]))
+            continue
         if len(rest) < 2 or not bidding.SQL_WRITER or bidding.CAS_ATTEMPTS <= 0 or not pipeline_ready():
             outcomes += [_one(auction_id, ask) for ask in rest]
             break
         outcomes += _batch(auction_id, rest)
     return outcomes
+
+
+_DECIDE_MANY_SQL = (
+    "SELECT * FROM nb_bid_decide_many(%s::bigint, %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::interval, %s::integer)"
+)
+
+
+def _in_server(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
+    """The longest prefix of `bids` that nb_bid_decide_many decides (migration auctions 0019): plain
+    bids whose arguments hold and whose socket session (if any) was checked before, decided in
+    order in one call and one transaction, up to the first it hands back. Returns the answers of
+    the bids it decided (empty: none; the caller takes the next bid by the Python path)."""
+    asks: list[tuple[BidAsk, tuple[str, str] | None]] = []
+    for ask in bids:
+        if ask.max_amount is not None and ask.max_amount != ask.amount:
+            break
+        try:
+            bidding.bid_arguments_check(amount=ask.amount, request_id=ask.request_id, max_amount=ask.max_amount)
+        except DomainError:
+            break
+        session = None
+        if ask.session_key is not None:
+            if session_in_read(ask.session_key):
+                session = session_checked(ask.session_key, user_id=ask.actor_id)
+            if session is None:
+                break
+        asks.append((ask, session))
+    if not asks or not bidding.decide_for(auction_id):
+        return []
+    params = [
+        auction_id,
+        [ask.actor_id for ask, _session in asks],
+        [ask.amount for ask, _session in asks],
+        [ask.request_id for ask, _session in asks],
+        [ask.session_key for ask, _session in asks],
+        [session[0] if session else None for _ask, session in asks],
+        [session[1] if session else None for _ask, session in asks],
+        SORT_KEYS_MAX_AGE,
+        RECENT_BIDS,
+    ]
+    try:
+        if connection.in_atomic_block:  # inside a caller's transaction: a savepoint
+            with transaction.atomic():
+                rows = execute_repeated_rows(_DECIDE_MANY_SQL, params)
+        else:
+            rows = execute_repeated_rows(_DECIDE_MANY_SQL, params)
+    except DatabaseError:
+        return []  # nothing of it was written (one statement): the Python path decides them all
+    answers: list[BidOutcome] = []
+    for (ask, _session), row in zip(asks, rows, strict=False):
+        refusal = None
+        result: BidOutcome | None
+        try:
+            result = bidding.bid_decision(
+                row, auction_id=auction_id, bidder_id=ask.actor_id, amount=ask.amount, request_id=ask.request_id
+            )
+        except DomainError as refused:
+            result = refusal = refused
+        if result is None:
+            break  # handed back: it and the rest by the Python path
+        answers.append(result)
+        money_log("bid", refusal=refusal, auction_id=auction_id, amount=ask.amount, user_id=ask.actor_id, batch=True)
+    return answers
 
 
 def _batch(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
@@ -174,6 +259,9 @@ def _decide(auction_id: int, bids: list[BidAsk]) -> _Decided:
                 break  # the auction changed since the first read: the rest in a batch of their own
             if ask.session_key is not None:
                 session_read_check(read.session_data, read.user, user_id=ask.actor_id)
+                session_checked_remember(
+                    ask.session_key, str(read.session_data), cast("User", read.user).password, ask.actor_id
+                )
             if read.auction is None:
                 raise AuctionNotFound()
             user = access_user_read(read.user)

@@ -12,6 +12,7 @@ auctions.services.bid_writes, buy-now in auctions.services.buy_now."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -21,7 +22,15 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import DeviceSighting, User
-from accounts.selectors import access_user, access_user_read, session_in_read, session_read_check, session_user
+from accounts.selectors import (
+    access_user,
+    access_user_read,
+    session_checked,
+    session_checked_remember,
+    session_in_read,
+    session_read_check,
+    session_user,
+)
 from auctions.events import send_user_event_on_commit
 from auctions.locks import (
     LOCKED_JOIN_LEADER,
@@ -34,7 +43,7 @@ from auctions.locks import (
 )
 from auctions.models import Auction, Bid
 from auctions.rules import sure_loser_minimum
-from auctions.selectors import PublicState, auction_min_next_bid, auction_public_state
+from auctions.selectors import RECENT_BIDS, PublicState, auction_min_next_bid, auction_public_state
 from auctions.services._base import (
     check_amount,
     check_participant,
@@ -44,7 +53,8 @@ from auctions.services._base import (
     publish_state,
 )
 from auctions.services.bid_plan import BidPlan, apply_bid_state, bid_notices, plan_bid
-from auctions.services.bid_writes import BidExpect, CasConflict, bid_write_orm, bid_write_sql
+from auctions.services.bid_writes import SORT_KEYS_MAX_AGE, BidExpect, CasConflict, bid_write_orm, bid_write_sql
+from neighborbid.db.statements import execute_repeated
 from neighborbid.errors import (
     AuctionNotFound,
     BidTooLow,
@@ -55,6 +65,7 @@ from neighborbid.errors import (
     LoginRequired,
     MaximumNotRaised,
     SellerLinked,
+    ServerError,
     UseBuyNow,
 )
 from neighborbid.logs import money_action
@@ -63,12 +74,18 @@ from notifications.services import push_jobs_on_commit
 from wallets.locks import WalletRow, wallet_rows_lock, wallets_lock
 from wallets.models import Wallet
 
+logger = logging.getLogger("neighborbid.money")
+
 # The bid's one-statement writer on PostgreSQL; False runs the ORM writer there too (the test
 # that holds the two writers side by side: tests/auctions/test_bid_writers.py).
 SQL_WRITER = True
 # Compare-and-set attempts before the locked transaction decides (PostgreSQL with SQL_WRITER);
 # 0 always takes the locked transaction (the tests hold the two side by side).
 CAS_ATTEMPTS = 3
+# A plain bid on a live auction decided inside PostgreSQL in one call (nb_bid_decide, migration
+# auctions 0019) before the compare-and-set path: on PostgreSQL with SQL_WRITER and CAS_ATTEMPTS.
+# False: every bid takes the compare-and-set path (the tests hold the two side by side).
+SQL_DECIDE = True
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,29 @@ def bid_place(
     in_read = cas and session_key is not None and session_in_read(session_key)
     if session_key is not None and not in_read:
         actor = session_user(session_key=session_key, user_id=actor.pk)
+    if cas and decide_ready() and (max_amount is None or max_amount == amount):
+        session = None
+        if in_read:
+            session = session_checked(cast("str", session_key), user_id=actor.pk)
+        if session is not None or not in_read:
+            try:
+                decided = _bid_in_server(
+                    auction_id=auction_id,
+                    bidder_id=actor.pk,
+                    amount=amount,
+                    request_id=request_id,
+                    session=(cast("str", session_key), *session) if session is not None else None,
+                )
+            except IntegrityError as exc:
+                # The same request id raced itself: the unique constraint decided.
+                if "bid_unique_request" not in str(exc):
+                    raise
+                twin = _earlier_bid(bidder_id=actor.pk, request_id=request_id)
+                if twin is None:
+                    raise DuplicateRequest() from exc
+                return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
+            if decided is not None:
+                return decided
     if cas:
         # One read: an earlier bid with this request id, the committed auction and wallets
         # (and the socket's session).
@@ -154,6 +194,11 @@ def bid_place(
         )
         if in_read:
             session_read_check(read.session_data, read.user, user_id=actor.pk)
+            session_checked_remember(
+                cast("str", session_key), cast("str", read.session_data), cast("User", read.user).password, actor.pk
+            )
+        if read.auction is not None:
+            _national_seen(auction_id, national=read.auction.is_national)
         earlier_id, found, seller_linked = read.earlier_id, read.auction is not None, read.seller_linked
     else:
         # One read before the lock: an earlier bid with this request id, and the committed state.
@@ -377,6 +422,119 @@ def _refuse_if_overtaken(conflict: CasConflict, *, read_seq: int | None, user: U
     )
     if minimum is not None:
         raise BidTooLow.below(minimum, current_price=conflict.current_price, seq=conflict.seq)
+
+
+# nb_bid_decide (migration auctions 0019): one call, one row (see _bid_in_server).
+_DECIDE_SQL = (
+    "SELECT * FROM nb_bid_decide(%s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::text, %s::text, "
+    "%s::interval, %s::integer, %s::timestamptz)"
+)
+# The auctions a bid here found local (nb_bid_decide passes on them): their plain bids go
+# straight to the compare-and-set path, with no call that would pass. Bounded; only a shortcut.
+_LOCAL_AUCTIONS: set[int] = set()
+_LOCAL_AUCTIONS_MAX = 10_000
+
+
+def decide_ready() -> bool:
+    """Can a plain bid be decided inside PostgreSQL here (SQL_DECIDE, on the compare-and-set
+    path's PostgreSQL)?"""
+    return SQL_DECIDE and SQL_WRITER and CAS_ATTEMPTS > 0 and connection.vendor == "postgresql"
+
+
+def decide_for(auction_id: int) -> bool:
+    """Ask PostgreSQL to decide this auction's plain bids? Not for an auction a bid here found
+    local (the call would hand every bid back)."""
+    return auction_id not in _LOCAL_AUCTIONS
+
+
+def _national_seen(auction_id: int, *, national: bool) -> None:
+    if national:
+        _LOCAL_AUCTIONS.discard(auction_id)
+        return
+    if len(_LOCAL_AUCTIONS) >= _LOCAL_AUCTIONS_MAX:
+        _LOCAL_AUCTIONS.clear()
+    _LOCAL_AUCTIONS.add(auction_id)
+
+
+def _bid_in_server(
+    *, auction_id: int, bidder_id: int, amount: int, request_id: str, session: tuple[str, str, str] | None
+) -> BidResult | None:
+    """A plain bid (no maximum above its amount) decided inside PostgreSQL in one call, so the
+    auction's row lock lives inside one server-side call with no client round trip (issue 19
+    #1): nb_bid_decide locks the auction, then the wallets by primary key, decides the
+    commonest case (a national auction, open, a bidder in good standing who does not lead,
+    below buy-now, covered by their balance, beating the leader's whole maximum), writes every
+    row of an accepted bid and returns the locked row as it was before. A sure loser is refused
+    on the committed row without the lock, as the compare-and-set path refuses it. Anything else
+    it hands back untouched (None here: the compare-and-set path decides, as it always did).
+    `session`: (key, session_data, password hash) of a socket's session as session_read_check
+    last found it good (the call acts only while both are unchanged); None when the caller
+    checked the actor itself."""
+    if not decide_for(auction_id):
+        return None
+    key, data, password = session if session is not None else (None, None, None)
+    params = [auction_id, bidder_id, amount, request_id, key, data, password, SORT_KEYS_MAX_AGE, RECENT_BIDS, None]
+    if connection.in_atomic_block:  # inside a caller's transaction: a savepoint, as _bid_cas
+        with transaction.atomic():
+            row = execute_repeated(_DECIDE_SQL, params)
+    else:
+        row = execute_repeated(_DECIDE_SQL, params)
+    return bid_decision(
+        cast("tuple[Any, ...]", row), auction_id=auction_id, bidder_id=bidder_id, amount=amount, request_id=request_id
+    )
+
+
+def bid_decision(
+    row: tuple[Any, ...], *, auction_id: int, bidder_id: int, amount: int, request_id: str
+) -> BidResult | None:
+    """What one row of nb_bid_decide (or nb_bid_decide_many) means: the BidResult of an accepted
+    bid, the refusal raised, or None for a bid handed back (nothing written).
+
+    The Python rules stay the reference: the outcome is re-derived from the returned row by the
+    same functions as every other path (_bid_check, _bid_funds, plan_bid, apply_bid_state),
+    which raise the refusal with its message, build the events and the answer, and must land on
+    the same seq and bid-log head as the server wrote (tests/auctions/test_bid_writers.py,
+    test_bid_decide.py and test_model_based.py hold the two side by side)."""
+    outcome, reason, now, bid_id, notes, wallets, pushed, nickname, username, *rest = row
+    locked, (new_seq, new_head) = rest[:-2], rest[-2:]
+    if locked[0] is not None:
+        _national_seen(auction_id, national=bool(locked[6]))
+    if outcome == "pass":
+        return None
+    auction = locked_auction(locked)
+    user = User(pk=bidder_id, nickname=nickname, username=username)
+    if outcome == "refused":
+        _bid_check(auction, user=user, amount=amount, maximum=amount, now=now)  # raises the refusal
+        logger.error("nb_bid_decide refused a bid the rules accept: auction %s amount %s", auction_id, amount)
+        return None  # nothing was written: the compare-and-set path decides
+    wallet_rows = {int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets}
+    _bid_check(auction, user=user, amount=amount, maximum=amount, now=now)
+    _bid_funds(auction, user=user, amount=amount, maximum=amount, wallets=wallet_rows)
+    plan = plan_bid(auction, user=user, amount=amount, maximum=amount, wallets=wallet_rows)
+    apply_bid_state(auction, plan=plan, now=now)
+    if (auction.seq, auction.log_head) != (new_seq, new_head) or len(bid_notices(auction, plan)) != len(notes):
+        # Committed by the server, so the server's rows stand; say so loudly (the tests prove
+        # this never happens) and answer with an error rather than a state that is not the row's.
+        logger.error(
+            "nb_bid_decide and the rules disagree: auction %s amount %s (seq %s/%s, head %s/%s)",
+            auction_id,
+            amount,
+            new_seq,
+            auction.seq,
+            new_head,
+            auction.log_head,
+        )
+        raise ServerError()
+    return _bid_accepted(
+        auction,
+        plan,
+        user=user,
+        bid_id=bid_id,
+        notes=list(notes),
+        request_id=request_id,
+        now=now,
+        push_users=frozenset(pushed or ()),
+    )
 
 
 def _bid_locked(*, auction_id: int, user: User, amount: int, max_amount: int | None, request_id: str) -> BidResult:

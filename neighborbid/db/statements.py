@@ -43,6 +43,16 @@ def dollar_placeholders(sql: str) -> str:
 def execute_repeated(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     """Run one statement written with `%s` placeholders on the default connection and return
     its first row (or None)."""
+    rows = _execute(sql, params, every=False)
+    return rows[0] if rows else None
+
+
+def execute_repeated_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """execute_repeated, returning every row."""
+    return _execute(sql, params, every=True)
+
+
+def _execute(sql: str, params: list[Any], *, every: bool) -> list[tuple[Any, ...]]:
     if (
         connection.vendor != "postgresql"
         or not connection.settings_dict["OPTIONS"].get("server_side_binding")
@@ -50,7 +60,7 @@ def execute_repeated(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     ):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchone()
+            return _fetch(cursor, every=every)
     from psycopg import RawCursor
 
     connection.ensure_connection()
@@ -59,7 +69,14 @@ def execute_repeated(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     # Django's own wrapping (debug capture, execute wrappers), as connection.cursor() does it
     with connection._prepare_cursor(raw) as cursor:  # type: ignore[attr-defined]
         cursor.execute(dollar_placeholders(sql), params)
-        return cursor.fetchone()
+        return _fetch(cursor, every=every)
+
+
+def _fetch(cursor: Any, *, every: bool) -> list[tuple[Any, ...]]:
+    if every:
+        return list(cursor.fetchall())
+    row = cursor.fetchone()
+    return [row] if row is not None else []
 
 
 def pipeline_ready() -> bool:

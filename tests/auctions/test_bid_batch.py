@@ -24,6 +24,14 @@ pytestmark = pytest.mark.django_db
 PEOPLE = "abcd"
 
 
+@pytest.fixture(autouse=True)
+def _compare_and_set(monkeypatch):
+    """The batch of reads and compare-and-set writes, on both sides (a line's plain bids would
+    otherwise be decided inside PostgreSQL: tests/auctions/test_bid_decide.py holds that side
+    against this file's scripts)."""
+    monkeypatch.setattr(bidding, "SQL_DECIDE", False)
+
+
 def world(balance: int = 100_000):
     seller = make_user(nickname="판매자")
     people = {who: make_user(nickname=f"이웃{who}", balance=balance) for who in PEOPLE}

@@ -19,6 +19,13 @@ from wallets.models import LedgerEntry
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _compare_and_set(monkeypatch):
+    """These bids take the compare-and-set path (a plain bid would otherwise be decided inside
+    PostgreSQL in one call: tests/auctions/test_bid_decide.py)."""
+    monkeypatch.setattr(bidding, "SQL_DECIDE", False)
+
+
 @pytest.fixture
 def gap(monkeypatch):
     """Run `meddle` after each of the next `times` reads of a bid (between its read and its

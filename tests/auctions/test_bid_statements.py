@@ -23,7 +23,27 @@ def _statements(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_an_outbid_is_two_statements_and_the_lock_lives_for_one_of_them():
+def test_a_plain_outbid_is_one_call_decided_inside_postgresql():
+    # given a national auction with a leader
+    auction = make_auction(start_price=10_000, is_national=True)
+    first, second = make_user(balance=50_000), make_user(balance=50_000)
+    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
+    # when another bidder outbids them with a plain bid
+    with CaptureQueriesContext(connection) as ctx:
+        result = bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
+    # then: one statement, the call that locks, decides and writes (no read before it)
+    sql = _statements(ctx)
+    assert len(sql) == 1, "\n".join(sql)
+    assert sql[0].startswith("SELECT * FROM nb_bid_decide(")
+    # and it did everything the other paths do
+    assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
+    assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)
+    assert first.notifications.filter(kind="outbid").count() == 1
+    assert_books_balance()
+
+
+def test_an_outbid_is_two_statements_and_the_lock_lives_for_one_of_them(monkeypatch):
+    monkeypatch.setattr(bidding, "SQL_DECIDE", False)
     # given a national auction with a leader
     auction = make_auction(start_price=10_000, is_national=True)
     first, second = make_user(balance=50_000), make_user(balance=50_000)

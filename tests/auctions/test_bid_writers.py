@@ -14,6 +14,7 @@ import pytest
 from auctions.bidlog import chain_problem, micros, pseudonym
 from auctions.models import Auction, Bid, BidLogLeaf
 from auctions.services import auction_buy_now, bid_place, bidding
+from neighborbid.errors import BidTooLow
 from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid
 from tests.money import assert_books_balance
@@ -29,12 +30,22 @@ SCRIPTS = {
     "a higher maximum wins one step above the old one": [("a", 10_000, 20_000), ("b", 11_000, 40_000)],
     "the leader raises their maximum": [("a", 10_000, 20_000), ("a", 10_000, 35_000)],
     "buy-now after bids": [("a", 10_000, 20_000), ("b", 11_000, None), ("c", "buy", None)],
+    # plain bids, the kind PostgreSQL decides itself (nb_bid_decide): first, outbid, outbid
+    # again, a refusal below the minimum, and a maximum equal to its amount
+    "plain bids outbid each other": [
+        ("a", 10_000, None),
+        ("b", 11_000, None),
+        ("c", 11_500, None),
+        ("a", 13_000, 13_000),
+        ("b", 21_000, None),
+    ],
 }
 
 
-def run(script, *, sql: bool, monkeypatch, cas: bool = True) -> dict:
+def run(script, *, sql: bool, monkeypatch, cas: bool = True, decide: bool = False) -> dict:
     monkeypatch.setattr(bidding, "SQL_WRITER", sql)
     monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 3 if cas else 0)
+    monkeypatch.setattr(bidding, "SQL_DECIDE", decide)
     seller = make_user(nickname="판매자")
     people = {who: make_user(nickname=f"이웃{who}", balance=100_000) for who in "abc"}
     auction = make_auction(seller=seller, title="원목 식탁", start_price=10_000, buy_now_price=90_000, is_national=True)
@@ -44,7 +55,10 @@ def run(script, *, sql: bool, monkeypatch, cas: bool = True) -> dict:
         if amount == "buy":
             auction_buy_now(auction_id=auction.pk, actor=people[who], request_id=rid())
         else:
-            bid_place(auction_id=auction.pk, actor=people[who], amount=amount, max_amount=maximum, request_id=rid())
+            try:
+                bid_place(auction_id=auction.pk, actor=people[who], amount=amount, max_amount=maximum, request_id=rid())
+            except BidTooLow:
+                pass  # the same refusal on every path: nothing written (the rows below say so)
         stamps.append(Auction.objects.get(pk=auction.pk).updated_at)
     return snapshot(auction, roles, stamps)
 
@@ -126,13 +140,15 @@ def snapshot(auction: Auction, roles: dict[int, str], stamps: list[datetime]) ->
 
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_the_sql_and_the_orm_writer_write_the_same_rows(name, monkeypatch):
-    # given the same script on three identical worlds: the compare-and-set write, the SQL
-    # writer under the locked transaction, and the ORM writer
+    # given the same script on four identical worlds: the plain bids decided inside PostgreSQL
+    # (the rest by compare-and-set), the compare-and-set write, the SQL writer under the locked
+    # transaction, and the ORM writer
+    by_server = run(SCRIPTS[name], sql=True, decide=True, monkeypatch=monkeypatch)
     by_cas = run(SCRIPTS[name], sql=True, monkeypatch=monkeypatch)
     by_sql = run(SCRIPTS[name], sql=True, cas=False, monkeypatch=monkeypatch)
     by_orm = run(SCRIPTS[name], sql=False, monkeypatch=monkeypatch)
     # then every row matches, and every bid, ledger row and notice of a step carries its clock
-    assert by_cas == by_sql == by_orm
+    assert by_server == by_cas == by_sql == by_orm
     # and the bid log: one leaf per public bid (a raise of one's own maximum is none), in order
     assert by_sql["log"] and all(role is not None or kind == "buy_now" for _, kind, _, role, _ in by_sql["log"])
     assert all(stamp != "?" for *_, stamp in by_sql["bids"])
@@ -155,3 +171,21 @@ def test_the_switch_really_changes_the_writer(monkeypatch):
     run(SCRIPTS["first bid with a maximum"], sql=True, monkeypatch=monkeypatch)
     run(SCRIPTS["first bid with a maximum"], sql=True, cas=False, monkeypatch=monkeypatch)
     assert expects[0] is not None and expects[1] is None
+    # and the run that lets PostgreSQL decide really did, for its plain bids only
+    decided = []
+    real_server = bidding._bid_in_server
+
+    def server(**kwargs):
+        try:
+            result = real_server(**kwargs)
+        except BidTooLow:
+            decided.append("refused")
+            raise
+        decided.append("accepted" if result is not None else "passed")
+        return result
+
+    monkeypatch.setattr(bidding, "_bid_in_server", server)
+    run(SCRIPTS["plain bids outbid each other"], sql=True, decide=True, monkeypatch=monkeypatch)
+    assert decided == ["accepted", "accepted", "refused", "accepted", "accepted"]
+    run(SCRIPTS["first bid with a maximum"], sql=True, decide=True, monkeypatch=monkeypatch)
+    assert len(decided) == 5  # a bid with a maximum above its amount never asks

@@ -193,6 +193,12 @@ class MarketMachine(RuleBasedStateMachine):
         else:  # the leader's maximum answers at once; no money moves
             a.price = a.leader_max if top == a.leader_max else min(top + bid_increment(top), a.leader_max)
 
+    @rule(who=st.integers(0, 2), step=st.sampled_from([-500, 0, 0, 700, 4_000]))
+    def plain_bid_on_the_live_auction(self, who, step):
+        """A plain bid on the national auction: the bid PostgreSQL decides itself in one call
+        (nb_bid_decide) on the in-server path, so that path meets every state the others do."""
+        self.bid(who, 2, step, 0)
+
     @rule(who=st.integers(0, 2), which=st.integers(0, 2))
     def buy_now(self, who, which):
         user = self.users[who]
@@ -370,14 +376,30 @@ class MarketMachine(RuleBasedStateMachine):
         assert report.ok, report.lines()
 
 
-@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
+@pytest.mark.parametrize("path", ["in-server", "compare-and-set", "locked"])
 def test_services_agree_with_the_model(path, monkeypatch):
-    # the bid decides by compare-and-set on PostgreSQL, and by the locked transaction after
-    # conflicts (issue 19): the model holds both to the same rules
+    # a plain bid on a live auction is decided inside PostgreSQL in one call (nb_bid_decide),
+    # every other by compare-and-set, and by the locked transaction after conflicts (issue 19):
+    # the model holds all three to the same rules
     from auctions.services import bidding
 
+    monkeypatch.setattr(bidding, "SQL_DECIDE", path == "in-server")
     if path == "locked":
         monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
+    decided = []  # the bids PostgreSQL decided itself (accepted or refused)
+    real_server = bidding._bid_in_server
+
+    def server(**kwargs):
+        try:
+            result = real_server(**kwargs)
+        except Exception:
+            decided.append("refused")
+            raise
+        if result is not None:
+            decided.append("accepted")
+        return result
+
+    monkeypatch.setattr(bidding, "_bid_in_server", server)
     run_state_machine_as_test(
         MarketMachine,
         settings=settings(
@@ -387,3 +409,8 @@ def test_services_agree_with_the_model(path, monkeypatch):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+    # the in-server run really let PostgreSQL decide (and only it did)
+    if path == "in-server":
+        assert "accepted" in decided
+    else:
+        assert not decided

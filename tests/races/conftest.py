@@ -58,3 +58,32 @@ def overlapped(outcomes: list[Outcome]) -> bool:
     race whose threads ran one after the other proved nothing: the tests count the rounds that
     overlapped and run more until enough did."""
     return max(o.started for o in outcomes) < min(o.finished for o in outcomes)
+
+
+# nb_bid_decide's row locks (migration auctions 0019), as the teeth tests take them out.
+_DECIDE_LOCKS = {
+    "auction": "WHERE id = p_auction FOR UPDATE",
+    "wallets": "ORDER BY w.id FOR UPDATE",
+}
+
+
+@pytest.fixture
+def decide_without():
+    """`decide_without("auction" | "wallets")`: nb_bid_decide, the bid decided inside
+    PostgreSQL, replaced for this test by the same function with that row lock taken out (a
+    plain read); the real one is put back afterwards. For the teeth tests: a race that stays
+    green without the lock proves nothing."""
+    originals: list[str] = []
+
+    def take_out(lock: str) -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_get_functiondef('nb_bid_decide'::regproc)")
+            original = cursor.fetchone()[0]
+            assert _DECIDE_LOCKS[lock] in original, "the lock to take out is not in the function"
+            cursor.execute(original.replace(_DECIDE_LOCKS[lock], _DECIDE_LOCKS[lock].removesuffix(" FOR UPDATE")))
+        originals.append(original)
+
+    yield take_out
+    if originals:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(originals[0])

@@ -13,7 +13,7 @@ import pytest
 
 from auctions.audit import audit_ledger
 from auctions.models import Auction, Bid
-from auctions.services import BidAsk, bid_place_many, bid_writes
+from auctions.services import BidAsk, bid_place_many, bid_writes, bidding
 from neighborbid.errors import DomainError
 from tests.factories import make_auction, make_user, rid
 from tests.races.conftest import overlapped
@@ -85,7 +85,9 @@ def test_lines_of_bids_racing_on_one_auction_keep_the_books_and_the_state(concur
 
 
 def test_the_race_has_teeth_without_the_compare_the_books_or_the_state_break(concurrently, monkeypatch):
-    # given the batch's writes without their compare (every plan is written, whatever changed)
+    # given the batch's writes without their compare (every plan is written, whatever changed),
+    # and a line's lone bid on the same compare-and-set path (not decided inside PostgreSQL)
+    monkeypatch.setattr(bidding, "SQL_DECIDE", False)
     monkeypatch.setattr(bid_writes, "cas_auction_unchanged", lambda expect: ("TRUE", []))
     monkeypatch.setattr(bid_writes, "cas_wallets_unchanged", lambda expect, touched: ("TRUE", []))
     found = []

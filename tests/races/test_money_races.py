@@ -24,11 +24,12 @@ from wallets.models import LedgerEntry
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 
 
-def test_double_spend_one_balance_two_auctions_exactly_one_bid_wins(concurrently):
+@pytest.mark.parametrize("national", [False, True], ids=["local", "national: decided inside PostgreSQL"])
+def test_double_spend_one_balance_two_auctions_exactly_one_bid_wins(national, concurrently):
     for _ in range(10):
         # given a user whose balance covers exactly one bid, and two auctions
         user = make_user(balance=10_000)
-        a1, a2 = make_auction(start_price=10_000), make_auction(start_price=10_000)
+        a1, a2 = (make_auction(start_price=10_000, is_national=national) for _ in range(2))
         # when they bid on both at the same instant
         outcomes = concurrently(
             [
@@ -69,12 +70,13 @@ def _wallet_rows_without_lock(*, user_ids):
         return {row[1]: WalletRow(*row) for row in cursor.fetchall()}
 
 
-@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
-def test_the_double_spend_race_has_teeth_without_the_wallet_lock(path, concurrently, monkeypatch):
+@pytest.mark.parametrize("path", ["in-server", "compare-and-set", "locked"])
+def test_the_double_spend_race_has_teeth_without_the_wallet_lock(path, concurrently, monkeypatch, decide_without):
     """Issue 26 #6: the double spend above is decided by the wallet lock alone (two auctions,
     two auction locks); with it reduced to a plain read the same race must go wrong. On the
     bid's compare-and-set path (issue 19) the wallet guard is the write's compare of the
-    wallets' balances; with it taken out the race must go wrong the same way."""
+    wallets' balances; with it taken out the race must go wrong the same way. Inside
+    PostgreSQL (nb_bid_decide, national auctions) it is the function's wallet lock."""
     from auctions.services import bid_writes, bidding, lifecycle
     from tests.money import audit_ledger
 
@@ -83,12 +85,15 @@ def test_the_double_spend_race_has_teeth_without_the_wallet_lock(path, concurren
     monkeypatch.setattr(bidding, "wallet_rows_lock", _wallet_rows_without_lock)
     if path == "locked":
         monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
-    else:
+    elif path == "compare-and-set":
+        monkeypatch.setattr(bidding, "SQL_DECIDE", False)
         monkeypatch.setattr(bid_writes, "cas_wallets_unchanged", lambda expect, touched: ("TRUE", []))
+    else:
+        decide_without("wallets")
     symptoms = []
     for attempt in range(10):
         user = make_user(balance=10_000)
-        a1, a2 = make_auction(start_price=10_000), make_auction(start_price=10_000)
+        a1, a2 = (make_auction(start_price=10_000, is_national=path == "in-server") for _ in range(2))
         outcomes = concurrently(
             [
                 lambda a=a1, u=user: bid_place(auction_id=a.pk, actor=u, amount=10_000, request_id=rid()),
