@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
@@ -219,14 +220,16 @@ def _session_belongs_to(session_data: str, password: str, user_id: int) -> bool:
 # through the read and session_read_check again.
 _SESSIONS_CHECKED: OrderedDict[str, tuple[str, str, int]] = OrderedDict()
 _SESSIONS_CHECKED_MAX = 10_000
+_SESSIONS_CHECKED_LOCK = threading.Lock()  # the money threads share it
 
 
 def session_checked_remember(session_key: str, session_data: str, password: str, user_id: int) -> None:
     """session_read_check passed for this session row and this user's password."""
-    _SESSIONS_CHECKED[session_key] = (session_data, password, user_id)
-    _SESSIONS_CHECKED.move_to_end(session_key)
-    while len(_SESSIONS_CHECKED) > _SESSIONS_CHECKED_MAX:
-        _SESSIONS_CHECKED.popitem(last=False)
+    with _SESSIONS_CHECKED_LOCK:
+        _SESSIONS_CHECKED[session_key] = (session_data, password, user_id)
+        _SESSIONS_CHECKED.move_to_end(session_key)
+        while len(_SESSIONS_CHECKED) > _SESSIONS_CHECKED_MAX:
+            _SESSIONS_CHECKED.popitem(last=False)
 
 
 def session_checked(session_key: str, *, user_id: int) -> tuple[str, str] | None:

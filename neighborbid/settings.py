@@ -109,6 +109,11 @@ def sqlite_database(path: Path) -> dict:
 
 
 DEBUG = env_bool("DEBUG", default=False)
+
+# A plain bid on a live auction decided inside PostgreSQL in one call (auctions 0019,
+# docs/architecture.md); 0 sends every bid through the compare-and-set path (a switch for
+# operations, and the benchmarks' before/after).
+BID_DECIDE_IN_DATABASE = env_bool("BID_DECIDE_IN_DATABASE", default=True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and not env_bool("NEIGHBORBID_ALLOW_INSECURE_KEY"):

@@ -59,11 +59,8 @@ DECLARE
     locked boolean;
 BEGIN
     t := COALESCE(p_now, clock_timestamp());
-    -- first, without any lock: what only the Python path answers (a repeat of this request, a
-    -- bidder not in good standing, a session that is not the one already checked)
-    IF EXISTS (SELECT 1 FROM auctions_bid b WHERE b.bidder_id = p_bidder AND b.client_request_id = p_request) THEN
-        o_outcome := 'pass'; o_reason := 'repeat'; RETURN NEXT; RETURN;
-    END IF;
+    -- first, without any lock: what only the Python path answers (a bidder not in good
+    -- standing, a session that is not the one already checked, a repeat of this request)
     SELECT * INTO me FROM accounts_user WHERE id = p_bidder;
     IF NOT FOUND OR NOT me.is_active OR me.is_suspended THEN
         o_outcome := 'pass'; o_reason := 'user'; RETURN NEXT; RETURN;
@@ -80,6 +77,12 @@ BEGIN
     SELECT * INTO a FROM auctions_auction WHERE id = p_auction;
     IF NOT FOUND THEN
         o_outcome := 'pass'; o_reason := 'no auction'; RETURN NEXT; RETURN;
+    END IF;
+    -- a repeat of this request, looked for after the auction's row was read: a twin committed
+    -- before that read is found here too, so no refusal below is decided on a state that
+    -- already holds this request's own bid (the Python read has both in one snapshot)
+    IF EXISTS (SELECT 1 FROM auctions_bid b WHERE b.bidder_id = p_bidder AND b.client_request_id = p_request) THEN
+        o_outcome := 'pass'; o_reason := 'repeat'; RETURN NEXT; RETURN;
     END IF;
     o_id := a.id;
     o_national := a.is_national;
@@ -103,6 +106,10 @@ BEGIN
         SELECT * INTO a FROM auctions_auction WHERE id = p_auction FOR UPDATE;
         t := COALESCE(p_now, clock_timestamp());  -- the clock, read under the lock
         locked := true;
+        -- and again under the lock: a twin of this request may have committed while it waited
+        IF EXISTS (SELECT 1 FROM auctions_bid b WHERE b.bidder_id = p_bidder AND b.client_request_id = p_request) THEN
+            o_outcome := 'pass'; o_reason := 'repeat'; RETURN NEXT; RETURN;
+        END IF;
     END IF;
     o_now := t;
     IF NOT a.is_national OR a.is_hidden OR a.status <> 'open' OR t < a.starts_at OR t >= a.ends_at THEN
@@ -268,6 +275,14 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     r nb_bid_decision;
 BEGIN
+    -- The locks of the whole line up front, in the order of every writer: the auction, then
+    -- every wallet the line can touch (its bidders' and the current leader's; each later
+    -- leader is one of its bidders) by primary key. One transaction holds them all to its end,
+    -- so taking them bid by bid would take wallets out of that order.
+    PERFORM 1 FROM auctions_auction WHERE id = p_auction FOR UPDATE;
+    PERFORM 1 FROM wallets_wallet w
+    WHERE w.user_id = ANY(p_bidders) OR w.user_id = (SELECT leader_id FROM auctions_auction WHERE id = p_auction)
+    ORDER BY w.id FOR UPDATE;
     FOR i IN 1 .. COALESCE(array_length(p_bidders, 1), 0) LOOP
         SELECT * INTO r FROM nb_bid_decide(p_auction, p_bidders[i], p_amounts[i], p_requests[i],
             p_session_keys[i], p_session_data[i], p_passwords[i], p_sort_age, p_recent);

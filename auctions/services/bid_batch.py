@@ -76,14 +76,15 @@ def bid_place_many(*, auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
     DomainError bid_place would have raised (nothing written for it), or the error that stopped
     it. See the module's text."""
     outcomes: list[BidOutcome] = []
+    python_at = -1  # where the server stopped: that bid and the next ones by the Python path
     while len(outcomes) < len(bids):
         rest = bids[len(outcomes) :]
-        if len(rest) >= 2 and bidding.decide_ready():
-            # the plain bids at the head of the line, decided inside PostgreSQL in one call; the
-            # bid after them (handed back, or not one the server decides) by the Python path
+        if len(rest) >= 2 and len(outcomes) != python_at and bidding.decide_ready():
+            # the plain bids at the head of the line, decided inside PostgreSQL in one call, up to
+            # the first it hands back (or the first it does not decide: a maximum, a session not
+            # yet checked); from there the batch below, then the server again
             outcomes += _in_server(auction_id, rest)
-            if len(outcomes) < len(bids):
-                outcomes.append(_one(auction_id, bids[len(outcomes)]))
+            python_at = len(outcomes)
             continue
         if len(rest) < 2 or not bidding.SQL_WRITER or bidding.CAS_ATTEMPTS <= 0 or not pipeline_ready():
             outcomes += [_one(auction_id, ask) for ask in rest]

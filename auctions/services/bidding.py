@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -84,8 +85,9 @@ SQL_WRITER = True
 CAS_ATTEMPTS = 3
 # A plain bid on a live auction decided inside PostgreSQL in one call (nb_bid_decide, migration
 # auctions 0019) before the compare-and-set path: on PostgreSQL with SQL_WRITER and CAS_ATTEMPTS.
-# False: every bid takes the compare-and-set path (the tests hold the two side by side).
-SQL_DECIDE = True
+# False (BID_DECIDE_IN_DATABASE=0): every bid takes the compare-and-set path (the tests hold the
+# two side by side).
+SQL_DECIDE = settings.BID_DECIDE_IN_DATABASE
 
 
 @dataclass(frozen=True)
@@ -456,6 +458,12 @@ def _national_seen(auction_id: int, *, national: bool) -> None:
     _LOCAL_AUCTIONS.add(auction_id)
 
 
+class NotDecided(ServerError):
+    """nb_bid_decide refused a bid that the Python rules accept (the tests prove it never
+    happens): nothing was written. A lone bid goes on to the compare-and-set path; in a line,
+    whose later bids the server went on to decide, it is answered as a server error."""
+
+
 def _bid_in_server(
     *, auction_id: int, bidder_id: int, amount: int, request_id: str, session: tuple[str, str, str] | None
 ) -> BidResult | None:
@@ -479,9 +487,16 @@ def _bid_in_server(
             row = execute_repeated(_DECIDE_SQL, params)
     else:
         row = execute_repeated(_DECIDE_SQL, params)
-    return bid_decision(
-        cast("tuple[Any, ...]", row), auction_id=auction_id, bidder_id=bidder_id, amount=amount, request_id=request_id
-    )
+    try:
+        return bid_decision(
+            cast("tuple[Any, ...]", row),
+            auction_id=auction_id,
+            bidder_id=bidder_id,
+            amount=amount,
+            request_id=request_id,
+        )
+    except NotDecided:
+        return None  # nothing was written: the compare-and-set path decides
 
 
 def bid_decision(
@@ -506,15 +521,20 @@ def bid_decision(
     if outcome == "refused":
         _bid_check(auction, user=user, amount=amount, maximum=amount, now=now)  # raises the refusal
         logger.error("nb_bid_decide refused a bid the rules accept: auction %s amount %s", auction_id, amount)
-        return None  # nothing was written: the compare-and-set path decides
-    wallet_rows = {int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets}
-    _bid_check(auction, user=user, amount=amount, maximum=amount, now=now)
-    _bid_funds(auction, user=user, amount=amount, maximum=amount, wallets=wallet_rows)
-    plan = plan_bid(auction, user=user, amount=amount, maximum=amount, wallets=wallet_rows)
-    apply_bid_state(auction, plan=plan, now=now)
+        raise NotDecided()  # nothing was written
+    # Accepted: committed by the server, so its rows stand. Anything the rules say otherwise is
+    # said loudly (the tests prove it never happens) and answered as an error, never as a
+    # refusal of a bid that stands nor as a state that is not the row's.
+    try:
+        wallet_rows = {int(w[1]): WalletRow(*(int(v) for v in w)) for w in wallets}
+        _bid_check(auction, user=user, amount=amount, maximum=amount, now=now)
+        _bid_funds(auction, user=user, amount=amount, maximum=amount, wallets=wallet_rows)
+        plan = plan_bid(auction, user=user, amount=amount, maximum=amount, wallets=wallet_rows)
+        apply_bid_state(auction, plan=plan, now=now)
+    except Exception as exc:
+        logger.error("nb_bid_decide accepted a bid the rules refuse: auction %s amount %s", auction_id, amount)
+        raise ServerError() from exc
     if (auction.seq, auction.log_head) != (new_seq, new_head) or len(bid_notices(auction, plan)) != len(notes):
-        # Committed by the server, so the server's rows stand; say so loudly (the tests prove
-        # this never happens) and answer with an error rather than a state that is not the row's.
         logger.error(
             "nb_bid_decide and the rules disagree: auction %s amount %s (seq %s/%s, head %s/%s)",
             auction_id,

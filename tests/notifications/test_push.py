@@ -331,7 +331,7 @@ def test_without_vapid_keys_nothing_is_sent_and_jobs_wait(push_service, settings
     assert PushJob.objects.get().status == PushJob.Status.PENDING
 
 
-@pytest.mark.parametrize("path", ["compare-and-set", "locked"])
+@pytest.mark.parametrize("path", ["in-server", "compare-and-set", "locked"])
 def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_commit(
     path, push_service, vapid, monkeypatch
 ):
@@ -340,6 +340,7 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
 
     from auctions.services import bidding
 
+    monkeypatch.setattr(bidding, "SQL_DECIDE", path == "in-server")
     if path == "locked":
         monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
     # given a leader with push on, and a rival
@@ -358,6 +359,10 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
         begin, end = sql.index("BEGIN"), sql.index("COMMIT")
         under_lock = sql[begin + 1 : end]
         assert len(under_lock) == 3, "\n".join(sql)  # lock auction, lock wallets, one write
+    elif path == "in-server":
+        end = 0  # the one call (its row locks live inside it), then the job
+        under_lock = [sql[0]]
+        assert sql[0].startswith("SELECT * FROM nb_bid_decide("), "\n".join(sql)
     else:
         end = next(i for i, s in enumerate(sql) if s.startswith("WITH cas_auction"))
         under_lock = [sql[end]]
@@ -368,9 +373,14 @@ def test_the_bid_gains_no_statement_under_the_lock_and_the_job_is_written_after_
     assert PushJob.objects.filter(user=first, kind="outbid").count() == 1
 
 
-def test_a_bid_that_tells_nobody_with_push_costs_no_outbox_statement(push_service, vapid):
+@pytest.mark.parametrize("path", ["in-server", "compare-and-set"])
+def test_a_bid_that_tells_nobody_with_push_costs_no_outbox_statement(path, push_service, vapid, monkeypatch):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+
+    from auctions.services import bidding
+
+    monkeypatch.setattr(bidding, "SQL_DECIDE", path == "in-server")
 
     # given a leader and a rival, neither with push (someone else has it)
     auction = make_auction(start_price=10_000, is_national=True)
@@ -380,10 +390,13 @@ def test_a_bid_that_tells_nobody_with_push_costs_no_outbox_statement(push_servic
     # when the rival outbids the leader
     with CaptureQueriesContext(connection) as ctx:
         bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
-    # then the leader is told, and the compare-and-set read already knew no push was due:
-    # the read and the write, and no outbox INSERT after them
+    # then the leader is told, and the call (or the compare-and-set read) already knew no push
+    # was due: the call alone, or the read and the write, and no outbox INSERT after them
     sql = [q["sql"] for q in ctx.captured_queries]
-    assert len(sql) == 2 and sql[1].startswith("WITH cas_auction"), "\n".join(sql)
+    if path == "in-server":
+        assert len(sql) == 1 and sql[0].startswith("SELECT * FROM nb_bid_decide("), "\n".join(sql)
+    else:
+        assert len(sql) == 2 and sql[1].startswith("WITH cas_auction"), "\n".join(sql)
     assert Notification.objects.filter(user=first, kind="outbid").count() == 1
     assert not PushJob.objects.exists()
 

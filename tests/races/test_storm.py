@@ -203,16 +203,17 @@ def test_the_storm_has_teeth_without_the_auction_lock_the_audit_fails(path, conc
     # nb_bid_decide decides) the function's lock; on the bid's compare-and-set path its compare
     # (the write no longer checks that the auction is as the plan found it); on the locked path
     # the lock
-    for module in (bidding, buy_now, lifecycle):
-        monkeypatch.setattr(module, "auction_lock", _auction_without_lock)
-    monkeypatch.setattr(bidding, "auction_row_lock", _auction_row_without_lock)
+    if path == "in-server":
+        decide_without("auction")  # only the function's own lock: every other path keeps its locks
+    else:
+        for module in (bidding, buy_now, lifecycle):
+            monkeypatch.setattr(module, "auction_lock", _auction_without_lock)
+        monkeypatch.setattr(bidding, "auction_row_lock", _auction_row_without_lock)
     if path == "locked":
         monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
     elif path == "compare-and-set":
         monkeypatch.setattr(bidding, "SQL_DECIDE", False)
         monkeypatch.setattr(bid_writes, "cas_auction_unchanged", lambda expect: ("TRUE", []))
-    else:
-        decide_without("auction")
     symptoms = []
     for attempt in range(3):
         # when the same storm runs
