@@ -88,11 +88,17 @@ def with_hold_probe(sql: str, params: list, token: str) -> tuple[str, list]:
 
 
 # nb_bid_decide (migration auctions 0019): its auction row lock, and the probed form's record of
-# the grant, keyed by the bid's request id (unique per bid here).
+# the grant, keyed by the bid's request id (unique per bid here); and the end of an accepted
+# bid's work inside the function (before its commit), keyed by the request id and ":end".
 _DECIDE_LOCK = "SELECT * INTO a FROM auctions_auction WHERE id = p_auction FOR UPDATE;"
 _DECIDE_PROBE = (
     f" INSERT INTO {PROBE_TABLE} (token, locked_at) VALUES (p_request, extract(epoch FROM clock_timestamp()))"
     " ON CONFLICT DO NOTHING;"
+)
+_DECIDE_DONE = "o_outcome := 'accepted';"
+_DECIDE_DONE_PROBE = (
+    f" INSERT INTO {PROBE_TABLE} (token, locked_at)"
+    " VALUES (p_request || ':end', extract(epoch FROM clock_timestamp())) ON CONFLICT DO NOTHING;"
 )
 
 
@@ -105,9 +111,13 @@ def install_decide_probe(cursor) -> bool:
         return False
     cursor.execute("SELECT pg_get_functiondef('nb_bid_decide'::regproc)")
     text = cursor.fetchone()[0]
-    if _DECIDE_LOCK not in text:
+    if text.count(_DECIDE_LOCK) != 1 or text.count(_DECIDE_DONE) != 1:
         raise RuntimeError("nb_bid_decide changed shape: update bench/service_bids.py")
-    cursor.execute(text.replace(_DECIDE_LOCK, _DECIDE_LOCK + _DECIDE_PROBE))
+    cursor.execute(
+        text.replace(_DECIDE_LOCK, _DECIDE_LOCK + _DECIDE_PROBE).replace(
+            _DECIDE_DONE, _DECIDE_DONE + _DECIDE_DONE_PROBE
+        )
+    )
     return True
 
 
@@ -299,9 +309,14 @@ def main() -> None:
         if holds and min(holds) < 0:
             print("WARNING: a lock granted after its reply came back: the clocks differ", file=sys.stderr)
         locked_s = sum(holds) + sum(held)
+        # inside nb_bid_decide, from the grant to the end of an accepted bid's writes (its commit
+        # and reply not included: the hold from below, where the figure above is from above)
+        ends = {token.removesuffix(":end"): at for token, at in granted if token.endswith(":end")}
+        inside = [ends[token] - at for token, at in granted if token in ends]
         hold = (
             f"lock_hold_ms_per_accepted={locked_s * per_accepted:.2f} "
-            f"lock_busy_share={locked_s / elapsed / args.auctions:.2f} cas_locks_granted={len(holds)} "
+            f"lock_busy_share={locked_s / elapsed / args.auctions:.2f} locks_granted={len(holds)} "
+            f"in_server_hold_ms_per_accepted_there={1000 * sum(inside) / len(inside) if inside else 0:.2f} "
         )
     line = (
         f"threads={args.threads} auctions={args.auctions} cas_attempts={bidding.CAS_ATTEMPTS} "
