@@ -102,13 +102,15 @@ _DECIDE_DONE_PROBE = (
 )
 
 
-def install_decide_probe(cursor) -> bool:
-    """Replace nb_bid_decide, in this scratch database, by the same function that also records
-    when it was granted the auction row (right after its `FOR UPDATE`), like with_hold_probe does
-    for the compare-and-set statement. False when the database has no such function."""
+def install_decide_probe(cursor) -> str | None:
+    """Replace nb_bid_decide by the same function that also records when it was granted the
+    auction row (right after its `FOR UPDATE`) and when an accepted bid's work ended, like
+    with_hold_probe does for the compare-and-set statement. Returns the function's own text, for
+    the caller to put back (the probed one writes to a table that is dropped at the end); None
+    when the database has no such function."""
     cursor.execute("SELECT to_regproc('nb_bid_decide') IS NOT NULL")
     if not cursor.fetchone()[0]:
-        return False
+        return None
     cursor.execute("SELECT pg_get_functiondef('nb_bid_decide'::regproc)")
     text = cursor.fetchone()[0]
     if text.count(_DECIDE_LOCK) != 1 or text.count(_DECIDE_DONE) != 1:
@@ -118,7 +120,7 @@ def install_decide_probe(cursor) -> bool:
             _DECIDE_DONE, _DECIDE_DONE + _DECIDE_DONE_PROBE
         )
     )
-    return True
+    return text
 
 
 def reset_database(url: str) -> None:
@@ -216,11 +218,12 @@ def main() -> None:
     round_trips = [0.0] * args.threads  # seconds of each thread's compare-and-set statements, waits included
     replied: dict[str, float] = {}  # probe token -> wall clock when the statement's reply was back
     probe = not args.no_hold_probe
+    unprobed = None  # nb_bid_decide's own text, put back after the run
     if probe:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
             cursor.execute(f"CREATE UNLOGGED TABLE {PROBE_TABLE} (token text PRIMARY KEY, locked_at float8 NOT NULL)")
-            install_decide_probe(cursor)
+            unprobed = install_decide_probe(cursor)
     cas_writes = [0] * args.threads  # compare-and-set statements (accepted or conflicted)
     decide_calls = [0] * args.threads  # nb_bid_decide calls (accepted, refused or handed back)
     decide_round_trips = [0.0] * args.threads  # seconds of those calls, waits for the lock included
@@ -290,12 +293,17 @@ def main() -> None:
 
     threads = [threading.Thread(target=bidder, args=(i,)) for i in range(args.threads)]
     stop_at[0] = time.monotonic() + args.seconds + 0.5
-    for thread in threads:
-        thread.start()
-    started = time.monotonic()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
+    try:
+        for thread in threads:
+            thread.start()
+        started = time.monotonic()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    finally:
+        if unprobed is not None:  # (with --no-reset this may be a database others use)
+            with connection.cursor() as cursor:
+                cursor.execute(unprobed)
     total = sum(accepted)
     per_accepted = 1000 / total if total else float("nan")
     hold = ""

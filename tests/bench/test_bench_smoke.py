@@ -259,6 +259,13 @@ def test_service_bids_runs_and_prints_its_summary(bench_env):
     round_trips = float(parts.group(1)) + float(parts.group(6))
     assert float(hold.group(1)) - float(parts.group(2)) <= round_trips + 0.01, output
     assert int(parts.group(5)) > 0 and 0 < float(hold.group(4)) < float(hold.group(1)), output  # the server decided
+    # and the function it probed is its own again (the probe's table is gone: a probed function
+    # left behind would fail every bid after it, in whatever uses this database next)
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as pg:
+        (source,) = pg.execute("SELECT prosrc FROM pg_proc WHERE proname = 'nb_bid_decide'").fetchone()
+    assert "bench_lock_hold" not in source
     assert re.search(r"pgbench\(pgbench_bid5\.sql\)=[0-9.]+ tps ratio=[0-9.]+", output), output
 
 
