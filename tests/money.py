@@ -79,3 +79,26 @@ def wallet_of(user) -> tuple[int, int]:
 def assert_books_balance() -> None:
     report = audit_ledger()
     assert report.ok, "\n".join(report.lines())
+
+
+def server_decisions(monkeypatch) -> list[str]:
+    """What each plain bid sent to PostgreSQL came to (auctions.services.bidding._bid_in_server,
+    the bid decided in the server): "accepted", "refused" (a refusal raised) or "passed" (handed
+    back to the compare-and-set path), in order."""
+    from auctions.services import bidding
+    from neighborbid.errors import DomainError
+
+    decided: list[str] = []
+    real_server = bidding._bid_in_server
+
+    def server(**kwargs):
+        try:
+            result = real_server(**kwargs)
+        except DomainError:
+            decided.append("refused")
+            raise
+        decided.append("accepted" if result is not None else "passed")
+        return result
+
+    monkeypatch.setattr(bidding, "_bid_in_server", server)
+    return decided

@@ -176,13 +176,14 @@ def bid_place(
                     session=(cast("str", session_key), *session) if session is not None else None,
                 )
             except IntegrityError as exc:
-                # The same request id raced itself: the unique constraint decided.
-                if "bid_unique_request" not in str(exc):
-                    raise
-                twin = _earlier_bid(bidder_id=actor.pk, request_id=request_id)
-                if twin is None:
-                    raise DuplicateRequest() from exc
-                return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
+                return _twin_answer(
+                    exc,
+                    auction_id=auction_id,
+                    bidder_id=actor.pk,
+                    amount=amount,
+                    max_amount=max_amount,
+                    request_id=request_id,
+                )
             if decided is not None:
                 return decided
     if cas:
@@ -225,13 +226,22 @@ def bid_place(
             auction_id=auction_id, user=user, amount=amount, max_amount=max_amount, request_id=request_id
         )
     except IntegrityError as exc:
-        # The same request id raced itself: the unique constraint decided.
-        if "bid_unique_request" not in str(exc):
-            raise
-        twin = _earlier_bid(bidder_id=user.pk, request_id=request_id)
-        if twin is None:
-            raise DuplicateRequest() from exc
-        return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
+        return _twin_answer(
+            exc, auction_id=auction_id, bidder_id=user.pk, amount=amount, max_amount=max_amount, request_id=request_id
+        )
+
+
+def _twin_answer(
+    exc: IntegrityError, *, auction_id: int, bidder_id: int, amount: int, max_amount: int | None, request_id: str
+) -> BidResult:
+    """The same request id raced itself and the unique constraint decided: the twin's outcome
+    (or DuplicateRequest); any other integrity error is raised as it was."""
+    if "bid_unique_request" not in str(exc):
+        raise exc
+    twin = _earlier_bid(bidder_id=bidder_id, request_id=request_id)
+    if twin is None:
+        raise DuplicateRequest() from exc
+    return _replay(twin, auction_id=auction_id, amount=amount, max_amount=max_amount)
 
 
 def bid_arguments_check(*, amount: int, request_id: str, max_amount: int | None) -> None:

@@ -23,68 +23,59 @@ def _statements(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_a_plain_outbid_is_one_call_decided_inside_postgresql():
-    # given a national auction with a leader
+def outbid():
+    """A national auction led at 10,000; another bidder's 11,000, its statements captured."""
     auction = make_auction(start_price=10_000, is_national=True)
     first, second = make_user(balance=50_000), make_user(balance=50_000)
     bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
-    # when another bidder outbids them with a plain bid
     with CaptureQueriesContext(connection) as ctx:
         result = bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
-    # then: one statement, the call that locks, decides and writes (no read before it)
-    sql = _statements(ctx)
-    assert len(sql) == 1, "\n".join(sql)
-    assert sql[0].startswith("SELECT * FROM nb_bid_decide(")
-    # and it did everything the other paths do
+    return _statements(ctx), result, first, second
+
+
+def assert_outbid_written(result, first, second) -> None:
+    """Everything an outbid writes, whichever path wrote it."""
     assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
     assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)
     assert first.notifications.filter(kind="outbid").count() == 1
     assert_books_balance()
 
 
+def test_a_plain_outbid_is_one_call_decided_inside_postgresql():
+    # given a national auction with a leader, when another bidder outbids them (plain bids)
+    sql, result, first, second = outbid()
+    # then: one statement, the call that locks, decides and writes (no read before it)
+    assert len(sql) == 1, "\n".join(sql)
+    assert sql[0].startswith("SELECT * FROM nb_bid_decide(")
+    # and it did everything the other paths do
+    assert_outbid_written(result, first, second)
+
+
 def test_an_outbid_is_two_statements_and_the_lock_lives_for_one_of_them(monkeypatch):
     monkeypatch.setattr(bidding, "SQL_DECIDE", False)
-    # given a national auction with a leader
-    auction = make_auction(start_price=10_000, is_national=True)
-    first, second = make_user(balance=50_000), make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
-    # when another bidder outbids them
-    with CaptureQueriesContext(connection) as ctx:
-        result = bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
+    # given a national auction with a leader, when another bidder outbids them (plain bids)
+    sql, result, first, second = outbid()
     # then: one read (no lock: the repeat, the auction, the wallets, the acting user), and one
     # compare-and-set write
-    sql = _statements(ctx)
     assert len(sql) == 2, "\n".join(sql)
     assert "FOR UPDATE" not in sql[0]
     assert all(table in sql[0] for table in ("auctions_auction", "wallets_wallet", "accounts_user"))
     assert sql[1].startswith("WITH cas_auction AS (SELECT")
     # and the one write did everything the locked path does
-    assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
-    assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)
-    assert first.notifications.filter(kind="outbid").count() == 1
-    assert_books_balance()
+    assert_outbid_written(result, first, second)
 
 
 def test_the_locked_path_is_five_statements_three_of_them_under_the_lock(monkeypatch):
     monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
-    # given a national auction with a leader
-    auction = make_auction(start_price=10_000, is_national=True)
-    first, second = make_user(balance=50_000), make_user(balance=50_000)
-    bid_place(auction_id=auction.pk, actor=first, amount=10_000, request_id=rid())
-    # when another bidder outbids them
-    with CaptureQueriesContext(connection) as ctx:
-        result = bid_place(auction_id=auction.pk, actor=second, amount=11_000, request_id=rid())
+    # given a national auction with a leader, when another bidder outbids them (plain bids)
+    sql, result, first, second = outbid()
     # then: pre-read, acting user, lock auction, lock wallets, one write
-    sql = _statements(ctx)
     assert len(sql) == 5, "\n".join(sql)
     assert sql[2].rstrip().endswith("FOR UPDATE OF a") and "auctions_auction" in sql[2]
     assert sql[3].rstrip().endswith("FOR UPDATE") and "wallets_wallet" in sql[3]
     assert sql[4].startswith("WITH new_bids AS (INSERT")
     # and the one write did everything the ORM path did
-    assert Bid.objects.get(pk=result.bid.pk).amount == 11_000
-    assert wallet_of(first) == (50_000, 0) and wallet_of(second) == (39_000, 11_000)
-    assert first.notifications.filter(kind="outbid").count() == 1
-    assert_books_balance()
+    assert_outbid_written(result, first, second)
 
 
 def test_a_refusal_takes_no_lock_and_writes_nothing():

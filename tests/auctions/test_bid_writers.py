@@ -17,7 +17,7 @@ from auctions.services import auction_buy_now, bid_place, bidding
 from neighborbid.errors import BidTooLow
 from notifications.models import Notification
 from tests.factories import make_auction, make_user, rid
-from tests.money import assert_books_balance
+from tests.money import assert_books_balance, server_decisions
 from wallets.models import LedgerEntry, Wallet
 
 pytestmark = pytest.mark.django_db
@@ -172,19 +172,7 @@ def test_the_switch_really_changes_the_writer(monkeypatch):
     run(SCRIPTS["first bid with a maximum"], sql=True, cas=False, monkeypatch=monkeypatch)
     assert expects[0] is not None and expects[1] is None
     # and the run that lets PostgreSQL decide really did, for its plain bids only
-    decided = []
-    real_server = bidding._bid_in_server
-
-    def server(**kwargs):
-        try:
-            result = real_server(**kwargs)
-        except BidTooLow:
-            decided.append("refused")
-            raise
-        decided.append("accepted" if result is not None else "passed")
-        return result
-
-    monkeypatch.setattr(bidding, "_bid_in_server", server)
+    decided = server_decisions(monkeypatch)
     run(SCRIPTS["plain bids outbid each other"], sql=True, decide=True, monkeypatch=monkeypatch)
     assert decided == ["accepted", "accepted", "refused", "accepted", "accepted"]
     run(SCRIPTS["first bid with a maximum"], sql=True, decide=True, monkeypatch=monkeypatch)

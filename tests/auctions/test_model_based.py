@@ -31,6 +31,7 @@ from neighborbid.errors import (
     UseBuyNow,
 )
 from tests.factories import make_auction, make_moderator, make_user, rid, set_end
+from tests.money import server_decisions
 from trades.models import Trade
 from trades.services import (
     trade_confirm,
@@ -386,20 +387,7 @@ def test_services_agree_with_the_model(path, monkeypatch):
     monkeypatch.setattr(bidding, "SQL_DECIDE", path == "in-server")
     if path == "locked":
         monkeypatch.setattr(bidding, "CAS_ATTEMPTS", 0)
-    decided = []  # the bids PostgreSQL decided itself (accepted or refused)
-    real_server = bidding._bid_in_server
-
-    def server(**kwargs):
-        try:
-            result = real_server(**kwargs)
-        except Exception:
-            decided.append("refused")
-            raise
-        if result is not None:
-            decided.append("accepted")
-        return result
-
-    monkeypatch.setattr(bidding, "_bid_in_server", server)
+    decided = server_decisions(monkeypatch)  # what the plain bids sent to PostgreSQL came to
     run_state_machine_as_test(
         MarketMachine,
         settings=settings(
@@ -409,7 +397,7 @@ def test_services_agree_with_the_model(path, monkeypatch):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
-    # the in-server run really let PostgreSQL decide (and only it did)
+    # the in-server run really let PostgreSQL decide (and only it asked)
     if path == "in-server":
         assert "accepted" in decided
     else:
