@@ -234,7 +234,8 @@ def session_checked_remember(session_key: str, session_data: str, password: str,
 
 def session_checked(session_key: str, *, user_id: int) -> tuple[str, str] | None:
     """(session_data, password hash) of this session as last found good for this user, or None."""
-    found = _SESSIONS_CHECKED.get(session_key)
+    with _SESSIONS_CHECKED_LOCK:
+        found = _SESSIONS_CHECKED.get(session_key)
     if found is None or found[2] != user_id:
         return None
     return found[0], found[1]
@@ -245,7 +246,8 @@ def _forget_session_verdicts(*, setting: str, **kwargs: object) -> None:
     """The remembered verdicts depend on these settings (tests override them)."""
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "AUTHENTICATION_BACKENDS", "SESSION_ENGINE"}:
         _session_belongs_to.cache_clear()
-        _SESSIONS_CHECKED.clear()
+        with _SESSIONS_CHECKED_LOCK:
+            _SESSIONS_CHECKED.clear()
 
 
 DEVICE_CREDENTIAL_PREFIX = "device:"  # a socket opened with an app's ticket: "device:<DeviceToken id>"

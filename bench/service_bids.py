@@ -111,8 +111,12 @@ def install_decide_probe(cursor) -> str | None:
     cursor.execute("SELECT to_regproc('nb_bid_decide') IS NOT NULL")
     if not cursor.fetchone()[0]:
         return None
-    cursor.execute("SELECT pg_get_functiondef('nb_bid_decide'::regproc)")
-    text = cursor.fetchone()[0]
+    # the migration's own text, not the database's: a run killed before it put the function back
+    # must not have its probed text taken for the original
+    from importlib import import_module
+
+    text = import_module("auctions.migrations.0019_bid_decide_function").FUNCTION
+    cursor.execute(text)
     if text.count(_DECIDE_LOCK) != 1 or text.count(_DECIDE_DONE) != 1:
         raise RuntimeError("nb_bid_decide changed shape: update bench/service_bids.py")
     cursor.execute(

@@ -19,6 +19,7 @@ query log) the bids go through bid_place one by one."""
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -49,10 +50,12 @@ from auctions.services.bid_writes import (
 )
 from auctions.services.bidding import BidResult, bid_place
 from neighborbid.db.statements import execute_in_one_transaction, execute_repeated_rows, pipeline_ready
-from neighborbid.errors import AuctionNotFound, DomainError, SellerLinked
+from neighborbid.errors import AuctionNotFound, DomainError, SellerLinked, ServerError
 from neighborbid.logs import money_log
 from wallets.locks import WalletRow
 from wallets.models import Wallet
+
+logger = logging.getLogger("neighborbid.money")
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,9 @@ def _in_server(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
             )
         except DomainError as refused:
             result = refusal = refused
+        except Exception:  # noqa: BLE001 (after the commit: the line's other answers must not be lost)
+            logger.exception("a bid decided inside PostgreSQL could not be answered: auction %s", auction_id)
+            result = refusal = ServerError()  # its retry, by request id, gets its first outcome
         if result is None:
             break  # handed back: it and the rest by the Python path
         answers.append(result)

@@ -359,7 +359,9 @@ def test_the_functions_text_is_what_the_migration_installs():
 
     migration = import_module("auctions.migrations.0019_bid_decide_function")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'nb_bid_decide'")
-        (installed,) = cursor.fetchone()
-    assert installed.strip() in migration.FUNCTION
-    assert installed.count("FOR UPDATE") == 2  # the auction's row, then the wallets'
+        cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'nb_bid_decide%' ORDER BY proname")
+        installed = dict(cursor.fetchall())
+    assert installed["nb_bid_decide"].strip() in migration.FUNCTION
+    assert installed["nb_bid_decide"].count("FOR UPDATE") == 2  # the auction's row, then the wallets'
+    assert installed["nb_bid_decide_many"].strip() in migration.MANY
+    assert installed["nb_bid_decide_many"].count("FOR UPDATE") == 2  # the auction, then every wallet
