@@ -87,7 +87,7 @@ def with_hold_probe(sql: str, params: list, token: str) -> tuple[str, list]:
     return probed, [*params, token]
 
 
-# nb_bid_decide (migration auctions 0019): its auction row lock, and the probed form's record of
+# nb_bid_decide (migrations auctions 0019, 0020): its auction row lock, and the probed form's record of
 # the grant, keyed by the bid's request id (unique per bid here); and the end of an accepted
 # bid's work inside the function (before its commit), keyed by the request id and ":end".
 _DECIDE_LOCK = "SELECT * INTO a FROM auctions_auction WHERE id = p_auction FOR UPDATE;"
@@ -115,7 +115,7 @@ def install_decide_probe(cursor) -> str | None:
     # must not have its probed text taken for the original
     from importlib import import_module
 
-    text = import_module("auctions.migrations.0019_bid_decide_function").FUNCTION
+    text = import_module("auctions.migrations.0020_bid_decide_queue").FUNCTION
     cursor.execute(text)
     if text.count(_DECIDE_LOCK) != 1 or text.count(_DECIDE_DONE) != 1:
         raise RuntimeError("nb_bid_decide changed shape: update bench/service_bids.py")

@@ -103,10 +103,11 @@ _DECIDE_MANY_SQL = (
 
 
 def _in_server(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
-    """The longest prefix of `bids` that nb_bid_decide_many decides (migration auctions 0019): plain
-    bids whose arguments hold and whose socket session (if any) was checked before, decided in
-    order in one call and one transaction, up to the first it hands back. Returns the answers of
-    the bids it decided (empty: none; the caller takes the next bid by the Python path)."""
+    """The longest prefix of `bids` that nb_bid_decide_many decides (migrations auctions 0019,
+    0020): plain bids whose arguments hold and whose socket session (if any) was checked before,
+    decided in order in one call and one transaction, up to the first it hands back. Returns the
+    answers of the bids it decided (empty: none; the caller takes the next bid by the Python
+    path)."""
     asks: list[tuple[BidAsk, tuple[str, str] | None]] = []
     for ask in bids:
         if ask.max_amount is not None and ask.max_amount != ask.amount:

@@ -83,8 +83,8 @@ SQL_WRITER = True
 # Compare-and-set attempts before the locked transaction decides (PostgreSQL with SQL_WRITER);
 # 0 always takes the locked transaction (the tests hold the two side by side).
 CAS_ATTEMPTS = 3
-# A plain bid on a live auction decided inside PostgreSQL in one call (nb_bid_decide, migration
-# auctions 0019) before the compare-and-set path: on PostgreSQL with SQL_WRITER and CAS_ATTEMPTS.
+# A plain bid on a live auction decided inside PostgreSQL in one call (nb_bid_decide, migrations
+# auctions 0019, 0020) before the compare-and-set path: on PostgreSQL with SQL_WRITER and CAS_ATTEMPTS.
 # False (BID_DECIDE_IN_DATABASE=0): every bid takes the compare-and-set path (the tests hold the
 # two side by side).
 SQL_DECIDE = settings.BID_DECIDE_IN_DATABASE
@@ -436,7 +436,7 @@ def _refuse_if_overtaken(conflict: CasConflict, *, read_seq: int | None, user: U
         raise BidTooLow.below(minimum, current_price=conflict.current_price, seq=conflict.seq)
 
 
-# nb_bid_decide (migration auctions 0019): one call, one row (see _bid_in_server).
+# nb_bid_decide (migrations auctions 0019, 0020): one call, one row (see _bid_in_server).
 _DECIDE_SQL = (
     "SELECT * FROM nb_bid_decide(%s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::text, %s::text, "
     "%s::interval, %s::integer, %s::timestamptz)"

@@ -1,4 +1,4 @@
-"""The plain bid decided inside PostgreSQL (nb_bid_decide, migration auctions 0019; issue 19 #1)
+"""The plain bid decided inside PostgreSQL (nb_bid_decide, migrations auctions 0019, 0020; issue 19 #1)
 against the Python rules: the same bids on two identical worlds, one decided in the server and
 one by the compare-and-set path, must get the same answers and write the same rows; the parts
 the function computes itself (the masked name, the clock's ISO text, the soft close, the leaf,
@@ -357,11 +357,13 @@ def test_the_functions_text_is_what_the_migration_installs():
     # migration's own (a leftover variant would change what every other test measures)
     from importlib import import_module
 
-    migration = import_module("auctions.migrations.0019_bid_decide_function")
+    migration = import_module("auctions.migrations.0020_bid_decide_queue")
     with connection.cursor() as cursor:
         cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'nb_bid_decide%' ORDER BY proname")
         installed = dict(cursor.fetchall())
     assert installed["nb_bid_decide"].strip() in migration.FUNCTION
     assert installed["nb_bid_decide"].count("FOR UPDATE") == 2  # the auction's row, then the wallets'
+    assert installed["nb_bid_decide"].count("PERFORM pg_advisory_xact_lock(p_auction)") == 1  # its queue, before
     assert installed["nb_bid_decide_many"].strip() in migration.MANY
     assert installed["nb_bid_decide_many"].count("FOR UPDATE") == 2  # the auction, then every wallet
+    assert installed["nb_bid_decide_many"].count("PERFORM pg_advisory_xact_lock(p_auction)") == 1

@@ -60,11 +60,14 @@ def overlapped(outcomes: list[Outcome]) -> bool:
     return max(o.started for o in outcomes) < min(o.finished for o in outcomes)
 
 
-# nb_bid_decide's row locks (migration auctions 0019), as the teeth tests take them out.
+# nb_bid_decide's row locks (migrations auctions 0019, 0020), as the teeth tests take them out.
 _DECIDE_LOCKS = {
     "auction": "WHERE id = p_auction FOR UPDATE",
     "wallets": "ORDER BY w.id FOR UPDATE",
 }
+# the auction's queue (0020), which orders the function's own callers before its row lock: taken
+# out with the auction's lock, or the callers would still be ordered and the teeth bite nothing
+_DECIDE_QUEUE = "PERFORM pg_advisory_xact_lock(p_auction);"
 
 
 @pytest.fixture
@@ -80,7 +83,11 @@ def decide_without():
             cursor.execute("SELECT pg_get_functiondef('nb_bid_decide'::regproc)")
             original = cursor.fetchone()[0]
             assert _DECIDE_LOCKS[lock] in original, "the lock to take out is not in the function"
-            cursor.execute(original.replace(_DECIDE_LOCKS[lock], _DECIDE_LOCKS[lock].removesuffix(" FOR UPDATE")))
+            changed = original.replace(_DECIDE_LOCKS[lock], _DECIDE_LOCKS[lock].removesuffix(" FOR UPDATE"))
+            if lock == "auction":
+                assert changed.count(_DECIDE_QUEUE) == 1, "the queue to take out is not in the function"
+                changed = changed.replace(_DECIDE_QUEUE, "-- (the queue taken out)")
+            cursor.execute(changed)
         originals.append(original)
 
     yield take_out
