@@ -115,7 +115,12 @@ def install_decide_probe(cursor) -> str | None:
     # must not have its probed text taken for the original
     from importlib import import_module
 
-    text = import_module("auctions.migrations.0020_bid_decide_queue").FUNCTION
+    # (the newest of the migrations that install it which this database has: --no-reset keeps one)
+    cursor.execute(
+        "SELECT max(name) FROM django_migrations WHERE app = 'auctions'"
+        " AND name IN ('0019_bid_decide_function', '0020_bid_decide_queue')"
+    )
+    text = import_module(f"auctions.migrations.{cursor.fetchone()[0]}").FUNCTION
     cursor.execute(text)
     if text.count(_DECIDE_LOCK) != 1 or text.count(_DECIDE_DONE) != 1:
         raise RuntimeError("nb_bid_decide changed shape: update bench/service_bids.py")

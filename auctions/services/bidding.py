@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import DeviceSighting, User
@@ -492,11 +492,20 @@ def _bid_in_server(
         return None
     key, data, password = session if session is not None else (None, None, None)
     params = [auction_id, bidder_id, amount, request_id, key, data, password, SORT_KEYS_MAX_AGE, RECENT_BIDS, None]
-    if connection.in_atomic_block:  # inside a caller's transaction: a savepoint, as _bid_cas
-        with transaction.atomic():
+    try:
+        if connection.in_atomic_block:  # inside a caller's transaction: a savepoint, as _bid_cas
+            with transaction.atomic():
+                row = execute_repeated(_DECIDE_SQL, params)
+        else:
             row = execute_repeated(_DECIDE_SQL, params)
-    else:
-        row = execute_repeated(_DECIDE_SQL, params)
+    except IntegrityError:
+        raise  # a twin of this request (bid_place answers it)
+    except DatabaseError:
+        # nothing of it was written (one statement, or its savepoint): the compare-and-set path
+        # decides, as for a line (bid_batch._in_server). Say a deadlock PostgreSQL broke, which
+        # only a caller holding the auction's row when it bids could make (docs/architecture.md)
+        logger.warning("nb_bid_decide failed, the compare-and-set path decides: auction %s", auction_id, exc_info=True)
+        return None
     try:
         return bid_decision(
             cast("tuple[Any, ...]", row),

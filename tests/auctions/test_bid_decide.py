@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -367,3 +367,32 @@ def test_the_functions_text_is_what_the_migration_installs():
     assert installed["nb_bid_decide_many"].strip() in migration.MANY
     assert installed["nb_bid_decide_many"].count("FOR UPDATE") == 2  # the auction, then every wallet
     assert installed["nb_bid_decide_many"].count("PERFORM pg_advisory_xact_lock(p_auction)") == 1
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["autocommit", "in a caller's transaction"])
+def test_a_call_that_fails_leaves_the_bid_to_the_compare_and_set_path(monkeypatch, in_transaction):
+    # given a live auction, and a call to nb_bid_decide that fails in the database (say a
+    # deadlock PostgreSQL broke)
+    auction = make_auction(start_price=10_000, is_national=True)
+    bidder = make_user(balance=100_000)
+    real = bidding.execute_repeated
+    failed = []
+
+    def failing(sql, params):
+        if "nb_bid_decide(" in sql:
+            failed.append(sql)
+            raise OperationalError("deadlock detected")
+        return real(sql, params)
+
+    monkeypatch.setattr(bidding, "execute_repeated", failing)
+    # when the bidder bids
+    if in_transaction:
+        with transaction.atomic():
+            placed = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+    else:
+        placed = bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+    # then the compare-and-set path placed it, once, and the books balance
+    assert failed and placed.leading
+    assert Bid.objects.filter(auction=auction).count() == 1
+    assert wallet_of(bidder) == (90_000, 10_000)
+    assert_books_balance()

@@ -133,13 +133,19 @@ def test_a_bid_that_loses_while_it_waits_in_the_queue_is_refused_without_the_row
     deadline, waited = time.monotonic() + 10, False
     with connection.cursor() as cursor:
         while not waited and time.monotonic() < deadline:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            # late's wait for this auction's turn, on this database (the bigint key's low half)
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1"
+                " AND objid = %s AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                [auction.pk],
+            )
             waited = cursor.fetchone()[0] == 1
             time.sleep(0.01)
     # and quick's 11,000 commits before its turn comes
     release.set()
     for thread in threads:
         thread.join(20)
+        assert not thread.is_alive()
     # then late's bid had waited its turn, and is refused on the committed row (a sure loser,
     # never granted the row lock), with nothing written; quick's stands
     assert waited
