@@ -27,25 +27,22 @@ from django.db import migrations
 
 _0019 = import_module("auctions.migrations.0019_bid_decide_function")
 
-# the row lock of 0019, and the checks under it
-LOCKED = """        -- the lock order of every writer: the auction first, then wallets by primary key
-        SELECT * INTO a FROM auctions_auction WHERE id = p_auction FOR UPDATE;
-        t := COALESCE(p_now, clock_timestamp());  -- the clock, read under the lock
-        locked := true;
-        -- and again under the lock: a twin of this request may have committed while it waited
-        IF EXISTS (SELECT 1 FROM auctions_bid b WHERE b.bidder_id = p_bidder AND b.client_request_id = p_request) THEN
-            o_outcome := 'pass'; o_reason := 'repeat'; RETURN NEXT; RETURN;
-        END IF;
-    END IF;
-"""
+
+def _between(text: str, start: str, end: str) -> str:
+    """The one stretch of `text` from `start` up to (not including) `end`."""
+    if text.count(start) != 1:
+        raise RuntimeError("migration 0019's text is not the one 0020 changes")
+    at = text.index(start)
+    return text[at : text.index(end, at)]
+
+
+# the row lock of 0019 and the checks under it, up to where both branches meet
+LOCKED = _between(_0019.FUNCTION, "        -- the lock order of every writer", "    o_now := t;")
 
 # the sure-loser rule of 0019's read before the queue, word for word
-SURE_LOSER = """a.is_national AND NOT a.is_hidden AND a.status = 'open' AND t >= a.starts_at AND t < a.ends_at
-       AND a.leader_id IS NOT NULL AND a.leader_id <> p_bidder
-       AND p_amount < a.current_price + (CASE
-           WHEN a.current_price < 10000 THEN 500 WHEN a.current_price < 50000 THEN 1000
-           WHEN a.current_price < 100000 THEN 2000 WHEN a.current_price < 500000 THEN 5000
-           WHEN a.current_price < 1000000 THEN 10000 ELSE 50000 END)"""
+SURE_LOSER = _between(
+    _0019.FUNCTION, "a.is_national AND NOT a.is_hidden AND a.status = 'open' AND t >= a.starts_at", " THEN\n"
+)
 
 QUEUED = """        -- the auction's queue first: when another bid holds its turn, wait for it, then read the
         -- committed row again (a new snapshot: every bid before this one in the queue has
