@@ -13,8 +13,8 @@ uncontested auction pays one function call) goes on exactly as in 0019. A bid th
 taken waits for it, then reads the committed row again: if it lost while it waited it is
 refused there, with no row lock, no transaction id and no WAL (the same sure-loser rule as the
 read before the queue: on an open auction with a leader the minimum only grows); otherwise it
-takes the row lock as before and goes on unchanged. The queue is speed, not safety: the row lock still orders every
-writer, and the Python paths never take the queue. The queue comes before the row lock in every
+takes the row lock as before and goes on unchanged. The queue is speed, not safety: the row lock
+still orders every writer, and the Python paths never take the queue. The queue comes before the row lock in every
 function that takes both (nb_bid_decide_many takes it first, up front), and no caller holds an
 auction's row when it calls them, so no wait forms a cycle.
 

@@ -437,6 +437,7 @@ def _refuse_if_overtaken(conflict: CasConflict, *, read_seq: int | None, user: U
 
 
 # nb_bid_decide (migrations auctions 0019, 0020): one call, one row (see _bid_in_server).
+_DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE deadlock_detected
 _DECIDE_SQL = (
     "SELECT * FROM nb_bid_decide(%s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::text, %s::text, "
     "%s::interval, %s::integer, %s::timestamptz)"
@@ -498,13 +499,13 @@ def _bid_in_server(
                 row = execute_repeated(_DECIDE_SQL, params)
         else:
             row = execute_repeated(_DECIDE_SQL, params)
-    except IntegrityError:
-        raise  # a twin of this request (bid_place answers it)
-    except DatabaseError:
-        # nothing of it was written (one statement, or its savepoint): the compare-and-set path
-        # decides, as for a line (bid_batch._in_server). Say a deadlock PostgreSQL broke, which
-        # only a caller holding the auction's row when it bids could make (docs/architecture.md)
-        logger.warning("nb_bid_decide failed, the compare-and-set path decides: auction %s", auction_id, exc_info=True)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != _DEADLOCK:
+            raise  # a twin (bid_place answers it), or a timeout or lost connection (a 503)
+        # a deadlock PostgreSQL broke, which only a caller holding the auction's row when it bids
+        # could make (docs/architecture.md): nothing of it was written (one statement, or its
+        # savepoint), so the compare-and-set path decides
+        logger.warning("nb_bid_decide met a deadlock, the compare-and-set path decides: auction %s", auction_id)
         return None
     try:
         return bid_decision(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import OperationalError, connection, transaction
@@ -369,22 +370,31 @@ def test_the_functions_text_is_what_the_migration_installs():
     assert installed["nb_bid_decide_many"].count("PERFORM pg_advisory_xact_lock(p_auction)") == 1
 
 
-@pytest.mark.parametrize("in_transaction", [False, True], ids=["autocommit", "in a caller's transaction"])
-def test_a_call_that_fails_leaves_the_bid_to_the_compare_and_set_path(monkeypatch, in_transaction):
-    # given a live auction, and a call to nb_bid_decide that fails in the database (say a
-    # deadlock PostgreSQL broke)
-    auction = make_auction(start_price=10_000, is_national=True)
-    bidder = make_user(balance=100_000)
+def failing_decide(monkeypatch, cause: type[Exception]) -> list[str]:
+    """nb_bid_decide's call fails in the database with `cause` (a psycopg error), as Django
+    raises it; returns the calls that failed."""
     real = bidding.execute_repeated
-    failed = []
+    failed: list[str] = []
 
     def failing(sql, params):
         if "nb_bid_decide(" in sql:
             failed.append(sql)
-            raise OperationalError("deadlock detected")
+            try:
+                raise cause("from the test")
+            except psycopg.Error as error:
+                raise OperationalError(str(error)) from error
         return real(sql, params)
 
     monkeypatch.setattr(bidding, "execute_repeated", failing)
+    return failed
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["autocommit", "in a caller's transaction"])
+def test_a_deadlocked_call_leaves_the_bid_to_the_compare_and_set_path(monkeypatch, in_transaction):
+    # given a live auction, and a call to nb_bid_decide that PostgreSQL breaks as a deadlock
+    auction = make_auction(start_price=10_000, is_national=True)
+    bidder = make_user(balance=100_000)
+    failed = failing_decide(monkeypatch, psycopg.errors.DeadlockDetected)
     # when the bidder bids
     if in_transaction:
         with transaction.atomic():
@@ -396,3 +406,17 @@ def test_a_call_that_fails_leaves_the_bid_to_the_compare_and_set_path(monkeypatc
     assert Bid.objects.filter(auction=auction).count() == 1
     assert wallet_of(bidder) == (90_000, 10_000)
     assert_books_balance()
+
+
+def test_a_call_that_times_out_is_not_tried_again_by_another_path(monkeypatch):
+    # given a live auction, and a call to nb_bid_decide that waited past lock_timeout (overload)
+    auction = make_auction(start_price=10_000, is_national=True)
+    bidder = make_user(balance=100_000)
+    failed = failing_decide(monkeypatch, psycopg.errors.LockNotAvailable)
+    # when the bidder bids, then the error goes up (the 503 of neighborbid/unavailable.py), not to
+    # a second wait on another path, and nothing is written
+    with pytest.raises(OperationalError):
+        bid_place(auction_id=auction.pk, actor=bidder, amount=10_000, request_id=rid())
+    assert len(failed) == 1
+    assert not Bid.objects.filter(auction=auction).exists()
+    assert wallet_of(bidder) == (100_000, 0)
