@@ -187,6 +187,16 @@ def demo_top_up() -> None:
         close_old_connections()
 
 
+def url_map_load() -> None:
+    """Load the URL map (every urls.py and the views they import) before the first pass, as a
+    web process does at its first request. A trade's release builds its review link with
+    reverse() while it holds the trade's row and both wallets, and a process's first reverse()
+    imports every view: about 300 ms with those locks held (bench/once_holds.py)."""
+    from django.urls import get_resolver
+
+    get_resolver().reverse_dict  # noqa: B018 (the property builds the map)
+
+
 def worker_loop(
     *,
     interval: float,
@@ -198,6 +208,7 @@ def worker_loop(
     """Run passes until should_stop() says so. Never raises for a fault in a pass: it logs,
     backs off while the database is unreachable, and goes on. `sleep` may be an Event's wait
     (returns early when the event is set)."""
+    url_map_load()
     state = WorkerState()
     failures = 0
     top_up_every = float(settings.NEIGHBORBID.get("DEMO_TOP_UP_SECONDS", 0))

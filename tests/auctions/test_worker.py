@@ -139,3 +139,33 @@ def test_one_auction_that_makes_settlement_raise_does_not_stop_the_others(worker
     assert bad.status == Auction.Status.OPEN
     assert wallet_of(ghost) == (0, 0)
     assert f"failed for auction {bad.pk}" in worker.log()
+
+
+_FIRST_PASS = """
+import django
+django.setup()
+from django.urls import get_resolver
+from auctions import worker
+seen = [get_resolver()._populated]
+def first_pass(**kwargs):
+    seen.append(get_resolver()._populated)
+    return worker.WorkerPass()
+worker.worker_run_once = first_pass
+worker.worker_loop(interval=0, should_stop=lambda: True, once=True)
+print("url map loaded: at start, at the first pass:", seen)
+"""
+
+
+def test_the_worker_loads_the_url_map_before_its_first_pass():
+    # given a fresh process, as `manage.py run_worker` starts: a trade's release builds its review
+    # link with reverse() under the trade's and both wallets' locks, and the first reverse() of a
+    # process imports every view (bench/once_holds.py: about 300 ms with those locks held)
+    env = server_env(redis_url=settings.REDIS_URL, bus_prefix=settings.BUS_PREFIX)
+    env["DJANGO_SETTINGS_MODULE"] = "neighborbid.settings"
+    # when its loop starts (the pass itself stands in: only what comes before it is looked at)
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_PASS], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    # then the map was built before the first pass, not by it
+    assert done.returncode == 0, done.stderr
+    assert "url map loaded: at start, at the first pass: [False, True]" in done.stdout, done.stdout

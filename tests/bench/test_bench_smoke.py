@@ -269,6 +269,31 @@ def test_service_bids_runs_and_prints_its_summary(bench_env):
     assert re.search(r"pgbench\(pgbench_bid5\.sql\)=[0-9.]+ tps ratio=[0-9.]+", output), output
 
 
+def test_once_holds_times_buy_now_settlement_and_release_and_each_took_its_lock(bench_env):
+    env = {
+        **bench_env,
+        "DATABASE_URL": subprocess_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "BUS_PREFIX": bench_env["BENCH_PREFIX"],
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    output = run([sys.executable, str(BENCH / "once_holds.py"), "--no-reset", "--auctions", "4"], env)
+    bid = re.search(r"kind=bid n=8 call_ms_p50=[0-9.]+ call_ms_p95=[0-9.]+ nb_bid_decide_ms_p50=([0-9.]+)", output)
+    # every bid went through the function (a median of no call would have failed the run)
+    assert bid and float(bid.group(1)) > 0, output
+    for kind in ("buy_now", "settle", "release"):
+        found = re.search(
+            rf"kind={kind} n=2 hold_ms_p50=([0-9.]+) hold_ms_p95=[0-9.]+ hold_ms_max=[0-9.]+ "
+            r"statements_under_lock=(\d+) call_ms_p50=([0-9.]+)",
+            output,
+        )
+        assert found, output
+        # the lock was held for some statements, and inside the call that took it
+        assert 0 < float(found.group(1)) <= float(found.group(3)) and int(found.group(2)) > 0, output
+
+
 @pytest.mark.parametrize("script", ["pgbench_bid5.sql", "pgbench_bid1.sql", "pgbench_spread1.sql"])
 def test_pgbench_scripts_run_on_their_tables(script):
     assert shutil.which("pgbench"), "pgbench is part of the PostgreSQL client tools the benches need"
