@@ -12,9 +12,11 @@ statements back to back. A refusal decided in memory stands only when every acce
 before it committed; from the first statement that found the auction or a wallet changed (by
 another process, an admin, a deposit), every bid goes through bid_place again, one by one,
 as does any bid the batch does not decide itself (a repeat of a request id, a credential the
-read cannot check). Inside a caller's transaction the same with a savepoint (the caller
-commits, and the row lock lasts until it does). Anywhere else (SQLite, client-side binding, a
-query log) the bids go through bid_place one by one."""
+read cannot check). A line that fails in the database on a lock or statement timeout or a lost
+connection stops there: its unanswered bids get that error (line_stops). Inside a caller's
+transaction the same with a savepoint (the caller commits, and the row lock lasts until it
+does). Anywhere else (SQLite, client-side binding, a query log) the bids go through bid_place
+one by one."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from django.db import Error as DatabaseError
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -142,7 +144,9 @@ def _in_server(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
                 rows = execute_repeated_rows(_DECIDE_MANY_SQL, params)
         else:
             rows = execute_repeated_rows(_DECIDE_MANY_SQL, params)
-    except DatabaseError:
+    except DatabaseError as failed:
+        if line_stops(failed):
+            return [failed] * len(bids)
         return []  # nothing of it was written (one statement): the Python path decides them all
     answers: list[BidOutcome] = []
     for (ask, _session), row in zip(asks, rows, strict=False):
@@ -175,10 +179,13 @@ def _batch(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
     if decided.statements:
         try:
             rows = execute_in_one_transaction([*decided.locks, *decided.statements])[len(decided.locks) :]
-        except DatabaseError:
+        except DatabaseError as failed:
             # nothing of it was written (the transaction rolled back): every bid from the first
             # accepted one on is decided again, one by one (the refusals before it were decided
-            # on the committed reads, as bid_place decides them)
+            # on the committed reads, as bid_place decides them), or the line stops there
+            if line_stops(failed):
+                stopped_at = decided.accepted[0][0]
+                return _logged(auction_id, bids, outcomes[:stopped_at]) + [failed] * (len(bids) - stopped_at)
             rows = []
         for (index, auction, plan, now, user), row in zip(decided.accepted, rows, strict=False):
             written = bid_write_outcome(row)
@@ -200,12 +207,35 @@ def _batch(auction_id: int, bids: list[BidAsk]) -> list[BidOutcome]:
             # the first write that found something changed (or failed): it and every bid after it,
             # accepted or refused in memory on the state the unwritten plans left, again
             again_from = decided.accepted[written_count][0]
-    answered = outcomes[:again_from]
+    answered = _logged(auction_id, bids, outcomes[:again_from])
+    return answered + [_one(auction_id, ask) for ask in bids[again_from : decided.count]]
+
+
+def _logged(auction_id: int, bids: list[BidAsk], answered: list[BidOutcome]) -> list[BidOutcome]:
+    """The line bid_place's money_action writes, for the bids decided here."""
     for ask, outcome in zip(bids, answered, strict=False):
-        # the line bid_place's money_action writes, for the bids decided here
         refusal = outcome if isinstance(outcome, DomainError) else None
         money_log("bid", refusal=refusal, auction_id=auction_id, amount=ask.amount, user_id=ask.actor_id, batch=True)
-    return answered + [_one(auction_id, ask) for ask in bids[again_from : decided.count]]
+    return answered
+
+
+def line_stops(failed: DatabaseError) -> bool:
+    """Does a line whose one statement (or transaction) failed in the database stop there?
+    Nothing of it was written either way. Yes for a lock or statement timeout (overload) and a
+    lost or closing connection: every bid left in the line is answered with that error, as a
+    lone bid would be (the 503 of neighborbid/unavailable.py, a socket's `server_error`), and
+    none waits a second time on another path, holding the auction's turn in this process
+    meanwhile. No for anything else (a twin of a request id another server committed meanwhile,
+    a deadlock PostgreSQL broke, an error one bid's data made): the Python path decides the bids
+    one by one, so an error stops only the bid that made it, as bid_place would."""
+    state = getattr(failed.__cause__, "sqlstate", None)
+    if state is None:  # psycopg's own error: the connection was lost or closed
+        return isinstance(failed, (OperationalError, InterfaceError))
+    return state in _OVERLOAD or state.startswith(("08", "57P"))
+
+
+# PostgreSQL's lock_timeout and statement_timeout (neighborbid/settings.py sets both)
+_OVERLOAD = frozenset({"55P03", "57014"})
 
 
 def _one(auction_id: int, ask: BidAsk) -> BidOutcome:

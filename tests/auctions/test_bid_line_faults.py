@@ -1,0 +1,117 @@
+"""A line of bids (bid_place_many) that fails in the database: a lock timeout under overload
+stops the line after one wait, every bid of it answered with that error and nothing written,
+while a twin or a deadlock, which the Python path can still decide, goes there
+(auctions.services.bid_batch.line_stops). On real PostgreSQL: the auction's row is held by
+another session and this session's lock_timeout is short, so the waits are PostgreSQL's own."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import IntegrityError, OperationalError, connection
+
+from auctions.services import bid_batch, bid_place, bid_place_many, bidding
+from tests.auctions.test_bid_batch import STEP, asks_of, rows, world
+from tests.money import assert_books_balance
+from tests.realtime.conftest import auction_row_held
+
+pytestmark = pytest.mark.django_db(transaction=True)  # another session must see the auction
+
+
+class LockWaits:
+    """Counts the calls this session made that ended in PostgreSQL's lock timeout: statements
+    through Django's cursor, and the compare-and-set batch's one pipelined transaction (sent
+    on the raw connection, past Django's execute wrappers)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.timed_out = 0
+        real = bid_batch.execute_in_one_transaction
+
+        def in_one_transaction(statements):
+            try:
+                return real(statements)
+            except OperationalError as error:
+                self.count(error)
+                raise
+
+        monkeypatch.setattr(bid_batch, "execute_in_one_transaction", in_one_transaction)
+
+    def count(self, error: OperationalError) -> None:
+        self.timed_out += isinstance(error.__cause__, psycopg.errors.LockNotAvailable)
+
+    def __call__(self, execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as error:
+            self.count(error)
+            raise
+
+
+@pytest.fixture
+def short_lock_timeout():
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '200ms'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")  # the connection's own setting again
+
+
+@pytest.mark.parametrize("in_server", [True, False], ids=["nb_bid_decide_many", "the compare-and-set batch"])
+def test_a_line_that_times_out_answers_every_bid_with_the_timeout_after_one_wait(
+    monkeypatch, short_lock_timeout, in_server
+):
+    # given a live auction with a leader, whose row another session holds (overload, a stuck
+    # writer), and a line of three bids: the first above the minimum, two more at it
+    seller, people, auction, roles = world()
+    bid_place(auction_id=auction.pk, actor=people["a"], amount=10_000, request_id="first")
+    monkeypatch.setattr(bidding, "SQL_DECIDE", in_server)
+    asks = asks_of([("b", 10_000 + STEP, None), ("c", 10_000 + STEP, None), ("d", 10_000 + STEP, None)], people, seller)
+    before = rows(auction, roles)
+    waits = LockWaits(monkeypatch)
+    # when the line is placed while the row is held
+    with auction_row_held(auction.pk), connection.execute_wrapper(waits):
+        outcomes = bid_place_many(auction_id=auction.pk, bids=asks)
+    # then every bid is answered with the lock timeout, after one wait in all (not one more on
+    # the Python path, and one for each bid after it), and nothing changed
+    assert len(outcomes) == 3
+    assert all(
+        isinstance(outcome, OperationalError) and isinstance(outcome.__cause__, psycopg.errors.LockNotAvailable)
+        for outcome in outcomes
+    ), outcomes
+    assert waits.timed_out == 1
+    assert rows(auction, roles) == before
+    assert_books_balance()
+
+
+@pytest.mark.parametrize(
+    "cause", [psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation], ids=["a deadlock", "a twin"]
+)
+def test_a_line_that_met_a_deadlock_or_a_twin_is_decided_again_by_the_python_path(monkeypatch, cause):
+    # given a live auction, and a line whose one nb_bid_decide_many call fails in the database
+    # with what the Python path can still decide (nothing of the call was written)
+    seller, people, auction, _roles = world()
+    failed: list[str] = []
+    real = bid_batch.execute_repeated_rows
+
+    def failing(sql, params):
+        if "nb_bid_decide_many(" in sql and not failed:
+            failed.append(sql)
+            try:
+                raise cause("from the test")
+            except psycopg.Error as error:
+                wrapped = IntegrityError if cause is psycopg.errors.UniqueViolation else OperationalError
+                raise wrapped(str(error)) from error
+        return real(sql, params)
+
+    monkeypatch.setattr(bid_batch, "execute_repeated_rows", failing)
+    asks = asks_of([("a", 10_000, None), ("b", 10_000 + STEP, None)], people, seller)
+    # when the line is placed
+    outcomes = bid_place_many(auction_id=auction.pk, bids=asks)
+    # then the Python path placed both, in order, and the books balance
+    assert failed
+    assert [outcome.leading for outcome in outcomes] == [True, True], outcomes
+    auction.refresh_from_db()
+    assert auction.current_price == 10_000 + STEP and auction.leader_id == people["b"].pk
+    assert_books_balance()
