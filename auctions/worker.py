@@ -191,10 +191,13 @@ def url_map_load() -> None:
     """Load the URL map (every urls.py and the views they import) before the first pass, as a
     web process does at its first request. A trade's release builds its review link with
     reverse() while it holds the trade's row and both wallets, and a process's first reverse()
-    imports every view: about 300 ms with those locks held (bench/once_holds.py)."""
+    imports every view: about 300 ms with those locks held (bench/once_holds.py). Never raises."""
     from django.urls import get_resolver
 
-    get_resolver().reverse_dict  # noqa: B018 (the property builds the map)
+    try:
+        get_resolver().reverse_dict  # noqa: B018 (the property builds the map)
+    except Exception:  # a view that fails to import fails its page, never the worker
+        logger.exception("worker: the URL map could not be loaded")
 
 
 def worker_loop(

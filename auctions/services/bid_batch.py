@@ -221,17 +221,20 @@ def _logged(auction_id: int, bids: list[BidAsk], answered: list[BidOutcome]) -> 
 
 def line_stops(failed: DatabaseError) -> bool:
     """Does a line whose one statement (or transaction) failed in the database stop there?
-    Nothing of it was written either way. Yes for a lock or statement timeout (overload) and a
-    lost or closing connection: every bid left in the line is answered with that error, as a
-    lone bid would be (the 503 of neighborbid/unavailable.py, a socket's `server_error`), and
-    none waits a second time on another path, holding the auction's turn in this process
-    meanwhile. No for anything else (a twin of a request id another server committed meanwhile,
-    a deadlock PostgreSQL broke, an error one bid's data made): the Python path decides the bids
-    one by one, so an error stops only the bid that made it, as bid_place would."""
+    Yes for a lock or statement timeout (overload), a lost or closing connection, and the
+    server short of resources or failing (SQLSTATE classes 53, 58): every bid left in the line
+    is answered with that error, as a lone bid would be (the 503 of neighborbid/unavailable.py,
+    a socket's `server_error`), and none waits a second time on another path, holding the
+    auction's turn in this process meanwhile. Nothing of the line was written, except when the
+    connection was lost at the COMMIT, when what the server did is unknown: a bid's retry with
+    its request id is then answered with its first outcome. No for anything else (a twin of a
+    request id another server committed meanwhile, a deadlock PostgreSQL broke, an error one
+    bid's data made): nothing was written, and the Python path decides the bids one by one, so
+    an error stops only the bid that made it, as bid_place would."""
     state = getattr(failed.__cause__, "sqlstate", None)
     if state is None:  # psycopg's own error: the connection was lost or closed
         return isinstance(failed, (OperationalError, InterfaceError))
-    return state in _OVERLOAD or state.startswith(("08", "57P"))
+    return state in _OVERLOAD or state.startswith(("08", "53", "57P", "58"))
 
 
 # PostgreSQL's lock_timeout and statement_timeout (neighborbid/settings.py sets both)

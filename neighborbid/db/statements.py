@@ -97,8 +97,9 @@ def execute_in_one_transaction(statements: list[tuple[str, list[Any]]]) -> list[
     Returns each statement's first row, in order. An error in a statement or at the COMMIT
     undoes them all (the transaction or the savepoint is rolled back) and is raised as Django's
     error, like any query's; so is a connection lost on the way, when what the server did is
-    unknown (callers whose statements are idempotent, as the bids', read again). Only where
-    pipeline_ready()."""
+    unknown (callers whose statements are idempotent, as the bids', read again, or answer with
+    the error and leave the reading again to the client's retry, as a line of bids does:
+    bid_batch.line_stops). Only where pipeline_ready()."""
     from psycopg import RawCursor
     from psycopg.pq import TransactionStatus
 

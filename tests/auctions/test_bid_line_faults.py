@@ -19,12 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)  # another session must see
 
 
 class LockWaits:
-    """Counts the calls this session made that ended in PostgreSQL's lock timeout: statements
-    through Django's cursor, and the compare-and-set batch's one pipelined transaction (sent
-    on the raw connection, past Django's execute wrappers)."""
+    """Counts the lock timeouts this session met: the errors of statements through Django's
+    cursor (the compare-and-set batch's pipelined statements included) and of the batch's one
+    transaction, each error once (an error raised inside the pipeline is seen by both)."""
 
     def __init__(self, monkeypatch) -> None:
-        self.timed_out = 0
+        self.errors: set[int] = set()
         real = bid_batch.execute_in_one_transaction
 
         def in_one_transaction(statements):
@@ -36,8 +36,13 @@ class LockWaits:
 
         monkeypatch.setattr(bid_batch, "execute_in_one_transaction", in_one_transaction)
 
+    @property
+    def timed_out(self) -> int:
+        return len(self.errors)
+
     def count(self, error: OperationalError) -> None:
-        self.timed_out += isinstance(error.__cause__, psycopg.errors.LockNotAvailable)
+        if isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
+            self.errors.add(id(error.__cause__))
 
     def __call__(self, execute, sql, params, many, context):
         try:
@@ -49,13 +54,15 @@ class LockWaits:
 
 @pytest.fixture
 def short_lock_timeout():
-    with connection.cursor() as cursor:
-        cursor.execute("SET lock_timeout = '200ms'")
+    """lock_timeout at 200 ms on this session's connection, and back to its own setting on the
+    same connection after (never handed back to the pool changed)."""
+    connection.ensure_connection()
+    pg = connection.connection
+    pg.execute("SET lock_timeout = '200ms'")
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")  # the connection's own setting again
+        pg.execute("RESET lock_timeout")
 
 
 @pytest.mark.parametrize("in_server", [True, False], ids=["nb_bid_decide_many", "the compare-and-set batch"])
@@ -85,27 +92,37 @@ def test_a_line_that_times_out_answers_every_bid_with_the_timeout_after_one_wait
     assert_books_balance()
 
 
-@pytest.mark.parametrize(
-    "cause", [psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation], ids=["a deadlock", "a twin"]
-)
-def test_a_line_that_met_a_deadlock_or_a_twin_is_decided_again_by_the_python_path(monkeypatch, cause):
-    # given a live auction, and a line whose one nb_bid_decide_many call fails in the database
-    # with what the Python path can still decide (nothing of the call was written)
-    seller, people, auction, _roles = world()
+def fail_once(monkeypatch, name: str, cause: type[psycopg.Error]) -> list[str]:
+    """bid_batch's `name` (its nb_bid_decide_many call, or the batch's one transaction) fails
+    once in the database with `cause`, as Django raises it, nothing of it run; returns what
+    failed."""
     failed: list[str] = []
-    real = bid_batch.execute_repeated_rows
+    real = getattr(bid_batch, name)
 
-    def failing(sql, params):
-        if "nb_bid_decide_many(" in sql and not failed:
-            failed.append(sql)
+    def failing(*args):
+        if not failed:
+            failed.append(name)
             try:
                 raise cause("from the test")
             except psycopg.Error as error:
-                wrapped = IntegrityError if cause is psycopg.errors.UniqueViolation else OperationalError
+                wrapped = IntegrityError if isinstance(error, psycopg.IntegrityError) else OperationalError
                 raise wrapped(str(error)) from error
-        return real(sql, params)
+        return real(*args)
 
-    monkeypatch.setattr(bid_batch, "execute_repeated_rows", failing)
+    monkeypatch.setattr(bid_batch, name, failing)
+    return failed
+
+
+@pytest.mark.parametrize(
+    "cause", [psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation], ids=["a deadlock", "a twin"]
+)
+@pytest.mark.parametrize("in_server", [True, False], ids=["nb_bid_decide_many", "the compare-and-set batch"])
+def test_a_line_that_met_a_deadlock_or_a_twin_is_decided_again_by_the_python_path(monkeypatch, cause, in_server):
+    # given a live auction, and a line whose one call (or one transaction) fails in the database
+    # with what the Python path can still decide (nothing of it was written)
+    seller, people, auction, _roles = world()
+    monkeypatch.setattr(bidding, "SQL_DECIDE", in_server)
+    failed = fail_once(monkeypatch, "execute_repeated_rows" if in_server else "execute_in_one_transaction", cause)
     asks = asks_of([("a", 10_000, None), ("b", 10_000 + STEP, None)], people, seller)
     # when the line is placed
     outcomes = bid_place_many(auction_id=auction.pk, bids=asks)
