@@ -213,8 +213,9 @@ def test_ws_bench_refuses_a_bidder_split_that_leaves_no_watcher_process(bench_en
     assert result.returncode == 2 and "--bidder-processes K needs 0 < K < --processes" in result.stderr, result
 
 
-def test_service_bids_runs_and_prints_its_summary(bench_env):
-    env = {
+def service_env(bench_env) -> dict[str, str]:
+    """The environment of a bench that calls the services in its own process (the test database)."""
+    return {
         **bench_env,
         "DATABASE_URL": subprocess_database_url(),
         "REDIS_URL": settings.REDIS_URL,
@@ -223,6 +224,10 @@ def test_service_bids_runs_and_prints_its_summary(bench_env):
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def test_service_bids_runs_and_prints_its_summary(bench_env):
+    env = service_env(bench_env)
     output = run(
         [sys.executable, str(BENCH / "service_bids.py"), "--no-reset", "--threads", "2", "--seconds", "1"]
         + ["--pgbench-seconds", "1"],
@@ -270,15 +275,7 @@ def test_service_bids_runs_and_prints_its_summary(bench_env):
 
 
 def test_once_holds_times_buy_now_settlement_and_release_and_each_took_its_lock(bench_env):
-    env = {
-        **bench_env,
-        "DATABASE_URL": subprocess_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "BUS_PREFIX": bench_env["BENCH_PREFIX"],
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = service_env(bench_env)
     output = run([sys.executable, str(BENCH / "once_holds.py"), "--no-reset", "--auctions", "4"], env)
     bid = re.search(r"kind=bid n=8 call_ms_p50=[0-9.]+ call_ms_p95=[0-9.]+ nb_bid_decide_ms_p50=[0-9.]+", output)
     # every bid went through the function (a median of no call would have failed the run)
