@@ -11,6 +11,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection
 
 from auctions.services import bid_batch, bid_place, bid_place_many, bidding
+from neighborbid import bus
 from tests.auctions.test_bid_batch import STEP, asks_of, rows, world
 from tests.money import assert_books_balance
 from tests.realtime.conftest import auction_row_held
@@ -70,16 +71,25 @@ def test_a_line_that_times_out_answers_every_bid_with_the_timeout_after_one_wait
     monkeypatch, short_lock_timeout, in_server
 ):
     # given a live auction with a leader, whose row another session holds (overload, a stuck
-    # writer), and a line of three bids: the first above the minimum, two more at it
+    # writer), and a line of three bids at the minimum
     seller, people, auction, roles = world()
     bid_place(auction_id=auction.pk, actor=people["a"], amount=10_000, request_id="first")
     monkeypatch.setattr(bidding, "SQL_DECIDE", in_server)
     asks = asks_of([("b", 10_000 + STEP, None), ("c", 10_000 + STEP, None), ("d", 10_000 + STEP, None)], people, seller)
     before = rows(auction, roles)
     waits = LockWaits(monkeypatch)
+    heard: list[str] = []  # this process's bus hears every event published, at once
+
+    def listener(channel: str, data: str) -> None:
+        heard.append(channel)
+
     # when the line is placed while the row is held
-    with auction_row_held(auction.pk), connection.execute_wrapper(waits):
-        outcomes = bid_place_many(auction_id=auction.pk, bids=asks)
+    bus.add_local_listener(listener)
+    try:
+        with auction_row_held(auction.pk), connection.execute_wrapper(waits):
+            outcomes = bid_place_many(auction_id=auction.pk, bids=asks)
+    finally:
+        bus.remove_local_listener(listener)
     # then every bid is answered with the lock timeout, after one wait in all (not one more on
     # the Python path, and one for each bid after it), and nothing changed
     assert len(outcomes) == 3
@@ -88,7 +98,7 @@ def test_a_line_that_times_out_answers_every_bid_with_the_timeout_after_one_wait
         for outcome in outcomes
     ), outcomes
     assert waits.timed_out == 1
-    assert rows(auction, roles) == before
+    assert rows(auction, roles) == before and heard == []
     assert_books_balance()
 
 
